@@ -1,0 +1,1 @@
+"""Helpers that build the local, network-free demo environment behind `make demo`."""

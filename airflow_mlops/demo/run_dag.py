@@ -1,0 +1,42 @@
+"""Run one DAG once with ``dag.test()`` and write the outcome as JSON.
+
+Executed as ``python -m airflow_mlops.demo.run_dag DAG_ID OUT.json`` in a child process,
+because Airflow reads its configuration (home, database, dags folder) at import time and the
+parent sets that environment up first.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def run(dag_id: str, out: Path) -> int:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.configuration import conf
+    from airflow.utils.session import create_session
+
+    bag = DagBag(dag_folder=conf.get("core", "dags_folder"))
+    if bag.import_errors:
+        out.write_text(json.dumps({"import_errors": {k: str(v) for k, v in bag.import_errors.items()}}))
+        return 2
+    dag = bag.get_dag(dag_id)
+    if dag is None:
+        out.write_text(json.dumps({"import_errors": {dag_id: "DAG not found"}}))
+        return 2
+    dag_run = dag.test()
+    with create_session() as session:
+        tis = dag_run.get_task_instances(session=session)
+        states = {
+            (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"): str(
+                ti.state
+            )
+            for ti in tis
+        }
+        out.write_text(json.dumps({"run_id": dag_run.run_id, "state": str(dag_run.state), "tasks": states}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1], Path(sys.argv[2])))

@@ -1,0 +1,1 @@
+"""Compile validated pipeline specs into Airflow DAGs."""

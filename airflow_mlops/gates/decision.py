@@ -1,0 +1,276 @@
+"""The promotion gate as a pure function.
+
+A gate decides whether a challenger may become the champion. The decision depends only on
+numbers (candidate metrics, champion metrics, test-set size) and the rules in the pipeline
+spec, so it lives here with no Airflow or MLflow import: the operator gathers the numbers,
+this module decides, and the same verdict object is stored on the MLflow run, on the model
+version and in XCom.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from airflow_mlops.gates.metrics import Direction, Problem, direction_of
+
+FirstRunPolicy = Literal["promote", "fail"]
+Decision = Literal["promote", "reject"]
+
+# Metrics are floats computed by different code paths; without a little slack, a candidate
+# exactly on the boundary (0.95 - 0.005) can fail on float rounding alone.
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """An absolute bound on a metric of the candidate, e.g. ``f1 >= 0.90``."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.min is None and self.max is None:
+            raise ValueError(f"threshold rule on {self.metric!r} needs min or max")
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f"{self.metric} >= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"{self.metric} <= {self.max:g}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class ChampionRule:
+    """A bound relative to the current champion on the same test snapshot.
+
+    ``max_drop`` tolerates that much worsening; ``min_gain`` demands that much improvement.
+    With ``relative`` both are fractions of the champion's value instead of absolute amounts.
+    "Worse" follows the metric's direction, so the same rule reads naturally for f1 and rmse.
+    """
+
+    metric: str
+    max_drop: float | None = None
+    min_gain: float | None = None
+    relative: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_drop is not None and self.min_gain is not None:
+            raise ValueError(f"champion rule on {self.metric!r} sets both max_drop and min_gain")
+
+    def describe(self) -> str:
+        unit = " (relative)" if self.relative else ""
+        if self.min_gain is not None:
+            return f"{self.metric} gains at least {self.min_gain:g}{unit} over champion"
+        return f"{self.metric} drops at most {self.max_drop or 0.0:g}{unit} below champion"
+
+
+Rule = ThresholdRule | ChampionRule
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """One line of a verdict: what was checked, with which numbers, and why it passed or failed."""
+
+    rule: str
+    metric: str
+    kind: Literal["threshold", "champion", "sample_size"]
+    candidate_value: float | None
+    champion_value: float | None
+    threshold: float | None
+    passed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision with one outcome per rule; JSON-ready through ``to_dict``."""
+
+    decision: Decision
+    candidate: str
+    champion_version: str | None
+    first_run: bool
+    n_test: int
+    outcomes: tuple[RuleOutcome, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return self.decision == "promote"
+
+    @property
+    def failed_outcomes(self) -> tuple[RuleOutcome, ...]:
+        return tuple(o for o in self.outcomes if not o.passed)
+
+    def summary(self) -> str:
+        passed = sum(o.passed for o in self.outcomes)
+        head = f"{self.decision.upper()} {self.candidate}: {passed}/{len(self.outcomes)} rules passed"
+        failed = self.failed_outcomes
+        if failed:
+            return head + "; " + "; ".join(o.reason for o in failed)
+        return head
+
+    def to_dict(self) -> dict[str, Any]:
+        """Strict JSON: NaN and infinities become None, because stores and XCom reject them."""
+        data = asdict(self)
+        data["outcomes"] = [{k: _json_number(v) for k, v in asdict(o).items()} for o in self.outcomes]
+        data["summary"] = self.summary()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        return cls(
+            decision=data["decision"],
+            candidate=data["candidate"],
+            champion_version=data.get("champion_version"),
+            first_run=bool(data["first_run"]),
+            n_test=int(data["n_test"]),
+            outcomes=tuple(RuleOutcome(**o) for o in data.get("outcomes", ())),
+        )
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _usable(value: float | None) -> bool:
+    """A metric value the gate can compare; NaN and infinities mean the metric is broken."""
+    return value is not None and math.isfinite(value)
+
+
+def _better_or_equal(value: float, bound: float, direction: Direction) -> bool:
+    if direction == "higher":
+        return value >= bound - _EPSILON
+    return value <= bound + _EPSILON
+
+
+def _check_threshold(rule: ThresholdRule, metrics: Mapping[str, float]) -> RuleOutcome:
+    value = metrics.get(rule.metric)
+
+    def outcome(passed: bool, reason: str, bound: float | None) -> RuleOutcome:
+        return RuleOutcome(rule.describe(), rule.metric, "threshold", value, None, bound, passed, reason)
+
+    default_bound = rule.min if rule.min is not None else rule.max
+    if not _usable(value):
+        return outcome(False, f"{rule.metric} was not computed for the candidate", default_bound)
+    assert value is not None
+    if rule.min is not None and value < rule.min - _EPSILON:
+        return outcome(False, f"{rule.metric} {value:.4f} is below the minimum {rule.min:g}", rule.min)
+    if rule.max is not None and value > rule.max + _EPSILON:
+        return outcome(False, f"{rule.metric} {value:.4f} is above the maximum {rule.max:g}", rule.max)
+    return outcome(True, f"{rule.metric} {value:.4f} is within bounds", default_bound)
+
+
+def champion_bound(rule: ChampionRule, champion_value: float, direction: Direction) -> float:
+    """The value the candidate must reach (or beat) given the champion's value."""
+    amount = rule.min_gain if rule.min_gain is not None else -(rule.max_drop or 0.0)
+    if rule.relative:
+        amount *= abs(champion_value)
+    return champion_value + amount if direction == "higher" else champion_value - amount
+
+
+def _check_champion(
+    rule: ChampionRule,
+    metrics: Mapping[str, float],
+    champion_metrics: Mapping[str, float] | None,
+    direction: Direction,
+    first_run_policy: FirstRunPolicy,
+) -> RuleOutcome:
+    value = metrics.get(rule.metric)
+    champ = champion_metrics.get(rule.metric) if champion_metrics is not None else None
+
+    def outcome(passed: bool, reason: str, bound: float | None = None) -> RuleOutcome:
+        return RuleOutcome(rule.describe(), rule.metric, "champion", value, champ, bound, passed, reason)
+
+    # The candidate's own value is checked before the first-run branch: a broken metric
+    # must never be promoted, not even as the very first champion.
+    if not _usable(value):
+        return outcome(False, f"{rule.metric} was not computed for the candidate")
+    if champion_metrics is None:
+        if first_run_policy == "promote":
+            return outcome(True, "no champion yet; first_run policy is 'promote'")
+        return outcome(False, "no champion to compare against and first_run policy is 'fail'")
+    if not _usable(champ):
+        return outcome(False, f"{rule.metric} could not be computed for the champion on this test set")
+    assert value is not None and champ is not None
+    bound = champion_bound(rule, champ, direction)
+    ok = _better_or_equal(value, bound, direction)
+    cmp = ">=" if direction == "higher" else "<="
+    verb = "meets" if ok else "misses"
+    return outcome(ok, f"{rule.metric} {value:.4f} {verb} {cmp} {bound:.4f} (champion {champ:.4f})", bound)
+
+
+def decide(
+    *,
+    candidate: str,
+    candidate_metrics: Mapping[str, float],
+    champion_metrics: Mapping[str, float] | None,
+    champion_version: str | None,
+    rules: Sequence[Rule],
+    problem: Problem,
+    first_run_policy: FirstRunPolicy = "promote",
+    n_test: int,
+    min_test_rows: int = 0,
+) -> Verdict:
+    """Apply every rule and promote only if all of them pass.
+
+    ``champion_metrics`` is None when no champion exists yet (the first run); the
+    ``first_run_policy`` then says whether champion-relative rules pass or fail.
+    """
+    outcomes: list[RuleOutcome] = []
+    if min_test_rows:
+        enough = n_test >= min_test_rows
+        outcomes.append(
+            RuleOutcome(
+                f"test rows >= {min_test_rows}",
+                "n_test",
+                "sample_size",
+                float(n_test),
+                None,
+                float(min_test_rows),
+                enough,
+                f"test set has {n_test} rows" + ("" if enough else f", fewer than the {min_test_rows} required"),
+            )
+        )
+    for rule in rules:
+        if isinstance(rule, ThresholdRule):
+            outcomes.append(_check_threshold(rule, candidate_metrics))
+        else:
+            direction = direction_of(rule.metric, problem)
+            outcomes.append(_check_champion(rule, candidate_metrics, champion_metrics, direction, first_run_policy))
+    decision: Decision = "promote" if all(o.passed for o in outcomes) else "reject"
+    return Verdict(
+        decision=decision,
+        candidate=candidate,
+        champion_version=champion_version,
+        first_run=champion_metrics is None,
+        n_test=n_test,
+        outcomes=tuple(outcomes),
+    )
+
+
+def select_best(candidates: Sequence[tuple[str, Mapping[str, float]]], metric: str, problem: Problem) -> str:
+    """The candidate with the best value of ``metric``; ties keep the order of the spec.
+
+    A candidate without a usable value ranks last, so one broken candidate cannot hide
+    a good one; if none has a value the first candidate is returned and the gate rejects it.
+    """
+    if not candidates:
+        raise ValueError("no candidates to select from")
+    direction = direction_of(metric, problem)
+
+    def key(indexed: tuple[int, tuple[str, Mapping[str, float]]]) -> tuple[int, float, int]:
+        index, (_, metrics) = indexed
+        value = metrics.get(metric)
+        if not _usable(value):
+            return (1, 0.0, index)
+        assert value is not None
+        return (0, -value if direction == "higher" else value, index)
+
+    return min(enumerate(candidates), key=key)[1][0]

@@ -1,0 +1,144 @@
+"""Provider metadata for Airflow's provider discovery.
+
+GENERATED from providers/provider.yaml by scripts/generate_provider_info.py: edit the YAML,
+then regenerate. Kept import-free because Airflow calls it while listing providers.
+"""
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-mlops",
+        "name": "airflow-mlops",
+        "description": "Governed ML retraining pipelines for Apache Airflow 3: DVC data versioning, "
+        "Great Expectations\n"
+        "validation, scikit-learn training, champion/challenger gates and MLflow model "
+        "registry aliases,\n"
+        "built from a short YAML file.\n",
+        "integrations": [
+            {
+                "integration-name": "MLflow",
+                "external-doc-url": "https://mlflow.org/docs/latest/",
+                "tags": ["software"],
+            },
+            {"integration-name": "DVC", "external-doc-url": "https://dvc.org/doc", "tags": ["software"]},
+            {
+                "integration-name": "Great Expectations",
+                "external-doc-url": "https://docs.greatexpectations.io/",
+                "tags": ["software"],
+            },
+            {
+                "integration-name": "airflow-mlops",
+                "external-doc-url": "https://pypi.org/project/airflow-mlops/",
+                "tags": ["software"],
+            },
+        ],
+        "operators": [
+            {
+                "integration-name": "DVC",
+                "python-modules": ["airflow_mlops.operators.data", "airflow_mlops.operators.prepare"],
+            },
+            {
+                "integration-name": "Great Expectations",
+                "python-modules": ["airflow_mlops.operators.validation"],
+            },
+            {
+                "integration-name": "MLflow",
+                "python-modules": [
+                    "airflow_mlops.operators.train",
+                    "airflow_mlops.operators.evaluate",
+                    "airflow_mlops.operators.registry",
+                ],
+            },
+            {"integration-name": "airflow-mlops", "python-modules": ["airflow_mlops.operators.gate"]},
+        ],
+        "hooks": [
+            {"integration-name": "MLflow", "python-modules": ["airflow_mlops.hooks.mlflow"]},
+            {"integration-name": "DVC", "python-modules": ["airflow_mlops.hooks.dvc"]},
+        ],
+        "connection-types": [
+            {
+                "connection-type": "mlflow",
+                "hook-class-name": "airflow_mlops.hooks.mlflow.MlflowHook",
+                "hook-name": "MLflow",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema"],
+                    "relabeling": {
+                        "host": "Tracking server URL",
+                        "login": "Username",
+                        "password": "Password",
+                    },
+                    "placeholders": {
+                        "host": "http://mlflow.internal:5000",
+                        "extra": '{"tracking_uri": '
+                        '"sqlite:////data/mlflow.db", '
+                        '"artifact_location": '
+                        '"/data/mlflow-artifacts"}',
+                    },
+                },
+            },
+            {
+                "connection-type": "dvc",
+                "hook-class-name": "airflow_mlops.hooks.dvc.DvcHook",
+                "hook-name": "DVC",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["host", "schema", "port", "login", "password"],
+                    "placeholders": {"extra": '{"repo": "https://github.com/acme/data-registry.git"}'},
+                },
+            },
+        ],
+        "config": {
+            "mlops": {
+                "description": "Settings of the airflow-mlops provider.",
+                "options": {
+                    "artifact_root": {
+                        "description": "Where pipelines "
+                        "write datasets "
+                        "by reference "
+                        "(any "
+                        "ObjectStoragePath "
+                        "URI). Every\n"
+                        "worker must see "
+                        "the same URI. "
+                        "Default: "
+                        "file://$AIRFLOW_HOME/mlops-artifacts.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://aws_default@ml-bucket/mlops",
+                        "default": None,
+                    },
+                    "allowed_import_prefixes": {
+                        "description": "Comma-separated "
+                        "import "
+                        "prefixes "
+                        "an "
+                        "estimator "
+                        "path "
+                        "in "
+                        "pipeline "
+                        "YAML "
+                        "may "
+                        "start "
+                        "with.\n"
+                        "Anything "
+                        "else "
+                        "is a "
+                        "validation "
+                        "error "
+                        "and "
+                        "is "
+                        "refused "
+                        "again "
+                        "at "
+                        "run "
+                        "time.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "sklearn.,xgboost.,acme_ml.",
+                        "default": "sklearn.",
+                    },
+                },
+            }
+        },
+    }

@@ -1,0 +1,286 @@
+"""Pin a DVC-tracked file to an exact version, then read exactly that version back.
+
+A retraining run must be reproducible and auditable: "trained on data-v3" is not enough,
+because a tag or a branch can move between the task that validates the data and the task
+that trains on it. ``resolve`` therefore turns a moving rev into a small, JSON-able *data
+ref* (git commit + DVC md5) that travels through XCom and into MLflow, and every later read
+goes through that ref, never through the rev.
+
+Reads always go through DVC at the pinned commit, so the bytes come from the DVC cache or
+the remote, never from whatever happens to sit in somebody's workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from airflow_mlops.exceptions import ConfigurationError, DataVersionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pandas
+    from dvc.api import DVCFileSystem
+    from dvc.repo import Repo
+
+_CSV_SUFFIXES = frozenset({".csv"})
+_PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The data a failure is about, so every error names it the same way."""
+
+    repo: str
+    path: str
+    rev: str
+    commit: str | None = None
+
+    def error(self, reason: str) -> DataVersionError:
+        # One message shape everywhere, so an on-call engineer can grep a failure back to the
+        # exact data, revision and repository without reading a traceback.
+        at = f"rev '{self.rev}'"
+        if self.commit is not None and self.commit != self.rev:
+            at += f" (commit {self.commit})"
+        return DataVersionError(f"DVC data '{self.path}' at {at} in repo '{self.repo}': {reason}")
+
+
+def _root_cause(exc: BaseException) -> str:
+    # DVC wraps failures several times and the outer messages are often generic
+    # ("SCM error"); the innermost one says what actually went wrong.
+    messages: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(messages) < 10:
+        text = str(current).strip()
+        if text and text not in messages:
+            messages.append(text)
+        current = current.__cause__ or current.__context__
+    return messages[-1] if messages else type(exc).__name__
+
+
+class DvcHook(BaseHook):
+    """Resolve and read versioned data in a git + DVC repository (local path or git URL).
+
+    The repository comes from the ``repo`` argument or from the connection's ``repo`` extra,
+    so DAG authors can point a whole deployment at a different data registry by changing one
+    connection instead of every pipeline file.
+    """
+
+    conn_name_attr = "dvc_conn_id"
+    default_conn_name = "dvc_default"
+    conn_type = "dvc"
+    hook_name = "DVC"
+
+    def __init__(self, dvc_conn_id: str = default_conn_name, repo: str | None = None) -> None:
+        super().__init__()
+        self.dvc_conn_id = dvc_conn_id
+        self._repo = repo
+        self._conn_repo: str | None = None
+
+    @property
+    def repo_url(self) -> str:
+        if self._repo is not None:
+            return self._repo
+        if self._conn_repo is None:
+            self._conn_repo = self._repo_from_connection()
+        return self._conn_repo
+
+    def _repo_from_connection(self) -> str:
+        how_to = (
+            f"set the connection's extra field 'repo', e.g. "
+            f"AIRFLOW_CONN_{self.dvc_conn_id.upper()}="
+            '\'{"conn_type":"dvc","extra":{"repo":"/path/or/git-url"}}\''
+        )
+        try:
+            conn = self.get_connection(self.dvc_conn_id)
+        except AirflowNotFoundException as exc:
+            raise ConfigurationError(
+                f"DVC connection '{self.dvc_conn_id}' is not defined; create it and {how_to}"
+            ) from exc
+        repo = conn.extra_dejson.get("repo")
+        if not isinstance(repo, str) or not repo.strip():
+            raise ConfigurationError(f"DVC connection '{self.dvc_conn_id}' has no 'repo' extra; {how_to}")
+        return repo.strip()
+
+    # -- pinning ---------------------------------------------------------------------------
+
+    def resolve(self, path: str, rev: str) -> dict[str, Any]:
+        """Pin ``path`` at ``rev`` to a commit and md5, failing now if the data is unreadable.
+
+        Availability is checked here rather than left to the first read, so a missing
+        ``dvc push`` fails the resolve task, before any validation or training time is spent.
+        """
+        os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+        from dvc.api import DVCFileSystem
+
+        target = _Target(repo=self.repo_url, path=path, rev=rev)
+        with self._open_repo(target) as repo:
+            target = replace(target, commit=str(repo.get_rev()))
+            fs = DVCFileSystem(repo=repo, subrepos=True)
+            dvc_info = self._dvc_info(fs, target)
+            remote_url = self._remote_url(target)
+            self._probe(fs, target, remote_url)
+
+        size = dvc_info.get("size")
+        ref: dict[str, Any] = {
+            "repo": target.repo,
+            "path": path,
+            "rev": rev,
+            "commit": target.commit,
+            "md5": str(dvc_info["md5"]),
+            "size": int(size) if size is not None else None,
+            "remote_url": remote_url,
+        }
+        self.log.info("Pinned DVC data %s@%s to commit %s (md5 %s)", path, rev, target.commit, ref["md5"])
+        return ref
+
+    @staticmethod
+    @contextmanager
+    def _open_repo(target: _Target) -> Iterator[Repo]:
+        from dvc.exceptions import NotDvcRepoError
+        from dvc.repo import Repo
+        from dvc.scm import CloneError, RevError, SCMError
+
+        rev = target.commit or target.rev
+        try:
+            # subrepos/uninitialized match dvc.api, so a ref resolves exactly where dvc.api reads.
+            repo = Repo.open(target.repo, rev=rev, subrepos=True, uninitialized=True)
+        except RevError as exc:
+            raise target.error("revision not found") from exc
+        except CloneError as exc:
+            raise target.error(f"repository cannot be opened or cloned: {_root_cause(exc)}") from exc
+        except (SCMError, NotDvcRepoError) as exc:
+            raise target.error(f"not a git repository with DVC: {_root_cause(exc)}") from exc
+        with repo:
+            yield repo
+
+    @staticmethod
+    def _dvc_info(fs: DVCFileSystem, target: _Target) -> dict[str, Any]:
+        try:
+            info = fs.info(target.path)
+        except FileNotFoundError as exc:
+            raise target.error("file is not tracked by DVC at that revision (no such file or DVC output)") from exc
+        dvc_info = info.get("dvc_info")
+        if not dvc_info or not dvc_info.get("md5"):
+            raise target.error("file is not tracked by DVC at that revision (it is a plain git file)")
+        if dvc_info.get("type") == "directory":
+            raise target.error("is a DVC-tracked directory; point at a single file inside it")
+        return dict(dvc_info)
+
+    @staticmethod
+    def _remote_url(target: _Target) -> str | None:
+        import dvc.api
+        from dvc.exceptions import DvcException
+
+        try:
+            return str(dvc.api.get_url(target.path, repo=target.repo, rev=target.commit))
+        except (DvcException, OSError, ValueError):
+            # No default remote is a legitimate setup (cache-only repo); the ref just
+            # cannot say where the data lives remotely.
+            return None
+
+    @staticmethod
+    def _probe(fs: DVCFileSystem, target: _Target, remote_url: str | None) -> None:
+        # Opening (without reading) makes DVC locate the object in the cache or on the
+        # remote, which is exactly the check we want and costs no download.
+        with DvcHook._storage_errors(target, remote_url), fs.open(target.path, mode="rb"):
+            pass
+
+    @staticmethod
+    @contextmanager
+    def _storage_errors(target: _Target, remote_url: str | None) -> Iterator[None]:
+        try:
+            yield
+        except FileNotFoundError as exc:
+            # DVC reports this as "does not exist ... neither as a DVC output nor as a
+            # Git-tracked file", which misleads: the output exists, its bytes do not.
+            where = f"remote '{remote_url}'" if remote_url else "DVC remote"
+            raise target.error(
+                f"DVC remote is unreachable: the data is neither in the local DVC cache nor on the {where}"
+            ) from exc
+        except Exception as exc:
+            # Remote backends raise their own types (botocore, aiohttp, paramiko, ...).
+            raise target.error(f"DVC remote is unreachable: {_root_cause(exc)}") from exc
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_bytes(self, ref: dict[str, Any]) -> bytes:
+        """Return the pinned bytes, read at the ref's commit rather than its (movable) rev.
+
+        The md5 is re-checked so a remote object that was overwritten or truncated after
+        pinning fails loudly instead of silently training on different data.
+        """
+        os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+        from dvc.api import DVCFileSystem
+
+        target = self._target_of(ref)
+        with self._open_repo(target) as repo:
+            fs = DVCFileSystem(repo=repo, subrepos=True)
+            dvc_info = self._dvc_info(fs, target)
+            with self._storage_errors(target, ref.get("remote_url")), fs.open(target.path, mode="rb") as fobj:
+                data: bytes = fobj.read()
+
+        self._verify(data, ref.get("md5"), dvc_info, target)
+        return data
+
+    @staticmethod
+    def _verify(data: bytes, expected: str | None, dvc_info: dict[str, Any], target: _Target) -> None:
+        entry = dvc_info.get("entry")
+        hash_name = getattr(getattr(entry, "hash_info", None), "name", "md5")
+        # DVC 2 ("md5-dos2unix") hashes text with CRLF normalised, so a plain md5 of the
+        # bytes cannot be compared; DVC 3 hashes the raw bytes.
+        if not expected or hash_name != "md5":
+            return
+        actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if actual != expected:
+            raise target.error(
+                f"content md5 {actual} does not match the pinned md5 {expected}; the stored object is corrupt"
+            )
+
+    def read_dataframe(self, ref: dict[str, Any]) -> pandas.DataFrame:
+        """Load the pinned file as a DataFrame, choosing the parser from the file extension."""
+        import pandas as pd
+
+        target = self._target_of(ref)
+        suffix = PurePosixPath(target.path).suffix.lower()
+        if suffix not in _CSV_SUFFIXES | _PARQUET_SUFFIXES:
+            raise target.error(f"unsupported file type '{suffix or '(none)'}'; expected .csv or .parquet")
+
+        buffer = io.BytesIO(self.read_bytes(ref))
+        try:
+            if suffix in _CSV_SUFFIXES:
+                return pd.read_csv(buffer)
+            return pd.read_parquet(buffer)
+        except (ValueError, OSError, NotImplementedError) as exc:
+            # pandas/pyarrow parse errors (ParserError, EmptyDataError, ArrowInvalid,
+            # UnicodeDecodeError) all derive from these.
+            raise target.error(f"corrupt or unreadable file: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _target_of(ref: dict[str, Any]) -> _Target:
+        # A ref crosses XCom and may have been hand-written or truncated; say which key is
+        # missing instead of failing with a KeyError deep inside DVC.
+        fields: dict[str, str] = {}
+        for key in ("repo", "path", "commit"):
+            value = ref.get(key) if isinstance(ref, dict) else None
+            if not isinstance(value, str) or not value:
+                raise DataVersionError(
+                    f"Malformed DVC data ref (no '{key}'): {ref!r}; pass the dict DvcHook.resolve returned"
+                )
+            fields[key] = value
+        rev = ref.get("rev")
+        return _Target(
+            repo=fields["repo"],
+            path=fields["path"],
+            rev=rev if isinstance(rev, str) and rev else fields["commit"],
+            commit=fields["commit"],
+        )

@@ -1,0 +1,195 @@
+"""MLflow access through an Airflow connection.
+
+The tracking URI always comes from the connection: MLflow 3 otherwise defaults to
+``sqlite:///mlflow.db`` in the worker's current directory, which differs per worker and
+silently splits the registry. Credentials are read by name and handed to MLflow only for
+the duration of a call, never logged, never written to XCom.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from airflow.sdk import BaseHook
+
+from airflow_mlops.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+    from mlflow.entities.model_registry import ModelVersion
+
+# Tags that identify which DAG run produced an MLflow object; retries and re-runs look
+# objects up by them instead of creating duplicates.
+TAG_DAG_ID = "mlops.dag_id"
+TAG_RUN_ID = "mlops.run_id"
+TAG_ROLE = "mlops.role"
+TAG_CANDIDATE = "mlops.candidate"
+
+
+class MlflowHook(BaseHook):
+    """Talks to one MLflow tracking server and model registry described by a connection.
+
+    Connection fields: host (+ schema/port) for an ``http(s)`` server, or the extra
+    ``tracking_uri`` for anything else (``sqlite:///...``, ``databricks``); optional extras
+    ``registry_uri`` and ``artifact_location`` (where new experiments keep artifacts when
+    there is no server to proxy them). Login and password become MLflow basic-auth credentials.
+    """
+
+    conn_name_attr = "mlflow_conn_id"
+    default_conn_name = "mlflow_default"
+    conn_type = "mlflow"
+    hook_name = "MLflow"
+
+    def __init__(self, mlflow_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.mlflow_conn_id = mlflow_conn_id
+
+    @cached_property
+    def _settings(self) -> dict[str, str | None]:
+        conn = self.get_connection(self.mlflow_conn_id)
+        extra = conn.extra_dejson or {}
+        tracking_uri = extra.get("tracking_uri")
+        if not tracking_uri:
+            if not conn.host:
+                raise ConfigurationError(
+                    f"connection {self.mlflow_conn_id!r} has neither a host nor an extra 'tracking_uri'; "
+                    'set one, e.g. AIRFLOW_CONN_MLFLOW_DEFAULT=\'{"conn_type": "mlflow", '
+                    '"extra": {"tracking_uri": "http://127.0.0.1:5000"}}\''
+                )
+            host = conn.host
+            if "://" not in host:
+                scheme = conn.schema or "http"
+                host = f"{scheme}://{host}"
+            tracking_uri = f"{host}:{conn.port}" if conn.port else host
+        return {
+            "tracking_uri": str(tracking_uri),
+            "registry_uri": str(extra["registry_uri"]) if extra.get("registry_uri") else None,
+            "artifact_location": str(extra["artifact_location"]) if extra.get("artifact_location") else None,
+            "username": conn.login or None,
+            "password": conn.password or None,
+        }
+
+    @property
+    def tracking_uri(self) -> str:
+        return str(self._settings["tracking_uri"])
+
+    @property
+    def registry_uri(self) -> str:
+        return str(self._settings["registry_uri"] or self.tracking_uri)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Point MLflow's fluent API at this connection for the duration of a block.
+
+        MLflow reads basic-auth credentials from the environment; they are set only inside
+        the block and the previous values restored afterwards.
+        """
+        import mlflow
+
+        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+        if self._settings["username"]:
+            os.environ["MLFLOW_TRACKING_USERNAME"] = str(self._settings["username"])
+        if self._settings["password"]:
+            os.environ["MLFLOW_TRACKING_PASSWORD"] = str(self._settings["password"])
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.registry_uri)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def get_client(self) -> MlflowClient:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+
+    def get_or_create_experiment(self, name: str) -> str:
+        client = self.get_client()
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                client.restore_experiment(experiment.experiment_id)
+            return str(experiment.experiment_id)
+        # Without a server, MLflow would put artifacts under ./mlruns of whichever directory
+        # the worker happens to run in; the connection can pin them to a shared root.
+        location = self._settings["artifact_location"]
+        artifact_location = f"{str(location).rstrip('/')}/{name}" if location else None
+        try:
+            return str(client.create_experiment(name, artifact_location=artifact_location))
+        except Exception:
+            # Another task created it between our read and our create.
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return str(experiment.experiment_id)
+
+    def find_run(self, experiment_id: str, tags: dict[str, str], *, finished_only: bool = False) -> Run | None:
+        """The newest run carrying all ``tags``: how a retried task finds its own earlier work."""
+        clauses = [f"tags.`{k}` = '{_quote(v)}'" for k, v in tags.items()]
+        if finished_only:
+            clauses.append("attributes.status = 'FINISHED'")
+        runs = self.get_client().search_runs(
+            [experiment_id],
+            filter_string=" and ".join(clauses),
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0] if runs else None
+
+    def get_or_create_pipeline_run(self, experiment_id: str, dag_id: str, run_id: str) -> str:
+        """The parent MLflow run of one DAG run; candidate runs nest under it."""
+        tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "pipeline"}
+        existing = self.find_run(experiment_id, tags)
+        if existing is not None:
+            return str(existing.info.run_id)
+        run = self.get_client().create_run(experiment_id, run_name=f"{dag_id} {run_id}", tags=tags)
+        return str(run.info.run_id)
+
+    def alias_version(self, model_name: str, alias: str) -> ModelVersion | None:
+        """The version an alias points at, or None if the model or alias does not exist yet."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.get_client().get_model_version_by_alias(model_name, alias)
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                return None
+            raise
+
+    def find_model_version(self, model_name: str, tags: dict[str, str]) -> ModelVersion | None:
+        """A version already registered for these tags (idempotent registration on retry)."""
+        clauses = [f"name = '{_quote(model_name)}'"] + [f"tags.`{k}` = '{_quote(v)}'" for k, v in tags.items()]
+        versions = self.get_client().search_model_versions(" and ".join(clauses))
+        return max(versions, key=lambda v: int(v.version)) if versions else None
+
+    def model_version_url(self, model_name: str, version: str) -> str | None:
+        base = self._ui_base()
+        return f"{base}/#/models/{model_name}/versions/{version}" if base else None
+
+    def run_url(self, experiment_id: str, run_id: str) -> str | None:
+        base = self._ui_base()
+        return f"{base}/#/experiments/{experiment_id}/runs/{run_id}" if base else None
+
+    def _ui_base(self) -> str | None:
+        uri = self.tracking_uri
+        return uri.rstrip("/") if uri.startswith(("http://", "https://")) else None
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            self.get_client().search_experiments(max_results=1)
+        except Exception as err:
+            return False, f"cannot reach MLflow at {self.tracking_uri}: {type(err).__name__}"
+        return True, f"connected to MLflow at {self.tracking_uri}"
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "\\'")

@@ -1,0 +1,1 @@
+"""scikit-learn glue, imported only inside tasks."""

@@ -1,0 +1,80 @@
+"""Build a candidate's sklearn Pipeline from its spec.
+
+The estimator path comes from YAML, so it is checked against the allowlist again here, at
+run time, not only when the spec was validated: a DAG serialized under an older, looser
+config must not be able to import arbitrary code on a worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+
+def import_estimator(path: str, allowed_prefixes: Sequence[str]) -> type[Any]:
+    if not path.startswith(tuple(allowed_prefixes)):
+        raise ConfigurationError(f"estimator {path!r} is outside the allowed import prefixes {list(allowed_prefixes)}")
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        estimator = getattr(module, class_name)
+    except (ImportError, AttributeError) as err:
+        raise ConfigurationError(f"cannot import estimator {path!r}: {err}") from None
+    if not isinstance(estimator, type) or not hasattr(estimator, "fit"):
+        raise ConfigurationError(f"{path!r} is not an estimator class with a fit() method")
+    return estimator
+
+
+def build_pipeline(
+    *,
+    estimator_path: str,
+    params: Mapping[str, Any],
+    preprocessing: Mapping[str, Any],
+    features: pd.DataFrame,
+    allowed_prefixes: Sequence[str],
+) -> Pipeline:
+    """Preprocessing and estimator in one Pipeline, so the logged model scores raw rows."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+
+    estimator_cls = import_estimator(estimator_path, allowed_prefixes)
+    try:
+        estimator = estimator_cls(**dict(params))
+    except TypeError as err:
+        raise ConfigurationError(f"invalid params for {estimator_path}: {err}") from None
+
+    numeric = [c for c in features.columns if features[c].dtype.kind in "biuf"]
+    categorical = [c for c in features.columns if c not in numeric]
+    numeric_steps: list[tuple[str, Any]] = []
+    if preprocessing.get("impute", "median") != "none":
+        numeric_steps.append(("impute", SimpleImputer(strategy=preprocessing.get("impute", "median"))))
+    scale = preprocessing.get("scale", "standard")
+    if scale == "standard":
+        numeric_steps.append(("scale", StandardScaler()))
+    elif scale == "minmax":
+        numeric_steps.append(("scale", MinMaxScaler()))
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        transformers.append(("numeric", Pipeline(numeric_steps) if numeric_steps else "passthrough", numeric))
+    if categorical:
+        if not preprocessing.get("one_hot", True):
+            raise ConfigurationError(
+                f"non-numeric feature columns {categorical} need preprocessing.one_hot: true or a feature list"
+            )
+        categorical_steps = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="most_frequent")),
+                ("one_hot", OneHotEncoder(handle_unknown="ignore")),
+            ]
+        )
+        transformers.append(("categorical", categorical_steps, categorical))
+    return Pipeline([("preprocess", ColumnTransformer(transformers)), ("model", estimator)])

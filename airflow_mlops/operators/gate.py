@@ -1,0 +1,92 @@
+"""Decide whether the best candidate may replace the champion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.exceptions import GateRejectedError
+from airflow_mlops.gates.decision import ChampionRule, Rule, ThresholdRule, decide, select_best
+from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def rules_from_spec(rules: Sequence[dict[str, Any]]) -> list[Rule]:
+    """Gate rules as the spec serialises them (plain dicts) -> pure rule objects."""
+    parsed: list[Rule] = []
+    for rule in rules:
+        if rule.get("compare_to") == "champion":
+            parsed.append(
+                ChampionRule(rule["metric"], rule.get("max_drop"), rule.get("min_gain"), bool(rule.get("relative")))
+            )
+        else:
+            parsed.append(ThresholdRule(rule["metric"], rule.get("min"), rule.get("max")))
+    return parsed
+
+
+class EvaluationGateOperator(MlflowOperatorMixin, MlopsBaseOperator):
+    """Thin wrapper over ``gates.decision.decide``; records the verdict where people look.
+
+    A rejection is a normal outcome, not an error: by default the task succeeds and the
+    register/promote steps skip with the reason. ``on_reject='fail'`` turns it red instead.
+    """
+
+    template_fields: Sequence[str] = ("evaluation",)
+
+    def __init__(
+        self,
+        *,
+        evaluation: Any,
+        rules: list[dict[str, Any]],
+        select_by: str,
+        problem: str = "classification",
+        first_run: str = "promote",
+        on_reject: str = "skip",
+        min_test_rows: int = 0,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.evaluation = evaluation
+        self.rules = rules
+        self.select_by = select_by
+        self.problem = problem
+        self.first_run = first_run
+        self.on_reject = on_reject
+        self.min_test_rows = min_test_rows
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        evaluation = self.evaluation
+        candidates = {c["candidate"]: c for c in evaluation["candidates"]}
+        best = select_best([(n, c["metrics"]) for n, c in candidates.items()], self.select_by, self.problem)  # type: ignore[arg-type]
+        champion = evaluation["champion"]
+        verdict = decide(
+            candidate=best,
+            candidate_metrics=candidates[best]["metrics"],
+            champion_metrics=champion["metrics"] if champion else None,
+            champion_version=champion["version"] if champion else None,
+            rules=rules_from_spec(self.rules),
+            problem=self.problem,  # type: ignore[arg-type]
+            first_run_policy=self.first_run,  # type: ignore[arg-type]
+            n_test=int(evaluation["n_test"]),
+            min_test_rows=self.min_test_rows,
+        )
+        verdict_dict = verdict.to_dict()
+        hook = self.mlflow_hook
+        with hook.session():
+            client = hook.get_client()
+            for run_id in (evaluation["mlflow_run_id"], candidates[best]["mlflow_run_id"]):
+                client.log_text(run_id, json.dumps(verdict_dict, indent=2), "gate/verdict.json")
+                client.set_tag(run_id, "mlops.gate.decision", verdict.decision)
+                client.set_tag(run_id, "mlops.gate.summary", verdict.summary()[:4000])
+            client.set_tag(evaluation["mlflow_run_id"], "mlops.gate.candidate", best)
+        for outcome in verdict.outcomes:
+            self.log.info("%s %s", "PASS" if outcome.passed else "FAIL", outcome.reason)
+        self.log.info("Gate verdict: %s", verdict.summary())
+        if not verdict.passed and self.on_reject == "fail":
+            raise GateRejectedError(f"gate rejected {best}: {verdict.summary()}")
+        return {"verdict": verdict_dict, "candidate": candidates[best], "champion": champion}

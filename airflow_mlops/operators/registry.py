@@ -1,0 +1,205 @@
+"""Register the gate's winner with its provenance, then move the champion alias safely."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowSkipException
+
+from airflow_mlops.exceptions import PromotionConflictError
+from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_RUN_ID
+from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+# MLflow rejects tag values beyond a few thousand characters on some stores.
+_MAX_TAG = 5000
+
+
+def lineage_tags(
+    *,
+    dag_id: str,
+    run_id: str,
+    data: dict[str, Any],
+    validation: dict[str, Any],
+    gate: dict[str, Any],
+    lineage: dict[str, str],
+) -> dict[str, str]:
+    """Everything an auditor needs to answer "where did this version come from?"."""
+    candidate = gate["candidate"]
+    verdict = gate["verdict"]
+    verdict_json = json.dumps(verdict, sort_keys=True)
+    tags = {
+        TAG_DAG_ID: dag_id,
+        TAG_RUN_ID: run_id,
+        "mlops.data.repo": str(data["repo"]),
+        "mlops.data.path": str(data["path"]),
+        "mlops.data.rev": str(data["rev"]),
+        "mlops.data.commit": str(data["commit"]),
+        "mlops.data.md5": str(data["md5"]),
+        "mlops.validation.success": str(validation["success"]).lower(),
+        "mlops.validation.statistics": json.dumps(validation["statistics"], sort_keys=True),
+        "mlops.gate.decision": verdict["decision"],
+        "mlops.gate.summary": verdict["summary"][:_MAX_TAG],
+        "mlops.gate.verdict": verdict_json if len(verdict_json) <= _MAX_TAG else verdict["summary"][:_MAX_TAG],
+        "mlops.gate.champion_version": str(verdict.get("champion_version") or ""),
+        "mlops.candidate": candidate["candidate"],
+        "mlops.training.estimator": candidate["estimator"],
+        "mlops.training.params": json.dumps(candidate.get("params", {}), sort_keys=True)[:_MAX_TAG],
+        "mlops.training.preprocessing": json.dumps(candidate.get("preprocessing", {}), sort_keys=True),
+        "mlops.training.run_id": candidate["mlflow_run_id"],
+        "mlops.metrics": json.dumps(candidate["metrics"], sort_keys=True),
+    }
+    tags.update({f"mlops.code.{k}": str(v) for k, v in lineage.items()})
+    return tags
+
+
+class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
+    """Create a model version for the gate's winner, carrying lineage tags.
+
+    Only winners are registered, so the registry holds what may be served. Registration is
+    keyed by (dag_id, run_id): a retry finds the version it already created.
+    """
+
+    template_fields: Sequence[str] = ("gate", "data", "validation")
+
+    def __init__(
+        self,
+        *,
+        gate: Any,
+        data: Any,
+        validation: Any,
+        model_name: str,
+        lineage: dict[str, str] | None = None,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+        self.data = data
+        self.validation = validation
+        self.model_name = model_name
+        self.lineage = lineage or {}
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        import mlflow
+
+        verdict = self.gate["verdict"]
+        if verdict["decision"] != "promote":
+            raise AirflowSkipException(f"gate rejected the challenger, nothing to register: {verdict['summary']}")
+        dag_id, run_id = run_identity(context)
+        candidate = self.gate["candidate"]
+        hook = self.mlflow_hook
+        with hook.session():
+            existing = hook.find_model_version(self.model_name, {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id})
+            if existing is not None:
+                self.log.info("Version %s was already registered by this run; reusing it", existing.version)
+                version = str(existing.version)
+            else:
+                tags = lineage_tags(
+                    dag_id=dag_id,
+                    run_id=run_id,
+                    data=self.data,
+                    validation=self.validation,
+                    gate=self.gate,
+                    lineage=self.lineage,
+                )
+                registered = mlflow.register_model(candidate["model_uri"], self.model_name, tags=tags)
+                version = str(registered.version)
+                hook.get_client().update_model_version(
+                    self.model_name, version, description=f"{dag_id} {run_id}: {verdict['summary']}"[:4000]
+                )
+                self.log.info("Registered %s version %s from %s", self.model_name, version, candidate["model_uri"])
+        return {
+            "model_name": self.model_name,
+            "version": version,
+            "model_uri": f"models:/{self.model_name}/{version}",
+            "source_run_id": candidate["mlflow_run_id"],
+            "url": hook.model_version_url(self.model_name, version),
+        }
+
+
+class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
+    """Move ``@champion`` to the new version and keep the old one as ``@previous``.
+
+    The move is compare-and-set against the champion the gate measured: if anything moved
+    the alias since, promoting would skip the comparison the gate made, so it refuses.
+    """
+
+    template_fields: Sequence[str] = ("registered", "gate")
+
+    def __init__(
+        self,
+        *,
+        registered: Any,
+        gate: Any,
+        model_name: str,
+        alias: str = "champion",
+        previous_alias: str = "previous",
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.registered = registered
+        self.gate = gate
+        self.model_name = model_name
+        self.alias = alias
+        self.previous_alias = previous_alias
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dag_id, run_id = run_identity(context)
+        new_version = str(self.registered["version"])
+        expected = (self.gate.get("champion") or {}).get("version")
+        hook = self.mlflow_hook
+        with hook.session():
+            client = hook.get_client()
+            current = hook.alias_version(self.model_name, self.alias)
+            current_version = str(current.version) if current is not None else None
+            if current_version == new_version:
+                self.log.info("@%s already points at version %s", self.alias, new_version)
+                return self._result(new_version, expected, context)
+            if current_version != expected:
+                raise PromotionConflictError(
+                    f"@{self.alias} of {self.model_name} moved from {expected or 'nothing'} to {current_version} "
+                    f"after the gate compared against it; refusing to promote version {new_version} blindly"
+                )
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            if current_version is not None:
+                client.set_registered_model_alias(self.model_name, self.previous_alias, current_version)
+                client.set_model_version_tag(self.model_name, current_version, "mlops.demoted_at", now)
+            client.set_registered_model_alias(self.model_name, self.alias, new_version)
+            audit = {
+                "mlops.promoted_at": now,
+                "mlops.promoted_by": f"airflow:{dag_id}/{run_id}",
+                "mlops.promoted_from": current_version or "",
+                "mlops.promotion_reason": self.gate["verdict"]["summary"][:4000],
+            }
+            for key, value in audit.items():
+                client.set_model_version_tag(self.model_name, new_version, key, value)
+        self.log.info(
+            "@%s of %s: %s -> %s (@%s = %s)",
+            self.alias,
+            self.model_name,
+            current_version,
+            new_version,
+            self.previous_alias,
+            current_version,
+        )
+        return self._result(new_version, current_version, context)
+
+    def _result(self, version: str, previous: str | None, context: Context) -> dict[str, Any]:
+        result = {
+            "model_name": self.model_name,
+            "alias": self.alias,
+            "version": version,
+            "previous": previous,
+        }
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = dict(result)
+        return result

@@ -1,0 +1,146 @@
+"""Train one candidate (mapped: one task instance per candidate) and log it to MLflow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops import artifacts, settings
+from airflow_mlops.hooks.mlflow import TAG_CANDIDATE, TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
+from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements, given explicitly: letting MLflow infer them costs ~7 s per model."""
+    from importlib.metadata import version
+
+    return [f"{dist}=={version(dist)}" for dist in ("scikit-learn", "pandas", "numpy", "scipy", "skops")]
+
+
+def skops_trusted_types(model: Any) -> list[str]:
+    """Types skops must be told to trust to load this model back.
+
+    MLflow saves sklearn models with skops, which refuses any type not on its default list
+    (even ``numpy.dtype`` or a tree's ``Tree``). The model was just built by this task from
+    an allowlisted estimator, so trusting exactly the types it contains is sound, and the
+    list is saved with the model for whoever loads it.
+    """
+    import skops.io
+
+    return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+
+
+class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
+    """Fit preprocessing + estimator on the train split; log params, metrics and the model.
+
+    A retry finds the candidate's finished MLflow run for this DAG run and returns it
+    instead of training (and logging) the same model twice.
+    """
+
+    template_fields: Sequence[str] = ("dataset", "candidate")
+
+    def __init__(
+        self,
+        *,
+        dataset: Any,
+        candidate: dict[str, Any],
+        experiment: str,
+        problem: str = "classification",
+        lineage: dict[str, str] | None = None,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.candidate = candidate
+        self.experiment = experiment
+        self.problem = problem
+        self.lineage = lineage or {}
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dag_id, run_id = run_identity(context)
+        name = self.candidate["name"]
+        hook = self.mlflow_hook
+        with hook.session():
+            experiment_id = hook.get_or_create_experiment(self.experiment)
+            parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
+            tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "candidate", TAG_CANDIDATE: name}
+            done = hook.find_run(experiment_id, tags, finished_only=True)
+            if done is not None and done.data.tags.get("mlops.model_uri"):
+                self.log.info("Candidate %s already trained in MLflow run %s; reusing it", name, done.info.run_id)
+                return self._result(done.info.run_id, done.data.tags, experiment_id)
+            return self._train(experiment_id, parent, tags)
+
+    def _train(self, experiment_id: str, parent_run_id: str, tags: dict[str, str]) -> dict[str, Any]:
+        import mlflow
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        from airflow_mlops.ml.estimators import build_pipeline
+        from airflow_mlops.ml.metrics import compute_metrics
+
+        train = artifacts.read_parquet(self.dataset["train_uri"])
+        target = self.dataset["target"]
+        features, labels = train.drop(columns=[target]), train[target]
+        pipeline = build_pipeline(
+            estimator_path=self.candidate["estimator"],
+            params=self.candidate.get("params", {}),
+            preprocessing=self.candidate.get("preprocessing", {}),
+            features=features,
+            allowed_prefixes=settings.allowed_import_prefixes(),
+        )
+        data = self.dataset["data"]
+        run_tags = {
+            **tags,
+            "mlflow.parentRunId": parent_run_id,
+            "mlops.data.commit": data["commit"],
+            "mlops.data.md5": str(data["md5"]),
+            **{f"mlops.code.{k}": v for k, v in self.lineage.items()},
+        }
+        with mlflow.start_run(experiment_id=experiment_id, run_name=self.candidate["name"], tags=run_tags) as run:
+            mlflow.log_params(
+                {
+                    "estimator": self.candidate["estimator"],
+                    "preprocessing": json.dumps(self.candidate.get("preprocessing", {}), sort_keys=True),
+                    **{f"param.{k}": json.dumps(v) for k, v in self.candidate.get("params", {}).items()},
+                    "data.rev": data["rev"],
+                    "data.commit": data["commit"],
+                    "data.md5": str(data["md5"]),
+                    "n_train": len(train),
+                }
+            )
+            pipeline.fit(features, labels)
+            train_metrics = compute_metrics(pipeline, features, labels, self.problem)  # type: ignore[arg-type]
+            mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
+            example = features.head(3)
+            info = mlflow.sklearn.log_model(
+                pipeline,
+                name="model",
+                signature=infer_signature(example, pipeline.predict(example)),
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                skops_trusted_types=skops_trusted_types(pipeline),
+            )
+            mlflow.set_tags({"mlops.model_uri": info.model_uri, "mlops.model_id": str(info.model_id)})
+            run_id = run.info.run_id
+        self.log.info("Trained %s: train metrics %s", self.candidate["name"], train_metrics)
+        return self._result(
+            run_id, {"mlops.model_uri": info.model_uri, "mlops.model_id": str(info.model_id)}, experiment_id
+        )
+
+    def _result(self, run_id: str, tags: dict[str, str], experiment_id: str) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate["name"],
+            "estimator": self.candidate["estimator"],
+            "params": self.candidate.get("params", {}),
+            "preprocessing": self.candidate.get("preprocessing", {}),
+            "mlflow_run_id": run_id,
+            "experiment_id": experiment_id,
+            "model_uri": tags["mlops.model_uri"],
+            "model_id": tags.get("mlops.model_id"),
+        }

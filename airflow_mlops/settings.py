@@ -1,0 +1,34 @@
+"""The ``[mlops]`` Airflow config section, read lazily so parsing a DAG never touches it twice.
+
+Users set these like any Airflow option, e.g. ``AIRFLOW__MLOPS__ARTIFACT_ROOT=s3://bucket/mlops``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from airflow_mlops.spec.models import DEFAULT_ALLOWED_IMPORT_PREFIXES
+
+
+def _get(option: str) -> str | None:
+    from airflow.sdk.configuration import conf
+
+    value = conf.get("mlops", option, fallback=None)
+    return str(value) if value not in (None, "") else None
+
+
+def artifact_root() -> str:
+    """Where datasets are written by reference. Default: a folder under AIRFLOW_HOME."""
+    configured = _get("artifact_root")
+    if configured:
+        return configured.rstrip("/")
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return "file://" + os.path.join(os.path.abspath(home), "mlops-artifacts")
+
+
+def allowed_import_prefixes() -> tuple[str, ...]:
+    """Import prefixes an estimator path may start with (comma-separated in config)."""
+    configured = _get("allowed_import_prefixes")
+    if not configured:
+        return DEFAULT_ALLOWED_IMPORT_PREFIXES
+    return tuple(p.strip() for p in configured.split(",") if p.strip())

@@ -1,0 +1,259 @@
+"""Load pipeline YAML into typed specs, with errors that say file:line:column and field path.
+
+YAML is read once into a node tree (which keeps line numbers) and constructed from that tree
+with the safe constructor only: no Python tags, no ``!!python/object``. Pydantic then checks
+types; every error's ``loc`` is walked back through the node tree to the line the user wrote.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
+from airflow_mlops.spec.models import (
+    DEFAULT_ALLOWED_IMPORT_PREFIXES,
+    Expectation,
+    RetrainingPipelineSpec,
+    _Strict,
+)
+
+Loc = tuple[str | int, ...]
+
+# Keys whose values are credentials. They belong in Airflow connections or a secrets
+# backend, never in a YAML file that lands in git.
+_SECRET_KEY = re.compile(r"(^|[_-])(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)$", re.I)
+
+
+class SuiteFileSpec(_Strict):
+    """A Great Expectations suite written in YAML."""
+
+    name: str | None = None
+    expectations: list[Expectation]
+
+
+@dataclass(frozen=True)
+class LoadedYaml:
+    data: Any
+    root: yaml.Node | None
+    file: str
+
+
+def _issue_at(doc: LoadedYaml, loc: Loc, message: str, hint: str = "") -> ConfigIssue:
+    node = _node_at(doc.root, loc)
+    line = node.start_mark.line + 1 if node is not None else None
+    column = node.start_mark.column + 1 if node is not None else None
+    return ConfigIssue(doc.file, line, column, _format_loc(loc), message, hint)
+
+
+def _format_loc(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _node_at(root: yaml.Node | None, loc: Loc) -> yaml.Node | None:
+    """The deepest YAML node along ``loc``; loc parts that are not keys (union tags) are skipped."""
+    node = root
+    for position, part in enumerate(loc):
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            for key_node, value_node in node.value:
+                if key_node.value == part:
+                    is_last = position == len(loc) - 1
+                    node = key_node if is_last else value_node
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+    return node
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[tuple[Loc, yaml.Node]]:
+    """PyYAML keeps the last of two equal keys silently; a silent override is a bug in waiting."""
+    found: list[tuple[Loc, yaml.Node]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                found.append(((*loc, key), key_node))
+            seen.add(key)
+            found.extend(_duplicate_keys(value_node, (*loc, key)))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found.extend(_duplicate_keys(item, (*loc, index)))
+    return found
+
+
+def _secret_keys(data: Any, loc: Loc = ()) -> list[Loc]:
+    found: list[Loc] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and _SECRET_KEY.search(key) and value not in (None, ""):
+                found.append((*loc, key))
+            found.extend(_secret_keys(value, (*loc, key)))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found.extend(_secret_keys(item, (*loc, index)))
+    return found
+
+
+def read_yaml(path: Path) -> LoadedYaml:
+    """Parse one YAML file safely, raising PipelineConfigError for syntax, duplicates and secrets."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PipelineConfigError([ConfigIssue(file, None, None, "", f"cannot read file: {err.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise PipelineConfigError([ConfigIssue(file, None, None, "", "file is not UTF-8 text")]) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        problem = err.problem or err.context or "invalid YAML"
+        raise PipelineConfigError(
+            [ConfigIssue(file, line, column, "", f"YAML syntax error: {problem}", "check indentation and quoting")]
+        ) from None
+    except yaml.YAMLError as err:
+        raise PipelineConfigError([ConfigIssue(file, None, None, "", f"YAML error: {err}")]) from None
+    finally:
+        loader.dispose()
+    doc = LoadedYaml(data=data, root=root, file=file)
+    issues = [
+        ConfigIssue(
+            file,
+            n.start_mark.line + 1,
+            n.start_mark.column + 1,
+            _format_loc(loc),
+            "duplicate key",
+            "each key may appear once per mapping; the earlier value would be silently dropped",
+        )
+        for loc, n in _duplicate_keys(root)
+    ]
+    issues += [
+        _issue_at(
+            doc,
+            loc,
+            "looks like a secret and must not be written in YAML",
+            "store credentials in an Airflow connection or secrets backend and reference its conn_id",
+        )
+        for loc in _secret_keys(data)
+    ]
+    if issues:
+        raise PipelineConfigError(issues)
+    return doc
+
+
+def _unwrap_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = typing.get_origin(annotation)
+    if origin is None and not isinstance(annotation, types.UnionType):
+        return []
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found.extend(_unwrap_models(arg))
+    return found
+
+
+def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at the end of ``loc``."""
+    candidates: list[type[BaseModel]] = [root]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        owners = [c for c in candidates if part in c.model_fields]
+        if not owners:
+            continue  # a union tag such as 'champion'
+        candidates = _unwrap_models(owners[0].model_fields[part].annotation)
+        if not candidates:
+            return None
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _describe_error(error: Any, model: type[BaseModel]) -> tuple[str, str]:
+    kind = error["type"]
+    loc: Loc = tuple(error["loc"])
+    if kind == "extra_forbidden":
+        owner = _model_at(model, loc[:-1])
+        known = sorted(owner.model_fields) if owner else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else (f"allowed keys: {', '.join(known)}" if known else "")
+        return f"unknown key {loc[-1]!r}", hint
+    if kind == "missing":
+        return "required field is missing", "add it to the file"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if kind not in ("value_error", "assertion_error") and "input" in error:
+        shown = repr(error["input"])
+        message += f" (got {shown[:60]}{'...' if len(shown) > 60 else ''})"
+    return message, ""
+
+
+def _validate(model: type[BaseModel], doc: LoadedYaml, context: dict[str, Any]) -> Any:
+    if not isinstance(doc.data, dict):
+        found = "an empty file" if doc.data is None else type(doc.data).__name__
+        raise PipelineConfigError(
+            [ConfigIssue(doc.file, 1, 1, "", f"expected a mapping of settings at the top level, found {found}")]
+        )
+    try:
+        return model.model_validate(doc.data, context=context)
+    except ValidationError as err:
+        issues = []
+        for error in err.errors():
+            message, hint = _describe_error(error, model)
+            issues.append(_issue_at(doc, tuple(error["loc"]), message, hint))
+        raise PipelineConfigError(issues) from None
+
+
+def load_suite(path: Path) -> list[Expectation]:
+    """Read a suite file: a mapping with ``expectations:``, each one a single-key mapping."""
+    doc = read_yaml(path)
+    suite: SuiteFileSpec = _validate(SuiteFileSpec, doc, {})
+    return suite.expectations
+
+
+def load_pipeline_spec(
+    path: str | Path, *, allowed_import_prefixes: Sequence[str] | None = None
+) -> RetrainingPipelineSpec:
+    """Load and fully validate one pipeline file, including the suite file it refers to."""
+    path = Path(path)
+    doc = read_yaml(path)
+    prefixes = tuple(allowed_import_prefixes or DEFAULT_ALLOWED_IMPORT_PREFIXES)
+    spec: RetrainingPipelineSpec = _validate(RetrainingPipelineSpec, doc, {"allowed_import_prefixes": prefixes})
+    issues = [_issue_at(doc, loc, message, hint) for loc, message, hint in spec.semantic_issues()]
+    if issues:
+        raise PipelineConfigError(issues)
+    if spec.validation.suite is not None:
+        suite_path = (path.parent / spec.validation.suite).resolve()
+        if not suite_path.is_file():
+            raise PipelineConfigError(
+                [
+                    _issue_at(
+                        doc,
+                        ("validation", "suite"),
+                        f"suite file not found: {suite_path}",
+                        "the path is relative to the pipeline file",
+                    )
+                ]
+            )
+        expectations = load_suite(suite_path)
+        spec = spec.model_copy(update={"validation": spec.validation.model_copy(update={"expectations": expectations})})
+    return spec

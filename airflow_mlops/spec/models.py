@@ -1,0 +1,288 @@
+"""The retraining pipeline spec (v1) as pydantic models.
+
+Every model forbids unknown keys: a typo such as ``test_sise`` must be an error that names
+the field, not a silently ignored setting. Cross-field rules live in ``model_validator``s
+next to the fields they tie together.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Problem
+
+IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
+DEFAULT_ALLOWED_IMPORT_PREFIXES = ("sklearn.",)
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
+
+ParamValue = str | int | float | bool | None | list[str | int | float | bool | None]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSpec(_Strict):
+    """How the pinned dataset is cut into train and test; the seed makes the cut repeatable."""
+
+    test_size: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+    stratify: bool = True
+
+
+class DataSpec(_Strict):
+    """Where the training data lives and which version to pin."""
+
+    source: Literal["dvc"] = "dvc"
+    repo: str | None = Field(
+        None,
+        description="Git URL or path of the DVC repository. Defaults to the `repo` extra of dvc_conn_id.",
+    )
+    dvc_conn_id: str = "dvc_default"
+    path: str = Field(..., min_length=1, description="Path of the tracked file inside the repository.")
+    rev: str = Field("HEAD", min_length=1, description="Git revision: branch, tag or commit.")
+    target: str = Field(..., min_length=1, description="Name of the label column.")
+    features: list[str] | None = Field(None, description="Feature columns; default: every column but target.")
+    split: SplitSpec = SplitSpec()
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_tabular(cls, value: str) -> str:
+        if not value.endswith((".csv", ".parquet")):
+            raise ValueError("must end in .csv or .parquet, the formats the pipeline reads")
+        return value
+
+    @model_validator(mode="after")
+    def _target_not_a_feature(self) -> DataSpec:
+        if self.features is not None and self.target in self.features:
+            raise ValueError(f"target {self.target!r} must not also be listed in features")
+        return self
+
+
+class Expectation(_Strict):
+    """One Great Expectations rule, written as ``{expect_column_values_to_not_be_null: {column: x}}``."""
+
+    type: str = Field(..., pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_single_key_mapping(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "type" not in value:
+            if len(value) != 1:
+                raise ValueError(
+                    "each expectation is a mapping with exactly one key, e.g. "
+                    "'- expect_column_values_to_not_be_null: {column: age}'"
+                )
+            ((name, kwargs),) = value.items()
+            return {"type": name, "kwargs": kwargs if kwargs is not None else {}}
+        return value
+
+
+class ValidationSpec(_Strict):
+    """Data checks that must pass before any training starts."""
+
+    suite: str | None = Field(None, description="Path of a suite YAML file, relative to the pipeline file.")
+    expectations: list[Expectation] | None = Field(None, description="Inline expectations instead of a file.")
+    on_failure: Literal["fail", "warn"] = "fail"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ValidationSpec:
+        if (self.suite is None) == (self.expectations is None):
+            raise ValueError("set exactly one of 'suite' (a file) or 'expectations' (inline)")
+        return self
+
+
+class PreprocessingSpec(_Strict):
+    """Standard preprocessing placed in front of the estimator in one sklearn Pipeline."""
+
+    impute: Literal["none", "mean", "median", "most_frequent"] = "median"
+    scale: Literal["none", "standard", "minmax"] = "standard"
+    one_hot: bool = Field(True, description="One-hot encode non-numeric columns.")
+
+
+class CandidateSpec(_Strict):
+    """One model to train; all candidates train in parallel as mapped tasks."""
+
+    name: str = Field(..., pattern=IDENTIFIER)
+    estimator: str = Field(..., description="Import path of the estimator class, e.g. sklearn.svm.SVC.")
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    preprocessing: PreprocessingSpec = PreprocessingSpec()
+
+    @field_validator("estimator")
+    @classmethod
+    def _estimator_allowed(cls, value: str, info: ValidationInfo) -> str:
+        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", value):
+            raise ValueError("must be a dotted import path such as sklearn.linear_model.LogisticRegression")
+        allowed = (info.context or {}).get("allowed_import_prefixes", DEFAULT_ALLOWED_IMPORT_PREFIXES)
+        if not value.startswith(tuple(allowed)):
+            raise ValueError(
+                f"{value!r} is outside the allowed import prefixes {list(allowed)}; "
+                "an administrator can extend [mlops] allowed_import_prefixes"
+            )
+        return value
+
+
+class ThresholdRuleSpec(_Strict):
+    """``{metric: f1, min: 0.9}``: an absolute bound on the challenger."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> ThresholdRuleSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("an absolute rule needs 'min' or 'max' (or use compare_to: champion)")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class ChampionRuleSpec(_Strict):
+    """``{metric: f1, compare_to: champion, max_drop: 0.005}``: challenger vs current champion."""
+
+    metric: str
+    compare_to: Literal["champion"]
+    max_drop: float | None = Field(None, ge=0)
+    min_gain: float | None = Field(None, ge=0)
+    relative: bool = False
+
+    @model_validator(mode="after")
+    def _one_tolerance(self) -> ChampionRuleSpec:
+        if self.max_drop is not None and self.min_gain is not None:
+            raise ValueError("set either max_drop or min_gain, not both")
+        return self
+
+
+def _rule_kind(value: Any) -> str:
+    # Pick the rule type from its keys so errors speak about the right kind of rule
+    # instead of listing why the value matched neither.
+    if isinstance(value, dict):
+        return "champion" if "compare_to" in value else "threshold"
+    return "champion" if isinstance(value, ChampionRuleSpec) else "threshold"
+
+
+GateRuleSpec = Annotated[
+    Annotated[ChampionRuleSpec, Tag("champion")] | Annotated[ThresholdRuleSpec, Tag("threshold")],
+    Discriminator(_rule_kind),
+]
+
+
+class GateSpec(_Strict):
+    """What the best candidate must satisfy before it may become the champion."""
+
+    metrics: list[GateRuleSpec] = Field(..., min_length=1)
+    first_run: Literal["promote", "fail"] = "promote"
+    on_reject: Literal["skip", "fail"] = Field(
+        "skip", description="skip: the run succeeds and promotion is skipped; fail: the run fails."
+    )
+    min_test_rows: int = Field(0, ge=0)
+
+
+class RegistrySpec(_Strict):
+    """Which registered model the champion belongs to, and the aliases that name it."""
+
+    model_name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    alias: str = Field("champion", pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+    previous_alias: str = Field("previous", pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+
+    @model_validator(mode="after")
+    def _distinct_aliases(self) -> RegistrySpec:
+        if self.alias == self.previous_alias:
+            raise ValueError("alias and previous_alias must differ")
+        return self
+
+
+class RetriesSpec(_Strict):
+    """Retries with exponential backoff, on by default: MLflow servers and object stores blip."""
+
+    retries: int = Field(2, ge=0, le=20)
+    delay_seconds: float = Field(30, ge=0)
+    exponential_backoff: bool = True
+    max_delay_seconds: float = Field(600, ge=0)
+
+
+class RetrainingPipelineSpec(_Strict):
+    """A standard retraining pipeline: data -> validation -> training -> gate -> registry."""
+
+    pipeline: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$", description="The DAG id.")
+    template: Literal["retraining"] = "retraining"
+    description: str = ""
+    owner: str = "airflow"
+    tags: list[str] = Field(default_factory=list)
+    schedule: str | None = None
+    start_date: date = date(2024, 1, 1)
+    problem: Problem = "classification"
+    mlflow_conn_id: str = "mlflow_default"
+    experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name.")
+    data: DataSpec
+    validation: ValidationSpec
+    models: list[CandidateSpec] = Field(..., min_length=1)
+    select_by: str
+    gate: GateSpec
+    registry: RegistrySpec
+    retries: RetriesSpec = RetriesSpec()
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_is_cron_or_preset(cls, value: str | None) -> str | None:
+        if value is None or value in _PRESETS:
+            return value
+        fields = value.split()
+        if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"{value!r} is neither a cron expression ('0 3 * * *') nor a preset ({', '.join(sorted(_PRESETS))})"
+            )
+        return value
+
+    def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
+        """Rules that span fields, reported with the path of the field at fault.
+
+        They are not model validators because pydantic reports those at the model's root,
+        which would lose the line number the user needs.
+        """
+        issues: list[tuple[tuple[str | int, ...], str, str]] = []
+        known = METRICS_BY_PROBLEM[self.problem]
+        hint = f"known {self.problem} metrics: {', '.join(sorted(known))}"
+        if self.select_by not in known:
+            issues.append((("select_by",), f"unknown {self.problem} metric {self.select_by!r}", hint))
+        for index, rule in enumerate(self.gate.metrics):
+            if rule.metric not in known:
+                issues.append(
+                    (
+                        ("gate", "metrics", index, "metric"),
+                        f"unknown {self.problem} metric {rule.metric!r}",
+                        hint,
+                    )
+                )
+        seen: set[str] = set()
+        for index, model in enumerate(self.models):
+            if model.name in seen:
+                issues.append(
+                    (
+                        ("models", index, "name"),
+                        f"duplicate candidate name {model.name!r}",
+                        "names must be unique",
+                    )
+                )
+            seen.add(model.name)
+        return issues
+
+    @property
+    def experiment_name(self) -> str:
+        return self.experiment or self.pipeline
