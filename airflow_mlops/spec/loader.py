@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 
 from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.models import (
@@ -128,6 +128,10 @@ def read_yaml(path: Path) -> LoadedYaml:
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
         problem = err.problem or err.context or "invalid YAML"
+        context = err.context_mark
+        if err.problem and err.context and context and err.problem_mark and context.line != err.problem_mark.line:
+            # e.g. an unclosed '{' is only noticed lines later; say where it was opened.
+            problem += f" ({err.context} that starts at line {context.line + 1})"
         raise PipelineConfigError(
             [ConfigIssue(file, line, column, "", f"YAML syntax error: {problem}", "check indentation and quoting")]
         ) from None
@@ -173,18 +177,47 @@ def _unwrap_models(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
-    """The pydantic model class that owns the field at the end of ``loc``."""
+def _union_tags(annotation: Any) -> dict[str, type[BaseModel]]:
+    """Tag -> model for the members of a tagged union anywhere inside ``annotation``."""
+    found: dict[str, type[BaseModel]] = {}
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *extras = typing.get_args(annotation)
+        for extra in extras:
+            if isinstance(extra, Tag) and isinstance(base, type) and issubclass(base, BaseModel):
+                found[extra.tag] = base
+    for arg in typing.get_args(annotation):
+        found.update(_union_tags(arg))
+    return found
+
+
+def _walk(root: type[BaseModel], loc: Loc) -> tuple[Loc, list[type[BaseModel]]]:
+    """Follow ``loc`` through the model classes.
+
+    Returns ``loc`` without union tags (pydantic inserts e.g. 'threshold' for a tagged union,
+    a key the user never wrote) and the candidate models at its end.
+    """
     candidates: list[type[BaseModel]] = [root]
+    tags: dict[str, type[BaseModel]] = {}
+    kept: list[str | int] = []
     for part in loc:
+        if isinstance(part, str) and part in tags:
+            candidates, tags = [tags[part]], {}
+            continue
+        kept.append(part)
         if isinstance(part, int):
             continue
         owners = [c for c in candidates if part in c.model_fields]
         if not owners:
-            continue  # a union tag such as 'champion'
-        candidates = _unwrap_models(owners[0].model_fields[part].annotation)
-        if not candidates:
-            return None
+            candidates, tags = [], {}
+            continue
+        annotation = owners[0].model_fields[part].annotation
+        candidates, tags = _unwrap_models(annotation), _union_tags(annotation)
+    return tuple(kept), candidates
+
+
+def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at the end of ``loc``."""
+    _, candidates = _walk(root, loc)
     return candidates[0] if len(candidates) == 1 else None
 
 
@@ -210,8 +243,9 @@ def _describe_error(error: Any, model: type[BaseModel]) -> tuple[str, str]:
 def _validate(model: type[BaseModel], doc: LoadedYaml, context: dict[str, Any]) -> Any:
     if not isinstance(doc.data, dict):
         found = "an empty file" if doc.data is None else type(doc.data).__name__
+        line, column = (doc.root.start_mark.line + 1, doc.root.start_mark.column + 1) if doc.root else (1, 1)
         raise PipelineConfigError(
-            [ConfigIssue(doc.file, 1, 1, "", f"expected a mapping of settings at the top level, found {found}")]
+            [ConfigIssue(doc.file, line, column, "", f"expected a mapping of settings at the top level, found {found}")]
         )
     try:
         return model.model_validate(doc.data, context=context)
@@ -219,7 +253,8 @@ def _validate(model: type[BaseModel], doc: LoadedYaml, context: dict[str, Any]) 
         issues = []
         for error in err.errors():
             message, hint = _describe_error(error, model)
-            issues.append(_issue_at(doc, tuple(error["loc"]), message, hint))
+            loc, _ = _walk(model, tuple(error["loc"]))
+            issues.append(_issue_at(doc, loc, message, hint))
         raise PipelineConfigError(issues) from None
 
 
@@ -254,6 +289,11 @@ def load_pipeline_spec(
                     )
                 ]
             )
-        expectations = load_suite(suite_path)
+        try:
+            expectations = load_suite(suite_path)
+        except PipelineConfigError as err:
+            # Lead with the pipeline's own line, so the report names the file that was validated.
+            head = _issue_at(doc, ("validation", "suite"), f"suite file {suite_path} is invalid, see below")
+            raise PipelineConfigError([head, *err.issues]) from None
         spec = spec.model_copy(update={"validation": spec.validation.model_copy(update={"expectations": expectations})})
     return spec

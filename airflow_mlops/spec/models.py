@@ -66,11 +66,15 @@ class DataSpec(_Strict):
             raise ValueError("must end in .csv or .parquet, the formats the pipeline reads")
         return value
 
-    @model_validator(mode="after")
-    def _target_not_a_feature(self) -> DataSpec:
-        if self.features is not None and self.target in self.features:
-            raise ValueError(f"target {self.target!r} must not also be listed in features")
-        return self
+    @field_validator("features")
+    @classmethod
+    def _target_not_a_feature(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # A field validator (target is declared first, so it is in info.data) rather than a
+        # model validator, so the error points at the features line.
+        target = info.data.get("target")
+        if value is not None and target in value:
+            raise ValueError(f"target {target!r} must not also be listed in features")
+        return value
 
 
 class Expectation(_Strict):

@@ -1,0 +1,193 @@
+"""The retraining pipeline end to end through dag.test(), against real DVC, GX, sklearn and MLflow.
+
+One deployment is shared by the module (migrating an Airflow DB costs seconds); each test
+uses its own pipeline and, where it must not interfere, its own registered model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
+from tests.integration.harness import PipelineEnv
+
+pytestmark = pytest.mark.integration
+
+MODEL = "bc_model"
+LINEAGE_TAGS = (
+    "mlops.dag_id",
+    "mlops.run_id",
+    "mlops.data.rev",
+    "mlops.data.commit",
+    "mlops.data.md5",
+    "mlops.validation.success",
+    "mlops.gate.decision",
+    "mlops.gate.verdict",
+    "mlops.training.estimator",
+    "mlops.training.params",
+    "mlops.metrics",
+    "mlops.code.spec_sha256",
+    "mlops.code.package_version",
+)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> PipelineEnv:
+    return PipelineEnv(tmp_path_factory.mktemp("deployment"))
+
+
+@pytest.fixture(scope="module")
+def two_runs(deployment: PipelineEnv) -> dict[str, Any]:
+    """Data v1 -> run 1 (first champion), data v2 -> run 2 (challenger vs champion)."""
+    v1, v2 = data_versions()
+    deployment.write_pipeline(
+        "bc_retrain",
+        registry={"model_name": MODEL},
+        gate={"metrics": [{"metric": "f1", "min": 0.8}, {"metric": "f1", "compare_to": "champion", "max_drop": 0.05}]},
+    )
+    deployment.commit_data(to_csv_bytes(v1), "v1", "data-v1")
+    first = deployment.run("bc_retrain")
+    aliases_after_first = _aliases(deployment)
+    commit_v2 = deployment.commit_data(to_csv_bytes(v2), "v2", "data-v2")
+    second = deployment.run("bc_retrain")
+    return {"first": first, "second": second, "aliases_after_first": aliases_after_first, "commit_v2": commit_v2}
+
+
+def _aliases(deployment: PipelineEnv, model: str = MODEL) -> dict[str, str]:
+    client = deployment.client()
+    try:
+        return {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}
+    except Exception:
+        return {}
+
+
+def _versions(deployment: PipelineEnv, model: str) -> list[Any]:
+    return list(deployment.client().search_model_versions(f"name = '{model}'"))
+
+
+def _pipeline_run_tags(deployment: PipelineEnv, dag_id: str, run_id: str) -> dict[str, str]:
+    client = deployment.client()
+    experiment = client.get_experiment_by_name(dag_id)
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`mlops.run_id` = '{run_id}' and tags.`mlops.role` = 'pipeline'",
+    )
+    assert len(runs) == 1, f"expected one pipeline run record for {run_id}, found {len(runs)}"
+    return dict(runs[0].data.tags)
+
+
+def test_first_run_promotes_a_champion(two_runs: dict[str, Any]) -> None:
+    first = two_runs["first"]
+    assert first["state"] == "success", first["log"][-3000:]
+    assert first["tasks"]["register"] == "success"
+    assert first["tasks"]["promote"] == "success"
+    assert {"train[logreg]", "train[forest]"} <= set(first["tasks"])
+    assert two_runs["aliases_after_first"] == {"champion": "1"}
+
+
+def test_passing_challenger_moves_champion_and_keeps_previous(
+    deployment: PipelineEnv, two_runs: dict[str, Any]
+) -> None:
+    second = two_runs["second"]
+    assert second["state"] == "success", second["log"][-3000:]
+    assert _aliases(deployment) == {"champion": "2", "previous": "1"}
+    version = deployment.client().get_model_version(MODEL, "2")
+    verdict = json.loads(version.tags["mlops.gate.verdict"])
+    assert verdict["decision"] == "promote"
+    assert verdict["champion_version"] == "1"
+    champion_outcomes = [o for o in verdict["outcomes"] if o["kind"] == "champion"]
+    assert champion_outcomes and champion_outcomes[0]["champion_value"] is not None
+    assert version.tags["mlops.promoted_from"] == "1"
+    assert version.tags["mlops.promoted_by"] == f"airflow:bc_retrain/{second['run_id']}"
+    old = deployment.client().get_model_version(MODEL, "1")
+    assert "mlops.demoted_at" in old.tags
+
+
+def test_every_version_carries_lineage(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
+    versions = {str(v.version): v for v in _versions(deployment, MODEL)}
+    assert sorted(versions) == ["1", "2"]
+    for number, run in (("1", two_runs["first"]), ("2", two_runs["second"])):
+        tags = deployment.client().get_model_version(MODEL, number).tags
+        missing = [t for t in LINEAGE_TAGS if not tags.get(t)]
+        assert not missing, f"version {number} lacks {missing}"
+        assert tags["mlops.dag_id"] == "bc_retrain"
+        assert tags["mlops.run_id"] == run["run_id"]
+        assert tags["mlops.data.rev"] == "main"
+        assert tags["mlops.validation.success"] == "true"
+        assert tags["mlops.gate.decision"] == "promote"
+        params = json.loads(tags["mlops.training.params"])
+        assert params in ({"C": 1.0, "max_iter": 5000}, {"n_estimators": 25, "random_state": 0})
+    # The md5 recorded is the md5 DVC stored for the exact bytes of that data version.
+    v2_tags = deployment.client().get_model_version(MODEL, "2").tags
+    assert v2_tags["mlops.data.commit"] == two_runs["commit_v2"]
+    _, v2 = data_versions()
+    assert v2_tags["mlops.data.md5"] == hashlib.md5(to_csv_bytes(v2)).hexdigest()
+
+
+def test_datasets_move_by_reference(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
+    run_dirs = list((deployment.root / "artifacts" / "bc_retrain").iterdir())
+    assert len(run_dirs) == 2
+    for run_dir in run_dirs:
+        assert (run_dir / "train.parquet").stat().st_size > 0
+        assert (run_dir / "test.parquet").stat().st_size > 0
+
+
+def test_failing_gate_leaves_champion_untouched(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
+    before = _aliases(deployment)
+    deployment.write_pipeline(
+        "bc_strict",
+        data={"rev": "data-v2"},
+        registry={"model_name": MODEL},
+        gate={"metrics": [{"metric": "f1", "compare_to": "champion", "min_gain": 0.5}]},
+    )
+    outcome = deployment.run("bc_strict")
+    assert outcome["state"] == "success", "a rejection is a normal outcome, not a failed run"
+    assert outcome["tasks"]["gate"] == "success"
+    assert outcome["tasks"]["register"] == "skipped"
+    assert outcome["tasks"]["promote"] == "skipped"
+    assert _aliases(deployment) == before == {"champion": "2", "previous": "1"}
+    assert len(_versions(deployment, MODEL)) == 2
+    tags = _pipeline_run_tags(deployment, "bc_strict", outcome["run_id"])
+    assert tags["mlops.gate.decision"] == "reject"
+    assert "misses" in tags["mlops.gate.summary"]
+
+
+def test_gate_can_be_asked_to_fail_the_run(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
+    deployment.write_pipeline(
+        "bc_strict_fail",
+        data={"rev": "data-v2"},
+        registry={"model_name": MODEL},
+        gate={"metrics": [{"metric": "f1", "min": 0.999}], "on_reject": "fail"},
+    )
+    outcome = deployment.run("bc_strict_fail")
+    assert outcome["state"] == "failed"
+    assert outcome["tasks"]["gate"] == "failed"
+    assert outcome["tasks"]["promote"] in ("upstream_failed", "skipped")
+    assert "GateRejectedError" in outcome["log"] or "gate rejected" in outcome["log"]
+    assert _aliases(deployment) == {"champion": "2", "previous": "1"}
+
+
+def test_bad_data_stops_the_run_before_training(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
+    _, v2 = data_versions()
+    bad = v2.copy()
+    bad.loc[:40, "target"] = None  # unlabelled rows
+    bad.loc[:5, "mean_radius"] = 900.0  # impossible measurements
+    deployment.commit_data(to_csv_bytes(bad), "corrupt export", "data-bad")
+    deployment.commit_data(to_csv_bytes(v2), "restore v2")
+    deployment.write_pipeline("bc_bad", data={"rev": "data-bad"}, registry={"model_name": "bc_bad_model"})
+    outcome = deployment.run("bc_bad")
+    assert outcome["state"] == "failed"
+    assert outcome["tasks"]["validate_data"] == "failed"
+    trained = {k: v for k, v in outcome["tasks"].items() if k.startswith("train")}
+    assert trained and all(state in ("upstream_failed", "None") for state in trained.values()), trained
+    assert outcome["tasks"]["prepare_data"] == "upstream_failed"
+    assert "DataValidationError" in outcome["log"]
+    assert _versions(deployment, "bc_bad_model") == []
+    assert _aliases(deployment) == {"champion": "2", "previous": "1"}
+    # The failed validation is on record, with what failed.
+    tags = _pipeline_run_tags(deployment, "bc_bad", outcome["run_id"])
+    assert tags["mlops.validation.success"] == "false"
