@@ -21,7 +21,9 @@ def pipeline_files(folder: Path) -> list[Path]:
     Suite files live in a ``suites`` folder and are read through the pipeline that names them.
     """
     return sorted(
-        p for p in folder.rglob("*") if p.suffix in PIPELINE_SUFFIXES and p.is_file() and "suites" not in p.parts
+        p
+        for p in folder.rglob("*")
+        if p.suffix in PIPELINE_SUFFIXES and p.is_file() and "suites" not in p.relative_to(folder).parts
     )
 
 

@@ -45,7 +45,7 @@ def _default_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
         "owner": spec.owner,
         "retries": retries.retries,
         "retry_delay": timedelta(seconds=retries.delay_seconds),
-        "retry_exponential_backoff": retries.exponential_backoff,
+        "retry_exponential_backoff": retries.backoff_multiplier,
         "max_retry_delay": timedelta(seconds=retries.max_delay_seconds),
     }
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
 
@@ -61,11 +62,7 @@ class MlflowHook(BaseHook):
                     'set one, e.g. AIRFLOW_CONN_MLFLOW_DEFAULT=\'{"conn_type": "mlflow", '
                     '"extra": {"tracking_uri": "http://127.0.0.1:5000"}}\''
                 )
-            host = conn.host
-            if "://" not in host:
-                scheme = conn.schema or "http"
-                host = f"{scheme}://{host}"
-            tracking_uri = f"{host}:{conn.port}" if conn.port else host
+            tracking_uri = _server_uri(conn.host, conn.schema, conn.port)
         return {
             "tracking_uri": str(tracking_uri),
             "registry_uri": str(extra["registry_uri"]) if extra.get("registry_uri") else None,
@@ -84,28 +81,23 @@ class MlflowHook(BaseHook):
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        """Point MLflow's fluent API at this connection for the duration of a block.
+        """Point MLflow's fluent API at this connection and lend it the credentials.
 
-        MLflow reads basic-auth credentials from the environment; they are set only inside
-        the block and the previous values restored afterwards.
+        The tracking URI is MLflow process state and stays set after the block, which is
+        harmless in a task process that talks to one server. Credentials are different:
+        MLflow reads them from the environment, so they exist only inside the block and the
+        previous values are restored afterwards.
         """
         import mlflow
 
-        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
-        if self._settings["username"]:
-            os.environ["MLFLOW_TRACKING_USERNAME"] = str(self._settings["username"])
-        if self._settings["password"]:
-            os.environ["MLFLOW_TRACKING_PASSWORD"] = str(self._settings["password"])
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.registry_uri)
-        try:
+        credentials = {
+            "MLFLOW_TRACKING_USERNAME": self._settings["username"],
+            "MLFLOW_TRACKING_PASSWORD": self._settings["password"],
+        }
+        with _temporary_env({k: v for k, v in credentials.items() if v}):
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.registry_uri)
             yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     def get_client(self) -> MlflowClient:
         from mlflow import MlflowClient
@@ -134,7 +126,7 @@ class MlflowHook(BaseHook):
 
     def find_run(self, experiment_id: str, tags: dict[str, str], *, finished_only: bool = False) -> Run | None:
         """The newest run carrying all ``tags``: how a retried task finds its own earlier work."""
-        clauses = [f"tags.`{k}` = '{_quote(v)}'" for k, v in tags.items()]
+        clauses = [f"tags.`{k}` = {_literal(v)}" for k, v in tags.items()]
         if finished_only:
             clauses.append("attributes.status = 'FINISHED'")
         runs = self.get_client().search_runs(
@@ -167,7 +159,7 @@ class MlflowHook(BaseHook):
 
     def find_model_version(self, model_name: str, tags: dict[str, str]) -> ModelVersion | None:
         """A version already registered for these tags (idempotent registration on retry)."""
-        clauses = [f"name = '{_quote(model_name)}'"] + [f"tags.`{k}` = '{_quote(v)}'" for k, v in tags.items()]
+        clauses = [f"name = {_literal(model_name)}"] + [f"tags.`{k}` = {_literal(v)}" for k, v in tags.items()]
         versions = self.get_client().search_model_versions(" and ".join(clauses))
         return max(versions, key=lambda v: int(v.version)) if versions else None
 
@@ -184,12 +176,61 @@ class MlflowHook(BaseHook):
         return uri.rstrip("/") if uri.startswith(("http://", "https://")) else None
 
     def test_connection(self) -> tuple[bool, str]:
+        """One request with the connection's credentials; no retries, so a dead server answers in seconds.
+
+        MLflow's client otherwise retries a refused connection 7 times with exponential backoff
+        (about 4 minutes), far longer than the UI's "Test" button waits.
+        """
         try:
-            self.get_client().search_experiments(max_results=1)
+            tracking_uri = self.tracking_uri
+        except ConfigurationError as err:
+            return False, str(err)
+        try:
+            with self.session(), _temporary_env(_TEST_CONNECTION_HTTP_SETTINGS):
+                self.get_client().search_experiments(max_results=1)
         except Exception as err:
-            return False, f"cannot reach MLflow at {self.tracking_uri}: {type(err).__name__}"
-        return True, f"connected to MLflow at {self.tracking_uri}"
+            return False, f"cannot reach MLflow at {tracking_uri}: {type(err).__name__}"
+        return True, f"connected to MLflow at {tracking_uri}"
 
 
-def _quote(value: str) -> str:
-    return value.replace("'", "\\'")
+_TEST_CONNECTION_HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextlib.contextmanager
+def _temporary_env(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set environment variables for a block, then restore the previous values (or their absence)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update({key: str(value) for key, value in values.items()})
+    try:
+        yield
+    finally:
+        for key, previous in saved.items():
+            if previous is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = previous
+
+
+def _server_uri(host: str, schema: str | None, port: int | None) -> str:
+    """``host`` (with or without scheme, path or trailing slash) plus ``schema`` and ``port`` as one URL."""
+    host = host.strip().rstrip("/")
+    if "://" not in host:
+        host = f"{schema or 'http'}://{host}"
+    if port:
+        parts = urlsplit(host)
+        if parts.port is None:  # an explicit port in the host URL wins over the port field
+            host = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
+    return host
+
+
+def _literal(value: str) -> str:
+    """A string literal for an MLflow search filter.
+
+    MLflow's filter grammar has no escape character: ``'it\\'s'`` silently matches nothing, so a
+    retried task would not find its own run. A value containing ``'`` is double-quoted instead.
+    """
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise ValueError(f"cannot search MLflow for a value containing both quote characters: {value!r}")

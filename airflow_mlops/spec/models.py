@@ -217,7 +217,9 @@ class RetriesSpec(_Strict):
 
     retries: int = Field(2, ge=0, le=20)
     delay_seconds: float = Field(30, ge=0)
-    exponential_backoff: bool = True
+    backoff_multiplier: float = Field(
+        2.0, ge=0, description="Each retry waits this many times longer; 0 keeps the delay fixed."
+    )
     max_delay_seconds: float = Field(600, ge=0)
 
 

@@ -1,0 +1,136 @@
+"""Parse-time discipline: importing the provider and parsing the DAG folder pulls in no ML library.
+
+Airflow parses DAG files every 30 seconds and again at every task start, so a heavy import at
+module level is paid over and over. The check runs in a fresh interpreter, because the test
+process itself may already have imported mlflow or pandas through other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGS = ROOT / "dags"
+# numpy is banned at module level by the ruff config as well, so it is checked too.
+HEAVY = ("mlflow", "great_expectations", "dvc", "sklearn", "pandas", "scipy", "skops", "numpy")
+
+SCRIPT = textwrap.dedent(
+    """
+    import importlib
+    import json
+    import pkgutil
+    import sys
+
+    HEAVY = {heavy!r}
+    DAGS = {dags!r}
+
+    def loaded_heavy():
+        return sorted({{name.split(".")[0] for name in sys.modules}} & set(HEAVY))
+
+    result = {{"imported": [], "heavy_after": {{}}}}
+
+    import airflow_mlops
+    result["imported"].append("airflow_mlops")
+    names = ["airflow_mlops.hooks.mlflow", "airflow_mlops.hooks.dvc", "airflow_mlops.hooks.gx"]
+    for package in ("operators", "factory", "spec", "gates"):
+        pkg = importlib.import_module(f"airflow_mlops.{{package}}")
+        names.append(pkg.__name__)
+        names += [f"{{pkg.__name__}}.{{m.name}}" for m in pkgutil.iter_modules(pkg.__path__)]
+    for name in names:
+        importlib.import_module(name)
+        result["imported"].append(name)
+    result["heavy_after"]["imports"] = loaded_heavy()
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=DAGS)
+    result["import_errors"] = {{str(k): str(v) for k, v in bag.import_errors.items()}}
+    result["dag_ids"] = sorted(bag.dags)
+    result["heavy_after"]["dagbag"] = loaded_heavy()
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = bag.dags["breast_cancer_retrain"]
+    data = DagSerialization.to_dict(dag)
+    json.dumps(data)  # what the dag processor stores must be plain JSON
+    round_trip = DagSerialization.from_dict(data)
+    result["serialized_dag_id"] = data["dag"]["dag_id"]
+    result["round_trip_task_ids"] = sorted(round_trip.task_ids)
+    result["heavy_after"]["serialize"] = loaded_heavy()
+    print("RESULT=" + json.dumps(result))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def parse_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    }
+    script = SCRIPT.format(heavy=HEAVY, dags=str(DAGS))
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT=")]
+    assert len(lines) == 1, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return json.loads(lines[0].removeprefix("RESULT="))
+
+
+def test_all_light_modules_were_imported(parse_result: dict[str, Any]) -> None:
+    imported = set(parse_result["imported"])
+    for expected in (
+        "airflow_mlops",
+        "airflow_mlops.hooks.mlflow",
+        "airflow_mlops.hooks.dvc",
+        "airflow_mlops.hooks.gx",
+        "airflow_mlops.operators.train",
+        "airflow_mlops.operators.registry",
+        "airflow_mlops.operators.validation",
+        "airflow_mlops.factory.loader",
+        "airflow_mlops.factory.retraining",
+        "airflow_mlops.spec.loader",
+        "airflow_mlops.spec.models",
+        "airflow_mlops.gates.decision",
+    ):
+        assert expected in imported
+
+
+def test_importing_the_provider_loads_no_ml_library(parse_result: dict[str, Any]) -> None:
+    assert parse_result["heavy_after"]["imports"] == []
+
+
+def test_dag_folder_parses_cleanly(parse_result: dict[str, Any]) -> None:
+    assert parse_result["import_errors"] == {}
+    assert "breast_cancer_retrain" in parse_result["dag_ids"]
+
+
+def test_parsing_the_dag_folder_loads_no_ml_library(parse_result: dict[str, Any]) -> None:
+    assert parse_result["heavy_after"]["dagbag"] == []
+
+
+def test_dag_serializes_without_ml_libraries(parse_result: dict[str, Any]) -> None:
+    assert parse_result["serialized_dag_id"] == "breast_cancer_retrain"
+    assert parse_result["round_trip_task_ids"] == sorted(
+        ["resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote"]
+    )
+    assert parse_result["heavy_after"]["serialize"] == []
