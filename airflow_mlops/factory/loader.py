@@ -41,7 +41,7 @@ def load_pipelines(globals_dict: MutableMapping[str, Any], folder: str | Path) -
     with file and line, and Airflow shows it as the import error of the loader file.
     """
     from airflow_mlops import settings
-    from airflow_mlops.factory.retraining import build_retraining_dag
+    from airflow_mlops.factory.templates import build_dag
     from airflow_mlops.spec.loader import load_pipeline_spec
 
     root = Path(folder)
@@ -72,7 +72,7 @@ def load_pipelines(globals_dict: MutableMapping[str, Any], folder: str | Path) -
         seen[spec.pipeline] = path
         if wanted is not None and spec.pipeline != wanted:
             continue
-        globals_dict[spec.pipeline] = build_retraining_dag(spec, source=path.relative_to(root).as_posix())
+        globals_dict[spec.pipeline] = build_dag(spec, source=path.relative_to(root).as_posix())
         built.append(spec.pipeline)
     if issues:
         raise PipelineConfigError(issues)

@@ -10,11 +10,12 @@ DAG parse.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from airflow.sdk import DAG, Asset
+from airflow.sdk import DAG
 
+from airflow_mlops.assets import champion_asset
+from airflow_mlops.factory.common import dag_kwargs, step_args
 from airflow_mlops.operators.data import ResolveDataVersionOperator
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
     from airflow_mlops.spec.models import RetrainingPipelineSpec
 
 
-def champion_asset(model_name: str) -> Asset:
-    """The asset updated whenever a new champion is promoted; scoring DAGs can schedule on it."""
-    return Asset(name=f"mlops.champion.{model_name}", uri=f"mlflow://models/{model_name}", group="ml-model")
-
-
 def _lineage(spec: RetrainingPipelineSpec, source: str) -> dict[str, str]:
     from airflow_mlops import __version__
 
@@ -39,34 +35,14 @@ def _lineage(spec: RetrainingPipelineSpec, source: str) -> dict[str, str]:
     return {"spec_sha256": digest, "spec_file": source, "package_version": __version__}
 
 
-def _default_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
-    retries = spec.retries
-    return {
-        "owner": spec.owner,
-        "retries": retries.retries,
-        "retry_delay": timedelta(seconds=retries.delay_seconds),
-        "retry_exponential_backoff": retries.backoff_multiplier,
-        "max_retry_delay": timedelta(seconds=retries.max_delay_seconds),
-    }
-
-
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
     lineage = _lineage(spec, source)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
-    start = datetime(spec.start_date.year, spec.start_date.month, spec.start_date.day)
-    doc = spec.description or f"Retraining pipeline for {spec.registry.model_name}, generated from {source}."
-    with DAG(
-        dag_id=spec.pipeline,
-        schedule=spec.schedule,
-        start_date=start,
-        catchup=False,
-        max_active_runs=1,
-        default_args=_default_args(spec),
-        tags=["mlops", "mlops:retraining", *spec.tags],
-        doc_md=doc,
-    ) as dag:
+    doc = f"Retraining pipeline for {spec.registry.model_name}, generated from {source}."
+    with DAG(**dag_kwargs(spec, "retraining", doc)) as dag:
         resolve = ResolveDataVersionOperator(
             task_id="resolve_data",
+            **step_args(spec, "resolve_data"),
             path=spec.data.path,
             rev=spec.data.rev,
             repo=spec.data.repo,
@@ -74,6 +50,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
         )
         validate = ValidateDataOperator(
             task_id="validate_data",
+            **step_args(spec, "validate_data"),
             data=resolve.output,
             expectations=[e.model_dump() for e in spec.validation.expectations or []],
             experiment=spec.experiment_name,
@@ -83,6 +60,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
         )
         prepare = PrepareDatasetOperator(
             task_id="prepare_data",
+            **step_args(spec, "prepare_data"),
             data=resolve.output,
             target=spec.data.target,
             features=spec.data.features,
@@ -94,6 +72,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
         validate >> prepare
         train = TrainCandidateOperator.partial(
             task_id="train",
+            **step_args(spec, "train"),
             dataset=prepare.output,
             experiment=spec.experiment_name,
             problem=spec.problem,
@@ -103,6 +82,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
         ).expand(candidate=[m.model_dump() for m in spec.models])
         evaluate = EvaluateCandidatesOperator(
             task_id="evaluate",
+            **step_args(spec, "evaluate"),
             dataset=prepare.output,
             trained=train.output,
             experiment=spec.experiment_name,
@@ -113,6 +93,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
         )
         gate = EvaluationGateOperator(
             task_id="gate",
+            **step_args(spec, "gate"),
             evaluation=evaluate.output,
             rules=[r.model_dump(exclude_none=True) for r in spec.gate.metrics],
             select_by=spec.select_by,
@@ -124,6 +105,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
         )
         register = RegisterModelOperator(
             task_id="register",
+            **step_args(spec, "register"),
             gate=gate.output,
             data=resolve.output,
             validation=validate.output,
@@ -133,6 +115,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
         )
         PromoteModelOperator(
             task_id="promote",
+            **step_args(spec, "promote"),
             registered=register.output,
             gate=gate.output,
             model_name=spec.registry.model_name,

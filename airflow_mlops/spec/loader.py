@@ -22,7 +22,10 @@ from pydantic import BaseModel, Tag, ValidationError
 from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.models import (
     DEFAULT_ALLOWED_IMPORT_PREFIXES,
+    TEMPLATES,
     Expectation,
+    PipelineBase,
+    PipelineSpec,
     RetrainingPipelineSpec,
     _Strict,
 )
@@ -32,6 +35,23 @@ Loc = tuple[str | int, ...]
 # Keys whose values are credentials. They belong in Airflow connections or a secrets
 # backend, never in a YAML file that lands in git.
 _SECRET_KEY = re.compile(r"(^|[_-])(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)$", re.I)
+
+
+class PipelineYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true/false.
+
+    YAML 1.1 also reads on/off/yes/no/y/n as booleans, so ``{on: drift_detected}`` would
+    become ``{True: 'drift_detected'}`` and a country code ``NO`` would become False.
+    """
+
+
+PipelineYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+PipelineYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 class SuiteFileSpec(_Strict):
@@ -119,7 +139,7 @@ def read_yaml(path: Path) -> LoadedYaml:
         raise PipelineConfigError([ConfigIssue(file, None, None, "", f"cannot read file: {err.strerror}")]) from None
     except UnicodeDecodeError:
         raise PipelineConfigError([ConfigIssue(file, None, None, "", "file is not UTF-8 text")]) from None
-    loader = yaml.SafeLoader(text)
+    loader = PipelineYamlLoader(text)
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
@@ -177,14 +197,15 @@ def _unwrap_models(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def _union_tags(annotation: Any) -> dict[str, type[BaseModel]]:
-    """Tag -> model for the members of a tagged union anywhere inside ``annotation``."""
-    found: dict[str, type[BaseModel]] = {}
+def _union_tags(annotation: Any) -> dict[str, type[BaseModel] | None]:
+    """Tag -> model (None for a non-model member) of the tagged unions inside ``annotation``."""
+    found: dict[str, type[BaseModel] | None] = {}
     if typing.get_origin(annotation) is typing.Annotated:
         base, *extras = typing.get_args(annotation)
         for extra in extras:
-            if isinstance(extra, Tag) and isinstance(base, type) and issubclass(base, BaseModel):
-                found[extra.tag] = base
+            if isinstance(extra, Tag):
+                is_model = isinstance(base, type) and issubclass(base, BaseModel)
+                found[extra.tag] = base if is_model else None
     for arg in typing.get_args(annotation):
         found.update(_union_tags(arg))
     return found
@@ -197,11 +218,12 @@ def _walk(root: type[BaseModel], loc: Loc) -> tuple[Loc, list[type[BaseModel]]]:
     a key the user never wrote) and the candidate models at its end.
     """
     candidates: list[type[BaseModel]] = [root]
-    tags: dict[str, type[BaseModel]] = {}
+    tags: dict[str, type[BaseModel] | None] = {}
     kept: list[str | int] = []
     for part in loc:
         if isinstance(part, str) and part in tags:
-            candidates, tags = [tags[part]], {}
+            model = tags[part]
+            candidates, tags = ([model] if model is not None else []), {}
             continue
         kept.append(part)
         if isinstance(part, int):
@@ -265,17 +287,30 @@ def load_suite(path: Path) -> list[Expectation]:
     return suite.expectations
 
 
-def load_pipeline_spec(
-    path: str | Path, *, allowed_import_prefixes: Sequence[str] | None = None
-) -> RetrainingPipelineSpec:
+def _template_class(doc: LoadedYaml) -> type[PipelineBase]:
+    name = doc.data.get("template", "retraining") if isinstance(doc.data, dict) else "retraining"
+    if name not in TEMPLATES:
+        raise PipelineConfigError(
+            [_issue_at(doc, ("template",), f"unknown template {name!r}", f"templates: {', '.join(TEMPLATES)}")]
+        )
+    return TEMPLATES[name]
+
+
+def load_pipeline_spec(path: str | Path, *, allowed_import_prefixes: Sequence[str] | None = None) -> PipelineSpec:
     """Load and fully validate one pipeline file, including the suite file it refers to."""
     path = Path(path)
     doc = read_yaml(path)
     prefixes = tuple(allowed_import_prefixes or DEFAULT_ALLOWED_IMPORT_PREFIXES)
-    spec: RetrainingPipelineSpec = _validate(RetrainingPipelineSpec, doc, {"allowed_import_prefixes": prefixes})
+    spec: PipelineSpec = _validate(_template_class(doc), doc, {"allowed_import_prefixes": prefixes})
     issues = [_issue_at(doc, loc, message, hint) for loc, message, hint in spec.semantic_issues()]
     if issues:
         raise PipelineConfigError(issues)
+    if isinstance(spec, RetrainingPipelineSpec):
+        spec = _inline_suite(spec, doc, path)
+    return spec
+
+
+def _inline_suite(spec: RetrainingPipelineSpec, doc: LoadedYaml, path: Path) -> RetrainingPipelineSpec:
     if spec.validation.suite is not None:
         suite_path = (path.parent / spec.validation.suite).resolve()
         if not suite_path.is_file():

@@ -1,4 +1,4 @@
-"""The retraining pipeline spec (v1) as pydantic models.
+"""The pipeline spec (v1) as pydantic models, one per template.
 
 Every model forbids unknown keys: a typo such as ``test_sise`` must be an error that names
 the field, not a silently ignored setting. Cross-field rules live in ``model_validator``s
@@ -12,6 +12,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -44,8 +45,8 @@ class SplitSpec(_Strict):
     stratify: bool = True
 
 
-class DataSpec(_Strict):
-    """Where the training data lives and which version to pin."""
+class DatasetRefSpec(_Strict):
+    """A tabular file versioned with DVC, and the revision to pin it at."""
 
     source: Literal["dvc"] = "dvc"
     repo: str | None = Field(
@@ -55,9 +56,6 @@ class DataSpec(_Strict):
     dvc_conn_id: str = "dvc_default"
     path: str = Field(..., min_length=1, description="Path of the tracked file inside the repository.")
     rev: str = Field("HEAD", min_length=1, description="Git revision: branch, tag or commit.")
-    target: str = Field(..., min_length=1, description="Name of the label column.")
-    features: list[str] | None = Field(None, description="Feature columns; default: every column but target.")
-    split: SplitSpec = SplitSpec()
 
     @field_validator("path")
     @classmethod
@@ -65,6 +63,14 @@ class DataSpec(_Strict):
         if not value.endswith((".csv", ".parquet")):
             raise ValueError("must end in .csv or .parquet, the formats the pipeline reads")
         return value
+
+
+class DataSpec(DatasetRefSpec):
+    """The training data: a versioned file plus which column is the label and how to split."""
+
+    target: str = Field(..., min_length=1, description="Name of the label column.")
+    features: list[str] | None = Field(None, description="Feature columns; default: every column but target.")
+    split: SplitSpec = SplitSpec()
 
     @field_validator("features")
     @classmethod
@@ -223,38 +229,114 @@ class RetriesSpec(_Strict):
     max_delay_seconds: float = Field(600, ge=0)
 
 
-class RetrainingPipelineSpec(_Strict):
-    """A standard retraining pipeline: data -> validation -> training -> gate -> registry."""
+TriggerEvent = Literal["new_data_version", "drift_detected", "champion_changed"]
+
+
+class AssetTriggerSpec(_Strict):
+    """Run when something happens instead of on a clock: ``{on: drift_detected}``.
+
+    ``model`` names the registered model for drift_detected and champion_changed, and
+    ``path`` the data file for new_data_version; both default to this pipeline's own.
+    """
+
+    on: TriggerEvent
+    model: str | None = None
+    path: str | None = None
+
+
+def _check_cron(value: str) -> str:
+    if value in _PRESETS:
+        return value
+    fields = value.split()
+    if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
+        raise ValueError(
+            f"{value!r} is neither a cron expression ('0 3 * * *') nor a preset ({', '.join(sorted(_PRESETS))})"
+        )
+    return value
+
+
+def _schedule_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "triggers"
+    if isinstance(value, dict | AssetTriggerSpec):
+        return "trigger"
+    return "cron"
+
+
+CronOrPreset = Annotated[str, AfterValidator(_check_cron)]
+# A callable discriminator picks the branch from the value's shape, so a bad cron string is
+# reported as a bad cron string, not also as "not a mapping" and "not a list".
+ScheduleSpec = (
+    Annotated[
+        Annotated[CronOrPreset, Tag("cron")]
+        | Annotated[AssetTriggerSpec, Tag("trigger")]
+        | Annotated[list[AssetTriggerSpec], Tag("triggers")],
+        Discriminator(_schedule_kind),
+    ]
+    | None
+)
+
+
+class PipelineBase(_Strict):
+    """Settings every template shares: identity, schedule, retries and timeouts."""
 
     pipeline: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$", description="The DAG id.")
-    template: Literal["retraining"] = "retraining"
     description: str = ""
     owner: str = "airflow"
     tags: list[str] = Field(default_factory=list)
-    schedule: str | None = None
+    schedule: ScheduleSpec = Field(
+        None, description="Cron, preset, or asset trigger(s) such as {on: drift_detected}; none = manual."
+    )
     start_date: date = date(2024, 1, 1)
-    problem: Problem = "classification"
     mlflow_conn_id: str = "mlflow_default"
     experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name.")
+    retries: RetriesSpec = RetriesSpec()
+    timeouts: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="Minutes a step may run before Airflow fails it: {default: 60, train: 240}.",
+    )
+
+    @property
+    def experiment_name(self) -> str:
+        return self.experiment or self.pipeline
+
+    def step_names(self) -> tuple[str, ...]:
+        """The task ids of this template, for validating per-step settings."""
+        return ()
+
+    def base_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
+        steps = self.step_names()
+        return [
+            (("timeouts", key), f"unknown step {key!r}", f"steps of this template: default, {', '.join(steps)}")
+            for key in self.timeouts
+            if key != "default" and key not in steps
+        ]
+
+    def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
+        return self.base_issues()
+
+
+class ModelRefSpec(_Strict):
+    """A registered model and the alias that names the version to use."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    alias: str = Field("champion", pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+
+
+class RetrainingPipelineSpec(PipelineBase):
+    """A standard retraining pipeline: data -> validation -> training -> gate -> registry."""
+
+    template: Literal["retraining"] = "retraining"
+    problem: Problem = "classification"
     data: DataSpec
     validation: ValidationSpec
     models: list[CandidateSpec] = Field(..., min_length=1)
     select_by: str
     gate: GateSpec
     registry: RegistrySpec
-    retries: RetriesSpec = RetriesSpec()
 
-    @field_validator("schedule")
-    @classmethod
-    def _schedule_is_cron_or_preset(cls, value: str | None) -> str | None:
-        if value is None or value in _PRESETS:
-            return value
-        fields = value.split()
-        if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
-            raise ValueError(
-                f"{value!r} is neither a cron expression ('0 3 * * *') nor a preset ({', '.join(sorted(_PRESETS))})"
-            )
-        return value
+    def step_names(self) -> tuple[str, ...]:
+        return ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
 
     def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
         """Rules that span fields, reported with the path of the field at fault.
@@ -262,7 +344,7 @@ class RetrainingPipelineSpec(_Strict):
         They are not model validators because pydantic reports those at the model's root,
         which would lose the line number the user needs.
         """
-        issues: list[tuple[tuple[str | int, ...], str, str]] = []
+        issues = self.base_issues()
         known = METRICS_BY_PROBLEM[self.problem]
         hint = f"known {self.problem} metrics: {', '.join(sorted(known))}"
         if self.select_by not in known:
@@ -289,6 +371,48 @@ class RetrainingPipelineSpec(_Strict):
             seen.add(model.name)
         return issues
 
-    @property
-    def experiment_name(self) -> str:
-        return self.experiment or self.pipeline
+
+class BatchScoringPipelineSpec(PipelineBase):
+    """Score a dataset with the model an alias points at, and publish the predictions."""
+
+    template: Literal["batch_scoring"]
+    model: ModelRefSpec
+    data: DatasetRefSpec
+    passthrough: list[str] = Field(
+        default_factory=list, description="Columns copied next to the predictions, e.g. an id."
+    )
+    prediction_column: str = "prediction"
+
+    def step_names(self) -> tuple[str, ...]:
+        return ("resolve_data", "score")
+
+
+class DriftSpec(_Strict):
+    """When a feature counts as drifted, and how many drifted features make the data drift."""
+
+    psi_threshold: float = Field(0.2, gt=0, description="Population stability index above which a feature drifts.")
+    ks_pvalue: float = Field(0.01, gt=0, lt=1, description="Two-sample KS p-value below which a feature drifts.")
+    min_drifted_features: int = Field(1, ge=1)
+    bins: int = Field(10, ge=2, le=100)
+
+
+class DriftMonitorPipelineSpec(PipelineBase):
+    """Compare new data with the data the champion was trained on, feature by feature."""
+
+    template: Literal["drift_monitor"]
+    model: ModelRefSpec
+    data: DatasetRefSpec
+    features: list[str] | None = Field(None, description="Features to compare; default: the model's inputs.")
+    drift: DriftSpec = DriftSpec()
+
+    def step_names(self) -> tuple[str, ...]:
+        return ("resolve_data", "check_drift")
+
+
+PipelineSpec = RetrainingPipelineSpec | BatchScoringPipelineSpec | DriftMonitorPipelineSpec
+
+TEMPLATES: dict[str, type[PipelineBase]] = {
+    "retraining": RetrainingPipelineSpec,
+    "batch_scoring": BatchScoringPipelineSpec,
+    "drift_monitor": DriftMonitorPipelineSpec,
+}

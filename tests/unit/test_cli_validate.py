@@ -54,7 +54,7 @@ def test_valid_folder_exits_zero_and_says_ok() -> None:
     result = run_cli(str(PIPELINES))
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"{EXAMPLE}: ok (breast_cancer_retrain, 2 candidates)"]
+    assert result.stdout.splitlines() == [f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)"]
     assert "Traceback" not in result.stderr
     assert result.stderr == ""
 
@@ -77,7 +77,7 @@ def test_mixed_files_report_each_and_fail() -> None:
 
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
-    assert result.stdout == f"{EXAMPLE}: ok (breast_cancer_retrain, 2 candidates)\n"
+    assert result.stdout == f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)\n"
     assert f"{bad}:7:1: schedule: 'every day' is neither a cron expression" in result.stderr
     assert f"{INVALID / 'does_not_exist.yaml'}: cannot read file: No such file or directory" in result.stderr
 
@@ -86,7 +86,7 @@ def test_in_process_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(PIPELINES)]) == 0
 
     out, err = capsys.readouterr()
-    assert out == f"{EXAMPLE}: ok (breast_cancer_retrain, 2 candidates)\n"
+    assert out == f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)\n"
     assert err == ""
 
 

@@ -1,0 +1,30 @@
+"""The Airflow assets airflow-mlops pipelines publish and schedule on.
+
+They are the plain words of a pipeline's ``schedule`` (``{on: drift_detected}``) turned into
+stable asset names, so a producer and its consumers agree without sharing code:
+
+- ``champion_changed``: ``promote`` updates it whenever a new version becomes the champion;
+- ``drift_detected``: a drift monitor updates it when the new data drifted;
+- ``new_data_version``: updated by whatever commits data (a user's ingestion DAG declares it
+  as an outlet with :func:`data_version_asset`).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+
+def champion_asset(model_name: str) -> Asset:
+    return Asset(name=f"mlops.champion.{model_name}", uri=f"mlflow://models/{model_name}", group="ml-model")
+
+
+def drift_asset(model_name: str) -> Asset:
+    return Asset(name=f"mlops.drift.{model_name}", uri=f"mlops://drift/{model_name}", group="ml-drift")
+
+
+def data_version_asset(path: str, dvc_conn_id: str = "dvc_default") -> Asset:
+    return Asset(name=f"mlops.data.{dvc_conn_id}.{path}", uri=f"mlops://data/{dvc_conn_id}/{path}", group="ml-data")
+
+
+def predictions_asset(pipeline: str) -> Asset:
+    return Asset(name=f"mlops.predictions.{pipeline}", uri=f"mlops://predictions/{pipeline}", group="ml-predictions")

@@ -1,0 +1,10 @@
+"""One module per ``airflow-mlops`` subcommand; each exposes ``register(subparsers)``.
+
+Command modules import their heavy dependencies inside the handler, so ``--help`` and
+``validate`` stay instant.
+"""
+
+COMMAND_MODULES = (
+    "airflow_mlops.commands.validate",
+    "airflow_mlops.commands.demo",
+)

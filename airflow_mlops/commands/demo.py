@@ -1,0 +1,19 @@
+"""``airflow-mlops demo``: the example pipeline twice on the embedded default."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _run(args: argparse.Namespace) -> int:
+    from airflow_mlops.demo.runner import run_demo
+
+    return run_demo(Path(args.workdir), Path(args.dags_folder))
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("demo", help="run the example retraining pipeline twice on the embedded default")
+    parser.add_argument("--workdir", default=".demo", help="where the demo keeps its state (recreated)")
+    parser.add_argument("--dags-folder", default="dags", help="folder holding mlops_pipelines.py and pipelines/")
+    parser.set_defaults(func=_run)

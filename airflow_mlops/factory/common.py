@@ -1,0 +1,76 @@
+"""DAG-level settings every template shares: schedule, retries, timeouts, tags."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
+from airflow_mlops.spec.models import AssetTriggerSpec
+
+if TYPE_CHECKING:
+    from airflow.sdk import Asset
+
+    from airflow_mlops.spec.models import PipelineSpec
+
+
+def _own_model(spec: PipelineSpec) -> str | None:
+    registry = getattr(spec, "registry", None)
+    if registry is not None:
+        return str(registry.model_name)
+    model = getattr(spec, "model", None)
+    return str(model.name) if model is not None else None
+
+
+def trigger_asset(spec: PipelineSpec, trigger: AssetTriggerSpec) -> Asset:
+    """The asset behind one plain-words trigger; defaults come from the pipeline itself."""
+    if trigger.on == "new_data_version":
+        path = trigger.path or spec.data.path
+        return data_version_asset(path, spec.data.dvc_conn_id)
+    model = trigger.model or _own_model(spec)
+    if model is None:  # pragma: no cover - every template names a model
+        raise ValueError(f"{spec.pipeline}: trigger {trigger.on!r} needs a model")
+    return champion_asset(model) if trigger.on == "champion_changed" else drift_asset(model)
+
+
+def resolve_schedule(spec: PipelineSpec) -> Any:
+    """Cron and presets pass through; triggers become assets (several triggers: any of them)."""
+    schedule = spec.schedule
+    if schedule is None or isinstance(schedule, str):
+        return schedule
+    triggers = [schedule] if isinstance(schedule, AssetTriggerSpec) else schedule
+    return [trigger_asset(spec, t) for t in triggers]
+
+
+def default_args(spec: PipelineSpec) -> dict[str, Any]:
+    retries = spec.retries
+    args: dict[str, Any] = {
+        "owner": spec.owner,
+        "retries": retries.retries,
+        "retry_delay": timedelta(seconds=retries.delay_seconds),
+        "retry_exponential_backoff": retries.backoff_multiplier,
+        "max_retry_delay": timedelta(seconds=retries.max_delay_seconds),
+    }
+    if "default" in spec.timeouts:
+        args["execution_timeout"] = timedelta(minutes=spec.timeouts["default"])
+    return args
+
+
+def step_args(spec: PipelineSpec, step: str) -> dict[str, Any]:
+    """Per-step overrides (today: the timeout) to splat into an operator's arguments."""
+    if step in spec.timeouts:
+        return {"execution_timeout": timedelta(minutes=spec.timeouts[step])}
+    return {}
+
+
+def dag_kwargs(spec: PipelineSpec, template_tag: str, doc: str) -> dict[str, Any]:
+    return {
+        "dag_id": spec.pipeline,
+        "schedule": resolve_schedule(spec),
+        "start_date": datetime(spec.start_date.year, spec.start_date.month, spec.start_date.day),
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": default_args(spec),
+        "tags": ["mlops", f"mlops:{template_tag}", *spec.tags],
+        "doc_md": spec.description or doc,
+    }
