@@ -17,11 +17,7 @@ def get_provider_info() -> dict[str, Any]:
         "registry aliases,\n"
         "built from a short YAML file.\n",
         "integrations": [
-            {
-                "integration-name": "MLflow",
-                "external-doc-url": "https://mlflow.org/docs/latest/",
-                "tags": ["software"],
-            },
+            {"integration-name": "MLflow", "external-doc-url": "https://mlflow.org/docs/latest/", "tags": ["software"]},
             {"integration-name": "DVC", "external-doc-url": "https://dvc.org/doc", "tags": ["software"]},
             {
                 "integration-name": "Great Expectations",
@@ -39,10 +35,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "DVC",
                 "python-modules": ["airflow_mlops.operators.data", "airflow_mlops.operators.prepare"],
             },
-            {
-                "integration-name": "Great Expectations",
-                "python-modules": ["airflow_mlops.operators.validation"],
-            },
+            {"integration-name": "Great Expectations", "python-modules": ["airflow_mlops.operators.validation"]},
             {
                 "integration-name": "MLflow",
                 "python-modules": [
@@ -64,11 +57,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "MLflow",
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema"],
-                    "relabeling": {
-                        "host": "Tracking server URL",
-                        "login": "Username",
-                        "password": "Password",
-                    },
+                    "relabeling": {"host": "Tracking server URL", "login": "Username", "password": "Password"},
                     "placeholders": {
                         "host": "http://mlflow.internal:5000",
                         "extra": '{"tracking_uri": '
@@ -137,6 +126,32 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": "sklearn.,xgboost.,acme_ml.",
                         "default": "sklearn.",
+                    },
+                    "strict_loading": {
+                        "description": "When true, "
+                        "every pipeline "
+                        "loader "
+                        "validates all "
+                        "pipeline files "
+                        "in the dags "
+                        "folder and\n"
+                        "fails if any "
+                        "is broken, so "
+                        "nothing loads "
+                        "until "
+                        "everything "
+                        "does. Meant "
+                        "for CI; the\n"
+                        "default "
+                        "isolates a "
+                        "broken "
+                        "pipeline file "
+                        "to its own "
+                        "DAG.\n",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": "False",
                     },
                 },
             }

@@ -7,4 +7,5 @@ Command modules import their heavy dependencies inside the handler, so ``--help`
 COMMAND_MODULES = (
     "airflow_mlops.commands.validate",
     "airflow_mlops.commands.demo",
+    "airflow_mlops.commands.sync_loaders",
 )

@@ -15,5 +15,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("demo", help="run the example retraining pipeline twice on the embedded default")
     parser.add_argument("--workdir", default=".demo", help="where the demo keeps its state (recreated)")
-    parser.add_argument("--dags-folder", default="dags", help="folder holding mlops_pipelines.py and pipelines/")
+    parser.add_argument(
+        "--dags-folder", default="dags", help="the dags folder holding the pipelines/ files and their loaders"
+    )
     parser.set_defaults(func=_run)

@@ -13,14 +13,18 @@ def _run(args: argparse.Namespace) -> int:
     from airflow_mlops.spec.loader import load_pipeline_spec
     from airflow_mlops.spec.models import RetrainingPipelineSpec
 
-    files: list[Path] = []
+    files: list[tuple[Path, Path]] = []
     for raw in args.paths:
         path = Path(raw)
-        files.extend(pipeline_files(path) if path.is_dir() else [path])
+        if path.is_dir():
+            root = Path(args.defaults_root) if args.defaults_root else path
+            files.extend((file, root) for file in pipeline_files(path))
+        else:
+            files.append((path, Path(args.defaults_root) if args.defaults_root else _default_root(path)))
     failures = 0
-    for file in files:
+    for file, root in files:
         try:
-            spec = load_pipeline_spec(file)
+            spec = load_pipeline_spec(file, defaults_root=root)
         except PipelineConfigError as err:
             failures += 1
             print(err, file=sys.stderr)
@@ -34,7 +38,18 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _default_root(file: Path) -> Path:
+    """Defaults apply from the current folder down, like running from the top of a dags repo."""
+    cwd = Path.cwd().resolve()
+    return cwd if cwd in file.resolve().parents else file.resolve().parent
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("validate", help="check pipeline YAML files or folders")
     parser.add_argument("paths", nargs="+")
+    parser.add_argument(
+        "--defaults-root",
+        help="outermost folder whose defaults.yaml applies (default: each folder argument, "
+        "or the current folder for files below it); use your dags folder to match Airflow",
+    )
     parser.set_defaults(func=_run)

@@ -1,7 +1,14 @@
-"""Turn a folder of pipeline YAML files into DAGs in the caller's module namespace.
+"""Turn pipeline YAML files into DAGs in the caller's module namespace.
 
-Airflow discovers DAGs as module-level globals of the file it parses, so the loader writes
-each DAG into ``globals_dict`` under its dag_id.
+Airflow discovers DAGs as module-level globals of the Python file it parses, and when that
+file raises, Airflow drops *every* DAG it defines and records one import error for it. So
+isolation needs one Python file per pipeline: a tiny, identical loader stub beside each
+YAML file (``churn.py`` next to ``churn.yaml``), written by ``airflow-mlops sync-loaders``.
+A broken ``churn.yaml`` then fails only ``churn.py``, with an import error that names the
+YAML file, line and field, and every other pipeline keeps loading.
+
+``load_pipelines`` (one loader for a whole folder) stays for teams that prefer a single
+file; it is all-or-nothing by nature and says so.
 """
 
 from __future__ import annotations
@@ -13,18 +20,45 @@ from typing import Any
 from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
 
 PIPELINE_SUFFIXES = (".yaml", ".yml")
+NOT_PIPELINES = {"defaults.yaml", "defaults.yml"}
+
+LOADER_STUB = """\
+# Airflow DAG loader written by `airflow-mlops sync-loaders`: builds the pipeline defined in
+# the YAML file of the same name. One loader per pipeline, so a broken file fails only its DAG.
+from airflow_mlops import load_pipeline
+
+load_pipeline(globals(), __file__)
+"""
 
 
 def pipeline_files(folder: Path) -> list[Path]:
     """Pipeline files below ``folder``, sorted for a stable DAG order.
 
-    Suite files live in a ``suites`` folder and are read through the pipeline that names them.
+    Suites (in a ``suites`` folder) are read through the pipeline that names them, and
+    ``defaults.yaml`` files through the pipelines below them.
     """
     return sorted(
         p
         for p in folder.rglob("*")
-        if p.suffix in PIPELINE_SUFFIXES and p.is_file() and "suites" not in p.relative_to(folder).parts
+        if p.suffix in PIPELINE_SUFFIXES
+        and p.is_file()
+        and p.name not in NOT_PIPELINES
+        and "suites" not in p.relative_to(folder).parts
     )
+
+
+def _dags_folder() -> Path | None:
+    """The outermost folder whose defaults.yaml files apply: Airflow's dags folder."""
+    from airflow.sdk.configuration import conf
+
+    value = conf.get("core", "dags_folder", fallback=None)
+    return Path(value) if value else None
+
+
+def _strict() -> bool:
+    from airflow.sdk.configuration import conf
+
+    return bool(conf.getboolean("mlops", "strict_loading", fallback=False))
 
 
 def _wanted_dag_id() -> str | None:
@@ -34,11 +68,62 @@ def _wanted_dag_id() -> str | None:
     return get_parsing_context().dag_id
 
 
+def _source(path: Path, root: Path | None) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix() if root else path.name
+    except ValueError:
+        return path.name
+
+
+def validate_tree(folder: Path, defaults_root: Path | None = None) -> list[ConfigIssue]:
+    """Every problem in every pipeline file below ``folder`` (used by strict loading and CI)."""
+    from airflow_mlops import settings
+    from airflow_mlops.spec.loader import load_pipeline_spec
+
+    prefixes = settings.allowed_import_prefixes()
+    issues: list[ConfigIssue] = []
+    for path in pipeline_files(folder):
+        try:
+            load_pipeline_spec(path, allowed_import_prefixes=prefixes, defaults_root=defaults_root or folder)
+        except PipelineConfigError as err:
+            issues.extend(err.issues)
+    return issues
+
+
+def load_pipeline(globals_dict: MutableMapping[str, Any], loader_file: str | Path) -> str:
+    """Build the DAG of the pipeline file beside ``loader_file`` (same name, .yaml or .yml).
+
+    With ``[mlops] strict_loading = True`` (meant for CI) every loader also validates all
+    pipelines in the dags folder and fails if any is broken, so nothing loads until all do.
+    """
+    from airflow_mlops import settings
+    from airflow_mlops.factory.templates import build_dag
+    from airflow_mlops.spec.loader import load_pipeline_spec
+
+    loader = Path(loader_file)
+    matches = [loader.with_suffix(s) for s in PIPELINE_SUFFIXES if loader.with_suffix(s).is_file()]
+    if not matches:
+        raise PipelineConfigError(
+            [ConfigIssue(str(loader), None, None, "", f"no pipeline file {loader.stem}.yaml beside this loader")]
+        )
+    root = _dags_folder()
+    if _strict():
+        issues = validate_tree(root or loader.parent, root)
+        if issues:
+            raise PipelineConfigError(issues)
+    spec = load_pipeline_spec(
+        matches[0], allowed_import_prefixes=settings.allowed_import_prefixes(), defaults_root=root
+    )
+    globals_dict[spec.pipeline] = build_dag(spec, source=_source(matches[0], root))
+    return spec.pipeline
+
+
 def load_pipelines(globals_dict: MutableMapping[str, Any], folder: str | Path) -> list[str]:
     """Build a DAG for every pipeline file in ``folder``; returns the dag_ids built.
 
-    Every file is validated; if any is invalid, PipelineConfigError lists all problems
-    with file and line, and Airflow shows it as the import error of the loader file.
+    All or nothing: if any file is invalid, PipelineConfigError lists every problem with
+    file and line, and Airflow shows it as the import error of this one loader file (and
+    drops the others). Use per-pipeline loaders (``sync-loaders``) to isolate failures.
     """
     from airflow_mlops import settings
     from airflow_mlops.factory.templates import build_dag
@@ -48,13 +133,16 @@ def load_pipelines(globals_dict: MutableMapping[str, Any], folder: str | Path) -
     if not root.is_dir():
         raise PipelineConfigError([ConfigIssue(str(root), None, None, "", "pipeline folder does not exist")])
     prefixes = settings.allowed_import_prefixes()
+    defaults_root = _dags_folder()
+    if defaults_root is not None and not root.resolve().is_relative_to(defaults_root.resolve()):
+        defaults_root = root
     wanted = _wanted_dag_id()
     issues: list[ConfigIssue] = []
     built: list[str] = []
     seen: dict[str, Path] = {}
     for path in pipeline_files(root):
         try:
-            spec = load_pipeline_spec(path, allowed_import_prefixes=prefixes)
+            spec = load_pipeline_spec(path, allowed_import_prefixes=prefixes, defaults_root=defaults_root or root)
         except PipelineConfigError as err:
             issues.extend(err.issues)
             continue
@@ -77,3 +165,34 @@ def load_pipelines(globals_dict: MutableMapping[str, Any], folder: str | Path) -
     if issues:
         raise PipelineConfigError(issues)
     return built
+
+
+def sync_loaders(folder: Path, *, write: bool = True, prune: bool = False) -> dict[str, list[Path]]:
+    """Make sure every pipeline file has its loader stub, and report stubs that differ.
+
+    Returns the stubs ``created``, ``outdated`` (rewritten when ``write``) and ``orphaned``
+    (a stub whose YAML is gone; deleted when ``prune``). Only files that start with the
+    stub's marker line count as stubs, so hand-written DAG files are never touched.
+    """
+    report: dict[str, list[Path]] = {"created": [], "outdated": [], "orphaned": []}
+    pipelines = pipeline_files(folder)
+    for path in pipelines:
+        stub = path.with_suffix(".py")
+        if not stub.exists():
+            report["created"].append(stub)
+        elif stub.read_text() != LOADER_STUB:
+            if not stub.read_text().startswith(LOADER_STUB.splitlines()[0]):
+                continue  # someone's own DAG file that happens to share the name
+            report["outdated"].append(stub)
+        else:
+            continue
+        if write:
+            stub.write_text(LOADER_STUB)
+    stems = {p.with_suffix("") for p in pipelines}
+    marker = LOADER_STUB.splitlines()[0]
+    for stub in sorted(folder.rglob("*.py")):
+        if stub.with_suffix("") not in stems and stub.read_text().startswith(marker):
+            report["orphaned"].append(stub)
+            if prune:
+                stub.unlink()
+    return report

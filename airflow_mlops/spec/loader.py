@@ -72,7 +72,9 @@ def _issue_at(doc: LoadedYaml, loc: Loc, message: str, hint: str = "") -> Config
     node = _node_at(doc.root, loc)
     line = node.start_mark.line + 1 if node is not None else None
     column = node.start_mark.column + 1 if node is not None else None
-    return ConfigIssue(doc.file, line, column, _format_loc(loc), message, hint)
+    # After defaults are merged in, a node may come from a defaults.yaml: name that file.
+    file = node.start_mark.name if node is not None and not node.start_mark.name.startswith("<") else doc.file
+    return ConfigIssue(file, line, column, _format_loc(loc), message, hint)
 
 
 def _format_loc(loc: Loc) -> str:
@@ -140,6 +142,7 @@ def read_yaml(path: Path) -> LoadedYaml:
     except UnicodeDecodeError:
         raise PipelineConfigError([ConfigIssue(file, None, None, "", "file is not UTF-8 text")]) from None
     loader = PipelineYamlLoader(text)
+    loader.name = file  # every mark (line/column) then knows its file, which defaults merging needs
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
@@ -183,6 +186,77 @@ def read_yaml(path: Path) -> LoadedYaml:
     if issues:
         raise PipelineConfigError(issues)
     return doc
+
+
+DEFAULTS_FILE = "defaults.yaml"
+
+
+def defaults_chain(path: Path, root: Path | None) -> list[Path]:
+    """The defaults.yaml files that apply to ``path``, outermost first (the nearest wins).
+
+    They are looked up in every folder from ``root`` down to the pipeline's own folder; with
+    no root, or a pipeline outside it, only the pipeline's own folder counts.
+    """
+    folder = path.resolve().parent
+    folders = [folder]
+    if root is not None:
+        top = root.resolve()
+        if folder == top or top in folder.parents:
+            folders = [folder, *[p for p in folder.parents if p == top or top in p.parents]]
+    return [f / DEFAULTS_FILE for f in reversed(folders) if (f / DEFAULTS_FILE).is_file()]
+
+
+def _merge_nodes(base: yaml.Node, override: yaml.Node) -> yaml.Node:
+    """Deep-merge mappings node by node; anything else is replaced by the override.
+
+    Merging nodes rather than plain dicts keeps each value's file and line, so an error in a
+    value inherited from a defaults.yaml points at that file.
+    """
+    if not (isinstance(base, yaml.MappingNode) and isinstance(override, yaml.MappingNode)):
+        return override
+    merged = list(base.value)
+    position = {key.value: i for i, (key, _) in enumerate(merged)}
+    for key, value in override.value:
+        if key.value in position:
+            index = position[key.value]
+            merged[index] = (key, _merge_nodes(merged[index][1], value))
+        else:
+            position[key.value] = len(merged)
+            merged.append((key, value))
+    return yaml.MappingNode(override.tag, merged, override.start_mark, override.end_mark, override.flow_style)
+
+
+def read_with_defaults(path: Path, defaults_root: Path | None) -> LoadedYaml:
+    """The pipeline file with every applicable defaults.yaml merged underneath it."""
+    doc = read_yaml(path)
+    chain = defaults_chain(path, defaults_root)
+    if not chain or not isinstance(doc.root, yaml.MappingNode):
+        return doc
+    merged: yaml.Node | None = None
+    issues: list[ConfigIssue] = []
+    for defaults_path in chain:
+        defaults = read_yaml(defaults_path)
+        if defaults.root is None:
+            continue
+        if not isinstance(defaults.root, yaml.MappingNode):
+            issues.append(ConfigIssue(str(defaults_path), 1, 1, "", "a defaults file must be a mapping of settings"))
+            continue
+        if isinstance(defaults.data, dict) and "pipeline" in defaults.data:
+            issues.append(
+                _issue_at(defaults, ("pipeline",), "a defaults file cannot set the dag id", "set it in each pipeline")
+            )
+        merged = defaults.root if merged is None else _merge_nodes(merged, defaults.root)
+    if issues:
+        raise PipelineConfigError(issues)
+    if merged is None:
+        return doc
+    root = _merge_nodes(merged, doc.root)
+    constructor = PipelineYamlLoader("")
+    try:
+        data = constructor.construct_document(root)
+    finally:
+        constructor.dispose()
+    return LoadedYaml(data=data, root=root, file=doc.file)
 
 
 def _unwrap_models(annotation: Any) -> list[type[BaseModel]]:
@@ -296,10 +370,19 @@ def _template_class(doc: LoadedYaml) -> type[PipelineBase]:
     return TEMPLATES[name]
 
 
-def load_pipeline_spec(path: str | Path, *, allowed_import_prefixes: Sequence[str] | None = None) -> PipelineSpec:
-    """Load and fully validate one pipeline file, including the suite file it refers to."""
+def load_pipeline_spec(
+    path: str | Path,
+    *,
+    allowed_import_prefixes: Sequence[str] | None = None,
+    defaults_root: str | Path | None = None,
+) -> PipelineSpec:
+    """Load and fully validate one pipeline file, its defaults and the suite file it refers to.
+
+    ``defaults_root`` is the outermost folder whose defaults.yaml may apply (normally the
+    dags folder); without it only a defaults.yaml beside the pipeline applies.
+    """
     path = Path(path)
-    doc = read_yaml(path)
+    doc = read_with_defaults(path, Path(defaults_root) if defaults_root is not None else None)
     prefixes = tuple(allowed_import_prefixes or DEFAULT_ALLOWED_IMPORT_PREFIXES)
     spec: PipelineSpec = _validate(_template_class(doc), doc, {"allowed_import_prefixes": prefixes})
     issues = [_issue_at(doc, loc, message, hint) for loc, message, hint in spec.semantic_issues()]
@@ -312,7 +395,11 @@ def load_pipeline_spec(path: str | Path, *, allowed_import_prefixes: Sequence[st
 
 def _inline_suite(spec: RetrainingPipelineSpec, doc: LoadedYaml, path: Path) -> RetrainingPipelineSpec:
     if spec.validation.suite is not None:
-        suite_path = (path.parent / spec.validation.suite).resolve()
+        # Relative to the file that names the suite: the pipeline, or a defaults.yaml above it.
+        node = _node_at(doc.root, ("validation", "suite"))
+        written_in = node.start_mark.name if node is not None and not node.start_mark.name.startswith("<") else ""
+        base = Path(written_in).parent if written_in else path.parent
+        suite_path = (base / spec.validation.suite).resolve()
         if not suite_path.is_file():
             raise PipelineConfigError(
                 [

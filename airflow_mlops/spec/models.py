@@ -406,7 +406,7 @@ class DriftMonitorPipelineSpec(PipelineBase):
     drift: DriftSpec = DriftSpec()
 
     def step_names(self) -> tuple[str, ...]:
-        return ("resolve_data", "check_drift")
+        return ("resolve_data", "check_drift", "publish_drift")
 
 
 PipelineSpec = RetrainingPipelineSpec | BatchScoringPipelineSpec | DriftMonitorPipelineSpec

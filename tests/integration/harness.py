@@ -17,6 +17,7 @@ import yaml
 
 from airflow_mlops.demo.data_repo import commit_data_version, create_data_repo
 from airflow_mlops.demo.runner import demo_environment
+from airflow_mlops.factory.loader import LOADER_STUB
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_PIPELINE = REPO_ROOT / "dags" / "pipelines" / "breast_cancer.yaml"
@@ -29,7 +30,6 @@ class PipelineEnv:
         self.root = root
         self.dags = root / "dags"
         (self.dags / "pipelines" / "suites").mkdir(parents=True)
-        shutil.copy(REPO_ROOT / "dags" / "mlops_pipelines.py", self.dags / "mlops_pipelines.py")
         shutil.copy(EXAMPLE_SUITE, self.dags / "pipelines" / "suites" / "breast_cancer.yaml")
         self.env = demo_environment(root, self.dags)
         self.tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -56,7 +56,9 @@ class PipelineEnv:
                 spec[key] = {**spec[key], **value}
             else:
                 spec[key] = value
-        (self.dags / "pipelines" / f"{dag_id}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        path = self.dags / "pipelines" / f"{dag_id}.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        path.with_suffix(".py").write_text(LOADER_STUB)
         return spec
 
     def run(self, dag_id: str) -> dict[str, Any]:
