@@ -63,8 +63,21 @@ def step_args(spec: PipelineSpec, step: str) -> dict[str, Any]:
     return {}
 
 
+def callbacks(spec: PipelineSpec) -> dict[str, Any]:
+    """DAG-level callbacks: one notification per finished run, not one per task."""
+    from airflow_mlops.notify import ConfiguredNotifier
+
+    found: dict[str, Any] = {}
+    for event in ("on_failure", "on_success"):
+        notifiers = getattr(spec.notifications, event)
+        if notifiers:
+            found[f"{event}_callback"] = [ConfiguredNotifier(n.notifier, n.params) for n in notifiers]
+    return found
+
+
 def dag_kwargs(spec: PipelineSpec, template_tag: str, doc: str) -> dict[str, Any]:
     return {
+        **callbacks(spec),
         "dag_id": spec.pipeline,
         "schedule": resolve_schedule(spec),
         "start_date": datetime(spec.start_date.year, spec.start_date.month, spec.start_date.day),

@@ -10,12 +10,13 @@ DAG parse.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG
 
 from airflow_mlops.assets import champion_asset
 from airflow_mlops.factory.common import dag_kwargs, step_args
+from airflow_mlops.factory.resources import task_resources
 from airflow_mlops.operators.data import ResolveDataVersionOperator
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
@@ -33,6 +34,45 @@ def _lineage(spec: RetrainingPipelineSpec, source: str) -> dict[str, str]:
 
     digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
     return {"spec_sha256": digest, "spec_file": source, "package_version": __version__}
+
+
+def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, str], mlflow: dict[str, str]) -> Any:
+    """One mapped ``train`` task when candidates share resources, else ``train_<name>`` each.
+
+    A mapped task has one queue, pool and executor_config for all its instances, so
+    candidates that must run in different places (a GPU pod, a high-memory queue) each get
+    their own task. Returns what ``evaluate`` reads: the mapped output or a list of outputs.
+    """
+    common = {
+        "dataset": dataset,
+        "experiment": spec.experiment_name,
+        "problem": spec.problem,
+        "lineage": lineage,
+        **mlflow,
+    }
+    profiles = {m.resources.model_dump_json() for m in spec.models}
+    if len(profiles) == 1:
+        return (
+            TrainCandidateOperator.partial(
+                task_id="train",
+                **step_args(spec, "train"),
+                **task_resources(spec.models[0].resources),
+                map_index_template="{{ task.candidate['name'] }}",
+                **common,
+            )
+            .expand(candidate=[m.model_dump() for m in spec.models])
+            .output
+        )
+    return [
+        TrainCandidateOperator(
+            task_id=f"train_{m.name}",
+            **step_args(spec, "train"),
+            **task_resources(m.resources),
+            candidate=m.model_dump(),
+            **common,
+        ).output
+        for m in spec.models
+    ]
 
 
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
@@ -70,21 +110,12 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             dvc_conn_id=spec.data.dvc_conn_id,
         )
         validate >> prepare
-        train = TrainCandidateOperator.partial(
-            task_id="train",
-            **step_args(spec, "train"),
-            dataset=prepare.output,
-            experiment=spec.experiment_name,
-            problem=spec.problem,
-            lineage=lineage,
-            map_index_template="{{ task.candidate['name'] }}",
-            **mlflow,
-        ).expand(candidate=[m.model_dump() for m in spec.models])
+        trained = _train_tasks(spec, prepare.output, lineage, mlflow)
         evaluate = EvaluateCandidatesOperator(
             task_id="evaluate",
             **step_args(spec, "evaluate"),
             dataset=prepare.output,
-            trained=train.output,
+            trained=trained,
             experiment=spec.experiment_name,
             model_name=spec.registry.model_name,
             alias=spec.registry.alias,

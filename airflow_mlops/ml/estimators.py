@@ -18,18 +18,53 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 
-def import_estimator(path: str, allowed_prefixes: Sequence[str]) -> type[Any]:
+def import_allowed(path: str, allowed_prefixes: Sequence[str], what: str) -> Any:
+    """Import ``module.Name`` or ``module:function`` after checking the allowlist again."""
     if not path.startswith(tuple(allowed_prefixes)):
-        raise ConfigurationError(f"estimator {path!r} is outside the allowed import prefixes {list(allowed_prefixes)}")
-    module_name, _, class_name = path.rpartition(".")
+        raise ConfigurationError(f"{what} {path!r} is outside the allowed import prefixes {list(allowed_prefixes)}")
+    module_name, _, name = path.rpartition(":") if ":" in path else path.rpartition(".")
     try:
-        module = importlib.import_module(module_name)
-        estimator = getattr(module, class_name)
+        return getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as err:
-        raise ConfigurationError(f"cannot import estimator {path!r}: {err}") from None
+        raise ConfigurationError(f"cannot import {what} {path!r}: {err}") from None
+
+
+def import_estimator(path: str, allowed_prefixes: Sequence[str]) -> type[Any]:
+    estimator = import_allowed(path, allowed_prefixes, "estimator")
     if not isinstance(estimator, type) or not hasattr(estimator, "fit"):
         raise ConfigurationError(f"{path!r} is not an estimator class with a fit() method")
     return estimator
+
+
+def _custom_steps(steps: Sequence[Mapping[str, Any]], allowed_prefixes: Sequence[str]) -> list[tuple[str, Any]]:
+    built: list[tuple[str, Any]] = []
+    for index, step in enumerate(steps):
+        transformer_cls = import_allowed(step["transformer"], allowed_prefixes, "transformer")
+        try:
+            transformer = transformer_cls(**dict(step.get("params", {})))
+        except TypeError as err:
+            raise ConfigurationError(f"invalid params for transformer {step['transformer']}: {err}") from None
+        if not hasattr(transformer, "transform"):
+            raise ConfigurationError(f"{step['transformer']!r} has no transform() method")
+        built.append((f"custom_{index}", transformer))
+    return built
+
+
+def train_with_function(
+    *, trainer_path: str, params: Mapping[str, Any], features: pd.DataFrame, labels: pd.Series,
+    allowed_prefixes: Sequence[str],
+) -> Any:  # fmt: skip
+    """Run the user's training function and check it returned something the pipeline can use."""
+    trainer = import_allowed(trainer_path, allowed_prefixes, "trainer")
+    if not callable(trainer):
+        raise ConfigurationError(f"trainer {trainer_path!r} is not a function")
+    model = trainer(features, labels, dict(params))
+    if not hasattr(model, "predict"):
+        raise ConfigurationError(
+            f"trainer {trainer_path!r} returned {type(model).__name__}, which has no predict(); "
+            "return a fitted scikit-learn compatible model"
+        )
+    return model
 
 
 def build_pipeline(
@@ -77,4 +112,5 @@ def build_pipeline(
             ]
         )
         transformers.append(("categorical", categorical_steps, categorical))
-    return Pipeline([("preprocess", ColumnTransformer(transformers)), ("model", estimator)])
+    custom = _custom_steps(preprocessing.get("steps", []), allowed_prefixes)
+    return Pipeline([("preprocess", ColumnTransformer(transformers)), *custom, ("model", estimator)])

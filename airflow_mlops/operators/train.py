@@ -81,19 +81,12 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
         import mlflow.sklearn
         from mlflow.models import infer_signature
 
-        from airflow_mlops.ml.estimators import build_pipeline
         from airflow_mlops.ml.metrics import compute_metrics
 
         train = artifacts.read_parquet(self.dataset["train_uri"])
         target = self.dataset["target"]
         features, labels = train.drop(columns=[target]), train[target]
-        pipeline = build_pipeline(
-            estimator_path=self.candidate["estimator"],
-            params=self.candidate.get("params", {}),
-            preprocessing=self.candidate.get("preprocessing", {}),
-            features=features,
-            allowed_prefixes=settings.allowed_import_prefixes(),
-        )
+        fit = self._fitter(features, labels)  # configuration errors surface before an MLflow run exists
         data = self.dataset["data"]
         run_tags = {
             **tags,
@@ -105,7 +98,7 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
         with mlflow.start_run(experiment_id=experiment_id, run_name=self.candidate["name"], tags=run_tags) as run:
             mlflow.log_params(
                 {
-                    "estimator": self.candidate["estimator"],
+                    "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
                     "preprocessing": json.dumps(self.candidate.get("preprocessing", {}), sort_keys=True),
                     **{f"param.{k}": json.dumps(v) for k, v in self.candidate.get("params", {}).items()},
                     "data.rev": data["rev"],
@@ -114,7 +107,7 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
                     "n_train": len(train),
                 }
             )
-            pipeline.fit(features, labels)
+            pipeline = fit()
             train_metrics = compute_metrics(pipeline, features, labels, self.problem)  # type: ignore[arg-type]
             mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
             example = features.head(3)
@@ -133,10 +126,30 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
             run_id, {"mlops.model_uri": info.model_uri, "mlops.model_id": str(info.model_id)}, experiment_id
         )
 
+    def _fitter(self, features: Any, labels: Any) -> Any:
+        """A zero-argument callable that fits the candidate: an estimator pipeline or a trainer."""
+        from airflow_mlops.ml.estimators import build_pipeline, train_with_function
+
+        allowed = settings.allowed_import_prefixes()
+        params = self.candidate.get("params", {})
+        if self.candidate.get("trainer"):
+            trainer = self.candidate["trainer"]
+            return lambda: train_with_function(
+                trainer_path=trainer, params=params, features=features, labels=labels, allowed_prefixes=allowed
+            )
+        pipeline = build_pipeline(
+            estimator_path=self.candidate["estimator"],
+            params=params,
+            preprocessing=self.candidate.get("preprocessing", {}),
+            features=features,
+            allowed_prefixes=allowed,
+        )
+        return lambda: pipeline.fit(features, labels)
+
     def _result(self, run_id: str, tags: dict[str, str], experiment_id: str) -> dict[str, Any]:
         return {
             "candidate": self.candidate["name"],
-            "estimator": self.candidate["estimator"],
+            "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
             "params": self.candidate.get("params", {}),
             "preprocessing": self.candidate.get("preprocessing", {}),
             "mlflow_run_id": run_id,

@@ -117,34 +117,130 @@ class ValidationSpec(_Strict):
         return self
 
 
+_DOTTED = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+"
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
+
+
+def check_import_path(value: str, info: ValidationInfo, *, example: str, function: bool = False) -> str:
+    """An import path from YAML must have the right shape and an allowed prefix.
+
+    The prefix list is an administrator's decision (``[mlops] allowed_import_prefixes``), so a
+    pipeline author cannot make a worker import arbitrary code.
+    """
+    pattern = _DOTTED + (r":[A-Za-z_]\w*" if function else "")
+    if not re.fullmatch(pattern, value):
+        raise ValueError(f"must be an import path such as {example}")
+    allowed = (info.context or {}).get("allowed_import_prefixes", DEFAULT_ALLOWED_IMPORT_PREFIXES)
+    if not value.startswith(tuple(allowed)):
+        raise ValueError(
+            f"{value!r} is outside the allowed import prefixes {list(allowed)}; "
+            "an administrator can extend [mlops] allowed_import_prefixes"
+        )
+    return value
+
+
+class CustomStepSpec(_Strict):
+    """A transformer of your own (or any allowlisted one), placed after the standard steps."""
+
+    transformer: str = Field(..., description="Import path of a scikit-learn compatible transformer class.")
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+
+    @field_validator("transformer")
+    @classmethod
+    def _allowed(cls, value: str, info: ValidationInfo) -> str:
+        return check_import_path(value, info, example="acme_ml.features.LogTransform")
+
+
 class PreprocessingSpec(_Strict):
     """Standard preprocessing placed in front of the estimator in one sklearn Pipeline."""
 
     impute: Literal["none", "mean", "median", "most_frequent"] = "median"
     scale: Literal["none", "standard", "minmax"] = "standard"
     one_hot: bool = Field(True, description="One-hot encode non-numeric columns.")
+    steps: list[CustomStepSpec] = Field(
+        default_factory=list, description="Your own transformers, applied after the standard steps, in order."
+    )
+
+
+class ResourcesSpec(_Strict):
+    """Where a candidate trains and what it may use.
+
+    ``queue``/``pool`` route the task (Celery queues, Airflow pools). ``gpu``, ``cpu`` and
+    ``memory`` become a Kubernetes ``pod_override`` for the KubernetesExecutor; other
+    executors ignore it. ``executor_config`` is passed to the executor as written.
+    """
+
+    queue: str | None = None
+    pool: str | None = None
+    pool_slots: int = Field(1, ge=1)
+    gpu: int = Field(0, ge=0, description="NVIDIA GPUs requested (nvidia.com/gpu limit).")
+    cpu: str | None = Field(None, description="Kubernetes CPU quantity, e.g. '4' or '500m'.")
+    memory: str | None = Field(None, description="Kubernetes memory quantity, e.g. '16Gi'.")
+    executor_config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, value: str | None) -> str | None:
+        if value is not None and not _QUANTITY.match(value):
+            raise ValueError(f"{value!r} is not a Kubernetes quantity such as '4', '500m' or '16Gi'")
+        return value
+
+    @property
+    def wants_pod(self) -> bool:
+        return bool(self.gpu or self.cpu or self.memory)
 
 
 class CandidateSpec(_Strict):
-    """One model to train; all candidates train in parallel as mapped tasks."""
+    """One model to train: an allowlisted estimator, or your own training function."""
 
     name: str = Field(..., pattern=IDENTIFIER)
-    estimator: str = Field(..., description="Import path of the estimator class, e.g. sklearn.svm.SVC.")
+    estimator: str | None = Field(None, description="Import path of the estimator class, e.g. sklearn.svm.SVC.")
+    trainer: str | None = Field(
+        None,
+        description="Your training function 'package.module:function'; it gets (features, labels, params) "
+        "and returns a fitted scikit-learn compatible model.",
+    )
     params: dict[str, ParamValue] = Field(default_factory=dict)
     preprocessing: PreprocessingSpec = PreprocessingSpec()
+    resources: ResourcesSpec = ResourcesSpec()
 
     @field_validator("estimator")
     @classmethod
-    def _estimator_allowed(cls, value: str, info: ValidationInfo) -> str:
-        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", value):
-            raise ValueError("must be a dotted import path such as sklearn.linear_model.LogisticRegression")
-        allowed = (info.context or {}).get("allowed_import_prefixes", DEFAULT_ALLOWED_IMPORT_PREFIXES)
-        if not value.startswith(tuple(allowed)):
-            raise ValueError(
-                f"{value!r} is outside the allowed import prefixes {list(allowed)}; "
-                "an administrator can extend [mlops] allowed_import_prefixes"
+    def _estimator_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        return check_import_path(value, info, example="sklearn.linear_model.LogisticRegression")
+
+    @field_validator("trainer")
+    @classmethod
+    def _trainer_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        return check_import_path(value, info, example="acme_ml.training:train_model", function=True)
+
+    def semantic_issues(self, loc: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str, str]]:
+        issues: list[tuple[tuple[str | int, ...], str, str]] = []
+        if (self.estimator is None) == (self.trainer is None):
+            issues.append(
+                (loc, "set exactly one of 'estimator' or 'trainer'", "estimator: a class; trainer: a function")
             )
-        return value
+        if self.trainer is not None and "preprocessing" in self.model_fields_set:
+            issues.append(
+                (
+                    (*loc, "preprocessing"),
+                    "preprocessing does not apply to a trainer",
+                    "your training function receives the raw features; preprocess inside it",
+                )
+            )
+        if self.resources.wants_pod and "pod_override" in self.resources.executor_config:
+            issues.append(
+                (
+                    (*loc, "resources", "executor_config"),
+                    "pod_override is built from gpu/cpu/memory; do not set both",
+                    "remove gpu/cpu/memory or the pod_override",
+                )
+            )
+        return issues
 
 
 class ThresholdRuleSpec(_Strict):
@@ -277,6 +373,40 @@ ScheduleSpec = (
 )
 
 
+class NotifierSpec(_Strict):
+    """An Airflow notifier class and its arguments, e.g. the SMTP provider's SmtpNotifier."""
+
+    notifier: str = Field(..., description="Import path of an Airflow notifier (a BaseNotifier subclass).")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("notifier")
+    @classmethod
+    def _allowed(cls, value: str, info: ValidationInfo) -> str:
+        context = dict(info.context or {})
+        allowed = context.get("allowed_import_prefixes", DEFAULT_ALLOWED_IMPORT_PREFIXES)
+        # Notifiers shipped by Airflow providers are always allowed.
+        context["allowed_import_prefixes"] = ("airflow.providers.", *allowed)
+        return check_import_path(
+            value,
+            _WithContext(context),  # type: ignore[arg-type]
+            example="airflow.providers.smtp.notifications.smtp.SmtpNotifier",
+        )
+
+
+class _WithContext:
+    """The one attribute of ValidationInfo that check_import_path reads."""
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self.context = context
+
+
+class NotificationsSpec(_Strict):
+    """Who hears about a finished run: notifiers called once per DAG run."""
+
+    on_failure: list[NotifierSpec] = Field(default_factory=list)
+    on_success: list[NotifierSpec] = Field(default_factory=list)
+
+
 class PipelineBase(_Strict):
     """Settings every template shares: identity, schedule, retries and timeouts."""
 
@@ -291,6 +421,7 @@ class PipelineBase(_Strict):
     mlflow_conn_id: str = "mlflow_default"
     experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name.")
     retries: RetriesSpec = RetriesSpec()
+    notifications: NotificationsSpec = NotificationsSpec()
     timeouts: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict,
         description="Minutes a step may run before Airflow fails it: {default: 60, train: 240}.",
@@ -360,6 +491,7 @@ class RetrainingPipelineSpec(PipelineBase):
                 )
         seen: set[str] = set()
         for index, model in enumerate(self.models):
+            issues.extend(model.semantic_issues(("models", index)))
             if model.name in seen:
                 issues.append(
                     (
