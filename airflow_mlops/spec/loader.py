@@ -119,16 +119,34 @@ def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[tuple[Loc, ya
     return found
 
 
-def _secret_keys(data: Any, loc: Loc = ()) -> list[Loc]:
-    found: list[Loc] = []
+# Values that are credentials whatever key they sit under. Patterns are the well-known,
+# unambiguous shapes; a generic "long random string" rule would flag hashes and commit ids.
+_SECRET_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I), "a URL with a password in it"),
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "a Slack token"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+)
+
+
+def _secrets(data: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    """Keys named like credentials, and values shaped like them, anywhere in the document."""
+    found: list[tuple[Loc, str]] = []
     if isinstance(data, dict):
         for key, value in data.items():
             if isinstance(key, str) and _SECRET_KEY.search(key) and value not in (None, ""):
-                found.append((*loc, key))
-            found.extend(_secret_keys(value, (*loc, key)))
+                found.append(((*loc, key), "looks like a secret and must not be written in YAML"))
+            else:
+                found.extend(_secrets(value, (*loc, key)))
     elif isinstance(data, list):
         for index, item in enumerate(data):
-            found.extend(_secret_keys(item, (*loc, index)))
+            found.extend(_secrets(item, (*loc, index)))
+    elif isinstance(data, str):
+        for pattern, what in _SECRET_VALUES:
+            if pattern.search(data):
+                found.append((loc, f"value looks like {what} and must not be written in YAML"))
+                break
     return found
 
 
@@ -178,10 +196,10 @@ def read_yaml(path: Path) -> LoadedYaml:
         _issue_at(
             doc,
             loc,
-            "looks like a secret and must not be written in YAML",
+            message,
             "store credentials in an Airflow connection or secrets backend and reference its conn_id",
         )
-        for loc in _secret_keys(data)
+        for loc, message in _secrets(data)
     ]
     if issues:
         raise PipelineConfigError(issues)

@@ -54,7 +54,10 @@ def test_valid_folder_exits_zero_and_says_ok() -> None:
     result = run_cli(str(PIPELINES))
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)"]
+    lines = result.stdout.splitlines()
+    assert f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)" in lines
+    # One "ok" line per example pipeline file, and nothing else.
+    assert sorted(line.split(":")[0] for line in lines) == sorted(str(p) for p in PIPELINES.glob("*.yaml"))
     assert "Traceback" not in result.stderr
     assert result.stderr == ""
 
@@ -86,7 +89,8 @@ def test_in_process_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(PIPELINES)]) == 0
 
     out, err = capsys.readouterr()
-    assert out == f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)\n"
+    assert f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)\n" in out
+    assert out.count(": ok (") == len(list(PIPELINES.glob("*.yaml")))
     assert err == ""
 
 
