@@ -44,7 +44,10 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops.operators.registry",
                 ],
             },
-            {"integration-name": "airflow-mlops", "python-modules": ["airflow_mlops.operators.gate"]},
+            {
+                "integration-name": "airflow-mlops",
+                "python-modules": ["airflow_mlops.operators.gate", "airflow_mlops.operators.drift"],
+            },
         ],
         "hooks": [
             {"integration-name": "MLflow", "python-modules": ["airflow_mlops.hooks.mlflow"]},

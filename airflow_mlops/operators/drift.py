@@ -1,0 +1,254 @@
+"""Compare new data with the champion's training data, and publish drift as an Airflow asset event."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowSkipException
+
+from airflow_mlops.exceptions import ConfigurationError, DataValidationError, DataVersionError
+from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
+from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from mlflow.entities.model_registry import ModelVersion
+
+REPORT_ARTIFACT = "drift/report.json"
+#: XCom is a database column: the digest keeps only this many features; the full report is in MLflow.
+DIGEST_FEATURES = 20
+#: Asset-event extras are stored on every event row and shown in the UI; keep them short.
+EVENT_FEATURES = 10
+_LINEAGE_KEYS = ("repo", "path", "rev", "commit", "md5")
+_METRIC_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /:]")
+_MLFLOW_BATCH = 1000
+
+
+def training_data_ref(version: ModelVersion) -> dict[str, Any]:
+    """The data ref a version was trained on, rebuilt from the lineage tags ``register`` wrote."""
+    tags = dict(version.tags or {})
+    ref = {key: tags.get(f"mlops.data.{key}") for key in _LINEAGE_KEYS}
+    missing = [f"mlops.data.{k}" for k in ("repo", "path", "commit") if not ref[k]]
+    if missing:
+        raise DataVersionError(
+            f"model {version.name} version {version.version} has no training-data lineage ({', '.join(missing)} "
+            "missing), so there is no reference to compare against; register it through a retraining pipeline"
+        )
+    return ref
+
+
+def _ref_digest(ref: dict[str, Any]) -> dict[str, Any]:
+    return {key: ref.get(key) for key in _LINEAGE_KEYS}
+
+
+def _metric_key(prefix: str, feature: str) -> str:
+    return f"{prefix}.{_METRIC_KEY_UNSAFE.sub('_', feature)}"[:250]
+
+
+class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
+    """Compare the pinned new data with the data the current ``@alias`` version was trained on.
+
+    The reference is found through the version's lineage tags rather than configured, so the
+    comparison follows the champion: after a promotion the monitor compares against the data
+    the new champion learned from. Features default to the model's signature inputs, the
+    columns that can actually change its predictions.
+
+    With no version behind the alias yet, the task is skipped (there is nothing to drift
+    from), and so is ``publish_drift``.
+    """
+
+    template_fields: Sequence[str] = ("data",)
+
+    def __init__(
+        self,
+        *,
+        data: Any,
+        model_name: str,
+        experiment: str,
+        alias: str = "champion",
+        features: list[str] | None = None,
+        psi_threshold: float = 0.2,
+        ks_pvalue: float = 0.01,
+        bins: int = 10,
+        min_drifted_features: int = 1,
+        dvc_conn_id: str = "dvc_default",
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data = data
+        self.model_name = model_name
+        self.experiment = experiment
+        self.alias = alias
+        self.features = features
+        self.psi_threshold = psi_threshold
+        self.ks_pvalue = ks_pvalue
+        self.bins = bins
+        self.min_drifted_features = min_drifted_features
+        self.dvc_conn_id = dvc_conn_id
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_mlops import drift
+
+        dag_id, run_id = run_identity(context)
+        hook = self.mlflow_hook
+        with hook.session():
+            version = hook.alias_version(self.model_name, self.alias)
+            if version is None:
+                raise AirflowSkipException(
+                    f"{self.model_name} has no @{self.alias} yet, so there is no training data to compare against"
+                )
+            reference_ref = training_data_ref(version)
+            features = self.features or self._model_inputs(version)
+        self.log.info(
+            "Comparing %s@%s with the training data of %s v%s (%s@%s), %d features",
+            self.data["path"],
+            self.data["commit"][:12],
+            self.model_name,
+            version.version,
+            reference_ref["path"],
+            reference_ref["commit"][:12],
+            len(features),
+        )
+        reference = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=reference_ref["repo"]).read_dataframe(reference_ref)
+        current = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
+        try:
+            report = drift.compare(
+                reference,
+                current,
+                features,
+                psi_threshold=self.psi_threshold,
+                ks_pvalue=self.ks_pvalue,
+                bins=self.bins,
+                min_drifted_features=self.min_drifted_features,
+            )
+        except drift.DriftInputError as err:
+            # The new data lost a column the model needs: no retry will bring it back.
+            raise DataValidationError(f"cannot compare {self.data['path']}@{self.data['commit'][:12]}: {err}") from err
+        report["model"] = {"name": self.model_name, "alias": self.alias, "version": str(version.version)}
+        report["reference"] = _ref_digest(reference_ref)
+        report["current"] = _ref_digest(self.data)
+        mlflow_run_id = self._record(report, dag_id, run_id)
+        summary = report["summary"]
+        self.log.info(
+            "%s: %d of %d features drifted (%s)",
+            "DRIFT" if summary["drifted"] else "no drift",
+            summary["n_drifted"],
+            summary["features_checked"],
+            ", ".join(summary["drifted_features"][:10]) or "none",
+        )
+        return {
+            "model": report["model"],
+            "reference": report["reference"],
+            "current": report["current"],
+            "summary": {**summary, "drifted_features": summary["drifted_features"][:DIGEST_FEATURES]},
+            "top_features": drift.top_features(report, DIGEST_FEATURES),
+            "mlflow_run_id": mlflow_run_id,
+            "artifact": REPORT_ARTIFACT,
+        }
+
+    def _model_inputs(self, version: ModelVersion) -> list[str]:
+        from mlflow.models import get_model_info
+
+        uri = f"models:/{self.model_name}/{version.version}"
+        signature = get_model_info(uri).signature
+        names = signature.inputs.input_names() if signature is not None and signature.inputs is not None else []
+        if not names:
+            raise ConfigurationError(
+                f"{uri} has no named input signature to take the features from; list them under 'features'"
+            )
+        return [str(n) for n in names]
+
+    def _record(self, report: dict[str, Any], dag_id: str, run_id: str) -> str:
+        """One MLflow run per DAG run (a retry logs into the same one), with per-feature PSI and the report."""
+        from mlflow.entities import Metric, Param
+
+        hook = self.mlflow_hook
+        with hook.session():
+            client = hook.get_client()
+            experiment_id = hook.get_or_create_experiment(self.experiment)
+            tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "drift"}
+            existing = hook.find_run(experiment_id, tags)
+            if existing is not None:
+                mlflow_run_id = str(existing.info.run_id)
+            else:
+                run = client.create_run(experiment_id, run_name=f"drift {dag_id} {run_id}", tags=tags)
+                mlflow_run_id = str(run.info.run_id)
+                summary = report["summary"]
+                params = {k: summary[k] for k in ("psi_threshold", "ks_pvalue", "bins", "min_drifted_features")}
+                client.log_batch(mlflow_run_id, params=[Param(k, str(v)) for k, v in params.items()])
+            # Tags, not params: a retry after the champion moved must be able to overwrite them.
+            record_tags = {
+                "mlops.drift.drifted": str(report["summary"]["drifted"]).lower(),
+                "mlops.drift.model_version": report["model"]["version"],
+                **{f"mlops.drift.reference.{k}": str(v) for k, v in report["reference"].items()},
+                **{f"mlops.drift.current.{k}": str(v) for k, v in report["current"].items()},
+            }
+            for key, value in record_tags.items():
+                client.set_tag(mlflow_run_id, key, value)
+            now = int(time.time() * 1000)
+            metrics = [Metric("n_drifted", float(report["summary"]["n_drifted"]), now, 0)]
+            metrics.append(Metric("features_checked", float(report["summary"]["features_checked"]), now, 0))
+            for name, result in report["features"].items():
+                metrics.append(Metric(_metric_key("psi", name), float(result["psi"]), now, 0))
+                if result["ks_statistic"] is not None:
+                    metrics.append(Metric(_metric_key("ks_statistic", name), float(result["ks_statistic"]), now, 0))
+            for start in range(0, len(metrics), _MLFLOW_BATCH):
+                client.log_batch(mlflow_run_id, metrics=metrics[start : start + _MLFLOW_BATCH])
+            client.log_text(mlflow_run_id, json.dumps(report, indent=2, sort_keys=True), REPORT_ARTIFACT)
+            client.set_terminated(mlflow_run_id, "FINISHED")
+        return mlflow_run_id
+
+
+class PublishDriftOperator(MlopsBaseOperator):
+    """Emit the drift asset event, or skip when the data did not drift.
+
+    Skipping is what makes the event mean "drift": Airflow records an asset event only when
+    the task that declares the outlet succeeds, so a retraining DAG scheduled on the asset
+    runs after drifted data and never after a clean check.
+    """
+
+    template_fields: Sequence[str] = ("report",)
+
+    def __init__(self, *, report: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.report = report
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        summary = self.report["summary"]
+        if not summary["drifted"]:
+            raise AirflowSkipException(
+                f"no drift: {summary['n_drifted']} of {summary['features_checked']} features drifted, "
+                f"{summary['min_drifted_features']} needed"
+            )
+        extra = drift_event_extra(self.report)
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = dict(extra)
+        self.log.info("Drift published for %s v%s: %s", extra["model_name"], extra["model_version"], extra)
+        return extra
+
+
+def drift_event_extra(report: dict[str, Any]) -> dict[str, Any]:
+    """What a consumer DAG reads from ``triggering_asset_events``: which model, which data, what moved."""
+    summary = report["summary"]
+    return {
+        "model_name": report["model"]["name"],
+        "model_version": report["model"]["version"],
+        "data_path": report["current"]["path"],
+        "data_commit": report["current"]["commit"],
+        "reference_commit": report["reference"]["commit"],
+        "n_drifted": summary["n_drifted"],
+        "features_checked": summary["features_checked"],
+        "top_features": [
+            {"feature": f["feature"], "psi": round(float(f["psi"]), 4)}
+            for f in report["top_features"][:EVENT_FEATURES]
+            if f["drifted"]
+        ],
+        "mlflow_run_id": report.get("mlflow_run_id"),
+    }
