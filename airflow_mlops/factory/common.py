@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import AssetAny
+
 from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
 from airflow_mlops.spec.models import AssetTriggerSpec
 
@@ -39,7 +41,9 @@ def resolve_schedule(spec: PipelineSpec) -> Any:
     if schedule is None or isinstance(schedule, str):
         return schedule
     triggers = [schedule] if isinstance(schedule, AssetTriggerSpec) else schedule
-    return [trigger_asset(spec, t) for t in triggers]
+    assets = [trigger_asset(spec, t) for t in triggers]
+    # A plain list would mean "all of them" to Airflow; several triggers mean "any of them".
+    return assets[0] if len(assets) == 1 else AssetAny(*assets)
 
 
 def default_args(spec: PipelineSpec) -> dict[str, Any]:

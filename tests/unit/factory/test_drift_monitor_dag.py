@@ -87,7 +87,7 @@ def test_retraining_on_drift_detected_schedules_on_the_asset_publish_emits(tmp_p
     consumer = build_retraining_dag(
         _spec(tmp_path, RETRAINING_EXAMPLE, pipeline="retrain_on_drift", schedule={"on": "drift_detected"}), "r.yaml"
     )
-    [scheduled_on] = consumer.schedule
+    scheduled_on = consumer.schedule
     [emitted] = dag.get_task("publish_drift").outlets
     assert (scheduled_on.name, scheduled_on.uri) == (emitted.name, emitted.uri)
     assert type(consumer.timetable).__name__ == "AssetTriggeredTimetable"

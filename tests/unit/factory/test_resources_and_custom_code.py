@@ -127,3 +127,17 @@ def test_timeouts_per_step_and_unknown_steps(tmp_path: Path) -> None:
     assert dag.get_task("gate").execution_timeout.total_seconds() == 30 * 60
     issues = _issues(tmp_path, timeouts={"trian": 10})
     assert issues == ["timeouts.trian: unknown step 'trian'"]
+
+
+def test_several_triggers_mean_any_of_them(tmp_path: Path) -> None:
+    from airflow.sdk import Asset, AssetAny
+
+    dag = build_dag(_spec(tmp_path, schedule=[{"on": "drift_detected"}, {"on": "new_data_version"}]))
+    condition = dag.timetable.asset_condition
+    assert isinstance(condition, AssetAny)
+    assert sorted(a.uri for a in condition.objects if isinstance(a, Asset)) == [
+        "mlops://data/dvc_default/data/breast_cancer.csv",
+        "mlops://drift/breast_cancer_classifier",
+    ]
+    single = build_dag(_spec(tmp_path, schedule={"on": "champion_changed"}))
+    assert single.timetable.asset_condition.uri == "mlflow://models/breast_cancer_classifier"

@@ -1,0 +1,253 @@
+"""Score a pinned dataset with the model a registry alias names, and publish the predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_mlops import artifacts
+from airflow_mlops.exceptions import ConfigurationError, DataVersionError
+from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
+from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from airflow.sdk import Context
+    from mlflow.entities import Run
+
+ROLE_SCORING = "scoring"
+PREDICTIONS_FILE = "predictions.parquet"
+# What downstream consumers of the predictions asset see in the event's extra.
+EVENT_KEYS = ("uri", "rows", "model_name", "model_version", "data_commit")
+
+
+class NoChampionError(AirflowFailException):
+    """The alias names no version yet: only a retraining run can fix that, so retrying is pointless."""
+
+
+def input_columns(signature: Any, model: Any, model_uri: str) -> tuple[list[str], list[str]]:
+    """(all, required) input columns of a model, in the order it was trained on.
+
+    The signature is the contract the training task recorded, so it wins; a model logged
+    without one still works if it remembers its fit-time column names. sklearn rejects
+    columns in a different order than at fit time, hence the order matters.
+    """
+    inputs = getattr(signature, "inputs", None)
+    if inputs is not None and inputs.has_input_names():
+        return [str(c) for c in inputs.input_names()], [str(c) for c in inputs.required_input_names()]
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(c) for c in names], [str(c) for c in names]
+    raise ConfigurationError(
+        f"model {model_uri} has no signature with column names and no feature_names_in_, so the input columns "
+        "cannot be chosen; log it with a signature (mlflow.models.infer_signature)"
+    )
+
+
+def score_frame(
+    model: Any,
+    frame: pd.DataFrame,
+    *,
+    columns: Sequence[str],
+    passthrough: Sequence[str],
+    prediction_column: str,
+) -> tuple[pd.DataFrame, str | None]:
+    """Predictions next to the passthrough columns, plus what the ``_proba`` column means.
+
+    The ``<prediction_column>_proba`` column is written for models with ``predict_proba``:
+    for two classes it is the probability of the *positive* class, the second of the sorted
+    ``classes_`` (1 for 0/1 labels, so a threshold can be tuned downstream); for more classes
+    it is the probability of the predicted class, i.e. the model's confidence.
+    """
+    import numpy as np
+    import pandas as pd
+
+    features = frame[list(columns)]
+    out = pd.DataFrame({c: frame[c].to_numpy() for c in passthrough})
+    predicted = np.asarray(model.predict(features))
+    # pyfunc models may answer with a frame; its first column is the prediction.
+    out[prediction_column] = predicted[:, 0] if predicted.ndim > 1 else predicted
+    classes = getattr(model, "classes_", None)
+    if not hasattr(model, "predict_proba") or classes is None:
+        return out, None
+    proba = np.asarray(model.predict_proba(features))
+    if len(classes) == 2:
+        out[f"{prediction_column}_proba"] = proba[:, 1]
+        positive = np.asarray(classes).tolist()[1]  # a plain Python value: the tag must not read np.int64(1)
+        return out, f"probability of class {positive!r}"
+    out[f"{prediction_column}_proba"] = proba.max(axis=1)
+    return out, "probability of the predicted class"
+
+
+class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
+    """Score the pinned data with ``models:/<name>@<alias>``, write predictions by reference.
+
+    The alias is resolved to a version number once, before anything is read, and the model is
+    loaded by that number: a promotion that lands mid-run cannot make one run's predictions
+    come from two models or be recorded against the wrong one. A retry of the same DAG run
+    finds its MLflow run by tags and keeps the version that run recorded, so the record of one
+    DAG run never names two versions.
+    """
+
+    template_fields: Sequence[str] = ("data", "model_name", "alias")
+
+    def __init__(
+        self,
+        *,
+        data: Any,
+        model_name: str,
+        experiment: str,
+        alias: str = "champion",
+        passthrough: Sequence[str] = (),
+        prediction_column: str = "prediction",
+        lineage: dict[str, str] | None = None,
+        dvc_conn_id: str = "dvc_default",
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data = data
+        self.model_name = model_name
+        self.experiment = experiment
+        self.alias = alias
+        self.passthrough = list(dict.fromkeys(passthrough))
+        self.prediction_column = prediction_column
+        self.lineage = lineage or {}
+        self.dvc_conn_id = dvc_conn_id
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dag_id, run_id = run_identity(context)
+        hook = self.mlflow_hook
+        with hook.session():
+            client = hook.get_client()
+            earlier = self._earlier_attempt(dag_id, run_id)
+            version = self._pin_version(earlier)
+            model_uri = f"models:/{self.model_name}/{version}"
+            if earlier is not None:
+                mlflow_run_id = str(earlier.info.run_id)
+                client.update_run(mlflow_run_id, status="RUNNING")
+            else:
+                mlflow_run_id = self._start_run(dag_id, run_id, version, model_uri)
+            try:
+                result = self._score(dag_id, run_id, version, model_uri, mlflow_run_id)
+            except BaseException:
+                client.set_terminated(mlflow_run_id, status="FAILED")
+                raise
+            client.set_terminated(mlflow_run_id, status="FINISHED")
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = {k: result[k] for k in EVENT_KEYS}
+        return result
+
+    def _earlier_attempt(self, dag_id: str, run_id: str) -> Run | None:
+        """This DAG run's scoring run from an earlier try.
+
+        Only read here: a run that fails for want of a champion must leave no experiment behind.
+        """
+        experiment = self.mlflow_hook.get_client().get_experiment_by_name(self.experiment)
+        if experiment is None:
+            return None
+        tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: ROLE_SCORING}
+        return self.mlflow_hook.find_run(str(experiment.experiment_id), tags)
+
+    def _pin_version(self, earlier: Run | None) -> str:
+        pinned = earlier.data.params.get("model.version") if earlier is not None else None
+        if pinned:
+            self.log.info("Retry: keeping version %s of %s, pinned by the earlier attempt", pinned, self.model_name)
+            return str(pinned)
+        current = self.mlflow_hook.alias_version(self.model_name, self.alias)
+        if current is None:
+            raise NoChampionError(
+                f"no @{self.alias} for model {self.model_name} yet; run its retraining pipeline first "
+                f"(looked in the registry of connection {self.mlflow_conn_id!r})"
+            )
+        self.log.info("Pinned %s@%s -> version %s", self.model_name, self.alias, current.version)
+        return str(current.version)
+
+    def _start_run(self, dag_id: str, run_id: str, version: str, model_uri: str) -> str:
+        from mlflow.entities import Param
+
+        hook = self.mlflow_hook
+        client = hook.get_client()
+        experiment_id = hook.get_or_create_experiment(self.experiment)
+        tags = {
+            TAG_DAG_ID: dag_id,
+            TAG_RUN_ID: run_id,
+            TAG_ROLE: ROLE_SCORING,
+            "mlops.model_uri": model_uri,
+            **{f"mlops.code.{k}": v for k, v in self.lineage.items()},
+        }
+        run = client.create_run(experiment_id, run_name=f"{dag_id} {run_id}", tags=tags)
+        params = {
+            "model.name": self.model_name,
+            "model.version": version,
+            "model.alias": self.alias,
+            **{f"data.{k}": str(self.data.get(k)) for k in ("repo", "path", "rev", "commit", "md5")},
+        }
+        client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()])
+        return str(run.info.run_id)
+
+    def _score(self, dag_id: str, run_id: str, version: str, model_uri: str, mlflow_run_id: str) -> dict[str, Any]:
+        frame = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
+        where = f"data {self.data['path']}@{str(self.data['commit'])[:12]}"
+        self._check_frame(frame, where)
+        model, columns, required = self._load_model(model_uri)
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise DataVersionError(
+                f"{where} lacks columns {missing} that {self.model_name} version {version} needs as inputs "
+                f"(its signature has {len(columns)} columns)"
+            )
+        predictions, proba = score_frame(
+            model,
+            frame,
+            columns=[c for c in columns if c in frame.columns],
+            passthrough=self.passthrough,
+            prediction_column=self.prediction_column,
+        )
+        uri = artifacts.write_parquet(predictions, f"{artifacts.run_prefix(dag_id, run_id)}/{PREDICTIONS_FILE}")
+        client = self.mlflow_hook.get_client()
+        client.log_metric(mlflow_run_id, "rows", len(predictions))
+        client.set_tag(mlflow_run_id, "mlops.predictions.uri", uri)
+        client.set_tag(mlflow_run_id, "mlops.predictions.proba", proba or "none")
+        self.log.info("Scored %d rows of %s with %s; predictions at %s", len(predictions), where, model_uri, uri)
+        return {
+            "uri": uri,
+            "rows": len(predictions),
+            "model_name": self.model_name,
+            "model_version": version,
+            "data_commit": self.data["commit"],
+            "model_uri": model_uri,
+            "mlflow_run_id": mlflow_run_id,
+        }
+
+    def _load_model(self, model_uri: str) -> tuple[Any, list[str], list[str]]:
+        import mlflow.pyfunc
+        import mlflow.sklearn
+        from mlflow.models import get_model_info
+
+        info = get_model_info(model_uri)
+        # The sklearn flavour keeps predict_proba; any other flavour scores through pyfunc.
+        if "sklearn" in info.flavors:
+            model = mlflow.sklearn.load_model(model_uri)
+        else:
+            model = mlflow.pyfunc.load_model(model_uri)
+        columns, required = input_columns(info.signature, model, model_uri)
+        return model, columns, required
+
+    def _check_frame(self, frame: pd.DataFrame, where: str) -> None:
+        """Fail before the model is downloaded on what the data alone can tell."""
+        if frame.empty:
+            raise DataVersionError(f"{where} has no rows to score")
+        outputs = {self.prediction_column, f"{self.prediction_column}_proba"}
+        clash = [c for c in self.passthrough if c in outputs]
+        if clash:
+            raise ConfigurationError(
+                f"passthrough columns {clash} would be overwritten by the predictions; rename prediction_column"
+            )
+        missing = [c for c in self.passthrough if c not in frame.columns]
+        if missing:
+            raise DataVersionError(f"{where} lacks passthrough columns {missing}")
