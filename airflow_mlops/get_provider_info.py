@@ -47,7 +47,11 @@ def get_provider_info() -> dict[str, Any]:
             },
             {
                 "integration-name": "airflow-mlops",
-                "python-modules": ["airflow_mlops.operators.gate", "airflow_mlops.operators.drift"],
+                "python-modules": [
+                    "airflow_mlops.operators.gate",
+                    "airflow_mlops.operators.drift",
+                    "airflow_mlops.operators.approval",
+                ],
             },
         ],
         "hooks": [

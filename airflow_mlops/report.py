@@ -103,3 +103,95 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     aliases = report.get("aliases", {})
     lines.append("  aliases     " + ", ".join(f"@{k} -> {'v' + v if v else 'none'}" for k, v in aliases.items()))
     return "\n".join(lines)
+
+
+_METRIC_ORDER = ("f1", "roc_auc", "accuracy", "precision", "recall", "log_loss", "r2", "rmse", "mae")
+
+
+def _metric_line(metrics: dict[str, Any]) -> str:
+    ordered = sorted(metrics, key=lambda m: (_METRIC_ORDER.index(m) if m in _METRIC_ORDER else len(_METRIC_ORDER), m))
+    return "  ".join(f"{m} {_fmt(metrics[m])}" for m in ordered)
+
+
+def _kv(values: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted((values or {}).items())) or "-"
+
+
+def _history_line(entry: dict[str, Any]) -> str:
+    moved = f"{'v' + entry['from'] if entry.get('from') else 'nothing'} -> v{entry.get('to')}"
+    forced = " (forced)" if entry.get("forced") else ""
+    return f"{entry.get('at')}  {entry.get('action')}{forced} {moved} by {entry.get('actor')}: {entry.get('reason')}"
+
+
+def _validation_line(validation: dict[str, Any]) -> str:
+    success = validation.get("success")
+    if success is None:
+        return "not recorded"
+    stats = validation.get("statistics") or {}
+    counts = ""
+    if "evaluated_expectations" in stats:
+        counts = f": {stats.get('successful_expectations')}/{stats['evaluated_expectations']} expectations met"
+    return ("PASSED" if success else "FAILED") + counts
+
+
+def format_lineage(info: dict[str, Any]) -> str:
+    """``airflow-mlops lineage`` for a terminal: one labelled block per link of the provenance chain."""
+    on = " ".join(f"@{a}" for a in info["aliases"])
+    lines = [f"{info['model_name']} v{info['version']}" + (f"  {on}" if on else "")]
+
+    def row(label: str, *values: str) -> None:
+        for i, value in enumerate(values or ("-",)):
+            lines.append(f"  {label if i == 0 else '':<11} {value}")
+
+    pipeline, data = info["pipeline"], info["data"]
+    row(
+        "registered",
+        f"{info.get('created_at') or '-'} by {pipeline.get('dag_id') or '-'} / {pipeline.get('run_id') or '-'}",
+    )
+    if data.get("commit"):
+        row(
+            "data",
+            f"{data.get('path')} @ {data.get('rev')} -> commit {data.get('commit')}",
+            f"md5 {data.get('md5')}",
+            f"repo {data.get('repo')}",
+        )
+    else:
+        row("data", "not recorded")
+    row("validation", _validation_line(info["validation"]))
+    row("code", *([f"{k} {v}" for k, v in info["code"].items()] or ["not recorded"]))
+    training = info["training"]
+    estimator = f"{training.get('candidate') or '-'}: {training.get('estimator') or '-'}"
+    row("training", f"{estimator} (MLflow run {training.get('run_id') or '-'})")
+    row("params", _kv(training.get("params")), f"preprocessing {_kv(training.get('preprocessing'))}")
+    test = info["metrics"].get("test") or {}
+    train = {
+        k.removeprefix("train_"): v for k, v in (info["metrics"].get("run") or {}).items() if k.startswith("train_")
+    }
+    row(
+        "metrics",
+        *([f"test  {_metric_line(test)}"] if test else []),
+        *([f"train {_metric_line(train)}"] if train else []),
+    )
+    gate = info["gate"]
+    if gate.get("decision"):
+        against = f"vs champion v{gate['champion_version']}" if gate.get("champion_version") else "no champion yet"
+        reasons = [f"{'ok' if o['passed'] else 'NO'}  {o['reason']}" for o in gate.get("outcomes") or []]
+        row("gate", f"{gate.get('summary') or gate['decision'].upper()} ({against})", *reasons)
+    else:
+        row("gate", "not recorded")
+    approval = info["approval"]
+    row("approver", approval.get("approver") or approval["status"])
+    promotion = info["promotion"]
+    if promotion.get("promoted_at"):
+        forced = " (forced)" if promotion.get("forced") else ""
+        source = f"v{promotion['promoted_from']}" if promotion.get("promoted_from") else "nothing"
+        row(
+            "promoted",
+            f"{promotion['promoted_at']} by {promotion.get('promoted_by')}{forced}, replacing {source}",
+            f"reason: {promotion.get('reason') or '-'}",
+        )
+    # A version promoted again after a demotion keeps the old demotion tags; only a newer one counts.
+    if promotion.get("demoted_at") and promotion["demoted_at"] >= (promotion.get("promoted_at") or ""):
+        row("demoted", f"{promotion['demoted_at']} by {promotion.get('demoted_by') or '-'}")
+    row("history", *([_history_line(e) for e in info["history"]] or ["no promotions recorded"]))
+    return "\n".join(lines)

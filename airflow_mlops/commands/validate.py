@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
+    from airflow_mlops import settings
     from airflow_mlops.factory.loader import pipeline_files
     from airflow_mlops.spec.errors import PipelineConfigError
     from airflow_mlops.spec.loader import load_pipeline_spec
@@ -22,9 +23,10 @@ def _run(args: argparse.Namespace) -> int:
         else:
             files.append((path, Path(args.defaults_root) if args.defaults_root else _default_root(path)))
     failures = 0
+    prefixes = settings.allowed_import_prefixes()  # the same allowlist Airflow's loader applies
     for file, root in files:
         try:
-            spec = load_pipeline_spec(file, defaults_root=root)
+            spec = load_pipeline_spec(file, defaults_root=root, allowed_import_prefixes=prefixes)
         except PipelineConfigError as err:
             failures += 1
             print(err, file=sys.stderr)

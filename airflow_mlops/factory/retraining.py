@@ -134,12 +134,29 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             min_test_rows=spec.gate.min_test_rows,
             **mlflow,
         )
+        approval: Any = None
+        if spec.approval.mode == "manual":
+            from airflow_mlops.operators.approval import ModelApprovalOperator
+
+            approve = ModelApprovalOperator(
+                task_id="approve",
+                **step_args(spec, "approve"),
+                gate=gate.output,
+                model_name=spec.registry.model_name,
+                experiment=spec.experiment_name,
+                alias=spec.registry.alias,
+                approvers=spec.approval.approvers,
+                timeout_hours=spec.approval.timeout_hours,
+                **mlflow,
+            )
+            approval = approve.output
         register = RegisterModelOperator(
             task_id="register",
             **step_args(spec, "register"),
             gate=gate.output,
             data=resolve.output,
             validation=validate.output,
+            approval=approval,
             model_name=spec.registry.model_name,
             lineage=lineage,
             **mlflow,

@@ -76,9 +76,18 @@ class EvaluationGateOperator(MlflowOperatorMixin, MlopsBaseOperator):
             min_test_rows=self.min_test_rows,
         )
         verdict_dict = verdict.to_dict()
+        # What `airflow-mlops promote` re-applies when a person promotes this version later.
+        rules_payload = {
+            "rules": self.rules,
+            "select_by": self.select_by,
+            "problem": self.problem,
+            "first_run": self.first_run,
+            "min_test_rows": self.min_test_rows,
+        }
         hook = self.mlflow_hook
         with hook.session():
             client = hook.get_client()
+            client.log_text(evaluation["mlflow_run_id"], json.dumps(rules_payload, indent=2), "gate/rules.json")
             for run_id in (evaluation["mlflow_run_id"], candidates[best]["mlflow_run_id"]):
                 client.log_text(run_id, json.dumps(verdict_dict, indent=2), "gate/verdict.json")
                 client.set_tag(run_id, "mlops.gate.decision", verdict.decision)

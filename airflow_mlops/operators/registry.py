@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops.exceptions import PromotionConflictError
+from airflow_mlops import governance
 from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_RUN_ID
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
 
@@ -65,7 +64,7 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
     keyed by (dag_id, run_id): a retry finds the version it already created.
     """
 
-    template_fields: Sequence[str] = ("gate", "data", "validation")
+    template_fields: Sequence[str] = ("gate", "data", "validation", "approval")
 
     def __init__(
         self,
@@ -74,6 +73,7 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         data: Any,
         validation: Any,
         model_name: str,
+        approval: Any = None,
         lineage: dict[str, str] | None = None,
         mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
@@ -82,6 +82,7 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         self.gate = gate
         self.data = data
         self.validation = validation
+        self.approval = approval
         self.model_name = model_name
         self.lineage = lineage or {}
         self.mlflow_conn_id = mlflow_conn_id
@@ -109,6 +110,8 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
                     gate=self.gate,
                     lineage=self.lineage,
                 )
+                # Who signed off, when a person had to (approval: manual); rejections never get here.
+                tags.update({f"mlops.approval.{k}": str(v)[:4000] for k, v in (self.approval or {}).items()})
                 registered = mlflow.register_model(candidate["model_uri"], self.model_name, tags=tags)
                 version = str(registered.version)
                 hook.get_client().update_model_version(
@@ -158,40 +161,30 @@ class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         expected = (self.gate.get("champion") or {}).get("version")
         hook = self.mlflow_hook
         with hook.session():
-            client = hook.get_client()
-            current = hook.alias_version(self.model_name, self.alias)
-            current_version = str(current.version) if current is not None else None
-            if current_version == new_version:
-                self.log.info("@%s already points at version %s", self.alias, new_version)
-                return self._result(new_version, expected, context)
-            if current_version != expected:
-                raise PromotionConflictError(
-                    f"@{self.alias} of {self.model_name} moved from {expected or 'nothing'} to {current_version} "
-                    f"after the gate compared against it; refusing to promote version {new_version} blindly"
-                )
-            now = datetime.now(UTC).isoformat(timespec="seconds")
-            if current_version is not None:
-                client.set_registered_model_alias(self.model_name, self.previous_alias, current_version)
-                client.set_model_version_tag(self.model_name, current_version, "mlops.demoted_at", now)
-            client.set_registered_model_alias(self.model_name, self.alias, new_version)
-            audit = {
-                "mlops.promoted_at": now,
-                "mlops.promoted_by": f"airflow:{dag_id}/{run_id}",
-                "mlops.promoted_from": current_version or "",
-                "mlops.promotion_reason": self.gate["verdict"]["summary"][:4000],
-            }
-            for key, value in audit.items():
-                client.set_model_version_tag(self.model_name, new_version, key, value)
+            # The CLI's `promote` goes through the same function, so both leave the same audit trail.
+            moved = governance.promote_version(
+                hook.get_client(),
+                self.model_name,
+                new_version,
+                expected_champion=expected,
+                alias=self.alias,
+                previous_alias=self.previous_alias,
+                actor=f"airflow:{dag_id}/{run_id}",
+                reason=self.gate["verdict"]["summary"],
+            )
+        if not moved["changed"]:
+            self.log.info("@%s already points at version %s", self.alias, new_version)
+            return self._result(new_version, expected, context)
         self.log.info(
             "@%s of %s: %s -> %s (@%s = %s)",
             self.alias,
             self.model_name,
-            current_version,
+            moved["previous"],
             new_version,
             self.previous_alias,
-            current_version,
+            moved["previous"],
         )
-        return self._result(new_version, current_version, context)
+        return self._result(new_version, moved["previous"], context)
 
     def _result(self, version: str, previous: str | None, context: Context) -> dict[str, Any]:
         result = {

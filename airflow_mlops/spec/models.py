@@ -314,6 +314,25 @@ class RegistrySpec(_Strict):
         return self
 
 
+class ApprovalSpec(_Strict):
+    """A person signs off between a passing gate and the promotion (Airflow's HITL approval).
+
+    ``approval: manual`` is shorthand for ``{mode: manual}``. Without a timeout the run
+    waits for an answer; with one, silence counts as a rejection, never as an approval.
+    """
+
+    mode: Literal["none", "manual"] = "none"
+    approvers: list[str] = Field(
+        default_factory=list, description="Airflow user ids allowed to answer; empty: any user with access."
+    )
+    timeout_hours: float | None = Field(None, gt=0, description="Reject when nobody answers within this time.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
+
+
 class RetriesSpec(_Strict):
     """Retries with exponential backoff, on by default: MLflow servers and object stores blip."""
 
@@ -464,10 +483,12 @@ class RetrainingPipelineSpec(PipelineBase):
     models: list[CandidateSpec] = Field(..., min_length=1)
     select_by: str
     gate: GateSpec
+    approval: ApprovalSpec = ApprovalSpec()
     registry: RegistrySpec
 
     def step_names(self) -> tuple[str, ...]:
-        return ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
+        steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
+        return (*steps, "approve") if self.approval.mode == "manual" else steps
 
     def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
         """Rules that span fields, reported with the path of the field at fault.

@@ -61,6 +61,29 @@ class PipelineEnv:
         path.with_suffix(".py").write_text(LOADER_STUB)
         return spec
 
+    def start_run(self, dag_id: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """Start a DAG run in the background; returns the process and where its outcome lands."""
+        self._runs += 1
+        out = self.root / "logs" / f"{self._runs}-{dag_id}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "airflow_mlops.demo.run_dag", dag_id, str(out)],
+            env=self.env,
+            stdout=out.with_suffix(".log").open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+        )
+        return process, out
+
+    def finish_run(self, process: subprocess.Popen[bytes], out: Path, timeout: float = 600) -> dict[str, Any]:
+        code = process.wait(timeout=timeout)
+        log = out.with_suffix(".log").read_text()
+        if code != 0 or not out.exists():
+            raise AssertionError(f"run did not complete (exit {code}):\n{log[-4000:]}")
+        outcome: dict[str, Any] = json.loads(out.read_text())
+        outcome["log"] = log
+        return outcome
+
     def run(self, dag_id: str) -> dict[str, Any]:
         self._runs += 1
         out = self.root / "logs" / f"{self._runs}-{dag_id}.json"
@@ -130,6 +153,86 @@ class MlflowServer:
                 time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"mlflow server did not answer on {self.url} within {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+class ApiServer:
+    """A real ``airflow api-server`` on 127.0.0.1 sharing a PipelineEnv's metadata database.
+
+    Users come from Airflow's SimpleAuthManager with passwords the test chooses, so requests
+    carry a real JWT and responses (e.g. to an approval) are attributed to a real user.
+    """
+
+    def __init__(self, deployment: PipelineEnv, users: dict[str, str]) -> None:
+        self.deployment = deployment
+        self.users = users
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        home = Path(deployment.env["AIRFLOW_HOME"])
+        (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps(users))
+        deployment.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:admin" for u in users)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._tokens: dict[str, str] = {}
+
+    def start(self, timeout: float = 120.0) -> ApiServer:
+        import time
+        import urllib.request
+
+        log = (self.deployment.root / "api-server.log").open("wb")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("airflow")), "api-server", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", "1"],
+            env=self.deployment.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError((self.deployment.root / "api-server.log").read_text()[-3000:])
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"api-server did not answer on {self.url}")
+
+    def token(self, user: str) -> str:
+        if user not in self._tokens:
+            status, body = self.request("POST", "/auth/token", body={"username": user, "password": self.users[user]})
+            assert status == 201, body
+            self._tokens[user] = body["access_token"]
+        return self._tokens[user]
+
+    def request(
+        self, method: str, path: str, *, user: str | None = None, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        import urllib.error
+        import urllib.request
+
+        headers = {"Content-Type": "application/json"}
+        if user is not None:
+            headers["Authorization"] = f"Bearer {self.token(user)}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                payload = response.read()
+                return response.status, json.loads(payload) if payload else None
+        except urllib.error.HTTPError as err:
+            payload = err.read()
+            try:
+                return err.code, json.loads(payload)
+            except ValueError:
+                return err.code, payload.decode(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -1,0 +1,68 @@
+"""``airflow-mlops promote``: make a version champion by hand, through the pipeline's own gate."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.force and not (args.reason or "").strip():
+        # A bypass nobody can explain later is exactly what the audit trail exists to prevent.
+        args.usage_error("--force needs --reason TEXT: say why the gate is being bypassed")
+    from airflow_mlops import governance
+
+    def action() -> int:
+        with governance.open_client(args.conn_id, args.tracking_uri) as client:
+            result = governance.request_promotion(
+                client,
+                args.model,
+                args.version,
+                force=args.force,
+                alias=args.alias,
+                previous_alias=args.previous_alias,
+                actor=governance.cli_actor(),
+                reason=args.reason or "",
+            )
+        _print_result(result, args.model, args.previous_alias)
+        return 0
+
+    return governance.run_cli("promote", action)
+
+
+def _print_result(result: dict[str, object], model: str, previous_alias: str) -> None:
+    alias, version = result["alias"], result["version"]
+    if not result["changed"]:
+        print(f"@{alias} of {model} already points at v{version}; nothing to do")
+        return
+    previous = result["previous"]
+    moved_from = f"v{previous}" if previous else "nothing"
+    kept = f"@{previous_alias} = v{previous}" if previous else f"no @{previous_alias}"
+    print(f"@{alias} of {model}: {moved_from} -> v{version} ({kept})")
+    check = result.get("check")
+    if isinstance(check, dict):
+        verdict = check["verdict"]
+        print(f"gate re-check on {check['n_test']} recorded test rows: {verdict['summary']}")
+        for outcome in verdict["outcomes"]:
+            print(f"  {'ok' if outcome['passed'] else 'NO'}  {outcome['reason']}")
+    if result.get("forced"):
+        print("forced: the gate was not applied; recorded as forced in the promotion history")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "promote",
+        help="make VERSION the champion; re-applies the version's recorded gate unless --force",
+        description="Move @champion to VERSION. Without --force the rules the version's own pipeline run "
+        "recorded are applied again, against today's champion, on that run's test rows.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="registered model name")
+    parser.add_argument("version", metavar="VERSION", help="model version number")
+    parser.add_argument("--force", action="store_true", help="skip the gate (needs --reason; recorded as forced)")
+    parser.add_argument("--reason", help="why; recorded on the version and in the promotion history")
+    parser.add_argument("--alias", default="champion", help="alias to move (default: champion)")
+    parser.add_argument("--previous-alias", default="previous", help="alias kept on the old champion")
+    parser.add_argument(
+        "--conn-id", default="mlflow_default", help="Airflow connection of MLflow (default: %(default)s)"
+    )
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI; overrides the connection")
+    parser.set_defaults(func=_run, usage_error=parser.error)

@@ -1,0 +1,47 @@
+"""``airflow-mlops rollback``: put the previous champion back in one command."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _run(args: argparse.Namespace) -> int:
+    from airflow_mlops import governance
+
+    def action() -> int:
+        with governance.open_client(args.conn_id, args.tracking_uri) as client:
+            result = governance.rollback(
+                client,
+                args.model,
+                to_version=args.to,
+                alias=args.alias,
+                previous_alias=args.previous_alias,
+                actor=governance.cli_actor(),
+                reason=args.reason or "",
+            )
+        previous = result["previous"]
+        moved_from = f"v{previous}" if previous else "nothing"
+        kept = f"@{args.previous_alias} = v{previous}" if previous else f"no @{args.previous_alias}"
+        print(f"@{args.alias} of {args.model} rolled back: {moved_from} -> v{result['version']} ({kept})")
+        return 0
+
+    return governance.run_cli("rollback", action)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "rollback",
+        help="restore @previous (or --to VERSION) as champion",
+        description="Move @champion back to @previous, or to an earlier champion named with --to; the "
+        "displaced champion becomes @previous. No gate: the target already held the alias.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="registered model name")
+    parser.add_argument("--to", metavar="VERSION", help="an earlier champion to restore instead of @previous")
+    parser.add_argument("--reason", help="why; recorded on the version and in the promotion history")
+    parser.add_argument("--alias", default="champion", help="alias to move (default: champion)")
+    parser.add_argument("--previous-alias", default="previous", help="alias kept on the old champion")
+    parser.add_argument(
+        "--conn-id", default="mlflow_default", help="Airflow connection of MLflow (default: %(default)s)"
+    )
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI; overrides the connection")
+    parser.set_defaults(func=_run)

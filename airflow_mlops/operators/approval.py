@@ -1,0 +1,123 @@
+"""A person's sign-off between a passing gate and the promotion, on Airflow's HITL approval.
+
+Only built into DAGs whose spec says ``approval: manual``: the standard provider's HITL
+module is imported with this one, and pipelines without approval never pay for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowSkipException
+
+from airflow_mlops.operators.base import MlflowOperatorMixin, run_identity
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def approval_body(gate: dict[str, Any], model_name: str) -> str:
+    """The verdict as a Markdown table: what the approver needs to decide, in one place."""
+    verdict = gate["verdict"]
+    candidate = gate["candidate"]
+    champion = gate.get("champion")
+    lines = [
+        f"The gate passed **{verdict['candidate']}** (`{candidate.get('estimator', '')}`) for **{model_name}**.",
+        "",
+        f"Current champion: **v{champion['version']}**" if champion else "There is no champion yet.",
+        "",
+        "| rule | candidate | champion | threshold | result |",
+        "|---|---|---|---|---|",
+    ]
+
+    def number(value: Any) -> str:
+        return f"{value:.4f}" if isinstance(value, int | float) else "-"
+
+    for outcome in verdict["outcomes"]:
+        lines.append(
+            f"| {outcome['rule']} | {number(outcome['candidate_value'])} | {number(outcome['champion_value'])} "
+            f"| {number(outcome['threshold'])} | {'pass' if outcome['passed'] else 'FAIL'} |"
+        )
+    lines += ["", "Approve to register and promote it; reject to keep the current champion."]
+    return "\n".join(lines)
+
+
+class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
+    """Ask for approval only when the gate passed, and record who decided and why.
+
+    The decision is written to the DAG run's MLflow record before Airflow acts on it, so a
+    rejection is auditable even though it promotes nothing; ``register`` copies an approval
+    onto the model version.
+    """
+
+    template_fields = (*ApprovalOperator.template_fields, "gate")
+
+    def __init__(
+        self,
+        *,
+        gate: Any,
+        model_name: str,
+        experiment: str,
+        alias: str = "champion",
+        approvers: list[str] | None = None,
+        timeout_hours: float | None = None,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            subject=f"Promote a new {model_name} to @{alias}?",
+            body="The gate's verdict appears here once the gate has decided.",
+            params={
+                "reason": Param(
+                    "", type="string", title="Reason", description="Why you approve or reject; kept with the model."
+                )
+            },
+            assigned_users=[{"id": user, "name": user} for user in approvers or []] or None,
+            response_timeout=timedelta(hours=timeout_hours) if timeout_hours else None,
+            defaults=[self.REJECT] if timeout_hours else None,
+            **kwargs,
+        )
+        self.gate = gate
+        self.model_name = model_name
+        self.experiment = experiment
+        self.alias = alias
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> Any:
+        if self.gate["verdict"]["decision"] != "promote":
+            raise AirflowSkipException("the gate rejected the challenger; there is nothing to approve")
+        self.body = approval_body(self.gate, self.model_name)
+        return super().execute(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        chosen = event.get("chosen_options") or []
+        user = event.get("responded_by_user") or {}
+        record = {
+            "decision": "approved" if chosen == [self.APPROVE] else "rejected",
+            "by": user.get("id") or user.get("name") or "timeout",
+            "at": _iso(event.get("responded_at")),
+            "reason": str((event.get("params_input") or {}).get("reason", "")),
+        }
+        self._record(context, record)
+        self.log.info("Promotion %s by %s: %s", record["decision"], record["by"], record["reason"] or "(no reason)")
+        super().execute_complete(context=context, event=event)  # skips register/promote on reject
+        return record
+
+    def _record(self, context: Context, record: dict[str, str]) -> None:
+        dag_id, run_id = run_identity(context)
+        hook = self.mlflow_hook
+        with hook.session():
+            experiment_id = hook.get_or_create_experiment(self.experiment)
+            parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
+            client = hook.get_client()
+            for key, value in record.items():
+                client.set_tag(parent, f"mlops.approval.{key}", value[:4000])
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+    return str(value) if value else datetime.now(UTC).isoformat(timespec="seconds")
