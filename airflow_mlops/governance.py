@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_mlops import artifacts
 from airflow_mlops.exceptions import MlopsError, PromotionConflictError
 from airflow_mlops.gates.decision import decide
+from airflow_mlops.registry_lock import promotion_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -147,7 +148,7 @@ def append_history(
     forced: bool,
     at: str | None = None,
 ) -> dict[str, Any]:
-    """Record one event. Read-modify-write: two simultaneous writers can lose one entry."""
+    """Record one event (read-modify-write; promotions and rollbacks call it under the promotion lock)."""
     entry = {
         "at": at or now_iso(),
         "actor": actor[:_HISTORY_FIELD_CHARS],
@@ -177,15 +178,36 @@ def promote_version(
     actor: str,
     reason: str,
     forced: bool = False,
+    on_conflict: str = "refuse",
 ) -> dict[str, Any]:
-    """Compare-and-set ``@alias`` from ``expected_champion`` to ``version``.
+    """Compare-and-set ``@alias`` from ``expected_champion`` to ``version``, under the model's lock.
 
-    Whoever decided the promotion decided it against ``expected_champion``; if the alias
-    moved since, that decision is about a different model, so it is refused (and the refusal
-    recorded) instead of overwriting someone else's move. MLflow has no atomic alias update,
-    so a window of a few requests remains between this read and the write.
+    Whoever decided the promotion decided it against ``expected_champion``. If the alias moved
+    since, that decision is about a different model: with ``on_conflict="refuse"`` the
+    promotion is refused (and the refusal recorded) instead of overwriting someone else's
+    move; with ``"reevaluate"`` the version's recorded gate is re-applied against the new
+    champion and decides. The lock (see registry_lock) makes read, compare and write one step.
     """
-    version = str(version)
+    with promotion_lock(client, model_name, holder=actor):
+        return _promote_locked(
+            client, model_name, str(version), expected_champion=expected_champion, alias=alias,
+            previous_alias=previous_alias, actor=actor, reason=reason, forced=forced, on_conflict=on_conflict,
+        )  # fmt: skip
+
+
+def _promote_locked(
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    *,
+    expected_champion: str | None,
+    alias: str,
+    previous_alias: str,
+    actor: str,
+    reason: str,
+    forced: bool,
+    on_conflict: str,
+) -> dict[str, Any]:
     model_version(client, model_name, version)
     current_aliases = aliases(client, model_name)
     current = current_aliases.get(alias)
@@ -197,6 +219,21 @@ def promote_version(
             "previous": current_aliases.get(previous_alias),
             "changed": False,
         }
+    if current != expected_champion and on_conflict == "reevaluate" and not forced:
+        verdict = recheck_gate(client, model_name, version, champion_version=current)["verdict"]
+        if verdict["decision"] == "promote":
+            reason = f"{reason}; re-evaluated against @{alias} {_label(current)} after it moved: {verdict['summary']}"
+            expected_champion = current
+        else:
+            message = (
+                f"@{alias} of {model_name} moved to {_label(current)} after the gate compared against "
+                f"{_label(expected_champion)}; re-evaluated against it: {verdict['summary']}"
+            )
+            append_history(
+                client, model_name, action="refused", actor=actor, from_version=current, to_version=version,
+                reason=message, forced=forced,
+            )  # fmt: skip
+            raise PromotionConflictError(message)
     if current != expected_champion:
         message = (
             f"@{alias} of {model_name} is {_label(current)}, not {_label(expected_champion)} as when this promotion "
@@ -309,6 +346,23 @@ def rollback(
     explicit target that never did would be an ungated promotion with no "forced" mark, so
     it is refused and the user is sent to ``promote``.
     """
+    with promotion_lock(client, model_name, holder=actor):
+        return _rollback_locked(
+            client, model_name, to_version=to_version, alias=alias, previous_alias=previous_alias, actor=actor,
+            reason=reason,
+        )  # fmt: skip
+
+
+def _rollback_locked(
+    client: MlflowClient,
+    model_name: str,
+    *,
+    to_version: str | None,
+    alias: str,
+    previous_alias: str,
+    actor: str,
+    reason: str,
+) -> dict[str, Any]:
     current_aliases = aliases(client, model_name)
     current = current_aliases.get(alias)
     previous = current_aliases.get(previous_alias)

@@ -169,6 +169,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             model_name=spec.registry.model_name,
             alias=spec.registry.alias,
             previous_alias=spec.registry.previous_alias,
+            on_conflict=spec.registry.on_conflict,
             outlets=[champion_asset(spec.registry.model_name)],
             **mlflow,
         )

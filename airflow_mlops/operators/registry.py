@@ -130,8 +130,10 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
 class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
     """Move ``@champion`` to the new version and keep the old one as ``@previous``.
 
-    The move is compare-and-set against the champion the gate measured: if anything moved
-    the alias since, promoting would skip the comparison the gate made, so it refuses.
+    The move is compare-and-set, under the model's promotion lock, against the champion the
+    gate measured: if anything moved the alias since, promoting would skip the comparison the
+    gate made, so it refuses (``on_conflict="refuse"``) or re-applies the gate against the new
+    champion (``"reevaluate"``).
     """
 
     template_fields: Sequence[str] = ("registered", "gate")
@@ -144,10 +146,12 @@ class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         model_name: str,
         alias: str = "champion",
         previous_alias: str = "previous",
+        on_conflict: str = "refuse",
         mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_conflict = on_conflict
         self.registered = registered
         self.gate = gate
         self.model_name = model_name
@@ -171,6 +175,7 @@ class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 previous_alias=self.previous_alias,
                 actor=f"airflow:{dag_id}/{run_id}",
                 reason=self.gate["verdict"]["summary"],
+                on_conflict=self.on_conflict,
             )
         if not moved["changed"]:
             self.log.info("@%s already points at version %s", self.alias, new_version)

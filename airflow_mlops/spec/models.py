@@ -306,6 +306,11 @@ class RegistrySpec(_Strict):
     model_name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     alias: str = Field("champion", pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
     previous_alias: str = Field("previous", pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+    on_conflict: Literal["refuse", "reevaluate"] = Field(
+        "refuse",
+        description="When the champion moved after the gate compared against it: refuse to promote, "
+        "or re-apply the gate against the new champion on the same test rows.",
+    )
 
     @model_validator(mode="after")
     def _distinct_aliases(self) -> RegistrySpec:
