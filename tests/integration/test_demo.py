@@ -34,3 +34,27 @@ def test_demo_runs_twice_and_shows_the_champion_comparison(tmp_path: Path) -> No
         assert "@champion -> v2, @previous -> v1" in run2
     else:
         assert "@champion -> v1" in run2 and "registered  nothing" in run2
+
+    # What an on-call engineer runs next, against the demo's own record (the README's commands).
+    tracking = ["--tracking-uri", f"sqlite:///{tmp_path / 'demo' / 'mlflow.db'}"]
+    champion = "2" if "gate        PROMOTE" in run2 else "1"
+    lineage = _cli("lineage", "breast_cancer_classifier@champion", *tracking)
+    for field in ("data ", "md5 ", "validation  PASSED", "code ", "spec_sha256", "params ", "metrics ",
+                  "gate ", "approver    not required", "history "):  # fmt: skip
+        assert field in lineage, f"lineage lacks {field!r}:\n{lineage}"
+    assert lineage.startswith(f"breast_cancer_classifier v{champion}  @champion")
+    if champion == "2":
+        rolled = _cli("rollback", "breast_cancer_classifier", "--reason", "demo drill", *tracking)
+        assert "v2 -> v1" in rolled
+        restored = _cli("lineage", "breast_cancer_classifier@champion", *tracking)
+        assert restored.startswith("breast_cancer_classifier v1  @champion")
+        assert "rollback v2 -> v1" in restored and "demo drill" in restored
+
+
+def _cli(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_mlops.cli", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
