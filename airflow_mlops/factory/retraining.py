@@ -75,6 +75,12 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
     ]
 
 
+def _slices(spec: RetrainingPipelineSpec) -> list[dict[str, Any]]:
+    """The columns the gate slices on, each with the smallest slice it will judge."""
+    wanted = {(r.slice_by, r.min_slice_rows) for r in spec.gate.metrics if r.slice_by}
+    return [{"column": column, "min_rows": rows} for column, rows in sorted(wanted)]
+
+
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
     lineage = _lineage(spec, source)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
@@ -120,6 +126,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             model_name=spec.registry.model_name,
             alias=spec.registry.alias,
             problem=spec.problem,
+            slices=_slices(spec),
             **mlflow,
         )
         gate = EvaluationGateOperator(

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from airflow_mlops.gates.metrics import Direction, Problem, direction_of
+from airflow_mlops.gates.metrics import Direction, Problem, direction_of, slice_keys
 
 FirstRunPolicy = Literal["promote", "fail"]
 Decision = Literal["promote", "reject"]
@@ -31,6 +31,7 @@ class ThresholdRule:
     metric: str
     min: float | None = None
     max: float | None = None
+    slice_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.min is None and self.max is None:
@@ -58,6 +59,7 @@ class ChampionRule:
     max_drop: float | None = None
     min_gain: float | None = None
     relative: bool = False
+    slice_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_drop is not None and self.min_gain is not None:
@@ -79,7 +81,7 @@ class RuleOutcome:
 
     rule: str
     metric: str
-    kind: Literal["threshold", "champion", "sample_size"]
+    kind: Literal["threshold", "champion", "sample_size", "slice"]
     candidate_value: float | None
     champion_value: float | None
     threshold: float | None
@@ -239,11 +241,19 @@ def decide(
             )
         )
     for rule in rules:
-        if isinstance(rule, ThresholdRule):
-            outcomes.append(_check_threshold(rule, candidate_metrics))
-        else:
-            direction = direction_of(rule.metric, problem)
-            outcomes.append(_check_champion(rule, candidate_metrics, champion_metrics, direction, first_run_policy))
+        direction = direction_of(rule.metric, problem)
+        for one in _per_slice(rule, candidate_metrics):
+            if isinstance(one, ThresholdRule):
+                outcomes.append(_check_threshold(one, candidate_metrics))
+            else:
+                outcomes.append(_check_champion(one, candidate_metrics, champion_metrics, direction, first_run_policy))
+        if rule.slice_by and not slice_keys(candidate_metrics, rule.metric, rule.slice_by):
+            outcomes.append(
+                RuleOutcome(
+                    f"{rule.describe()} on every {rule.slice_by}", rule.metric, "slice", None, None, None, False,
+                    f"no slice of {rule.slice_by} had enough test rows to judge {rule.metric}",
+                )
+            )  # fmt: skip
     decision: Decision = "promote" if all(o.passed for o in outcomes) else "reject"
     return Verdict(
         decision=decision,
@@ -253,6 +263,16 @@ def decide(
         n_test=n_test,
         outcomes=tuple(outcomes),
     )
+
+
+def _per_slice(rule: Rule, metrics: Mapping[str, float]) -> list[Rule]:
+    """The rule itself, or one copy per slice of its ``slice_by`` column (TFX-style slicing).
+
+    Each copy names the slice's metric key, so its outcome says which slice passed or failed.
+    """
+    if not rule.slice_by:
+        return [rule]
+    return [replace(rule, metric=key, slice_by=None) for key in slice_keys(metrics, rule.metric, rule.slice_by)]
 
 
 def select_best(candidates: Sequence[tuple[str, Mapping[str, float]]], metric: str, problem: Problem) -> str:

@@ -5,6 +5,7 @@ Kept free of sklearn so the spec validator can check metric names at parse time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 Direction = Literal["higher", "lower"]
@@ -37,3 +38,14 @@ def direction_of(metric: str, problem: Problem) -> Direction:
     if metric not in known:
         raise KeyError(f"unknown {problem} metric {metric!r}; known metrics: {', '.join(sorted(known))}")
     return known[metric]
+
+
+def slice_key(metric: str, column: str, value: object) -> str:
+    """The name a metric computed on one slice of the test set is stored under: ``recall[region=north]``."""
+    return f"{metric}[{column}={value}]"
+
+
+def slice_keys(metrics: Iterable[str], metric: str, column: str) -> list[str]:
+    """Every slice of ``column`` for which ``metric`` was computed, in a stable order."""
+    prefix = f"{metric}[{column}="
+    return sorted(k for k in metrics if k.startswith(prefix) and k.endswith("]"))

@@ -49,3 +49,39 @@ def compute_metrics(model: Any, features: pd.DataFrame, target: pd.Series, probl
             pass
     assert set(result) <= set(METRICS_BY_PROBLEM[problem])
     return result
+
+
+MAX_SLICES = 50
+
+
+def compute_slice_metrics(
+    model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem, column: str, min_rows: int
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Metrics on each value of ``column`` of the test set, keyed like ``recall[region=north]``.
+
+    Slices smaller than ``min_rows`` are returned separately, with their size, instead of
+    being judged on a handful of rows. A column with many values is not a slice: it is
+    refused, since a gate over hundreds of tiny slices would reject on noise.
+    """
+    from airflow_mlops.exceptions import ConfigurationError
+    from airflow_mlops.gates.metrics import slice_key
+
+    if column not in features.columns:
+        raise ConfigurationError(f"slice_by column {column!r} is not among the test features {list(features.columns)}")
+    values = features[column].dropna().unique()
+    if len(values) > MAX_SLICES:
+        raise ConfigurationError(
+            f"slice_by column {column!r} has {len(values)} distinct values; slice on a categorical column "
+            f"(at most {MAX_SLICES} values)"
+        )
+    sliced: dict[str, float] = {}
+    skipped: dict[str, int] = {}
+    for value in sorted(values, key=str):
+        mask = (features[column] == value).to_numpy()
+        rows = int(mask.sum())
+        if rows < min_rows:
+            skipped[str(value)] = rows
+            continue
+        for metric, number in compute_metrics(model, features[mask], target[mask], problem).items():
+            sliced[slice_key(metric, column, value)] = number
+    return sliced, skipped

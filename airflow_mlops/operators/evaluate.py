@@ -33,6 +33,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
         model_name: str,
         alias: str = "champion",
         problem: str = "classification",
+        slices: list[dict[str, Any]] | None = None,
         mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
@@ -43,12 +44,12 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
         self.model_name = model_name
         self.alias = alias
         self.problem = problem
+        self.slices = slices or []
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         import mlflow.sklearn
 
-        from airflow_mlops.ml.metrics import compute_metrics
 
         dag_id, run_id = run_identity(context)
         test = artifacts.read_parquet(self.dataset["test_uri"])
@@ -60,7 +61,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
             client = hook.get_client()
             for trained in list(self.trained):
                 model = mlflow.sklearn.load_model(trained["model_uri"])
-                metrics = compute_metrics(model, features, labels, self.problem)  # type: ignore[arg-type]
+                metrics = self._metrics(model, features, labels)
                 for key, value in metrics.items():
                     client.log_metric(trained["mlflow_run_id"], f"test_{key}", value)
                 candidates.append({**trained, "metrics": metrics})
@@ -79,10 +80,28 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
             client.log_text(parent, json.dumps(result, indent=2), "evaluation/result.json")
         return result
 
+    def _metrics(self, model: Any, features: Any, labels: Any) -> dict[str, float]:
+        """Whole-test-set metrics plus, for slice rules, the same metrics on every slice."""
+        from airflow_mlops.ml.metrics import compute_metrics, compute_slice_metrics
+
+        metrics = compute_metrics(model, features, labels, self.problem)  # type: ignore[arg-type]
+        for spec in self.slices:
+            sliced, skipped = compute_slice_metrics(
+                model,
+                features,
+                labels,
+                self.problem,  # type: ignore[arg-type]
+                spec["column"],
+                int(spec.get("min_rows", 10)),
+            )
+            metrics.update(sliced)
+            if skipped:
+                self.log.info("Slices of %s too small to judge (rows): %s", spec["column"], skipped)
+        return metrics
+
     def _score_champion(self, features: Any, labels: Any) -> dict[str, Any] | None:
         import mlflow.sklearn
 
-        from airflow_mlops.ml.metrics import compute_metrics
 
         version = self.mlflow_hook.alias_version(self.model_name, self.alias)
         if version is None:
@@ -91,7 +110,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
         uri = f"models:/{self.model_name}/{version.version}"
         try:
             model = mlflow.sklearn.load_model(uri)
-            metrics = compute_metrics(model, features, labels, self.problem)  # type: ignore[arg-type]
+            metrics = self._metrics(model, features, labels)
         except Exception as err:
             # A champion that cannot score today's data (e.g. the schema changed) must be
             # looked at by a person; promoting over it silently would hide the break.

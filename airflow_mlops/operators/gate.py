@@ -20,10 +20,15 @@ def rules_from_spec(rules: Sequence[dict[str, Any]]) -> list[Rule]:
     for rule in rules:
         if rule.get("compare_to") == "champion":
             parsed.append(
-                ChampionRule(rule["metric"], rule.get("max_drop"), rule.get("min_gain"), bool(rule.get("relative")))
-            )
+                ChampionRule(
+                    rule["metric"], rule.get("max_drop"), rule.get("min_gain"), bool(rule.get("relative")),
+                    slice_by=rule.get("slice_by"),
+                )
+            )  # fmt: skip
         else:
-            parsed.append(ThresholdRule(rule["metric"], rule.get("min"), rule.get("max")))
+            parsed.append(
+                ThresholdRule(rule["metric"], rule.get("min"), rule.get("max"), slice_by=rule.get("slice_by"))
+            )
     return parsed
 
 

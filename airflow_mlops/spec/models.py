@@ -249,6 +249,10 @@ class ThresholdRuleSpec(_Strict):
     metric: str
     min: float | None = None
     max: float | None = None
+    slice_by: str | None = Field(
+        None, description="Apply the rule on every value of this column of the test set, e.g. a region or segment."
+    )
+    min_slice_rows: int = Field(10, ge=1, description="Slices with fewer test rows are reported, not judged.")
 
     @model_validator(mode="after")
     def _has_bound(self) -> ThresholdRuleSpec:
@@ -267,6 +271,10 @@ class ChampionRuleSpec(_Strict):
     max_drop: float | None = Field(None, ge=0)
     min_gain: float | None = Field(None, ge=0)
     relative: bool = False
+    slice_by: str | None = Field(
+        None, description="Apply the rule on every value of this column of the test set, e.g. a region or segment."
+    )
+    min_slice_rows: int = Field(10, ge=1, description="Slices with fewer test rows are reported, not judged.")
 
     @model_validator(mode="after")
     def _one_tolerance(self) -> ChampionRuleSpec:
