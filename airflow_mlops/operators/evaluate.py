@@ -50,7 +50,6 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         import mlflow.sklearn
 
-
         dag_id, run_id = run_identity(context)
         test = artifacts.read_parquet(self.dataset["test_uri"])
         target = self.dataset["target"]
@@ -101,7 +100,6 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
 
     def _score_champion(self, features: Any, labels: Any) -> dict[str, Any] | None:
         import mlflow.sklearn
-
 
         version = self.mlflow_hook.alias_version(self.model_name, self.alias)
         if version is None:
