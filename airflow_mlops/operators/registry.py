@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops import governance
 from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_RUN_ID
+from airflow_mlops.links import ModelVersionLink
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
     keyed by (dag_id, run_id): a retry finds the version it already created.
     """
 
+    operator_extra_links = (ModelVersionLink(),)
     template_fields: Sequence[str] = ("gate", "data", "validation", "approval")
 
     def __init__(

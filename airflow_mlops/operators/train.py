@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts, settings
 from airflow_mlops.hooks.mlflow import TAG_CANDIDATE, TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
+from airflow_mlops.links import MlflowRunLink
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
     instead of training (and logging) the same model twice.
     """
 
+    operator_extra_links = (MlflowRunLink(),)
     template_fields: Sequence[str] = ("dataset", "candidate")
 
     def __init__(

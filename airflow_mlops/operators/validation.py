@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.exceptions import DataValidationError
 from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.links import MlflowRunLink, ValidationReportLink
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class ValidateDataOperator(MlflowOperatorMixin, MlopsBaseOperator):
     look; XCom gets only a digest, because XCom is a database column, not a file store.
     """
 
+    operator_extra_links = (ValidationReportLink(), MlflowRunLink())
     template_fields: Sequence[str] = ("data",)
 
     def __init__(

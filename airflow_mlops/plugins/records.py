@@ -1,0 +1,248 @@
+"""What the ML view reads from MLflow: a DAG run's record, a model's versions and history, a run.
+
+The record of a pipeline run lives in MLflow (see ``report.py``): it outlasts Airflow's
+metadata and holds what XCom does not (the full validation result, the verdict file, the
+registry). Everything is read through an ``MlflowClient`` of the ``mlflow_default`` connection,
+with governance's helpers where they exist, and returned as plain dicts for the templates.
+
+The API server serves requests on several threads, while MLflow takes credentials from
+process environment variables (``MlflowHook.session`` sets and restores them). Reads are
+therefore serialised by one lock, and made with short HTTP timeouts and no retry storm, so a
+dead tracking server costs a page a few seconds, not MLflow's default minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops import governance
+from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID, MlflowHook, _literal, _temporary_env
+from airflow_mlops.plugins.urls import without_userinfo
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONN_ID = "mlflow_default"
+_LOCK = threading.Lock()
+_FAST_FAIL = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+MAX_VERSIONS = 100
+# Run tags worth showing; MLflow's own (``mlflow.*``) are mostly internal bookkeeping.
+_SHOWN_MLFLOW_TAGS = ("mlflow.runName", "mlflow.parentRunId")
+
+
+class MlflowUnavailableError(Exception):
+    """MLflow could not be read; the message names only the error type, never a URI or credential."""
+
+
+class MlflowReader:
+    """Reads one connection's MLflow under the module lock."""
+
+    def __init__(self, conn_id: str = DEFAULT_CONN_ID) -> None:
+        self.hook = MlflowHook(conn_id)
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[MlflowClient]:
+        try:
+            with _LOCK, _temporary_env(_FAST_FAIL), self.hook.session():
+                yield self.hook.get_client()
+        except governance.NotFoundError:
+            raise
+        except Exception as err:
+            log.exception("airflow-mlops UI: reading MLflow failed")
+            raise MlflowUnavailableError(f"MLflow could not be read ({type(err).__name__})") from err
+
+    def ui_base(self) -> str | None:
+        """The MLflow UI's address without credentials, when the connection is a tracking server."""
+        try:
+            uri = self.hook.tracking_uri
+        except Exception:  # a missing or broken connection: no links, the pages say why elsewhere
+            return None
+        if not uri.startswith(("http://", "https://")):
+            return None
+        return without_userinfo(uri).rstrip("/")
+
+
+def _millis(value: Any) -> str | None:
+    if not value:
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _json(raw: str | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def find_pipeline_run(client: MlflowClient, dag_id: str, run_id: str, hint: str | None = None) -> Run | None:
+    """The parent MLflow run of a DAG run: the id our tasks returned, else a search by tags."""
+    from mlflow.exceptions import MlflowException
+
+    if hint:
+        try:
+            run = client.get_run(hint)
+            tags = run.data.tags
+            if tags.get(TAG_DAG_ID) == dag_id and tags.get(TAG_RUN_ID) == run_id:
+                return run
+        except MlflowException:
+            pass
+    experiment_ids = [e.experiment_id for e in client.search_experiments(max_results=1000)]
+    if not experiment_ids:
+        return None
+    clauses = [f"tags.`{TAG_DAG_ID}` = {_literal(dag_id)}", f"tags.`{TAG_RUN_ID}` = {_literal(run_id)}"]
+    clauses.append(f"tags.`{TAG_ROLE}` = 'pipeline'")
+    runs = client.search_runs(
+        experiment_ids, " and ".join(clauses), order_by=["attributes.start_time DESC"], max_results=1
+    )
+    return runs[0] if runs else None
+
+
+def run_record(
+    client: MlflowClient, dag_id: str, run_id: str, *, hint: str | None, model_names: Iterable[str]
+) -> dict[str, Any]:
+    """Data version, validation, evaluation and verdict of one DAG run, plus where its models stand now."""
+    record: dict[str, Any] = {"found": False, "aliases": {}, "registered": []}
+    parent = find_pipeline_run(client, dag_id, run_id, hint)
+    if parent is not None:
+        mlflow_run_id = parent.info.run_id
+        record.update(
+            {
+                "found": True,
+                "mlflow_run_id": mlflow_run_id,
+                "experiment_id": parent.info.experiment_id,
+                "data": {k.removeprefix("data."): v for k, v in parent.data.params.items() if k.startswith("data.")},
+                "validation": governance.download_json(client, mlflow_run_id, "validation/result.json"),
+                "evaluation": governance.download_json(client, mlflow_run_id, "evaluation/result.json"),
+                "verdict": governance.download_json(client, mlflow_run_id, "gate/verdict.json"),
+            }
+        )
+    for model_name in model_names:
+        try:
+            record["aliases"][model_name] = governance.aliases(client, model_name)
+        except governance.NotFoundError:
+            continue
+        found = _versions(client, model_name, {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id})
+        record["registered"] += [{"model_name": model_name, "version": str(v.version)} for v in found]
+    return record
+
+
+def validation_record(client: MlflowClient, dag_id: str, run_id: str, *, hint: str | None) -> dict[str, Any] | None:
+    """The full Great Expectations result stored with the DAG run, even when validation failed."""
+    parent = find_pipeline_run(client, dag_id, run_id, hint)
+    if parent is None:
+        return None
+    result = governance.download_json(client, parent.info.run_id, "validation/result.json")
+    if not isinstance(result, dict):
+        return None
+    return {"mlflow_run_id": parent.info.run_id, "experiment_id": parent.info.experiment_id, "result": result}
+
+
+def _versions(client: MlflowClient, model_name: str, tags: dict[str, str] | None = None) -> list[Any]:
+    clauses = [f"name = {_literal(model_name)}"] + [f"tags.`{k}` = {_literal(v)}" for k, v in (tags or {}).items()]
+    found = client.search_model_versions(" and ".join(clauses), max_results=MAX_VERSIONS)
+    return sorted(found, key=lambda v: int(v.version), reverse=True)
+
+
+def champions(client: MlflowClient, model_names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """``{model: {alias: version}}``; a model not registered yet maps to ``{}``."""
+    found = {}
+    for name in model_names:
+        try:
+            found[name] = governance.aliases(client, name)
+        except governance.NotFoundError:
+            found[name] = {}
+    return found
+
+
+def model_record(client: MlflowClient, model_name: str) -> dict[str, Any]:
+    """A registered model: its aliases, each version's provenance in one line, and the promotion history."""
+    registered = governance.registered_model(client, model_name)
+    model_aliases = governance.aliases(client, model_name)
+    by_version: dict[str, list[str]] = {}
+    for alias, version in sorted(model_aliases.items()):
+        by_version.setdefault(version, []).append(alias)
+    versions = []
+    for mv in _versions(client, model_name):
+        tags = dict(mv.tags or {})
+        versions.append(
+            {
+                "version": str(mv.version),
+                "aliases": by_version.get(str(mv.version), []),
+                "created_at": _millis(mv.creation_timestamp),
+                "status": str(mv.status) if mv.status else None,
+                "dag_id": tags.get(TAG_DAG_ID),
+                "run_id": tags.get(TAG_RUN_ID),
+                "candidate": tags.get("mlops.candidate"),
+                "estimator": tags.get("mlops.training.estimator"),
+                "training_run_id": tags.get("mlops.training.run_id") or mv.run_id,
+                "data_commit": tags.get("mlops.data.commit"),
+                "data_path": tags.get("mlops.data.path"),
+                "validation": {"true": True, "false": False}.get(tags.get("mlops.validation.success", "")),
+                "gate": tags.get("mlops.gate.decision"),
+                "gate_summary": tags.get("mlops.gate.summary"),
+                "metrics": _json(tags.get("mlops.metrics")) or {},
+                "promoted_at": tags.get("mlops.promoted_at"),
+                "promoted_by": tags.get("mlops.promoted_by"),
+            }
+        )
+    history = list(reversed(governance.read_history(client, model_name)))
+    return {
+        "model_name": model_name,
+        "description": registered.description or None,
+        "aliases": model_aliases,
+        "versions": versions,
+        "history": history,
+    }
+
+
+def version_lineage(client: MlflowClient, model_name: str, version: str) -> dict[str, Any]:
+    return governance.lineage(client, model_name, version)
+
+
+def mlflow_run_record(client: MlflowClient, mlflow_run_id: str) -> dict[str, Any] | None:
+    """One MLflow run (a pipeline's parent run or a candidate's run) as stored: params, metrics, tags."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(mlflow_run_id)
+    except MlflowException:
+        return None
+    tags = dict(run.data.tags)
+    try:
+        experiment_name = client.get_experiment(run.info.experiment_id).name
+    except MlflowException:
+        experiment_name = None
+    try:
+        artifacts = sorted(a.path for a in client.list_artifacts(mlflow_run_id))
+    except (MlflowException, OSError):
+        artifacts = []
+    return {
+        "mlflow_run_id": run.info.run_id,
+        "run_name": run.info.run_name,
+        "status": run.info.status,
+        "experiment_id": run.info.experiment_id,
+        "experiment_name": experiment_name,
+        "start_time": _millis(run.info.start_time),
+        "end_time": _millis(run.info.end_time),
+        "dag_id": tags.get(TAG_DAG_ID),
+        "run_id": tags.get(TAG_RUN_ID),
+        "role": tags.get(TAG_ROLE),
+        "candidate": tags.get("mlops.candidate"),
+        "parent_run_id": tags.get("mlflow.parentRunId"),
+        "params": dict(sorted(run.data.params.items())),
+        "metrics": dict(sorted(run.data.metrics.items())),
+        "tags": {k: v for k, v in sorted(tags.items()) if not k.startswith("mlflow.") or k in _SHOWN_MLFLOW_TAGS},
+        "artifacts": artifacts,
+    }
