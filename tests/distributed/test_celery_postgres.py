@@ -1,0 +1,118 @@
+"""The example pipeline on the production shape: CeleryExecutor, Postgres, Redis, MLflow server.
+
+Postgres (a fresh database), Redis (a database number of its own), the MLflow server (Postgres
+backend store, proxied artifacts), the Airflow api-server, scheduler, dag-processor, triggerer
+and two Celery workers with concurrency 1 all run on 127.0.0.1. The run is triggered through
+the REST API like a user would, and the checks read what Airflow and MLflow recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.distributed.components import WORKERS
+from tests.distributed.stack import LoopbackStack, exclusive_lock, services_reachable
+
+pytestmark = [pytest.mark.integration, pytest.mark.distributed]
+
+DAG_ID = "breast_cancer_retrain"
+MODEL_NAME = "breast_cancer_classifier"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackStack]:
+    reason = services_reachable()
+    if reason:
+        pytest.skip(reason)
+    # One loopback stack per machine at a time: concurrent runs would share the Redis database.
+    with exclusive_lock(Path(tempfile.gettempdir()) / "airflow-mlops-distributed.lock"):
+        deployment = LoopbackStack(tmp_path_factory.mktemp("distributed"), users={"admin": "admin-password"})
+        try:
+            deployment.start()
+            yield deployment
+        finally:
+            deployment.stop()
+            for name in (deployment.database, deployment.mlflow_database):
+                assert not deployment.database_exists(name), f"database {name} was not dropped"
+
+
+def _label(ti: dict[str, Any]) -> str:
+    if ti["map_index"] < 0:
+        return str(ti["task_id"])
+    return f"{ti['task_id']}[{ti.get('rendered_map_index') or ti['map_index']}]"
+
+
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def assignment_table(tis: list[dict[str, Any]]) -> str:
+    rows = sorted(tis, key=lambda ti: (ti["start_date"] or "", ti["map_index"]))
+    t0 = min(_when(ti["start_date"]) for ti in rows if ti["start_date"])
+    lines = [f"{'task':<22} {'worker':<8} {'state':<15} {'start':>7} {'end':>7}"]
+    for ti in rows:
+        start = f"{(_when(ti['start_date']) - t0).total_seconds():7.1f}" if ti["start_date"] else "      -"
+        end = f"{(_when(ti['end_date']) - t0).total_seconds():7.1f}" if ti["end_date"] else "      -"
+        lines.append(f"{_label(ti):<22} {ti['hostname'] or '-':<8} {ti['state']:<15} {start} {end}")
+    return "\n".join(lines)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_example_pipeline_on_celery_workers(
+    stack: LoopbackStack, tmp_path: Path, distributed_summary: Callable[[str], None]
+) -> None:
+    from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
+
+    stack.commit_data(to_csv_bytes(data_versions()[0]), "data v1", "data-v1")
+    stack.wait_for_dag(DAG_ID)
+    run = stack.trigger_and_wait(DAG_ID)
+    tis = stack.task_instances(DAG_ID, run["dag_run_id"])
+    table = assignment_table(tis)
+    (tmp_path / "assignment.txt").write_text(table)
+    # In the terminal summary of every run (conftest.py), so CI logs show where each task ran.
+    distributed_summary(f"task -> worker assignment, {DAG_ID} {run['dag_run_id']} ({run['state']}):\n{table}")
+
+    assert run["state"] == "success", f"run failed; logs in {stack.logs}\n{table}"
+    assert all(ti["state"] == "success" and ti["try_number"] == 1 for ti in tis), table
+
+    # Candidate training ran in parallel, one instance on each worker.
+    train = [ti for ti in tis if ti["task_id"] == "train"]
+    assert len(train) == 2, table
+    assert {ti["hostname"] for ti in train} == set(WORKERS), table
+    first, second = sorted(train, key=lambda ti: ti["start_date"])
+    assert _when(second["start_date"]) < _when(first["end_date"]), f"train instances did not overlap\n{table}"
+    assert {ti["hostname"] for ti in tis} == set(WORKERS), table
+
+    # The model version is in the MLflow server, and its artifacts went through the server's proxy.
+    client = stack.client()
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert champion.tags["mlops.run_id"] == run["dag_run_id"]
+    for ti in train:
+        result = stack.xcom(DAG_ID, run["dag_run_id"], "train", ti["map_index"])
+        assert client.get_run(result["mlflow_run_id"]).info.artifact_uri.startswith("mlflow-artifacts:/"), result
+
+    # No task read a local file another worker wrote: data moved only through the artifact root URI
+    # (outside every worker's directory) and the MLflow server; the workers' directories hold no data.
+    dataset = stack.xcom(DAG_ID, run["dag_run_id"], "prepare_data")
+    uris = [value for key, value in dataset.items() if key.endswith("_uri")]
+    assert uris, dataset
+    assert all(uri.startswith(stack.artifact_root + "/") for uri in uris), dataset
+    for name, folder in stack.worker_dirs.items():
+        assert not (folder / "cwd").exists() or _files(folder / "cwd") == [], f"{name} cwd: {_files(folder / 'cwd')}"
+        data = [f for f in _files(folder / "home") if not f.startswith("logs/") and not f.endswith(".cfg")]
+        assert data == [], f"{name} home holds files other than task logs: {data}"
+    assert not any(str(folder) in uri for uri in uris for folder in stack.worker_dirs.values())
+    # ...and the hand-off really crossed workers: a train instance ran where prepare_data did not.
+    prepare = next(ti for ti in tis if ti["task_id"] == "prepare_data")
+    assert any(ti["hostname"] != prepare["hostname"] for ti in train), table
+    assert os.path.isdir(stack.artifact_root.removeprefix("file://"))
