@@ -7,7 +7,11 @@ folder here keeps tests away from a developer's ~/airflow and from each other's 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
+
+import pytest
 
 _HOME = tempfile.mkdtemp(prefix="airflow-mlops-tests-")
 os.environ["AIRFLOW_HOME"] = _HOME
@@ -16,3 +20,24 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_globals() -> Iterator[None]:
+    """Undo what a test leaves in MLflow's process-wide state.
+
+    ``mlflow.set_tracking_uri``/``set_registry_uri`` (called by MlflowHook.session() when a
+    test runs an operator in-process) set module globals and MLFLOW_* environment variables;
+    a later test's client or subprocess would silently talk to a deleted store.
+    """
+    saved = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        if key not in saved:
+            del os.environ[key]
+    os.environ.update(saved)
+    if "mlflow" in sys.modules:
+        from mlflow.tracking import _model_registry, _tracking_service
+
+        _tracking_service.utils._tracking_uri = None
+        _model_registry.utils._registry_uri = None

@@ -38,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
 def _client(server: MlflowServer) -> Any:
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=server.url)
+    return MlflowClient(tracking_uri=server.url, registry_uri=server.url)
 
 
 def test_the_lock_admits_one_holder_at_a_time(server: MlflowServer) -> None:
