@@ -21,7 +21,9 @@ MODEL_NAME = "breast_cancer_classifier"
 
 def demo_environment(workdir: Path, dags_folder: Path) -> dict[str, str]:
     """The Airflow config for the embedded default, as environment variables."""
-    env = dict(os.environ)
+    # MLflow must be reached only through the connection below: an inherited MLFLOW_TRACKING_URI
+    # or MLFLOW_REGISTRY_URI would silently point some calls at another store.
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     home = workdir / "airflow"
     env.update(
         {
