@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit integration clean
+.PHONY: demo test lint typecheck unit integration clean bench
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,10 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+
+# Parse time, task-start parse, operator overhead, validation throughput (about 13 min on 2 cores).
+# dag-factory, the comparison baseline, goes into .bench/ only, never into the venv.
+bench: $(STAMP)
+	@test -f .bench/dagfactory/dagfactory/__init__.py || $(BIN)/python -m pip install --quiet --no-deps \
+		--target .bench/dagfactory "dag-factory==1.1.*" || echo "dag-factory not installed; the bench reports it so"
+	$(BIN)/python bench/run.py --out docs/benchmarks.md
