@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from airflow_mlops.demo.data_repo import create_data_repo
 from airflow_mlops.demo.runner import demo_environment
 from tests.distributed.components import SHARED_AIRFLOW_SETTINGS, STACK, WORKERS
@@ -140,8 +142,21 @@ class LoopbackStack(PipelineEnv):
         self.dags = root / "dags"
         (self.dags / "pipelines" / "suites").mkdir(parents=True)
         shutil.copy(EXAMPLE_SUITE, self.dags / "pipelines" / "suites" / EXAMPLE_SUITE.name)
-        for source in (EXAMPLE_PIPELINE, EXAMPLE_PIPELINE.with_suffix(".py")):
-            shutil.copy(source, self.dags / "pipelines" / source.name)
+        shutil.copy(
+            EXAMPLE_PIPELINE.with_suffix(".py"), self.dags / "pipelines" / EXAMPLE_PIPELINE.with_suffix(".py").name
+        )
+        # The example pipeline with four candidates, two of them heavier: the scheduler queues
+        # mapped instances a few seconds apart, so with only two quick candidates one worker can
+        # finish the first before the second is queued and take both. Four that each take a few
+        # seconds make it observable that both workers train at the same time.
+        spec = yaml.safe_load(EXAMPLE_PIPELINE.read_text())
+        spec["models"] += [
+            {"name": "forest_deep", "estimator": "sklearn.ensemble.RandomForestClassifier",
+             "params": {"n_estimators": 600, "random_state": 1}, "preprocessing": {"scale": "none"}},
+            {"name": "mlp", "estimator": "sklearn.neural_network.MLPClassifier",
+             "params": {"hidden_layer_sizes": [64, 64], "max_iter": 1500, "random_state": 0}},
+        ]  # fmt: skip
+        (self.dags / "pipelines" / EXAMPLE_PIPELINE.name).write_text(yaml.safe_dump(spec, sort_keys=False))
         self._runs = 0
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = root / "logs"
