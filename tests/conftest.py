@@ -24,17 +24,15 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 @pytest.fixture(autouse=True)
 def _isolate_mlflow_globals() -> Iterator[None]:
-    """Undo what a test leaves in MLflow's process-wide state.
+    """Undo what a test leaves in the environment and in MLflow's process-wide state.
 
     ``mlflow.set_tracking_uri``/``set_registry_uri`` (called by MlflowHook.session() when a
     test runs an operator in-process) set module globals and MLFLOW_* environment variables;
     a later test's client or subprocess would silently talk to a deleted store.
     """
-    saved = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    saved = dict(os.environ)  # the whole environment: tests (and in-process CLI calls) set variables
     yield
-    for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
-        if key not in saved:
-            del os.environ[key]
+    os.environ.clear()
     os.environ.update(saved)
     if "mlflow" in sys.modules:
         from mlflow.tracking import _model_registry, _tracking_service
