@@ -812,6 +812,9 @@ rows say "not installed".
     path.write_text(text)
 
 
+AMBIENT_PREFIXES = ("MLFLOW_TRACKING_", "MLFLOW_REGISTRY_URI", "AIRFLOW_CONN_", "_AIRFLOW_")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100,500", help="pipeline counts for the parse benchmark")
@@ -834,6 +837,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted({int(s) for s in opts.sizes.split(",")})
     dagfactory = opts.dagfactory.resolve() if (opts.dagfactory / "dagfactory" / "__init__.py").is_file() else None
     started = time.monotonic()
+    # Every store the bench writes to is its own; an ambient MLflow URI, Airflow connection or
+    # process context from the caller's shell would point the children at someone else's server.
+    for name in [k for k in os.environ if k.startswith(AMBIENT_PREFIXES)]:
+        del os.environ[name]
     with tempfile.TemporaryDirectory(prefix="airflow-mlops-bench-") as tmp:
         # Generating the hand-written and dag-factory twins imports Airflow in this process too;
         # keep it away from the caller's AIRFLOW_HOME.

@@ -23,8 +23,11 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 @pytest.fixture(autouse=True)
-def _isolate_mlflow_globals() -> Iterator[None]:
+def _restore_process_state() -> Iterator[None]:
     """Undo what a test leaves in the environment and in MLflow's process-wide state.
+
+    Named so that no test module's own fixture can shadow it by accident (one did, and its
+    leaked ``MLFLOW_REGISTRY_URI`` sent a later subprocess to a server that does not exist).
 
     ``mlflow.set_tracking_uri``/``set_registry_uri`` (called by MlflowHook.session() when a
     test runs an operator in-process) set module globals and MLFLOW_* environment variables;

@@ -32,7 +32,7 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: Any) -> No
 
 
 @pytest.fixture(autouse=True)
-def _isolate_mlflow_globals(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_ambient_mlflow_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """session() points MLflow's process-wide fluent API (and its env vars) at the connection; undo that."""
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
