@@ -13,9 +13,11 @@ before the first run; model names found in our tasks' XComs are added to that.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from airflow.models.asset import AssetModel, DagScheduleAssetReference, TaskOutletAssetReference
@@ -115,9 +117,28 @@ def dags_of_model(session: Session, model_name: str, dag_ids: Iterable[str]) -> 
 
 def _value(row: XComModel) -> Any:
     try:
-        return XComModel.deserialize_value(row)
-    except Exception:  # a custom XCom backend's reference, or a value we cannot read: show nothing
+        value = XComModel.deserialize_value(row)
+    except Exception:  # a value we cannot read: show nothing rather than fail the page
         return None
+    backend = _custom_xcom_backend()
+    if backend is None or not isinstance(value, str):
+        return value
+    # With an offloading backend (common-io's XComObjectStorageBackend) the row holds a path; the
+    # backend that wrote it is the one that knows how to read it back.
+    try:
+        return backend.deserialize_value(SimpleNamespace(value=value))
+    except Exception:
+        return None
+
+
+@functools.cache
+def _custom_xcom_backend() -> Any:
+    """The ``[core] xcom_backend`` class when it is not Airflow's default, else None."""
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time.xcom import resolve_xcom_backend
+
+    backend = resolve_xcom_backend()  # type: ignore[no-untyped-call]
+    return None if backend is BaseXCom else backend
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -41,6 +41,12 @@ SHARED_AIRFLOW_SETTINGS = (
     "AIRFLOW__API__SECRET_KEY",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
     "AIRFLOW__MLOPS__ARTIFACT_ROOT",
+    "AIRFLOW__CORE__XCOM_BACKEND",
+    "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH",
+    "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD",
     "AIRFLOW_CONN_MLFLOW_DEFAULT",
     "AIRFLOW_CONN_DVC_DEFAULT",
 )
+
+#: Airflow's own XCom offload (common-io provider, part of every Airflow install).
+XCOM_BACKEND = "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend"

@@ -29,7 +29,7 @@ import yaml
 
 from airflow_mlops.demo.data_repo import create_data_repo
 from airflow_mlops.demo.runner import demo_environment
-from tests.distributed.components import SHARED_AIRFLOW_SETTINGS, STACK, WORKERS
+from tests.distributed.components import SHARED_AIRFLOW_SETTINGS, STACK, WORKERS, XCOM_BACKEND
 from tests.integration.harness import EXAMPLE_PIPELINE, EXAMPLE_SUITE, ApiServer, PipelineEnv, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -166,6 +166,9 @@ class LoopbackStack(PipelineEnv):
         self._databases: list[str] = []
         # "Object storage": a URI every worker resolves by itself, outside every working directory.
         self.artifact_root = f"file://{root / 'object-store' / 'mlops'}"
+        # XCom offload through Airflow's common-io backend, threshold 0 so that every value takes
+        # that path: the database keeps only references, each worker reads them through the URI.
+        self.xcom_root = f"file://{root / 'object-store' / 'xcom'}"
         self.mlflow_port = free_port()
         self.mlflow_url = f"http://127.0.0.1:{self.mlflow_port}"
         self.tracking_uri = self.mlflow_url
@@ -189,6 +192,9 @@ class LoopbackStack(PipelineEnv):
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__MLOPS__ARTIFACT_ROOT": self.artifact_root,
+                "AIRFLOW__CORE__XCOM_BACKEND": XCOM_BACKEND,
+                "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": self.xcom_root,
+                "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": "0",
                 "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({"conn_type": "mlflow", "host": self.mlflow_url}),
                 "AIRFLOW_CONN_DVC_DEFAULT": json.dumps(
                     {"conn_type": "dvc", "extra": {"repo": str(root / "data-repo")}}
@@ -374,6 +380,13 @@ class LoopbackStack(PipelineEnv):
         payload = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")
         return list(payload["task_instances"])
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
+    def xcom_reference(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
+        """What the metadata database holds for a return value: with offloading, an object storage path."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
         return self.call("GET", f"{path}?map_index={map_index}&deserialize=true")["value"]
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
+        """A return value, read back from object storage the way the XCom backend wrote it."""
+        reference = self.xcom_reference(dag_id, run_id, task_id, map_index)
+        assert isinstance(reference, str) and reference.startswith(self.xcom_root + "/"), (task_id, reference)
+        return json.loads(Path(reference.removeprefix("file://")).read_text())

@@ -123,3 +123,17 @@ def test_example_pipeline_on_celery_workers(
     prepare = next(ti for ti in tis if ti["task_id"] == "prepare_data")
     assert any(ti["hostname"] != prepare["hostname"] for ti in train), table
     assert os.path.isdir(stack.artifact_root.removeprefix("file://"))
+
+    # XCom offload: every return value went to object storage (threshold 0); the database holds
+    # only references, and tasks on either worker read their upstream values back through the URI.
+    xcom_files = _files(Path(stack.xcom_root.removeprefix("file://")))
+    for ti in tis:
+        reference = stack.xcom_reference(DAG_ID, run["dag_run_id"], ti["task_id"], ti["map_index"])
+        assert isinstance(reference, str) and reference.startswith(stack.xcom_root + "/"), (_label(ti), reference)
+        assert reference.removeprefix(stack.xcom_root + "/") in xcom_files, (_label(ti), reference)
+    # The ML view reads the offloaded values through the same backend: its run summary comes from
+    # XCom alone (the gate's decision, the registered and promoted versions).
+    view = stack.call("GET", f"/mlops/api/dags/{DAG_ID}/runs/{run['dag_run_id']}")
+    assert view["run"]["decision"] == "promote", view["run"]
+    assert str(view["run"]["promoted_version"]) == champion.version, view["run"]
+    assert str(view["run"]["registered_version"]) == champion.version, view["run"]
