@@ -137,6 +137,23 @@ class MlflowHook(BaseHook):
         )
         return runs[0] if runs else None
 
+    def close_abandoned_runs(self, experiment_id: str, tags: dict[str, str], reason: str) -> list[str]:
+        """Mark runs with ``tags`` that are still RUNNING as KILLED, and say why.
+
+        A task attempt that died (worker killed, MLflow gone mid-upload) leaves its run RUNNING
+        forever. Airflow only starts another attempt once it has given the earlier one up, so
+        when a retry begins, any unfinished run of the same task is abandoned: closing it keeps
+        the experiment honest about which run produced the model.
+        """
+        clauses = [f"tags.`{k}` = {_literal(v)}" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"]
+        client = self.get_client()
+        closed = []
+        for run in client.search_runs([experiment_id], filter_string=" and ".join(clauses), max_results=100):
+            client.set_tag(run.info.run_id, "mlops.abandoned", reason[:4000])
+            client.set_terminated(run.info.run_id, status="KILLED")
+            closed.append(str(run.info.run_id))
+        return closed
+
     def get_or_create_pipeline_run(self, experiment_id: str, dag_id: str, run_id: str) -> str:
         """The parent MLflow run of one DAG run; candidate runs nest under it."""
         tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "pipeline"}

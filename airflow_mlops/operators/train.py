@@ -76,6 +76,9 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
             if done is not None and done.data.tags.get("mlops.model_uri"):
                 self.log.info("Candidate %s already trained in MLflow run %s; reusing it", name, done.info.run_id)
                 return self._result(done.info.run_id, done.data.tags, experiment_id)
+            attempt = f"try {getattr(context.get('ti'), 'try_number', '?')}"
+            for abandoned in hook.close_abandoned_runs(experiment_id, tags, f"superseded by {attempt}"):
+                self.log.warning("Closed MLflow run %s of %s, left unfinished by an earlier try", abandoned, name)
             return self._train(experiment_id, parent, tags)
 
     def _train(self, experiment_id: str, parent_run_id: str, tags: dict[str, str]) -> dict[str, Any]:

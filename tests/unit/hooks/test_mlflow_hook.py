@@ -397,3 +397,23 @@ def test_model_versions_and_aliases(sqlite_hook: MlflowHook) -> None:
     champion = sqlite_hook.alias_version(model_name, "champion")
     assert champion is not None and str(champion.version) == "1"
     assert sqlite_hook.alias_version(model_name, "previous") is None
+
+
+@pytest.mark.integration
+def test_a_retry_closes_the_runs_an_earlier_try_left_running(sqlite_hook: MlflowHook) -> None:
+    experiment_id = sqlite_hook.get_or_create_experiment("abandoned")
+    client = sqlite_hook.get_client()
+    tags = {TAG_DAG_ID: "d", TAG_RUN_ID: "manual__1", TAG_ROLE: "candidate", "mlops.candidate": "logreg"}
+    left_running = client.create_run(experiment_id, tags=tags).info.run_id  # a killed try never ends its run
+    finished = client.create_run(experiment_id, tags=tags).info.run_id
+    client.set_terminated(finished, status="FINISHED")
+    other_candidate = client.create_run(experiment_id, tags={**tags, "mlops.candidate": "forest"}).info.run_id
+
+    closed = sqlite_hook.close_abandoned_runs(experiment_id, tags, "superseded by try 2")
+
+    assert closed == [left_running]
+    assert client.get_run(left_running).info.status == "KILLED"
+    assert client.get_run(left_running).data.tags["mlops.abandoned"] == "superseded by try 2"
+    assert client.get_run(finished).info.status == "FINISHED"
+    assert client.get_run(other_candidate).info.status == "RUNNING"
+    assert sqlite_hook.close_abandoned_runs(experiment_id, tags, "again") == []
