@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from airflow_mlops.commands import add_mlflow_args
+
 
 def parse_model_ref(text: str) -> tuple[str, str]:
     """``MODEL@ALIAS`` or ``MODEL/VERSION`` -> (model, alias or version).
@@ -44,8 +46,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("ref", metavar="MODEL@ALIAS|MODEL/VERSION", type=parse_model_ref)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument(
-        "--conn-id", default="mlflow_default", help="Airflow connection of MLflow (default: %(default)s)"
-    )
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI; overrides the connection")
+    add_mlflow_args(parser)
     parser.set_defaults(func=_run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from airflow_mlops.commands import add_mlflow_args
+
 
 def _run(args: argparse.Namespace) -> int:
     from airflow_mlops import governance
@@ -38,10 +40,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("model", metavar="MODEL", help="registered model name")
     parser.add_argument("--to", metavar="VERSION", help="an earlier champion to restore instead of @previous")
     parser.add_argument("--reason", help="why; recorded on the version and in the promotion history")
-    parser.add_argument("--alias", default="champion", help="alias to move (default: champion)")
-    parser.add_argument("--previous-alias", default="previous", help="alias kept on the old champion")
-    parser.add_argument(
-        "--conn-id", default="mlflow_default", help="Airflow connection of MLflow (default: %(default)s)"
-    )
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI; overrides the connection")
+    add_mlflow_args(parser, aliases=True)
     parser.set_defaults(func=_run)
