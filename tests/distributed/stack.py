@@ -30,6 +30,7 @@ import yaml
 from airflow_mlops.demo.data_repo import create_data_repo
 from airflow_mlops.demo.runner import demo_environment
 from tests.distributed.components import SHARED_AIRFLOW_SETTINGS, STACK, WORKERS, XCOM_BACKEND
+from tests.distributed.faults import FaultProxy
 from tests.integration.harness import EXAMPLE_PIPELINE, EXAMPLE_SUITE, ApiServer, PipelineEnv, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -173,6 +174,8 @@ class LoopbackStack(PipelineEnv):
         self.mlflow_url = f"http://127.0.0.1:{self.mlflow_port}"
         self.tracking_uri = self.mlflow_url
         self.worker_dirs = {name: root / "workers" / name for name in WORKERS}
+        # Pipelines with mlflow_conn_id "mlflow_faulty" reach the same server through this proxy.
+        self.fault_proxy = FaultProxy(self.mlflow_url)
 
         self.env = demo_environment(root, self.dags)
         db_url = f"{POSTGRES_URL}/{self.database}"
@@ -196,6 +199,15 @@ class LoopbackStack(PipelineEnv):
                 "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": self.xcom_root,
                 "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": "0",
                 "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({"conn_type": "mlflow", "host": self.mlflow_url}),
+                "AIRFLOW_CONN_MLFLOW_FAULTY": json.dumps({"conn_type": "mlflow", "host": self.fault_proxy.url}),
+                # MLflow's client retries a dead server 7 times over minutes by default; two quick
+                # retries make an outage outlast them, so that Airflow's retry is what recovers.
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+                # A killed worker's task is declared dead after 45 s without a heartbeat (default 300 s).
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "45",
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 "AIRFLOW_CONN_DVC_DEFAULT": json.dumps(
                     {"conn_type": "dvc", "extra": {"repo": str(root / "data-repo")}}
                 ),
@@ -223,6 +235,7 @@ class LoopbackStack(PipelineEnv):
             self._databases.append(name)
         started.append("postgres")
         self._start_mlflow()
+        self.fault_proxy.start()
         started.append("mlflow")
         self._airflow("db-migrate", check=True)
         started.append("db-migrate")
@@ -252,6 +265,8 @@ class LoopbackStack(PipelineEnv):
                 errors.append(f"{name}: {err}")
         self.processes.clear()
         self.api.process = None
+        with contextlib.suppress(Exception):
+            self.fault_proxy.stop()
         for name in reversed(self._databases):
             try:
                 _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -281,7 +296,7 @@ class LoopbackStack(PipelineEnv):
     def _spawn(
         self, name: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
     ) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{name}.log").open("wb")
+        log = (self.logs / f"{name}.log").open("ab")  # a restarted component keeps its earlier log
         process = subprocess.Popen(
             cmd, env=env or self.env, cwd=cwd or self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -301,7 +316,7 @@ class LoopbackStack(PipelineEnv):
 
     def _start_mlflow(self) -> None:
         server = self.root / "mlflow-server"
-        server.mkdir()
+        server.mkdir(exist_ok=True)
         self._spawn(
             "mlflow",
             [
@@ -316,8 +331,8 @@ class LoopbackStack(PipelineEnv):
     def _worker(self, name: str) -> None:
         cwd = self.worker_dirs[name] / "cwd"
         home = self.worker_dirs[name] / "home"
-        cwd.mkdir(parents=True)
-        home.mkdir(parents=True)
+        cwd.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
         env = {
             **self.env,
             "AIRFLOW_HOME": str(home),
@@ -336,11 +351,46 @@ class LoopbackStack(PipelineEnv):
                 log = self.logs / f"worker-{name}.log"
                 if self.processes[f"worker-{name}"].poll() is not None:
                     raise RuntimeError(f"worker {name} exited:\n{log.read_text(errors='replace')[-3000:]}")
-                if " ready." in log.read_text(errors="replace"):
+                if self._ready_count(name):
                     pending.discard(name)
             time.sleep(0.5)
         if pending:
             raise RuntimeError(f"celery workers not ready within {timeout}s: {sorted(pending)}")
+
+    def _ready_count(self, name: str) -> int:
+        log = self.logs / f"worker-{name}.log"
+        return log.read_text(errors="replace").count(" ready.") if log.exists() else 0
+
+    # -- fault injection -------------------------------------------------------------------
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a component and everything it started, like a crashed machine: no cleanup runs."""
+        import psutil
+
+        process = self.processes.pop(name)
+        try:
+            family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            family = []
+        for member in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.kill()
+        psutil.wait_procs(family, timeout=10)
+        process.wait(timeout=10)
+
+    def restart_mlflow(self) -> None:
+        """The same server again: same port, same Postgres store, same artifact folder."""
+        self._start_mlflow()
+        _wait_http(f"{self.mlflow_url}/health", self.processes["mlflow"], self.logs / "mlflow.log", 120)
+
+    def restart_worker(self, name: str) -> None:
+        before = self._ready_count(name)
+        self._worker(name)
+        deadline = time.monotonic() + 120
+        while self._ready_count(name) <= before:
+            if self.processes[f"worker-{name}"].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {name} did not come back; see {self.logs / f'worker-{name}.log'}")
+            time.sleep(0.5)
 
     # -- REST API --------------------------------------------------------------------------
 
@@ -362,9 +412,14 @@ class LoopbackStack(PipelineEnv):
         raise AssertionError(f"{dag_id} was not parsed within {timeout}s; see {self.logs / 'dag-processor.log'}")
 
     def trigger_and_wait(self, dag_id: str, timeout: float = 420) -> dict[str, Any]:
+        return self.wait_run(dag_id, self.trigger(dag_id), timeout)
+
+    def trigger(self, dag_id: str) -> str:
         self.call("PATCH", f"/api/v2/dags/{dag_id}", body={"is_paused": False})
         run = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", body={"logical_date": None})
-        run_id = run["dag_run_id"]
+        return str(run["dag_run_id"])
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 420) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
@@ -375,6 +430,20 @@ class LoopbackStack(PipelineEnv):
                     raise AssertionError(f"{name} died during the run; see {self.logs / name}.log")
             time.sleep(2)
         raise AssertionError(f"run {run_id} still {run['state']} after {timeout}s")
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str] | None = None) -> list[str]:
+        """Clear a finished run's task instances (all of them by default), as the UI's Clear does."""
+        body: dict[str, Any] = {"dry_run": False, "dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True}
+        if task_ids is not None:
+            body["task_ids"] = task_ids
+        cleared = self.call("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body=body)
+        return [ti["task_id"] for ti in cleared["task_instances"]]
+
+    def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+        """Every attempt of one task instance, oldest first."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        path += "/tries" if map_index < 0 else f"/{map_index}/tries"
+        return sorted(self.call("GET", path)["task_instances"], key=lambda t: int(t["try_number"]))
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         payload = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")

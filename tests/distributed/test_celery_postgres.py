@@ -9,8 +9,7 @@ the REST API like a user would, and the checks read what Airflow and MLflow reco
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,29 +17,12 @@ from typing import Any
 import pytest
 
 from tests.distributed.components import WORKERS
-from tests.distributed.stack import LoopbackStack, exclusive_lock, services_reachable
+from tests.distributed.stack import LoopbackStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.distributed]
 
 DAG_ID = "breast_cancer_retrain"
 MODEL_NAME = "breast_cancer_classifier"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackStack]:
-    reason = services_reachable()
-    if reason:
-        pytest.skip(reason)
-    # One loopback stack per machine at a time: concurrent runs would share the Redis database.
-    with exclusive_lock(Path(tempfile.gettempdir()) / "airflow-mlops-distributed.lock"):
-        deployment = LoopbackStack(tmp_path_factory.mktemp("distributed"), users={"admin": "admin-password"})
-        try:
-            deployment.start()
-            yield deployment
-        finally:
-            deployment.stop()
-            for name in (deployment.database, deployment.mlflow_database):
-                assert not deployment.database_exists(name), f"database {name} was not dropped"
 
 
 def _label(ti: dict[str, Any]) -> str:
