@@ -96,8 +96,21 @@ def check_nothing_duplicated(stack: LoopbackStack, dag_id: str, run_id: str) -> 
 
 
 def report(stack: LoopbackStack, summary: Callable[[str], None], dag_id: str, run_id: str, note: str) -> str:
+    """The assignment table plus every earlier try of retried tasks, for the CI log."""
     tis = stack.task_instances(dag_id, run_id)
     table = assignment_table(tis)
+    lines = []
+    for ti in tis:
+        if ti["try_number"] > 1:
+            tries = stack.tries(dag_id, run_id, ti["task_id"], ti["map_index"])
+            steps = ", ".join(
+                f"try {t['try_number']} {t['state']} on {t['hostname'] or '-'} {t['start_date'][11:19]}-"
+                f"{(t['end_date'] or '')[11:19]}"
+                for t in tries
+            )
+            lines.append(f"  {ti['task_id']}[{ti.get('rendered_map_index') or ti['map_index']}]: {steps}")
+    if lines:
+        table += "\nretried (UTC):\n" + "\n".join(lines)
     summary(f"{note}, {dag_id} {run_id}:\n{table}")
     return table
 
