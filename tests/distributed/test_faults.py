@@ -104,7 +104,7 @@ def report(stack: LoopbackStack, summary: Callable[[str], None], dag_id: str, ru
         if ti["try_number"] > 1:
             tries = stack.tries(dag_id, run_id, ti["task_id"], ti["map_index"])
             steps = ", ".join(
-                f"try {t['try_number']} {t['state']} on {t['hostname'] or '-'} {t['start_date'][11:19]}-"
+                f"try {t['try_number']} {t['state']} on {t['hostname'] or '-'} {(t['start_date'] or '')[11:19]}-"
                 f"{(t['end_date'] or '')[11:19]}"
                 for t in tries
             )
