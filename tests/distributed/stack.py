@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from airflow_mlops.demo.data_repo import create_data_repo
 from airflow_mlops.demo.runner import demo_environment
 from tests.distributed.components import SHARED_AIRFLOW_SETTINGS, STACK, WORKERS, XCOM_BACKEND
 from tests.distributed.faults import FaultProxy
-from tests.integration.harness import EXAMPLE_PIPELINE, EXAMPLE_SUITE, ApiServer, PipelineEnv, free_port
+from tests.integration.harness import EXAMPLE_PIPELINE, EXAMPLE_SUITE, ApiServer, PipelineEnv, free_port, wait_http
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("MLOPS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
@@ -119,19 +118,6 @@ def _kill_tree(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
             member.kill()
     psutil.wait_procs(alive, timeout=5)
     process.wait(timeout=5)
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{log.stem} exited ({process.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{log.stem} did not answer on {url} within {timeout}s")
 
 
 class LoopbackStack(PipelineEnv):
@@ -247,7 +233,7 @@ class LoopbackStack(PipelineEnv):
         for name in WORKERS:
             self._worker(name)
             started.append("celery-worker")
-        _wait_http(f"{self.mlflow_url}/health", self.processes["mlflow"], self.logs / "mlflow.log", 120)
+        wait_http(f"{self.mlflow_url}/health", self.processes["mlflow"], self.logs / "mlflow.log", 120)
         self._wait_workers_ready(timeout=120)
         expected = sorted(c.name for c in STACK for _ in range(c.replicas))
         assert sorted(started) == expected, f"components.STACK lists {expected}, the tier started {started}"
@@ -381,7 +367,7 @@ class LoopbackStack(PipelineEnv):
     def restart_mlflow(self) -> None:
         """The same server again: same port, same Postgres store, same artifact folder."""
         self._start_mlflow()
-        _wait_http(f"{self.mlflow_url}/health", self.processes["mlflow"], self.logs / "mlflow.log", 120)
+        wait_http(f"{self.mlflow_url}/health", self.processes["mlflow"], self.logs / "mlflow.log", 120)
 
     def restart_worker(self, name: str) -> None:
         before = self._ready_count(name)

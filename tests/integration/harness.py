@@ -117,6 +117,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Until ``url`` answers; fail early, with the end of its log, if the server process exits."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{log.stem} exited ({process.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{log.stem} did not answer on {url} within {timeout}s")
+
+
 class MlflowServer:
     """A real ``mlflow server`` on 127.0.0.1 and a free port, with proxied artifacts."""
 
@@ -127,9 +144,6 @@ class MlflowServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> MlflowServer:
-        import time
-        import urllib.request
-
         self.root.mkdir(parents=True, exist_ok=True)
         log = (self.root / "server.log").open("wb")
         self.process = subprocess.Popen(
@@ -141,18 +155,12 @@ class MlflowServer:
             ],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited: {(self.root / 'server.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"mlflow server did not answer on {self.url} within {timeout}s")
+        try:
+            wait_http(f"{self.url}/health", self.process, self.root / "server.log", timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -184,26 +192,20 @@ class ApiServer:
         self._tokens: dict[str, str] = {}
 
     def start(self, timeout: float = 120.0) -> ApiServer:
-        import time
-        import urllib.request
-
         log = (self.deployment.root / "api-server.log").open("wb")
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("airflow")), "api-server", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", "1"],
             env=self.deployment.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError((self.deployment.root / "api-server.log").read_text()[-3000:])
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"api-server did not answer on {self.url}")
+        try:
+            wait_http(
+                f"{self.url}/api/v2/monitor/health", self.process, self.deployment.root / "api-server.log", timeout
+            )
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def token(self, user: str) -> str:
         if user not in self._tokens:
