@@ -31,3 +31,7 @@ class PromotionConflictError(AirflowFailException):
 
 class ConfigurationError(AirflowFailException):
     """A connection or setting the task needs is missing or malformed."""
+
+
+class UntrustedModelError(AirflowFailException):
+    """A model to load is not one this DAG run logged to MLflow; it is refused, never unpickled."""

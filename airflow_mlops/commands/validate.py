@@ -30,6 +30,11 @@ def _run(args: argparse.Namespace) -> int:
         except PipelineConfigError as err:
             failures += 1
             print(err, file=sys.stderr)
+        except Exception as err:
+            # A loader bug must not end the run with a traceback and leave the remaining files
+            # unchecked: report it against the file, like any other problem, and carry on.
+            failures += 1
+            print(f"{file}: {_unexpected(err)}", file=sys.stderr)
         else:
             detail = (
                 f"{len(spec.models)} candidates"
@@ -38,6 +43,15 @@ def _run(args: argparse.Namespace) -> int:
             )
             print(f"{file}: ok ({spec.pipeline}, {spec.template}, {detail})")
     return 1 if failures else 0
+
+
+def _unexpected(err: Exception) -> str:
+    """One line naming what went wrong inside the loader, without a traceback."""
+    if isinstance(err, RecursionError):
+        detail = "the document is nested too deeply (or refers to itself through an alias)"
+    else:
+        detail = " ".join(str(err).split())[:200]
+    return f"cannot be validated: {type(err).__name__}: {detail} (this is a bug in airflow-mlops; please report it)"
 
 
 def _default_root(file: Path) -> Path:

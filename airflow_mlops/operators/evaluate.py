@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts
-from airflow_mlops.exceptions import MlopsError
+from airflow_mlops.exceptions import MlopsError, UntrustedModelError
+from airflow_mlops.hooks.mlflow import TAG_CANDIDATE, TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from mlflow import MlflowClient
+
+#: What TrainCandidateOperator returns: MLflow 3's URI of a logged model (``models:/m-<id>``).
+_LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]+)")
 
 
 class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
@@ -59,7 +65,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
         with hook.session():
             client = hook.get_client()
             for trained in list(self.trained):
-                model = mlflow.sklearn.load_model(trained["model_uri"])
+                model = mlflow.sklearn.load_model(verified_model_uri(client, trained, dag_id, run_id))
                 metrics = self._metrics(model, features, labels)
                 for key, value in metrics.items():
                     client.log_metric(trained["mlflow_run_id"], f"test_{key}", value)
@@ -122,3 +128,30 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
             "model_uri": uri,
             "metrics": metrics,
         }
+
+
+def verified_model_uri(client: MlflowClient, trained: dict[str, Any], dag_id: str, run_id: str) -> str:
+    """The candidate's model URI, once MLflow confirms this DAG run's training logged that model.
+
+    Loading a scikit-learn model unpickles it, which runs code. The URI arrives through XCom (or,
+    on a retry, from a run tag), so before loading, the URI must name a logged model, that model
+    must come from the candidate's own run, and that run must be this DAG run's finished
+    training of this candidate. A path, a URL or another run's model is refused unread.
+    """
+    uri = str(trained.get("model_uri", ""))
+    match = _LOGGED_MODEL_URI.fullmatch(uri)
+    candidate, source_run = trained.get("candidate"), trained.get("mlflow_run_id")
+    if match is None:
+        raise UntrustedModelError(
+            f"candidate {candidate!r}: refusing to load {uri!r}; only a model logged by this pipeline's "
+            "training (models:/m-<id>) is loaded"
+        )
+    logged = client.get_logged_model(match.group(1))
+    run = client.get_run(str(logged.source_run_id)) if logged.source_run_id == source_run else None
+    expected = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "candidate", TAG_CANDIDATE: str(candidate)}
+    if run is None or run.info.status != "FINISHED" or any(run.data.tags.get(k) != v for k, v in expected.items()):
+        raise UntrustedModelError(
+            f"candidate {candidate!r}: refusing to load {uri!r}; it was not logged by the finished training run "
+            f"of this candidate in {dag_id} {run_id} (its source run is {logged.source_run_id})"
+        )
+    return uri
