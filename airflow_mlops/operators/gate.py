@@ -7,15 +7,20 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.exceptions import GateRejectedError
-from airflow_mlops.gates.decision import ChampionRule, Rule, ThresholdRule, decide, select_best
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_mlops.gates.decision import Rule
+
 
 def rules_from_spec(rules: Sequence[dict[str, Any]]) -> list[Rule]:
     """Gate rules as the spec serialises them (plain dicts) -> pure rule objects."""
+    # Imported here, not at module level: every DAG file that builds a gate imports this
+    # module, and only the task that runs the gate needs the decision code.
+    from airflow_mlops.gates.decision import ChampionRule, ThresholdRule
+
     parsed: list[Rule] = []
     for rule in rules:
         if rule.get("compare_to") == "champion":
@@ -65,6 +70,10 @@ class EvaluationGateOperator(MlflowOperatorMixin, MlopsBaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from mlflow.entities import RunTag
+
+        from airflow_mlops.gates.decision import decide, select_best
+
         evaluation = self.evaluation
         candidates = {c["candidate"]: c for c in evaluation["candidates"]}
         best = select_best([(n, c["metrics"]) for n, c in candidates.items()], self.select_by, self.problem)  # type: ignore[arg-type]
@@ -89,15 +98,20 @@ class EvaluationGateOperator(MlflowOperatorMixin, MlopsBaseOperator):
             "first_run": self.first_run,
             "min_test_rows": self.min_test_rows,
         }
+        verdict_json = json.dumps(verdict_dict, indent=2)
+        verdict_tags = {"mlops.gate.decision": verdict.decision, "mlops.gate.summary": verdict.summary()[:4000]}
+        pipeline_run, candidate_run = evaluation["mlflow_run_id"], candidates[best]["mlflow_run_id"]
         hook = self.mlflow_hook
         with hook.session():
             client = hook.get_client()
-            client.log_text(evaluation["mlflow_run_id"], json.dumps(rules_payload, indent=2), "gate/rules.json")
-            for run_id in (evaluation["mlflow_run_id"], candidates[best]["mlflow_run_id"]):
-                client.log_text(run_id, json.dumps(verdict_dict, indent=2), "gate/verdict.json")
-                client.set_tag(run_id, "mlops.gate.decision", verdict.decision)
-                client.set_tag(run_id, "mlops.gate.summary", verdict.summary()[:4000])
-            client.set_tag(evaluation["mlflow_run_id"], "mlops.gate.candidate", best)
+            client.log_text(pipeline_run, json.dumps(rules_payload, indent=2), "gate/rules.json")
+            # One call per run for its tags: each call is a round trip (a commit on a SQL store).
+            for run_id, tags in (
+                (pipeline_run, {**verdict_tags, "mlops.gate.candidate": best}),
+                (candidate_run, verdict_tags),
+            ):
+                client.log_text(run_id, verdict_json, "gate/verdict.json")
+                client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
         for outcome in verdict.outcomes:
             self.log.info("%s %s", "PASS" if outcome.passed else "FAIL", outcome.reason)
         self.log.info("Gate verdict: %s", verdict.summary())

@@ -15,6 +15,7 @@ from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator,
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from mlflow import MlflowClient
 
 # MLflow rejects tag values beyond a few thousand characters on some stores.
 _MAX_TAG = 5000
@@ -58,6 +59,38 @@ def lineage_tags(
     return tags
 
 
+def register_version(
+    client: MlflowClient, model_name: str, model_uri: str, tags: dict[str, str], description: str
+) -> str:
+    """Create a version of ``model_name`` from ``model_uri`` with its tags and description; its number.
+
+    For a ``models:/<model id>`` URI, what ``log_model`` returns, this is what
+    ``mlflow.register_model`` does, with the description written by the same call rather than
+    by a second one. Any other URI goes through ``mlflow.register_model``.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    model_id = _logged_model_id(model_uri)
+    if model_id is None:
+        version = str(mlflow.register_model(model_uri, model_name, tags=tags).version)
+        client.update_model_version(model_name, version, description=description)
+        return version
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as err:
+        if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    created = client.create_model_version(model_name, model_uri, tags=tags, description=description, model_id=model_id)
+    return str(created.version)
+
+
+def _logged_model_id(model_uri: str) -> str | None:
+    """The id in ``models:/<model id>``; None for any other URI (a registered version, an alias, runs:/)."""
+    rest = model_uri.removeprefix("models:/")
+    return rest if rest != model_uri and rest and "/" not in rest and "@" not in rest else None
+
+
 class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
     """Create a model version for the gate's winner, carrying lineage tags.
 
@@ -90,8 +123,6 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        import mlflow
-
         verdict = self.gate["verdict"]
         if verdict["decision"] != "promote":
             raise AirflowSkipException(f"gate rejected the challenger, nothing to register: {verdict['summary']}")
@@ -114,10 +145,9 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 )
                 # Who signed off, when a person had to (approval: manual); rejections never get here.
                 tags.update({f"mlops.approval.{k}": str(v)[:4000] for k, v in (self.approval or {}).items()})
-                registered = mlflow.register_model(candidate["model_uri"], self.model_name, tags=tags)
-                version = str(registered.version)
-                hook.get_client().update_model_version(
-                    self.model_name, version, description=f"{dag_id} {run_id}: {verdict['summary']}"[:4000]
+                description = f"{dag_id} {run_id}: {verdict['summary']}"[:4000]
+                version = register_version(
+                    hook.get_client(), self.model_name, candidate["model_uri"], tags, description
                 )
                 self.log.info("Registered %s version %s from %s", self.model_name, version, candidate["model_uri"])
         return {
