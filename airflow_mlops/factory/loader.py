@@ -13,7 +13,9 @@ file; it is all-or-nothing by nature and says so.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import os
+import re
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +37,72 @@ def pipeline_files(folder: Path) -> list[Path]:
     """Pipeline files below ``folder``, sorted for a stable DAG order.
 
     Suites (in a ``suites`` folder) are read through the pipeline that names them, and
-    ``defaults.yaml`` files through the pipelines below them.
+    ``defaults.yaml`` files through the pipelines below them. Walked with ``os.scandir``,
+    which knows each entry's type without a stat call, because a worker lists the whole
+    folder at every task start. Like ``Path.rglob``, it does not enter symlinked folders and
+    skips unreadable ones; the order is ``Path``'s (part by part).
     """
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix in PIPELINE_SUFFIXES
-        and p.is_file()
-        and p.name not in NOT_PIPELINES
-        and "suites" not in p.relative_to(folder).parts
-    )
+    return [Path(path) for path in _pipeline_paths(folder)]
+
+
+def _pipeline_paths(folder: Path) -> list[str]:
+    """``pipeline_files`` as strings: making 500 ``Path`` objects costs more than listing them."""
+    found: list[str] = []
+    pending = [os.fspath(folder)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        if entry.name != "suites" and not entry.is_symlink():
+                            pending.append(entry.path)
+                    elif entry.name.endswith(PIPELINE_SUFFIXES) and entry.name not in NOT_PIPELINES and entry.is_file():
+                        found.append(entry.path)
+        except PermissionError:
+            continue
+    return sorted(found, key=lambda path: path.split(os.sep))
+
+
+# ``pipeline:`` (maybe quoted) and the rest of its line. A pattern that starts with a plain word
+# is searched for quickly; a multiline ``^`` pattern would be tried at every position.
+# Whether the word starts a line is checked afterwards.
+_PIPELINE_KEY = re.compile(rb"""pipeline(["']?)[ \t]*:([^\n]*)""")
+# A value that can only be the string it spells: the dag id's own alphabet, maybe quoted, maybe a comment.
+_PLAIN_DAG_ID = re.compile(
+    rb"""[ \t]*(?:([A-Za-z0-9_.\-]+)|"([A-Za-z0-9_.\-]+)"|'([A-Za-z0-9_.\-]+)')(?:[ \t]+#.*)?[ \t]*\r?"""
+)
+
+
+def _declared_dag_id(path: str) -> str | None:
+    """The dag id a pipeline file spells out on its one top-level ``pipeline:`` line, else None.
+
+    A cheap look at the bytes, not a parse: None (unreadable, no such line, two of them, an
+    anchor, a tag, a value on the next line...) means "could be anything, read the file". A
+    dag id cannot come from a defaults.yaml, so a file that spells another id is not the one.
+    """
+    chunks = []
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            while chunk := os.read(descriptor, 1 << 16):
+                chunks.append(chunk)
+        finally:
+            os.close(descriptor)
+    except OSError:
+        return None
+    text = b"".join(chunks)
+    values = []
+    for match in _PIPELINE_KEY.finditer(text):
+        quote = match.group(1)
+        start = match.start() - len(quote)  # an opening quote must match the closing one
+        if text[start : match.start()] == quote and (start == 0 or text[start - 1] == ord("\n")):
+            values.append(match.group(2))
+    if len(values) != 1:
+        return None
+    value = _PLAIN_DAG_ID.fullmatch(values[0])
+    if value is None:
+        return None
+    return next(group for group in value.groups() if group is not None).decode("ascii")
 
 
 def _dags_folder() -> Path | None:
@@ -124,25 +182,42 @@ def load_pipelines(globals_dict: MutableMapping[str, Any], folder: str | Path) -
     All or nothing: if any file is invalid, PipelineConfigError lists every problem with
     file and line, and Airflow shows it as the import error of this one loader file (and
     drops the others). Use per-pipeline loaders (``sync-loaders``) to isolate failures.
+
+    A worker that parses this file to run one task (Airflow's parsing context names the DAG)
+    reads only the files that may define that DAG, so task start does not grow with the
+    folder; the DAG processor, which parses without a context, still checks every file.
+    Only if none of those files defines the DAG is every file read.
     """
+    root = Path(folder)
+    if not root.is_dir():
+        raise PipelineConfigError([ConfigIssue(str(root), None, None, "", "pipeline folder does not exist")])
+    defaults_root = _dags_folder()
+    if defaults_root is not None and not root.resolve().is_relative_to(defaults_root.resolve()):
+        defaults_root = root
+    paths = _pipeline_paths(root)
+    wanted = _wanted_dag_id()
+    if wanted is not None:
+        likely = [Path(path) for path in paths if _declared_dag_id(path) in (wanted, None)]
+        built = _load_folder(globals_dict, root, likely, wanted, defaults_root or root)
+        if built or len(likely) == len(paths):
+            return built
+    return _load_folder(globals_dict, root, [Path(path) for path in paths], wanted, defaults_root or root)
+
+
+def _load_folder(
+    globals_dict: MutableMapping[str, Any], root: Path, paths: Sequence[Path], wanted: str | None, defaults_root: Path
+) -> list[str]:
     from airflow_mlops import settings
     from airflow_mlops.factory.templates import build_dag
     from airflow_mlops.spec.loader import load_pipeline_spec
 
-    root = Path(folder)
-    if not root.is_dir():
-        raise PipelineConfigError([ConfigIssue(str(root), None, None, "", "pipeline folder does not exist")])
     prefixes = settings.allowed_import_prefixes()
-    defaults_root = _dags_folder()
-    if defaults_root is not None and not root.resolve().is_relative_to(defaults_root.resolve()):
-        defaults_root = root
-    wanted = _wanted_dag_id()
     issues: list[ConfigIssue] = []
     built: list[str] = []
     seen: dict[str, Path] = {}
-    for path in pipeline_files(root):
+    for path in paths:
         try:
-            spec = load_pipeline_spec(path, allowed_import_prefixes=prefixes, defaults_root=defaults_root or root)
+            spec = load_pipeline_spec(path, allowed_import_prefixes=prefixes, defaults_root=defaults_root)
         except PipelineConfigError as err:
             issues.extend(err.issues)
             continue

@@ -3,18 +3,23 @@
 YAML is read once into a node tree (which keeps line numbers) and constructed from that tree
 with the safe constructor only: no Python tags, no ``!!python/object``. Pydantic then checks
 types; every error's ``loc`` is walked back through the node tree to the line the user wrote.
+
+Airflow parses every pipeline on every DAG-processor loop, so the node tree is composed by
+libyaml when PyYAML has it (several times faster than the pure-Python composer, with the same
+resolvers, constructors and marks), and the files many pipelines share (suites, defaults.yaml)
+are parsed once per process and reused while their text stays the same.
 """
 
 from __future__ import annotations
 
-import difflib
+import io
 import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, Tag, ValidationError
@@ -45,6 +50,25 @@ class PipelineYamlLoader(yaml.SafeLoader):
     """
 
 
+def _construct_with_position(loader: Any, node: yaml.Node, deep: bool = False) -> Any:
+    """PyYAML's construct_object, with a value it cannot build reported at its node.
+
+    An explicit tag on the wrong scalar (``!!int abc``, ``!!timestamp x``) or an integer beyond
+    Python's digit limit makes PyYAML's constructors raise ValueError, KeyError and the like,
+    with no position. Turned into a ConstructorError, it becomes a file:line:column error.
+    """
+    try:
+        return yaml.constructor.SafeConstructor.construct_object(loader, node, deep)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, KeyError, AttributeError, IndexError, TypeError, OverflowError) as err:
+        detail = " ".join(str(err).split())[:120]
+        raise yaml.constructor.ConstructorError(
+            None, None, f"cannot read this value as {node.tag.rsplit(':', 1)[-1]}: {detail}", node.start_mark
+        ) from None
+
+
+PipelineYamlLoader.construct_object = _construct_with_position  # type: ignore[method-assign,assignment]
 PipelineYamlLoader.yaml_implicit_resolvers = {
     first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -52,6 +76,69 @@ PipelineYamlLoader.yaml_implicit_resolvers = {
 PipelineYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+
+_FastLoader: type[yaml.CSafeLoader] | None = None
+if yaml.__with_libyaml__:
+
+    class _CPipelineYamlLoader(yaml.CSafeLoader):
+        """The same loader with libyaml doing the scanning, parsing and composing.
+
+        Resolving tags (the YAML 1.2 booleans above) and constructing values stay in Python,
+        shared with PipelineYamlLoader, so both read every document the same way.
+        """
+
+    _CPipelineYamlLoader.yaml_implicit_resolvers = PipelineYamlLoader.yaml_implicit_resolvers
+    _CPipelineYamlLoader.construct_object = _construct_with_position  # type: ignore[method-assign,assignment]
+    _FastLoader = _CPipelineYamlLoader
+
+
+def _compose_and_construct(loader: Any) -> tuple[yaml.Node | None, Any]:
+    try:
+        root = loader.get_single_node()
+        return root, loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+
+
+def _parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree and the data of one document; raises yaml.YAMLError for invalid YAML.
+
+    An error from libyaml is reported by re-reading the text with the pure-Python loader, so
+    messages and positions are PyYAML's whichever composer found the problem first.
+    """
+    if _FastLoader is not None:
+        stream = io.StringIO(text)
+        stream.name = file  # libyaml names every mark after its stream; defaults merging needs the file
+        try:
+            return _compose_and_construct(_FastLoader(stream))
+        except yaml.YAMLError:
+            pass
+    loader = PipelineYamlLoader(text)
+    loader.name = file  # every mark (line/column) then knows its file, which defaults merging needs
+    return _compose_and_construct(loader)
+
+
+_T = TypeVar("_T")
+# (what, file) -> (the file's text, what was built from it). Keyed on the content itself, so
+# an edit is seen at once, however quickly it follows the last read.
+_SHARED: dict[tuple[str, str], tuple[str, Any]] = {}
+
+
+def _shared(what: str, path: Path, build: Callable[[Path, str], _T]) -> _T:
+    """``build(path, text)`` for a file that many pipelines name, reused while its text is unchanged.
+
+    Suites and defaults.yaml files are shared by whole folders of pipelines, and one DagBag
+    (or a folder loader) reads them once per pipeline; only successes are kept, so a broken
+    file is reported every time. ``build`` must return something callers never modify.
+    """
+    file = str(path)
+    text = _read_text(path)
+    hit = _SHARED.get((what, file))
+    if hit is not None and hit[0] == text:
+        return typing.cast("_T", hit[1])
+    value = build(path, text)
+    _SHARED[(what, file)] = (text, value)
+    return value
 
 
 class SuiteFileSpec(_Strict):
@@ -102,6 +189,55 @@ def _node_at(root: yaml.Node | None, loc: Loc) -> yaml.Node | None:
     return node
 
 
+#: No pipeline file needs more: deeper documents are refused before anything walks them.
+MAX_DEPTH = 64
+#: Values a document may expand to through aliases (the "billion laughs" defence).
+MAX_VALUES = 100_000
+
+
+def _shape_problem(root: yaml.Node | None) -> tuple[yaml.Node, str] | None:
+    """A node where the document is too deep, refers to itself, or expands too far through aliases.
+
+    Aliases make the node tree a graph: nodes are shared (an anchor used many times) and may
+    form a cycle (``a: &a [*a]``). Everything that walks the tree later (duplicate keys,
+    secrets, pydantic) would then recurse forever or take exponential time, so the graph is
+    checked first, without recursion, visiting each distinct node once.
+    """
+    if root is None:
+        return None
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            on_path.discard(key)
+            sizes[key] = min(MAX_VALUES + 1, 1 + sum(sizes[id(c)] for c in children))
+            if sizes[key] > MAX_VALUES:
+                return node, f"the document expands to more than {MAX_VALUES:,} values through aliases"
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            return node, "this value refers to itself through an alias"
+        if depth > MAX_DEPTH:
+            return node, f"the document is nested more than {MAX_DEPTH} levels deep"
+        on_path.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[tuple[Loc, yaml.Node]]:
     """PyYAML keeps the last of two equal keys silently; a silent override is a bug in waiting."""
     found: list[tuple[Loc, yaml.Node]] = []
@@ -112,10 +248,12 @@ def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[tuple[Loc, ya
             if key in seen:
                 found.append(((*loc, key), key_node))
             seen.add(key)
-            found.extend(_duplicate_keys(value_node, (*loc, key)))
+            if isinstance(value_node, yaml.CollectionNode):  # a scalar has no keys of its own
+                found.extend(_duplicate_keys(value_node, (*loc, key)))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            found.extend(_duplicate_keys(item, (*loc, index)))
+            if isinstance(item, yaml.CollectionNode):
+                found.extend(_duplicate_keys(item, (*loc, index)))
     return found
 
 
@@ -130,6 +268,19 @@ _SECRET_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# All of the above in one pattern: one search per string value instead of five, since almost
+# every value of a pipeline file matches none of them.
+_ANY_SECRET_VALUE = re.compile(
+    "|".join(f"(?{'i' if pattern.flags & re.IGNORECASE else ''}:{pattern.pattern})" for pattern, _ in _SECRET_VALUES)
+)
+
+
+def _may_hold_secret(value: Any) -> bool:
+    if isinstance(value, str):
+        return _ANY_SECRET_VALUE.search(value) is not None
+    return isinstance(value, (dict, list))
+
+
 def _secrets(data: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
     """Keys named like credentials, and values shaped like them, anywhere in the document."""
     found: list[tuple[Loc, str]] = []
@@ -137,33 +288,37 @@ def _secrets(data: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
         for key, value in data.items():
             if isinstance(key, str) and _SECRET_KEY.search(key) and value not in (None, ""):
                 found.append(((*loc, key), "looks like a secret and must not be written in YAML"))
-            else:
+            elif _may_hold_secret(value):
                 found.extend(_secrets(value, (*loc, key)))
     elif isinstance(data, list):
         for index, item in enumerate(data):
-            found.extend(_secrets(item, (*loc, index)))
-    elif isinstance(data, str):
-        for pattern, what in _SECRET_VALUES:
-            if pattern.search(data):
-                found.append((loc, f"value looks like {what} and must not be written in YAML"))
-                break
+            if _may_hold_secret(item):
+                found.extend(_secrets(item, (*loc, index)))
+    elif isinstance(data, str) and _ANY_SECRET_VALUE.search(data):
+        what = next(what for pattern, what in _SECRET_VALUES if pattern.search(data))
+        found.append((loc, f"value looks like {what} and must not be written in YAML"))
     return found
 
 
-def read_yaml(path: Path) -> LoadedYaml:
-    """Parse one YAML file safely, raising PipelineConfigError for syntax, duplicates and secrets."""
+def _read_text(path: Path) -> str:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as err:
         raise PipelineConfigError([ConfigIssue(file, None, None, "", f"cannot read file: {err.strerror}")]) from None
     except UnicodeDecodeError:
         raise PipelineConfigError([ConfigIssue(file, None, None, "", "file is not UTF-8 text")]) from None
-    loader = PipelineYamlLoader(text)
-    loader.name = file  # every mark (line/column) then knows its file, which defaults merging needs
+
+
+def read_yaml(path: Path) -> LoadedYaml:
+    """Parse one YAML file safely, raising PipelineConfigError for syntax, duplicates and secrets."""
+    return _parse_yaml(path, _read_text(path))
+
+
+def _parse_yaml(path: Path, text: str) -> LoadedYaml:
+    file = str(path)
     try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        root, data = _parse(text, file)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
@@ -176,10 +331,26 @@ def read_yaml(path: Path) -> LoadedYaml:
         raise PipelineConfigError(
             [ConfigIssue(file, line, column, "", f"YAML syntax error: {problem}", "check indentation and quoting")]
         ) from None
+    except yaml.reader.ReaderError as err:
+        # Control characters are refused before any token is read; say where, on one line.
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - text.rfind("\n", 0, err.position)
+        character = f" #x{err.character:04x}" if isinstance(err.character, int) else ""
+        raise PipelineConfigError(
+            [ConfigIssue(file, line, column, "", f"YAML error: unacceptable character{character}: {err.reason}")]
+        ) from None
     except yaml.YAMLError as err:
         raise PipelineConfigError([ConfigIssue(file, None, None, "", f"YAML error: {err}")]) from None
-    finally:
-        loader.dispose()
+    except RecursionError:
+        too_deep = f"the document is nested too deeply (more than {MAX_DEPTH} levels are refused)"
+        raise PipelineConfigError([ConfigIssue(file, None, None, "", too_deep)]) from None
+    shape = _shape_problem(root)
+    if shape is not None:
+        where, why = shape
+        raise PipelineConfigError(
+            [ConfigIssue(file, where.start_mark.line + 1, where.start_mark.column + 1, "", why,
+                         "write the values out, or use fewer anchors and aliases")]
+        )  # fmt: skip
     doc = LoadedYaml(data=data, root=root, file=file)
     issues = [
         ConfigIssue(
@@ -219,8 +390,8 @@ def defaults_chain(path: Path, root: Path | None) -> list[Path]:
     folders = [folder]
     if root is not None:
         top = root.resolve()
-        if folder == top or top in folder.parents:
-            folders = [folder, *[p for p in folder.parents if p == top or top in p.parents]]
+        if folder.is_relative_to(top):
+            folders = [folder, *folder.parents[: len(folder.parts) - len(top.parts)]]
     return [f / DEFAULTS_FILE for f in reversed(folders) if (f / DEFAULTS_FILE).is_file()]
 
 
@@ -253,7 +424,9 @@ def read_with_defaults(path: Path, defaults_root: Path | None) -> LoadedYaml:
     merged: yaml.Node | None = None
     issues: list[ConfigIssue] = []
     for defaults_path in chain:
-        defaults = read_yaml(defaults_path)
+        # Shared by every pipeline below it. Its nodes are merged, never modified, and a node's
+        # value is only ever rebuilt from the nodes, so one parse can serve them all.
+        defaults = _shared("defaults", defaults_path, _parse_yaml)
         if defaults.root is None:
             continue
         if not isinstance(defaults.root, yaml.MappingNode):
@@ -339,6 +512,8 @@ def _describe_error(error: Any, model: type[BaseModel]) -> tuple[str, str]:
     kind = error["type"]
     loc: Loc = tuple(error["loc"])
     if kind == "extra_forbidden":
+        import difflib  # only a file with a typo pays for it
+
         owner = _model_at(model, loc[:-1])
         known = sorted(owner.model_fields) if owner else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
@@ -349,9 +524,16 @@ def _describe_error(error: Any, model: type[BaseModel]) -> tuple[str, str]:
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
     if kind not in ("value_error", "assertion_error") and "input" in error:
-        shown = repr(error["input"])
+        shown = _short_repr(error["input"])
         message += f" (got {shown[:60]}{'...' if len(shown) > 60 else ''})"
     return message, ""
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an int beyond Python's digit limit cannot even be printed
+        return f"a {type(value).__name__} too large to print"
 
 
 def _validate(model: type[BaseModel], doc: LoadedYaml, context: dict[str, Any]) -> Any:
@@ -374,14 +556,19 @@ def _validate(model: type[BaseModel], doc: LoadedYaml, context: dict[str, Any]) 
 
 def load_suite(path: Path) -> list[Expectation]:
     """Read a suite file: a mapping with ``expectations:``, each one a single-key mapping."""
-    doc = read_yaml(path)
-    suite: SuiteFileSpec = _validate(SuiteFileSpec, doc, {})
-    return suite.expectations
+    # Many pipelines name the same suite; its expectations are frozen models, so one validated
+    # tuple serves them all and each caller gets its own list.
+    return list(_shared("suite", path, _parse_suite))
+
+
+def _parse_suite(path: Path, text: str) -> tuple[Expectation, ...]:
+    suite: SuiteFileSpec = _validate(SuiteFileSpec, _parse_yaml(path, text), {})
+    return tuple(suite.expectations)
 
 
 def _template_class(doc: LoadedYaml) -> type[PipelineBase]:
     name = doc.data.get("template", "retraining") if isinstance(doc.data, dict) else "retraining"
-    if name not in TEMPLATES:
+    if not isinstance(name, str) or name not in TEMPLATES:
         raise PipelineConfigError(
             [_issue_at(doc, ("template",), f"unknown template {name!r}", f"templates: {', '.join(TEMPLATES)}")]
         )

@@ -3,13 +3,15 @@
 Every model forbids unknown keys: a typo such as ``test_sise`` must be an error that names
 the field, not a silently ignored setting. Cross-field rules live in ``model_validator``s
 next to the fields they tie together.
-"""
 
-from __future__ import annotations
+Annotations are evaluated as the classes are defined (no ``from __future__ import
+annotations``): pydantic would otherwise compile each one from its string and evaluate it,
+at every import, and every DAG file that loads a pipeline imports this module.
+"""
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -34,7 +36,8 @@ ParamValue = str | int | float | bool | None | list[str | int | float | bool | N
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are valid YAML floats but never a valid setting (a timedelta cannot hold them).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SplitSpec(_Strict):
@@ -111,7 +114,7 @@ class ValidationSpec(_Strict):
     on_failure: Literal["fail", "warn"] = "fail"
 
     @model_validator(mode="after")
-    def _one_source(self) -> ValidationSpec:
+    def _one_source(self) -> Self:
         if (self.suite is None) == (self.expectations is None):
             raise ValueError("set exactly one of 'suite' (a file) or 'expectations' (inline)")
         return self
@@ -255,7 +258,7 @@ class ThresholdRuleSpec(_Strict):
     min_slice_rows: int = Field(10, ge=1, description="Slices with fewer test rows are reported, not judged.")
 
     @model_validator(mode="after")
-    def _has_bound(self) -> ThresholdRuleSpec:
+    def _has_bound(self) -> Self:
         if self.min is None and self.max is None:
             raise ValueError("an absolute rule needs 'min' or 'max' (or use compare_to: champion)")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -277,7 +280,7 @@ class ChampionRuleSpec(_Strict):
     min_slice_rows: int = Field(10, ge=1, description="Slices with fewer test rows are reported, not judged.")
 
     @model_validator(mode="after")
-    def _one_tolerance(self) -> ChampionRuleSpec:
+    def _one_tolerance(self) -> Self:
         if self.max_drop is not None and self.min_gain is not None:
             raise ValueError("set either max_drop or min_gain, not both")
         return self
@@ -321,7 +324,7 @@ class RegistrySpec(_Strict):
     )
 
     @model_validator(mode="after")
-    def _distinct_aliases(self) -> RegistrySpec:
+    def _distinct_aliases(self) -> Self:
         if self.alias == self.previous_alias:
             raise ValueError("alias and previous_alias must differ")
         return self
@@ -338,7 +341,9 @@ class ApprovalSpec(_Strict):
     approvers: list[str] = Field(
         default_factory=list, description="Airflow user ids allowed to answer; empty: any user with access."
     )
-    timeout_hours: float | None = Field(None, gt=0, description="Reject when nobody answers within this time.")
+    timeout_hours: float | None = Field(
+        None, gt=0, le=24 * 365, description="Reject when nobody answers within this time."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -350,11 +355,11 @@ class RetriesSpec(_Strict):
     """Retries with exponential backoff, on by default: MLflow servers and object stores blip."""
 
     retries: int = Field(2, ge=0, le=20)
-    delay_seconds: float = Field(30, ge=0)
+    delay_seconds: float = Field(30, ge=0, le=86_400)
     backoff_multiplier: float = Field(
-        2.0, ge=0, description="Each retry waits this many times longer; 0 keeps the delay fixed."
+        2.0, ge=0, le=10, description="Each retry waits this many times longer; 0 keeps the delay fixed."
     )
-    max_delay_seconds: float = Field(600, ge=0)
+    max_delay_seconds: float = Field(600, ge=0, le=7 * 86_400)
 
 
 TriggerEvent = Literal["new_data_version", "drift_detected", "champion_changed"]
@@ -454,7 +459,7 @@ class PipelineBase(_Strict):
     experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name.")
     retries: RetriesSpec = RetriesSpec()
     notifications: NotificationsSpec = NotificationsSpec()
-    timeouts: dict[str, Annotated[float, Field(gt=0)]] = Field(
+    timeouts: dict[str, Annotated[float, Field(gt=0, le=7 * 24 * 60)]] = Field(
         default_factory=dict,
         description="Minutes a step may run before Airflow fails it: {default: 60, train: 240}.",
     )

@@ -1,0 +1,211 @@
+"""The fast paths of the spec loader read every file exactly as the plain paths do.
+
+Two things make loading fast: libyaml composes the node tree (``_FastLoader``, a
+``yaml.CSafeLoader`` with the loader's own resolvers), and files many pipelines share
+(suites, defaults.yaml) are parsed once per process while their text stays the same. Both
+must be invisible: the same data, the same line and column for every node and every error,
+and an edited shared file seen on the very next load.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from airflow_mlops.spec import loader
+from airflow_mlops.spec.errors import PipelineConfigError
+from airflow_mlops.spec.loader import load_pipeline_spec
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "dags" / "pipelines" / "breast_cancer.yaml"
+SUITE = REPO / "dags" / "pipelines" / "suites" / "breast_cancer.yaml"
+YAML_FILES = sorted({*REPO.glob("dags/**/*.yaml"), *REPO.glob("tests/fixtures/**/*.yaml")})
+INVALID = sorted((REPO / "tests" / "fixtures" / "invalid").glob("*.yaml"))
+
+needs_libyaml = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML was built without libyaml")
+
+# Documents PyYAML refuses, each for a different reason; errors must read the same either way.
+BROKEN_TEXTS = {
+    "tab_indentation": "pipeline: a\nmodels:\n\t- name: x\n",
+    "unclosed_flow_mapping": "pipeline: a\nsplit: {test_size: 0.2\nseed: 1\n",
+    "unclosed_quote": 'pipeline: "a\n',
+    "bad_indentation": "pipeline: a\n  data: x\n y: 2\n",
+    "undefined_alias": "pipeline: *nowhere\n",
+    "duplicate_anchor": "a: &x 1\nb: &x 2\n",
+    "two_documents": "pipeline: a\n---\npipeline: b\n",
+    "control_character": "pipeline: a\x07b\n",
+    "nul_character": "pipeline: a\x00b\n",
+}
+
+
+def _python_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pure-Python loader, with nothing remembered from earlier loads."""
+    monkeypatch.setattr(loader, "_FastLoader", None)
+    monkeypatch.setattr(loader, "_SHARED", {})
+
+
+def _tree(node: yaml.Node | None) -> Any:
+    """A node tree as plain data: kind, tag, value and both marks (file, line, column) of every node."""
+    if node is None:
+        return None
+    marks = tuple((m.name, m.line, m.column) for m in (node.start_mark, node.end_mark))
+    if isinstance(node, yaml.MappingNode):
+        return ("map", node.tag, marks, node.flow_style, [(_tree(k), _tree(v)) for k, v in node.value])
+    if isinstance(node, yaml.SequenceNode):
+        return ("seq", node.tag, marks, node.flow_style, [_tree(item) for item in node.value])
+    # libyaml reports a plain scalar's style as '' where PyYAML says None; nothing reads it.
+    return ("scalar", node.tag, marks, node.style or None, node.value)
+
+
+def _outcome(path: Path) -> Any:
+    try:
+        return load_pipeline_spec(path).model_dump()
+    except PipelineConfigError as err:
+        return err.issues
+
+
+@needs_libyaml
+def test_the_fast_loader_is_libyaml() -> None:
+    assert loader._FastLoader is not None
+    assert issubclass(loader._FastLoader, yaml.CSafeLoader)
+    assert loader._FastLoader.yaml_implicit_resolvers is loader.PipelineYamlLoader.yaml_implicit_resolvers
+
+
+@needs_libyaml
+@pytest.mark.parametrize("path", YAML_FILES, ids=[str(p.relative_to(REPO)) for p in YAML_FILES])
+def test_both_loaders_build_the_same_tree_and_data(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = path.read_text(encoding="utf-8")
+    try:
+        fast: Any = loader._parse(text, str(path))
+    except yaml.YAMLError as err:
+        fast = str(err)
+    _python_only(monkeypatch)
+    try:
+        plain: Any = loader._parse(text, str(path))
+    except yaml.YAMLError as err:
+        plain = str(err)
+    if isinstance(plain, str):
+        assert fast == plain
+    else:
+        assert (_tree(fast[0]), fast[1]) == (_tree(plain[0]), plain[1])
+
+
+@needs_libyaml
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_both_loaders_report_the_same_issues(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "_SHARED", {})
+    fast = _outcome(path)
+    _python_only(monkeypatch)
+    assert fast == _outcome(path)
+
+
+@needs_libyaml
+@pytest.mark.parametrize("text", list(BROKEN_TEXTS.values()), ids=list(BROKEN_TEXTS))
+def test_yaml_errors_read_the_same_from_both_loaders(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    fast = _outcome(path)
+    assert isinstance(fast, list) and fast[0].line is not None, fast
+    _python_only(monkeypatch)
+    assert fast == _outcome(path)
+
+
+def test_yaml_1_2_booleans_on_both_loaders(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "on: drift_detected\ncountry: NO\nyes_no: [yes, no, y, n, off]\nflags: [true, False, TRUE]\n"
+    expected = {
+        "on": "drift_detected",
+        "country": "NO",
+        "yes_no": ["yes", "no", "y", "n", "off"],
+        "flags": [True, False, True],
+    }
+    assert loader._parse(text, "x.yaml")[1] == expected
+    _python_only(monkeypatch)
+    assert loader._parse(text, "x.yaml")[1] == expected
+
+
+def test_without_libyaml_the_pure_python_loader_reads_the_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = load_pipeline_spec(EXAMPLE)
+    _python_only(monkeypatch)
+    assert load_pipeline_spec(EXAMPLE) == expected
+
+
+# ---------------------------------------------------------------- files shared by many pipelines
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Path:
+    """The example pipeline and its suite, in a folder of their own."""
+    (tmp_path / "suites").mkdir()
+    shutil.copy(SUITE, tmp_path / "suites" / "breast_cancer.yaml")
+    shutil.copy(EXAMPLE, tmp_path / "breast_cancer.yaml")
+    return tmp_path / "breast_cancer.yaml"
+
+
+def _columns(path: Path, **kwargs: Any) -> list[Any]:
+    spec = load_pipeline_spec(path, **kwargs)
+    return [e.kwargs.get("column") for e in spec.validation.expectations or []]
+
+
+def test_an_edited_suite_is_read_again_even_with_the_same_size_and_time(pipeline: Path) -> None:
+    suite = pipeline.parent / "suites" / "breast_cancer.yaml"
+    before = _columns(pipeline)
+    assert "target" in before
+    stat = suite.stat()
+    suite.write_text(suite.read_text().replace("column: target", "column: tarxet"))  # same length
+    os.utime(suite, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert suite.stat().st_size == stat.st_size
+
+    after = _columns(pipeline)
+
+    assert "tarxet" in after and "target" not in after
+
+
+def test_a_suite_broken_after_a_good_load_is_reported_every_time(pipeline: Path) -> None:
+    suite = pipeline.parent / "suites" / "breast_cancer.yaml"
+    good = suite.read_text()
+    _columns(pipeline)
+    suite.write_text("expectations:\n  - {one: 1, two: 2}\n")
+    for _ in range(2):
+        with pytest.raises(PipelineConfigError, match="exactly one key"):
+            load_pipeline_spec(pipeline)
+    suite.write_text(good)
+    assert "target" in _columns(pipeline)
+
+
+def test_every_spec_gets_its_own_list_of_expectations(pipeline: Path) -> None:
+    first = load_pipeline_spec(pipeline)
+    second = load_pipeline_spec(pipeline)
+    assert first.validation.expectations == second.validation.expectations
+    assert first.validation.expectations is not second.validation.expectations
+
+
+def test_an_edited_defaults_file_is_read_again(pipeline: Path) -> None:
+    defaults = pipeline.parent / "defaults.yaml"
+    defaults.write_text("owner: team-a\n")
+    assert load_pipeline_spec(pipeline, defaults_root=pipeline.parent).owner == "team-a"
+    defaults.write_text("owner: team-b\n")
+    assert load_pipeline_spec(pipeline, defaults_root=pipeline.parent).owner == "team-b"
+    defaults.write_text("owner: [\n")
+    with pytest.raises(PipelineConfigError) as caught:
+        load_pipeline_spec(pipeline, defaults_root=pipeline.parent)
+    assert caught.value.issues[0].file == str(defaults)
+
+
+def test_an_error_inherited_from_a_shared_defaults_file_names_that_file(pipeline: Path) -> None:
+    defaults = pipeline.parent / "defaults.yaml"
+    defaults.write_text("# shared\nretries: {retries: 99}\n")
+    text = pipeline.read_text()
+    second = pipeline.with_name("second.yaml")
+    second.write_text(text.replace("pipeline: breast_cancer_retrain", "pipeline: second"))
+    for path in (pipeline, second):  # the second load reuses the parsed defaults
+        with pytest.raises(PipelineConfigError) as caught:
+            load_pipeline_spec(path, defaults_root=pipeline.parent)
+        [issue] = [i for i in caught.value.issues if i.field == "retries.retries"]
+        assert (issue.file, issue.line) == (str(defaults), 2)
