@@ -99,16 +99,23 @@ def _flush_redis() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+def _family(process: subprocess.Popen[bytes]) -> list[Any]:
+    """The process and everything it started (psutil.Process objects); empty if it is gone."""
+    import psutil
+
+    try:
+        return [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
 def _kill_tree(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
     """SIGTERM the process and everything it started, then SIGKILL whatever is left."""
     import psutil
 
     if process.poll() is not None:
         return
-    try:
-        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        family = []
+    family = _family(process)
     for member in family:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.send_signal(signal.SIGTERM)
@@ -354,10 +361,7 @@ class LoopbackStack(PipelineEnv):
         import psutil
 
         process = self.processes.pop(name)
-        try:
-            family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-        except psutil.NoSuchProcess:
-            family = []
+        family = _family(process)
         for member in family:
             with contextlib.suppress(psutil.NoSuchProcess):
                 member.kill()
