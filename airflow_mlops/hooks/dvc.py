@@ -127,7 +127,7 @@ class DvcHook(BaseHook):
             target = replace(target, commit=str(repo.get_rev()))
             fs = DVCFileSystem(repo=repo, subrepos=True)
             dvc_info = self._dvc_info(fs, target)
-            remote_url = self._remote_url(target)
+            remote_url = self._remote_url(repo, target)
             self._probe(fs, target, remote_url)
 
         size = dvc_info.get("size")
@@ -177,13 +177,18 @@ class DvcHook(BaseHook):
         return dict(dvc_info)
 
     @staticmethod
-    def _remote_url(target: _Target) -> str | None:
-        import dvc.api
+    def _remote_url(repo: Repo, target: _Target) -> str | None:
+        # The same lookup dvc.api.get_url makes, on the repository that is already open at
+        # the pinned commit: get_url would open (and for a git URL, clone) it a second time.
+        from dvc.config import NoRemoteError
         from dvc.exceptions import DvcException
+        from dvc_data.index import StorageKeyError
 
         try:
-            return str(dvc.api.get_url(target.path, repo=target.repo, rev=target.commit))
-        except (DvcException, OSError, ValueError):
+            index, entry = repo.get_data_index_entry(target.path)
+            remote_fs, remote_path = index.storage_map.get_remote(entry)
+            return str(remote_fs.unstrip_protocol(remote_path))
+        except (NoRemoteError, StorageKeyError, DvcException, KeyError, OSError, ValueError):
             # No default remote is a legitimate setup (cache-only repo); the ref just
             # cannot say where the data lives remotely.
             return None

@@ -117,6 +117,30 @@ def test_resolve_tag_pins_commit_md5_and_remote(data_repo: DataRepo) -> None:
     assert json.loads(json.dumps(ref)) == ref
 
 
+def test_remote_url_is_what_dvc_api_get_url_reports(data_repo: DataRepo) -> None:
+    import dvc.api
+
+    ref = DvcHook(repo=data_repo.url).resolve(CSV_PATH, "data-v2")
+
+    assert ref["remote_url"] == dvc.api.get_url(CSV_PATH, repo=data_repo.url, rev=data_repo.v2_commit)
+
+
+def test_repo_without_a_default_remote_points_at_its_cache(data_repo: DataRepo) -> None:
+    import dvc.api
+
+    (data_repo.root / ".dvc" / "config").write_text("")
+    _git(data_repo.root, "commit", "-qam", "no remote")
+    hook = DvcHook(repo=data_repo.url)
+
+    ref = hook.resolve(CSV_PATH, "HEAD")
+
+    md5 = hashlib.md5(V2).hexdigest()
+    assert ref["md5"] == md5
+    assert ref["remote_url"] == str(data_repo.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:])
+    assert ref["remote_url"] == dvc.api.get_url(CSV_PATH, repo=data_repo.url, rev=ref["commit"])
+    assert hook.read_bytes(ref) == V2
+
+
 def test_resolve_branch_follows_branch_head(data_repo: DataRepo) -> None:
     ref = DvcHook(repo=data_repo.url).resolve(CSV_PATH, "main")
 
