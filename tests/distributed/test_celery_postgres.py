@@ -90,6 +90,20 @@ def test_example_pipeline_on_celery_workers(
         result = stack.xcom(DAG_ID, run["dag_run_id"], "train", ti["map_index"])
         assert client.get_run(result["mlflow_run_id"]).info.artifact_uri.startswith("mlflow-artifacts:/"), result
 
+    # With a tracking server, the extra links open the MLflow UI itself on the exact run and version
+    # (the sqlite branch, which opens the ML view instead, is covered by the browser test).
+    links_path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances"
+    for ti in train:
+        result = stack.xcom(DAG_ID, run["dag_run_id"], "train", ti["map_index"])
+        links = stack.call("GET", f"{links_path}/train/links?map_index={ti['map_index']}")["extra_links"]
+        mlflow_run = client.get_run(result["mlflow_run_id"])
+        assert links["MLflow run"] == (
+            f"{stack.mlflow_url}/#/experiments/{mlflow_run.info.experiment_id}/runs/{mlflow_run.info.run_id}"
+        ), links
+        assert mlflow_run.data.tags["mlops.candidate"] == result["candidate"], mlflow_run.data.tags
+    register_links = stack.call("GET", f"{links_path}/register/links")["extra_links"]
+    assert register_links["Model version"] == f"{stack.mlflow_url}/#/models/{MODEL_NAME}/versions/{champion.version}"
+
     # No task read a local file another worker wrote: data moved only through the artifact root URI
     # (outside every worker's directory) and the MLflow server; the workers' directories hold no data.
     dataset = stack.xcom(DAG_ID, run["dag_run_id"], "prepare_data")
