@@ -94,7 +94,7 @@ class MlflowHook(BaseHook):
             "MLFLOW_TRACKING_USERNAME": self._settings["username"],
             "MLFLOW_TRACKING_PASSWORD": self._settings["password"],
         }
-        with _temporary_env({k: v for k, v in credentials.items() if v}):
+        with temporary_env({k: v for k, v in credentials.items() if v}):
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri)
             yield
@@ -126,7 +126,7 @@ class MlflowHook(BaseHook):
 
     def find_run(self, experiment_id: str, tags: dict[str, str], *, finished_only: bool = False) -> Run | None:
         """The newest run carrying all ``tags``: how a retried task finds its own earlier work."""
-        clauses = [f"tags.`{k}` = {_literal(v)}" for k, v in tags.items()]
+        clauses = [f"tags.`{k}` = {filter_literal(v)}" for k, v in tags.items()]
         if finished_only:
             clauses.append("attributes.status = 'FINISHED'")
         runs = self.get_client().search_runs(
@@ -145,7 +145,7 @@ class MlflowHook(BaseHook):
         when a retry begins, any unfinished run of the same task is abandoned: closing it keeps
         the experiment honest about which run produced the model.
         """
-        clauses = [f"tags.`{k}` = {_literal(v)}" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"]
+        clauses = [f"tags.`{k}` = {filter_literal(v)}" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"]
         client = self.get_client()
         closed = []
         for run in client.search_runs([experiment_id], filter_string=" and ".join(clauses), max_results=100):
@@ -176,8 +176,7 @@ class MlflowHook(BaseHook):
 
     def find_model_version(self, model_name: str, tags: dict[str, str]) -> ModelVersion | None:
         """A version already registered for these tags (idempotent registration on retry)."""
-        clauses = [f"name = {_literal(model_name)}"] + [f"tags.`{k}` = {_literal(v)}" for k, v in tags.items()]
-        versions = self.get_client().search_model_versions(" and ".join(clauses))
+        versions = self.get_client().search_model_versions(model_version_filter(model_name, tags))
         return max(versions, key=lambda v: int(v.version)) if versions else None
 
     def model_version_url(self, model_name: str, version: str) -> str | None:
@@ -203,7 +202,7 @@ class MlflowHook(BaseHook):
         except ConfigurationError as err:
             return False, str(err)
         try:
-            with self.session(), _temporary_env(_TEST_CONNECTION_HTTP_SETTINGS):
+            with self.session(), temporary_env(_TEST_CONNECTION_HTTP_SETTINGS):
                 self.get_client().search_experiments(max_results=1)
         except Exception as err:
             return False, f"cannot reach MLflow at {tracking_uri}: {type(err).__name__}"
@@ -214,7 +213,7 @@ _TEST_CONNECTION_HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLO
 
 
 @contextlib.contextmanager
-def _temporary_env(values: Mapping[str, str | None]) -> Iterator[None]:
+def temporary_env(values: Mapping[str, str | None]) -> Iterator[None]:
     """Set environment variables for a block, then restore the previous values (or their absence)."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update({key: str(value) for key, value in values.items()})
@@ -240,7 +239,14 @@ def _server_uri(host: str, schema: str | None, port: int | None) -> str:
     return host
 
 
-def _literal(value: str) -> str:
+def model_version_filter(model_name: str, tags: Mapping[str, str] | None = None) -> str:
+    """A ``search_model_versions`` filter for one model's versions carrying all of ``tags``."""
+    clauses = [f"name = {filter_literal(model_name)}"]
+    clauses += [f"tags.`{key}` = {filter_literal(value)}" for key, value in (tags or {}).items()]
+    return " and ".join(clauses)
+
+
+def filter_literal(value: str) -> str:
     """A string literal for an MLflow search filter.
 
     MLflow's filter grammar has no escape character: ``'it\\'s'`` silently matches nothing, so a

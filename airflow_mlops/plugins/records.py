@@ -22,7 +22,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import governance
-from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID, MlflowHook, _literal, _temporary_env
+from airflow_mlops.hooks.mlflow import (
+    TAG_DAG_ID,
+    TAG_ROLE,
+    TAG_RUN_ID,
+    MlflowHook,
+    filter_literal,
+    model_version_filter,
+    temporary_env,
+)
 from airflow_mlops.plugins.urls import without_userinfo
 
 if TYPE_CHECKING:
@@ -52,7 +60,7 @@ class MlflowReader:
     @contextlib.contextmanager
     def client(self) -> Iterator[MlflowClient]:
         try:
-            with _LOCK, _temporary_env(_FAST_FAIL), self.hook.session():
+            with _LOCK, temporary_env(_FAST_FAIL), self.hook.session():
                 yield self.hook.get_client()
         except governance.NotFoundError:
             raise
@@ -101,7 +109,7 @@ def find_pipeline_run(client: MlflowClient, dag_id: str, run_id: str, hint: str 
     experiment_ids = [e.experiment_id for e in client.search_experiments(max_results=1000)]
     if not experiment_ids:
         return None
-    clauses = [f"tags.`{TAG_DAG_ID}` = {_literal(dag_id)}", f"tags.`{TAG_RUN_ID}` = {_literal(run_id)}"]
+    clauses = [f"tags.`{TAG_DAG_ID}` = {filter_literal(dag_id)}", f"tags.`{TAG_RUN_ID}` = {filter_literal(run_id)}"]
     clauses.append(f"tags.`{TAG_ROLE}` = 'pipeline'")
     runs = client.search_runs(
         experiment_ids, " and ".join(clauses), order_by=["attributes.start_time DESC"], max_results=1
@@ -150,8 +158,7 @@ def validation_record(client: MlflowClient, dag_id: str, run_id: str, *, hint: s
 
 
 def _versions(client: MlflowClient, model_name: str, tags: dict[str, str] | None = None) -> list[Any]:
-    clauses = [f"name = {_literal(model_name)}"] + [f"tags.`{k}` = {_literal(v)}" for k, v in (tags or {}).items()]
-    found = client.search_model_versions(" and ".join(clauses), max_results=MAX_VERSIONS)
+    found = client.search_model_versions(model_version_filter(model_name, tags), max_results=MAX_VERSIONS)
     return sorted(found, key=lambda v: int(v.version), reverse=True)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from airflow_mlops.exceptions import ConfigurationError
-from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID, MlflowHook
+from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID, MlflowHook, model_version_filter
 
 PASSWORD = "s3cr3t-Pa55-do-not-log"
 CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
@@ -417,3 +417,12 @@ def test_a_retry_closes_the_runs_an_earlier_try_left_running(sqlite_hook: Mlflow
     assert client.get_run(finished).info.status == "FINISHED"
     assert client.get_run(other_candidate).info.status == "RUNNING"
     assert sqlite_hook.close_abandoned_runs(experiment_id, tags, "again") == []
+
+
+def test_model_version_filter_quotes_each_value_for_mlflow_search() -> None:
+    assert model_version_filter("m") == "name = 'm'"
+    assert model_version_filter("it's", {"mlops.run_id": "a", "k": 'say "x"'}) == (
+        """name = "it's" and tags.`mlops.run_id` = 'a' and tags.`k` = 'say "x"'"""
+    )
+    with pytest.raises(ValueError, match="both quote characters"):
+        model_version_filter("m", {"k": """it's "x" """})
