@@ -4,7 +4,7 @@
 2. ``folder``: the same N YAML files and one ``load_pipelines`` loader for the whole folder.
 3. ``handwritten``: N Python files, one DAG each, built with our operator classes exactly as
    ``airflow_mlops/factory/retraining.py`` builds them. The literal arguments are rendered from
-   the factory's own helpers (``dag_kwargs``, ``_lineage``, ``_slices``, the validated spec), so
+   the factory's own helpers (``dag_kwargs``, ``spec_lineage``, ``_slices``, the validated spec), so
    both shapes carry the same values. Each parse run reports a fingerprint of the serialized DAG
    (``children._fingerprint``); ``run.py`` notes whether the two match, and the smoke test fails
    when they stop matching, i.e. when the factory changes and this template does not.
@@ -268,8 +268,8 @@ def _shape_supported(spec: Any) -> None:
 
 def handwritten_source(yaml_path: Path, source: str) -> str:
     """A Python DAG file with the exact arguments the factory passes for ``yaml_path``."""
-    from airflow_mlops.factory.common import dag_kwargs
-    from airflow_mlops.factory.retraining import _lineage, _slices
+    from airflow_mlops.factory.common import dag_kwargs, spec_lineage
+    from airflow_mlops.factory.retraining import _slices
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
@@ -282,7 +282,7 @@ def handwritten_source(yaml_path: Path, source: str) -> str:
         default_args=kwargs["default_args"],
         tags=kwargs["tags"],
         doc_md=kwargs["doc_md"],
-        lineage=_lineage(spec, source),
+        lineage=spec_lineage(spec, source),
         expectations=[e.model_dump() for e in spec.validation.expectations or []],
         candidates=[m.model_dump() for m in spec.models],
         path=spec.data.path,
@@ -320,8 +320,8 @@ def _pull(task_id: str) -> str:
 
 def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
     """The same DAG as a dag-factory 1.1 config: operators by import path, XComs as templates."""
-    from airflow_mlops.factory.common import dag_kwargs
-    from airflow_mlops.factory.retraining import _lineage, _slices
+    from airflow_mlops.factory.common import dag_kwargs, spec_lineage
+    from airflow_mlops.factory.retraining import _slices
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
@@ -330,7 +330,7 @@ def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
     retries = spec.retries
     ops = "airflow_mlops.operators"
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
-    lineage = _lineage(spec, source)
+    lineage = spec_lineage(spec, source)
     tasks: dict[str, Any] = {
         "resolve_data": {
             "operator": f"{ops}.data.ResolveDataVersionOperator",

@@ -163,7 +163,8 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
     from types import SimpleNamespace
 
     from airflow_mlops.assets import champion_asset
-    from airflow_mlops.factory.retraining import _lineage, _slices
+    from airflow_mlops.factory.common import spec_lineage
+    from airflow_mlops.factory.retraining import _slices
     from airflow_mlops.operators.data import ResolveDataVersionOperator
     from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
     from airflow_mlops.operators.gate import EvaluationGateOperator
@@ -179,7 +180,7 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
         "outlet_events": defaultdict(SimpleNamespace),
     }
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
-    lineage = _lineage(spec, f"pipelines/{dag_id}.yaml")
+    lineage = spec_lineage(spec, f"pipelines/{dag_id}.yaml")
     timer = _Timer()
 
     resolve = ResolveDataVersionOperator(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import AssetAny
 
 from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
+from airflow_mlops.operators.data import ResolveDataVersionOperator
 from airflow_mlops.spec.models import AssetTriggerSpec
 
 if TYPE_CHECKING:
@@ -91,3 +93,27 @@ def dag_kwargs(spec: PipelineSpec, template_tag: str, doc: str) -> dict[str, Any
         "tags": ["mlops", f"mlops:{template_tag}", *spec.tags],
         "doc_md": spec.description or doc,
     }
+
+
+def spec_lineage(spec: PipelineSpec, source: str) -> dict[str, str]:
+    """The pipeline file behind a model or a set of predictions: its digest, path and our version.
+
+    Every template stamps the same three facts, so anything it produced can be traced to the
+    exact pipeline file and package release that asked for it.
+    """
+    from airflow_mlops import __version__
+
+    digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+    return {"spec_sha256": digest, "spec_file": source, "package_version": __version__}
+
+
+def resolve_data_task(spec: PipelineSpec) -> ResolveDataVersionOperator:
+    """The first step of every template: pin the pipeline's data to a commit and md5."""
+    return ResolveDataVersionOperator(
+        task_id="resolve_data",
+        **step_args(spec, "resolve_data"),
+        path=spec.data.path,
+        rev=spec.data.rev,
+        repo=spec.data.repo,
+        dvc_conn_id=spec.data.dvc_conn_id,
+    )

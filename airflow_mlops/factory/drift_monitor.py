@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from airflow.sdk import DAG
 
 from airflow_mlops.assets import drift_asset
-from airflow_mlops.factory.common import dag_kwargs, step_args
-from airflow_mlops.operators.data import ResolveDataVersionOperator
+from airflow_mlops.factory.common import dag_kwargs, resolve_data_task, step_args
 from airflow_mlops.operators.drift import DriftCheckOperator, PublishDriftOperator
 
 if TYPE_CHECKING:
@@ -30,14 +29,7 @@ def build_drift_monitor_dag(spec: DriftMonitorPipelineSpec, source: str = "") ->
         f"that version was trained on; generated from {source}."
     )
     with DAG(**dag_kwargs(spec, "drift_monitor", doc)) as dag:
-        resolve = ResolveDataVersionOperator(
-            task_id="resolve_data",
-            **step_args(spec, "resolve_data"),
-            path=spec.data.path,
-            rev=spec.data.rev,
-            repo=spec.data.repo,
-            dvc_conn_id=spec.data.dvc_conn_id,
-        )
+        resolve = resolve_data_task(spec)
         check = DriftCheckOperator(
             task_id="check_drift",
             **step_args(spec, "check_drift"),

@@ -9,15 +9,13 @@ DAG parse.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG
 
 from airflow_mlops.assets import champion_asset
-from airflow_mlops.factory.common import dag_kwargs, step_args
+from airflow_mlops.factory.common import dag_kwargs, resolve_data_task, spec_lineage, step_args
 from airflow_mlops.factory.resources import task_resources
-from airflow_mlops.operators.data import ResolveDataVersionOperator
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
 from airflow_mlops.operators.prepare import PrepareDatasetOperator
@@ -27,13 +25,6 @@ from airflow_mlops.operators.validation import ValidateDataOperator
 
 if TYPE_CHECKING:
     from airflow_mlops.spec.models import RetrainingPipelineSpec
-
-
-def _lineage(spec: RetrainingPipelineSpec, source: str) -> dict[str, str]:
-    from airflow_mlops import __version__
-
-    digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
-    return {"spec_sha256": digest, "spec_file": source, "package_version": __version__}
 
 
 def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, str], mlflow: dict[str, str]) -> Any:
@@ -82,18 +73,11 @@ def _slices(spec: RetrainingPipelineSpec) -> list[dict[str, Any]]:
 
 
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
-    lineage = _lineage(spec, source)
+    lineage = spec_lineage(spec, source)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
     doc = f"Retraining pipeline for {spec.registry.model_name}, generated from {source}."
     with DAG(**dag_kwargs(spec, "retraining", doc)) as dag:
-        resolve = ResolveDataVersionOperator(
-            task_id="resolve_data",
-            **step_args(spec, "resolve_data"),
-            path=spec.data.path,
-            rev=spec.data.rev,
-            repo=spec.data.repo,
-            dvc_conn_id=spec.data.dvc_conn_id,
-        )
+        resolve = resolve_data_task(spec)
         validate = ValidateDataOperator(
             task_id="validate_data",
             **step_args(spec, "validate_data"),
