@@ -5,7 +5,8 @@ file raises, Airflow drops *every* DAG it defines and records one import error f
 isolation needs one Python file per pipeline: a tiny, identical loader stub beside each
 YAML file (``churn.py`` next to ``churn.yaml``), written by ``airflow-mlops sync-loaders``.
 A broken ``churn.yaml`` then fails only ``churn.py``, with an import error that names the
-YAML file, line and field, and every other pipeline keeps loading.
+pipeline, then the YAML file, line and field of each problem, and every other pipeline keeps
+loading.
 
 ``load_pipelines`` (one loader for a whole folder) stays for teams that prefer a single
 file; it is all-or-nothing by nature and says so.
@@ -31,6 +32,32 @@ from airflow_mlops import load_pipeline
 
 load_pipeline(globals(), __file__)
 """
+
+
+class PipelineNotLoaded(PipelineConfigError):
+    """The import error of a loader: every issue, and which pipeline(s) were not loaded because of them.
+
+    Airflow lists import errors per Python file (the loader), and shows the exception's text for
+    it, after a traceback unless ``[core] dagbag_import_error_tracebacks`` is off. Each issue line
+    gives file:line:column and field; ``headline`` (before them) or ``footer`` (after) names the
+    pipelines, by dag id, or by file name when the dag id cannot be read.
+    """
+
+    def __init__(
+        self, issues: list[ConfigIssue], pipelines: Sequence[str], *, headline: str = "", footer: str = ""
+    ) -> None:
+        super().__init__(issues)
+        self.pipelines = list(pipelines)
+        self.args = ("\n".join(part for part in (headline, self.args[0], footer) if part),)
+
+
+def _pipeline_name(path: Path) -> str:
+    """The dag id the file spells out, else its stem: what an Airflow user knows the pipeline by."""
+    return _declared_dag_id(str(path)) or path.stem
+
+
+def _problems(count: int) -> str:
+    return f"{count} problem{'s' if count != 1 else ''}"
 
 
 def pipeline_files(folder: Path) -> list[Path]:
@@ -162,17 +189,34 @@ def load_pipeline(globals_dict: MutableMapping[str, Any], loader_file: str | Pat
     matches = [loader.with_suffix(s) for s in PIPELINE_SUFFIXES if loader.with_suffix(s).is_file()]
     if not matches:
         raise PipelineConfigError(
-            [ConfigIssue(str(loader), None, None, "", f"no pipeline file {loader.stem}.yaml beside this loader")]
+            [
+                ConfigIssue(
+                    str(loader),
+                    None,
+                    None,
+                    "",
+                    f"no pipeline file {loader.stem}.yaml beside this loader",
+                    "restore the YAML file, or delete this stub: airflow-mlops sync-loaders --prune <folder>",
+                )
+            ]
         )
+    path = matches[0]
+    name = _pipeline_name(path)
     root = _dags_folder()
     if _strict():
         issues = validate_tree(root or loader.parent, root)
         if issues:
-            raise PipelineConfigError(issues)
-    spec = load_pipeline_spec(
-        matches[0], allowed_import_prefixes=settings.allowed_import_prefixes(), defaults_root=root
-    )
-    globals_dict[spec.pipeline] = build_dag(spec, source=_source(matches[0], root))
+            headline = (
+                f"{path}: pipeline {name!r} was not loaded: strict loading ([mlops] strict_loading) loads no "
+                f"pipeline while the dags folder has {_problems(len(issues))}:"
+            )
+            raise PipelineNotLoaded(issues, [name], headline=headline)
+    try:
+        spec = load_pipeline_spec(path, allowed_import_prefixes=settings.allowed_import_prefixes(), defaults_root=root)
+    except PipelineConfigError as err:
+        headline = f"{path}: pipeline {name!r} was not loaded, {_problems(len(err.issues))}:"
+        raise PipelineNotLoaded(err.issues, [name], headline=headline) from None
+    globals_dict[spec.pipeline] = build_dag(spec, source=_source(path, root))
     return spec.pipeline
 
 
@@ -190,7 +234,13 @@ def load_pipelines(globals_dict: MutableMapping[str, Any], folder: str | Path) -
     """
     root = Path(folder)
     if not root.is_dir():
-        raise PipelineConfigError([ConfigIssue(str(root), None, None, "", "pipeline folder does not exist")])
+        raise PipelineConfigError(
+            [
+                ConfigIssue(
+                    str(root), None, None, "", "pipeline folder does not exist", "pass the folder of the pipeline files"
+                )
+            ]
+        )
     defaults_root = _dags_folder()
     if defaults_root is not None and not root.resolve().is_relative_to(defaults_root.resolve()):
         defaults_root = root
@@ -213,6 +263,7 @@ def _load_folder(
 
     prefixes = settings.allowed_import_prefixes()
     issues: list[ConfigIssue] = []
+    broken: list[str] = []
     built: list[str] = []
     seen: dict[str, Path] = {}
     for path in paths:
@@ -220,6 +271,7 @@ def _load_folder(
             spec = load_pipeline_spec(path, allowed_import_prefixes=prefixes, defaults_root=defaults_root)
         except PipelineConfigError as err:
             issues.extend(err.issues)
+            broken.append(_pipeline_name(path))
             continue
         if spec.pipeline in seen:
             issues.append(
@@ -229,8 +281,10 @@ def _load_folder(
                     None,
                     "pipeline",
                     f"dag_id {spec.pipeline!r} is also defined in {seen[spec.pipeline]}",
+                    "give each pipeline its own 'pipeline:' value; it is the DAG id",
                 )
             )
+            broken.append(spec.pipeline)
             continue
         seen[spec.pipeline] = path
         if wanted is not None and spec.pipeline != wanted:
@@ -238,7 +292,13 @@ def _load_folder(
         globals_dict[spec.pipeline] = build_dag(spec, source=path.relative_to(root).as_posix())
         built.append(spec.pipeline)
     if issues:
-        raise PipelineConfigError(issues)
+        # The issues lead, so the report starts with a broken file's line; the last line says what was lost.
+        which = f"pipeline {broken[0]!r} is" if len(broken) == 1 else f"pipelines {', '.join(map(repr, broken))} are"
+        footer = (
+            f"{root}: {which} invalid, so this loader loads none of the folder's pipelines "
+            "(all or nothing; per-pipeline loaders from `airflow-mlops sync-loaders` isolate them)"
+        )
+        raise PipelineNotLoaded(issues, broken, footer=footer)
     return built
 
 

@@ -28,6 +28,18 @@ class ConfigIssue:
         return text
 
 
+class SpecValueError(ValueError):
+    """A spec validator's refusal with the fix to suggest: the loader reports ``hint`` after the message.
+
+    Raised inside pydantic validators like any ValueError; pydantic keeps the exception in the
+    error's context, where the loader finds the hint.
+    """
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 class PipelineConfigError(ValueError):
     """Raised when a pipeline file is not valid; carries every issue found, not just the first."""
 

@@ -10,7 +10,7 @@ at every import, and every DAG file that loads a pipeline imports this module.
 """
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -26,11 +26,23 @@ from pydantic import (
 )
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Problem
+from airflow_mlops.spec.errors import SpecValueError
 
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
 DEFAULT_ALLOWED_IMPORT_PREFIXES = ("sklearn.",)
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
+# The fields of a cron expression in croniter's order (what Airflow's cron timetables use): five,
+# then optionally seconds and a year. What each one takes is croniter's ``RANGES``.
+_CRON_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31 or L (the last day)"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day-of-week", "0-6 or SUN-SAT (7 is Sunday too)"),
+    ("second", "0-59"),
+    ("year", "1970-2099"),
+)
+_CRON_HINT = "five fields: minute hour day-of-month month day-of-week; '0 3 * * *' is 03:00 every day"
 
 ParamValue = str | int | float | bool | None | list[str | int | float | bool | None]
 
@@ -64,7 +76,10 @@ class DatasetRefSpec(_Strict):
     @classmethod
     def _path_is_tabular(cls, value: str) -> str:
         if not value.endswith((".csv", ".parquet")):
-            raise ValueError("must end in .csv or .parquet, the formats the pipeline reads")
+            raise SpecValueError(
+                "must end in .csv or .parquet, the formats the pipeline reads",
+                "track a CSV or Parquet export of the data with DVC and give its path",
+            )
         return value
 
 
@@ -82,7 +97,10 @@ class DataSpec(DatasetRefSpec):
         # model validator, so the error points at the features line.
         target = info.data.get("target")
         if value is not None and target in value:
-            raise ValueError(f"target {target!r} must not also be listed in features")
+            raise SpecValueError(
+                f"target {target!r} must not also be listed in features",
+                f"remove {target!r} from features: the label is never an input of the model",
+            )
         return value
 
 
@@ -97,9 +115,10 @@ class Expectation(_Strict):
     def _from_single_key_mapping(cls, value: Any) -> Any:
         if isinstance(value, dict) and "type" not in value:
             if len(value) != 1:
-                raise ValueError(
+                raise SpecValueError(
                     "each expectation is a mapping with exactly one key, e.g. "
-                    "'- expect_column_values_to_not_be_null: {column: age}'"
+                    "'- expect_column_values_to_not_be_null: {column: age}'",
+                    "give each expectation its own '- ' item, with its arguments indented under its name",
                 )
             ((name, kwargs),) = value.items()
             return {"type": name, "kwargs": kwargs if kwargs is not None else {}}
@@ -116,7 +135,12 @@ class ValidationSpec(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.suite is None) == (self.expectations is None):
-            raise ValueError("set exactly one of 'suite' (a file) or 'expectations' (inline)")
+            hint = (
+                "remove one of them: a suite file is shared by pipelines, inline expectations belong to this one"
+                if self.suite is not None
+                else "add 'suite: suites/<name>.yaml' or an 'expectations:' list"
+            )
+            raise SpecValueError("set exactly one of 'suite' (a file) or 'expectations' (inline)", hint)
         return self
 
 
@@ -132,12 +156,15 @@ def check_import_path(value: str, info: ValidationInfo, *, example: str, functio
     """
     pattern = _DOTTED + (r":[A-Za-z_]\w*" if function else "")
     if not re.fullmatch(pattern, value):
-        raise ValueError(f"must be an import path such as {example}")
+        shape = "package.module:function, with a colon before the function" if function else "package.module.Name"
+        raise SpecValueError(f"must be an import path such as {example}", f"write it as {shape}")
     allowed = (info.context or {}).get("allowed_import_prefixes", DEFAULT_ALLOWED_IMPORT_PREFIXES)
     if not value.startswith(tuple(allowed)):
-        raise ValueError(
+        raise SpecValueError(
             f"{value!r} is outside the allowed import prefixes {list(allowed)}; "
-            "an administrator can extend [mlops] allowed_import_prefixes"
+            "an administrator can extend [mlops] allowed_import_prefixes",
+            "use a path under one of these prefixes, or have its prefix added to "
+            "AIRFLOW__MLOPS__ALLOWED_IMPORT_PREFIXES on every Airflow component",
         )
     return value
 
@@ -185,7 +212,10 @@ class ResourcesSpec(_Strict):
     @classmethod
     def _quantity(cls, value: str | None) -> str | None:
         if value is not None and not _QUANTITY.match(value):
-            raise ValueError(f"{value!r} is not a Kubernetes quantity such as '4', '500m' or '16Gi'")
+            raise SpecValueError(
+                f"{value!r} is not a Kubernetes quantity such as '4', '500m' or '16Gi'",
+                "cpu: cores ('2') or millicores ('500m'); memory: a number and a unit such as Mi or Gi ('512Mi')",
+            )
         return value
 
     @property
@@ -260,9 +290,16 @@ class ThresholdRuleSpec(_Strict):
     @model_validator(mode="after")
     def _has_bound(self) -> Self:
         if self.min is None and self.max is None:
-            raise ValueError("an absolute rule needs 'min' or 'max' (or use compare_to: champion)")
+            raise SpecValueError(
+                "an absolute rule needs 'min' or 'max' (or use compare_to: champion)",
+                f"e.g. {{metric: {self.metric}, min: 0.9}}, or {{metric: {self.metric}, compare_to: champion, "
+                "max_drop: 0.01}",
+            )
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+            raise SpecValueError(
+                f"min ({self.min}) is greater than max ({self.max})",
+                "no score can pass this rule; swap the two bounds",
+            )
         return self
 
 
@@ -282,7 +319,11 @@ class ChampionRuleSpec(_Strict):
     @model_validator(mode="after")
     def _one_tolerance(self) -> Self:
         if self.max_drop is not None and self.min_gain is not None:
-            raise ValueError("set either max_drop or min_gain, not both")
+            raise SpecValueError(
+                "set either max_drop or min_gain, not both",
+                "max_drop: how much worse than the champion a challenger may be; "
+                "min_gain: how much better it must be; keep the one you mean",
+            )
         return self
 
 
@@ -326,7 +367,11 @@ class RegistrySpec(_Strict):
     @model_validator(mode="after")
     def _distinct_aliases(self) -> Self:
         if self.alias == self.previous_alias:
-            raise ValueError("alias and previous_alias must differ")
+            raise SpecValueError(
+                "alias and previous_alias must differ",
+                "previous_alias names the champion being replaced, kept for rollback; rename one of them "
+                "(the defaults are 'champion' and 'previous')",
+            )
         return self
 
 
@@ -378,14 +423,64 @@ class AssetTriggerSpec(_Strict):
 
 
 def _check_cron(value: str) -> str:
+    """A preset, or a cron expression that Airflow's cron timetables accept.
+
+    Airflow checks the expression only after the DAG file has run (``CronMixin.validate`` in
+    CronTriggerTimetable and CronDataIntervalTimetable) and then drops the DAG with an
+    ``AirflowTimetableInvalid`` that names no file or line. The same check here reports the
+    schedule at its line, when the file is validated.
+    """
     if value in _PRESETS:
         return value
     fields = value.split()
-    if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
-        raise ValueError(
-            f"{value!r} is neither a cron expression ('0 3 * * *') nor a preset ({', '.join(sorted(_PRESETS))})"
+    if value.startswith("@") or not 5 <= len(fields) <= len(_CRON_FIELDS):
+        import difflib  # only a file with a bad schedule pays for it
+
+        close = difflib.get_close_matches(value, sorted(_PRESETS), n=1) if value.startswith("@") else []
+        raise SpecValueError(
+            f"{value!r} is neither a cron expression ('0 3 * * *') nor a preset ({', '.join(sorted(_PRESETS))})",
+            f"did you mean {close[0]!r}?" if close else f"a cron expression has {_CRON_HINT}",
         )
+    problem = _cron_problem(value, fields)
+    if problem is not None:
+        raise SpecValueError(*problem)
     return value
+
+
+def _cron_problem(value: str, fields: list[str]) -> tuple[str, str] | None:
+    """Why croniter (what Airflow uses) refuses ``value``, naming the field at fault; None if it accepts it."""
+    # croniter is imported by Airflow's timetables anyway, but not at parse time of a DAG file
+    # without a cron schedule: only a cron schedule pays for it.
+    from croniter import CroniterBadCronError, CroniterBadDateError, croniter  # type: ignore[import-untyped]
+
+    try:
+        croniter(value)  # exactly what Airflow's CronMixin.validate() does
+    except (CroniterBadCronError, CroniterBadDateError) as err:
+        # Try each field alone (the others '*') to say which one is wrong.
+        for index, field in enumerate(fields):
+            probe = ["*"] * len(fields)
+            probe[index] = field
+            try:
+                croniter(" ".join(probe))
+            except (CroniterBadCronError, CroniterBadDateError) as field_err:
+                name, accepts = _CRON_FIELDS[index]
+                reason = str(field_err)
+                why = "is out of range" if "out of range" in reason or "out of bands" in reason else "is not valid"
+                return (
+                    f"{value!r} is not a valid cron expression: the {name} field {field!r} {why}",
+                    f"the {name} field takes {accepts}, '*', lists (1,15), ranges (1-5) and steps (*/10)",
+                )
+        return f"{value!r} is not a valid cron expression: {err}", f"a cron expression has {_CRON_HINT}"
+    try:
+        # Accepted, but a day that never exists (February 30) would leave Airflow nothing to
+        # schedule. Searched over croniter's whole year range, so a far-off year field still counts.
+        croniter(value, start_time=datetime(1970, 1, 1), max_years_between_matches=2099 - 1970 + 1).get_next(datetime)
+    except CroniterBadDateError:
+        return (
+            f"{value!r} never matches a date",
+            "the day-of-month must exist in the month (and year) given: no 30 or 31 with month 2",
+        )
+    return None
 
 
 def _schedule_kind(value: Any) -> str:

@@ -439,6 +439,7 @@ def markdown_reference() -> str:
     ]
     for template in template_names():
         lines += _template_section(template)
+    lines += _defaults_section()
     lines += _retries_section()
     lines += _timeouts_section()
     lines += _schedule_section()
@@ -495,6 +496,60 @@ def _template_section(template: str) -> list[str]:
         "Tasks: " + " ".join(f"`{s}`" for s in step_names(template)) + ".",
         "",
         *_table(field_rows(template)),
+        "",
+    ]
+
+
+_DEFAULTS_EXAMPLE = {
+    "dags/defaults.yaml": "owner: ml-platform\ntags: [ml]\nretries: {retries: 4, delay_seconds: 60}\n",
+    "dags/churn/defaults.yaml": "owner: churn-team\ntags: [churn]\nretries: {delay_seconds: 5}\n",
+}
+
+
+def _defaults_example() -> str:
+    """What a pipeline in dags/churn/ inherits from ``_DEFAULTS_EXAMPLE``, merged by the loader itself."""
+    import yaml
+
+    from airflow_mlops.spec.loader import PipelineYamlLoader, _merge_nodes
+
+    merged: yaml.Node | None = None
+    for text in _DEFAULTS_EXAMPLE.values():
+        node = yaml.compose(text, Loader=PipelineYamlLoader)
+        assert node is not None
+        merged = node if merged is None else _merge_nodes(merged, node)
+    loader = PipelineYamlLoader("")
+    try:
+        data = loader.construct_document(merged)
+    finally:
+        loader.dispose()
+    return str(yaml.safe_dump(data, default_flow_style=True, sort_keys=False, width=1000)).strip()
+
+
+def _defaults_section() -> list[str]:
+    from airflow_mlops.spec.loader import DEFAULTS_FILE
+
+    return [
+        f"## {DEFAULTS_FILE}",
+        "",
+        f"A `{DEFAULTS_FILE}` holds settings that the pipelines in its folder and every folder below it "
+        "share. It is written like a pipeline file, with any key of the tables above but `pipeline`, "
+        "and is never loaded as a pipeline itself.",
+        "",
+        f"- Every `{DEFAULTS_FILE}` from the dags folder (`[core] dags_folder`) down to the pipeline's own "
+        "folder applies, the outermost first.",
+        "- Mappings are merged key by key: the nearer file wins, and the pipeline file wins over all of them.",
+        "- Any other value, a list included, is replaced whole, never concatenated.",
+        "- `pipeline`, the DAG id, cannot be set in a defaults file.",
+        "- A path written in a defaults file, such as `validation.suite`, is relative to that file.",
+        "- An error in an inherited value is reported at the defaults file's line.",
+        f"- `airflow-mlops validate FOLDER` applies the `{DEFAULTS_FILE}` files from `FOLDER` down; "
+        "pass `--defaults-root` with your dags folder to check files the way Airflow loads them.",
+        "",
+        "```yaml",
+        *[line for path, text in _DEFAULTS_EXAMPLE.items() for line in (f"# {path}", *text.splitlines())],
+        "```",
+        "",
+        f"A pipeline in `dags/churn/` inherits `{_defaults_example()}`.",
         "",
     ]
 

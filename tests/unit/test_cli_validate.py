@@ -113,3 +113,30 @@ def test_in_process_single_invalid_file(capsys: pytest.CaptureFixture[str]) -> N
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"{fixture}:27:5: models[1].estimator: 'os.system' is outside the allowed import prefixes")
+
+
+def test_every_reported_error_has_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(INVALID)]) == 1
+
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) >= len(FIXTURES)
+    missing = [line for line in lines if not re.search(r" \(hint: .+\)$", line)]
+    assert not missing, "errors without a hint:\n" + "\n".join(missing)
+
+
+def test_invalid_cron_is_reported_before_airflow_sees_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Airflow would drop these DAGs with AirflowTimetableInvalid, naming no file or line."""
+    out_of_range = INVALID / "bad_cron_out_of_range.yaml"
+    text_fields = INVALID / "bad_cron_text_fields.yaml"
+
+    assert main(["validate", str(out_of_range), str(text_fields)]) == 1
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{out_of_range}:8:1: schedule: '61 * * * *' is not a valid cron expression: the minute field '61' is out of "
+        "range (hint: the minute field takes 0-59, '*', lists (1,15), ranges (1-5) and steps (*/10))",
+        f"{text_fields}:8:1: schedule: 'foo bar baz qux quux' is not a valid cron expression: the minute field 'foo' "
+        "is not valid (hint: the minute field takes 0-59, '*', lists (1,15), ranges (1-5) and steps (*/10))",
+    ]

@@ -66,6 +66,12 @@ def _env(dags: Path, tmp_path: Path, strict: bool = False) -> dict[str, str]:
     return env
 
 
+def _select_by_line(dags: Path) -> int:
+    """The line of the broken value in pipelines/broken.yaml."""
+    lines = (dags / "pipelines" / "broken.yaml").read_text().splitlines()
+    return next(n for n, text in enumerate(lines, 1) if text.startswith("select_by"))
+
+
 def _parse(dags: Path, tmp_path: Path, strict: bool = False) -> dict[str, object]:
     out = tmp_path / "parsed.json"
     subprocess.run(
@@ -88,9 +94,8 @@ def test_one_broken_file_fails_only_its_own_dag(dags: Path, tmp_path: Path) -> N
     assert list(errors) == ["pipelines/broken.py"]
     message = errors["pipelines/broken.py"]
     assert "broken.yaml:" in message and "select_by: unknown classification metric 'f2'" in message
-    line = next(n for n, text in enumerate((dags / "pipelines" / "broken.yaml").read_text().splitlines(), 1)
-            if text.startswith("select_by"))  # fmt: skip
-    assert f"broken.yaml:{line}:" in message
+    assert f"broken.yaml:{_select_by_line(dags)}:" in message
+    assert f"{dags / 'pipelines' / 'broken.yaml'}: pipeline 'broken' was not loaded, 1 problem:" in message
 
 
 def test_strict_loading_fails_every_pipeline(dags: Path, tmp_path: Path) -> None:
@@ -100,6 +105,9 @@ def test_strict_loading_fails_every_pipeline(dags: Path, tmp_path: Path) -> None
     assert isinstance(errors, dict)
     assert sorted(errors) == ["pipelines/broken.py", "pipelines/good_one.py", "pipelines/good_two.py"]
     assert all("broken.yaml" in message for message in errors.values())
+    # Each loader's error names its own pipeline, and why it was not loaded.
+    for name in ("broken", "good_one", "good_two"):
+        assert f"pipeline '{name}' was not loaded: strict loading" in errors[f"pipelines/{name}.py"]
 
 
 def test_airflow_lists_the_import_error(dags: Path, tmp_path: Path) -> None:
@@ -115,7 +123,51 @@ def test_airflow_lists_the_import_error(dags: Path, tmp_path: Path) -> None:
     # Airflow logs to stdout too; the JSON document is the line that starts with '['.
     listed = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("[")))
     assert [Path(e["filepath"]).name for e in listed] == ["broken.py"]
-    assert "broken.yaml" in listed[0]["error"]
+    error = listed[0]["error"]
+    assert "broken.yaml" in error
+    assert f"broken.yaml:{_select_by_line(dags)}:1: select_by: unknown classification metric 'f2'" in error
+    assert "pipeline 'broken' was not loaded" in error
+
+    # Without tracebacks (docs/deploy.md), the listed error is exactly the loader's report.
+    quiet = {**_env(dags, tmp_path), "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False"}
+    result = subprocess.run(
+        [airflow, "dags", "list-import-errors", "--local", "-o", "json"],
+        env=quiet,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    listed = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("[")))
+    broken = dags / "pipelines" / "broken.yaml"
+    assert listed[0]["error"].splitlines() == [
+        f"{broken}: pipeline 'broken' was not loaded, 1 problem:",
+        f"{broken}:{_select_by_line(dags)}:1: select_by: unknown classification metric 'f2' "
+        "(hint: known classification metrics: accuracy, f1, log_loss, precision, recall, roc_auc)",
+    ]
+
+
+def test_the_import_error_names_the_dag_id_or_else_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process: the error of a loader names its pipeline by dag id, which need not be the file's name."""
+    from airflow_mlops.factory.loader import PipelineNotLoaded, load_pipeline
+
+    folder = tmp_path / "pipelines"
+    (folder / "suites").mkdir(parents=True)
+    shutil.copy(SUITE, folder / "suites" / "breast_cancer.yaml")
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(tmp_path))
+    churn = folder / "churn.yaml"
+    churn.write_text(EXAMPLE.read_text().replace("select_by: f1", "select_by: f2"))
+    with pytest.raises(PipelineNotLoaded) as caught:
+        load_pipeline({}, folder / "churn.py")
+    assert caught.value.pipelines == ["breast_cancer_retrain"]
+    assert str(caught.value).startswith(f"{churn}: pipeline 'breast_cancer_retrain' was not loaded, 1 problem:\n")
+    assert str(caught.value).splitlines()[1] == str(caught.value.issues[0])
+
+    # A dag id that cannot be read off the file (here it is missing) names the file instead.
+    churn.write_text(EXAMPLE.read_text().replace("pipeline: breast_cancer_retrain\n", ""))
+    with pytest.raises(PipelineNotLoaded) as caught:
+        load_pipeline({}, folder / "churn.py")
+    assert str(caught.value).startswith(f"{churn}: pipeline 'churn' was not loaded, 1 problem:\n")
+    assert caught.value.issues[0].field == "pipeline"
 
 
 def test_sync_loaders_reports_and_repairs(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def by_field(issues: list[ConfigIssue]) -> dict[str, ConfigIssue]:
 
 
 def test_fixture_set_covers_enough_defects() -> None:
-    assert len(FIXTURES) >= 20
+    assert len(FIXTURES) >= 30
     for fixture in FIXTURES:
         expected = expected_of(fixture)
         assert expected.line is not None, f"{fixture.name} should state '# line:'"
@@ -113,6 +113,97 @@ def test_invalid_fixture_is_reported_at_the_right_place(fixture: Path) -> None:
     # The report always leads with the file that was loaded, with a line number.
     assert re.match(re.escape(str(fixture)) + r":\d+:\d+: ", str(err)), str(err)
     assert str(issue) in str(err)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])
+def test_every_issue_of_an_invalid_fixture_has_a_hint(fixture: Path) -> None:
+    err = load_error(fixture)
+
+    assert err.issues
+    for issue in err.issues:
+        assert issue.hint.strip(), f"no hint: {issue}"
+        assert str(issue).endswith(f" (hint: {issue.hint})")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message", "hint"),
+    [
+        ("61 * * * *", "the minute field '61' is out of range", "0-59"),
+        ("0 24 * * *", "the hour field '24' is out of range", "0-23"),
+        ("0 3 0 * *", "the day-of-month field '0' is out of range", "1-31"),
+        ("0 3 * 13 *", "the month field '13' is out of range", "1-12 or JAN-DEC"),
+        ("0 3 * * 8", "the day-of-week field '8' is out of range", "0-6 or SUN-SAT"),
+        ("*/0 * * * *", "the minute field '*/0' is not valid", "0-59"),
+        ("0 3 * * FOO", "the day-of-week field 'FOO' is not valid", "SUN-SAT"),
+        ("0 3 31 4 *", "never matches a date", "no 30 or 31 with month 2"),
+        ("0 3 * *", "is neither a cron expression", "five fields"),
+        ("@dayly", "is neither a cron expression", "did you mean '@daily'?"),
+    ],
+)
+def test_cron_is_checked_like_airflow_checks_it(tmp_path: Path, schedule: str, message: str, hint: str) -> None:
+    path = write_example(tmp_path, ('schedule: "0 3 * * *"', f'schedule: "{schedule}"'))
+
+    [issue] = load_error(path).issues
+
+    assert (issue.field, issue.line, issue.column) == ("schedule", 5, 1)
+    assert issue.message.startswith(repr(schedule)) and message in issue.message, issue
+    assert hint in issue.hint, issue
+
+
+@pytest.mark.parametrize(
+    "schedule", ["0 3 * * *", "*/15 0-6 * * MON-FRI", "0 0 L * *", "0 0 29 2 *", "0 3 * * * 30", "0 0 1 1 * 0 2099"]
+)
+def test_cron_expressions_airflow_accepts_load(tmp_path: Path, schedule: str) -> None:
+    from airflow.sdk import CronTriggerTimetable
+
+    CronTriggerTimetable(schedule, timezone="UTC").validate()  # Airflow's own check agrees
+    path = write_example(tmp_path, ('schedule: "0 3 * * *"', f'schedule: "{schedule}"'))
+
+    assert load_pipeline_spec(path).schedule == schedule
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "foo bar baz qux quux", "0 24 * * *", "*/0 * * * *"])
+def test_cron_expressions_airflow_refuses_are_refused(tmp_path: Path, schedule: str) -> None:
+    from airflow.sdk import CronTriggerTimetable
+    from airflow.sdk.exceptions import AirflowTimetableInvalid
+
+    with pytest.raises(AirflowTimetableInvalid):
+        CronTriggerTimetable(schedule, timezone="UTC").validate()
+    path = write_example(tmp_path, ('schedule: "0 3 * * *"', f'schedule: "{schedule}"'))
+
+    [issue] = load_error(path).issues
+    assert issue.field == "schedule" and "is not a valid cron expression" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "hint"),
+    [
+        ("test_size: 0.25", "test_size: 1.5", "data.split.test_size", "a number greater than 0 and less than 1"),
+        ("seed: 42", "seed: 1.5", "data.split.seed", "a whole number such as 3, without quotes (default: 42)"),
+        ("stratify: true", "stratify: maybe", "data.split.stratify", "true or false"),
+        ("first_run: promote", "first_run: promot", "gate.first_run", "did you mean 'promote'?"),
+        ("on_failure: fail", "on_failure: explode", "validation.on_failure", "write one of: fail, warn"),
+        ("  split: {test_size: 0.25, seed: 42, stratify: true}", "  split: 3", "data.split",
+         "its keys: test_size, seed, stratify"),
+        ("  - name: logreg", "  - name: 1logreg", "models[0].name", "start with a letter"),
+        ("  target: target\n", "", "data.target", "add 'target:' to this file or to a defaults.yaml above it"),
+        ("tags: [demo]", "tags: [demo]\ntimeouts: {train: -1}", "timeouts.train", "greater than 0 and at most 10080"),
+        ("tags: [demo]", "tags: [demo]\nstart_date: soon", "start_date", "YYYY-MM-DD"),
+        ("tags: [demo]", "tags: [demo]\nretries: {delay_seconds: .inf}", "retries.delay_seconds", "finite number"),
+        ("{metric: roc_auc, min: 0.95}", "{metric: roc_auc, min: 0.95, max: 0.5}", "gate.metrics[1]",
+         "swap the two bounds"),
+        ("  alias: champion", "  alias: champion\n  previous_alias: champion", "registry", "rename one of them"),
+    ],
+)  # fmt: skip
+def test_type_range_and_rule_errors_say_what_to_write(
+    tmp_path: Path, old: str, new: str, field: str, hint: str
+) -> None:
+    path = write_example(tmp_path, (old, new))
+
+    [issue] = load_error(path).issues
+
+    assert issue.field == field, issue
+    assert hint in issue.hint, issue
 
 
 def test_fixture_header_parsing() -> None:

@@ -303,3 +303,29 @@ def test_schema_command_unknown_template_exits_one(capsys: pytest.CaptureFixture
     out, err = capsys.readouterr()
     assert out == ""
     assert err == f"unknown template 'retrain' (hint: templates: {', '.join(TEMPLATES)})\n"
+
+
+def test_reference_explains_defaults_with_an_example_the_loader_agrees_with(tmp_path: Path) -> None:
+    from airflow_mlops.spec.schema import _DEFAULTS_EXAMPLE
+
+    text = markdown_reference()
+    assert "## defaults.yaml" in text
+    for path, content in _DEFAULTS_EXAMPLE.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(content, encoding="utf-8")
+        assert f"# {path}\n{content}" in text
+    pipeline = _copy_example(tmp_path / "dags" / "churn")
+    document = yaml.safe_load(pipeline.read_text(encoding="utf-8"))
+    for key in ("owner", "tags", "retries"):
+        document.pop(key, None)
+    pipeline.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    spec = load_pipeline_spec(pipeline, defaults_root=tmp_path / "dags")
+
+    inherited = {
+        "owner": spec.owner,
+        "tags": spec.tags,
+        "retries": spec.retries.model_dump(include={"retries", "delay_seconds"}),
+    }
+    assert inherited == {"owner": "churn-team", "tags": ["churn"], "retries": {"retries": 4, "delay_seconds": 5}}
+    assert "inherits `{owner: churn-team, tags: [churn], retries: {retries: 4, delay_seconds: 5}}`" in text
