@@ -93,7 +93,7 @@ BUILD_CRASHERS: dict[str, str] = {
     "infinite_timeout": _EXAMPLE_TEXT + "timeouts: {default: .inf}\n",
     # operators/approval.py: timedelta(hours=1e15) -> OverflowError.
     "huge_approval_timeout": _EXAMPLE_TEXT + "approval: {mode: manual, timeout_hours: 1.0e+15}\n",
-    # factory/retraining.py _lineage: model_dump_json() -> "Maximum serialization depth exceeded".
+    # factory/common.py spec_lineage: model_dump_json() -> "Maximum serialization depth exceeded".
     "deep_executor_config": _EXAMPLE_TEXT.replace(
         "    params: {C: 1.0, max_iter: 5000}",
         "    params: {C: 1.0, max_iter: 5000}\n    resources: {executor_config: "
