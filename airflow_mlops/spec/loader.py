@@ -791,17 +791,31 @@ def load_pipeline_spec(
     if issues:
         raise PipelineConfigError(issues)
     if isinstance(spec, RetrainingPipelineSpec):
-        spec = _inline_suite(spec, doc, path)
+        root = Path(defaults_root) if defaults_root is not None else path.parent
+        spec = _inline_suite(spec, doc, path, root.resolve())
     return spec
 
 
-def _inline_suite(spec: RetrainingPipelineSpec, doc: LoadedYaml, path: Path) -> RetrainingPipelineSpec:
+def _inline_suite(spec: RetrainingPipelineSpec, doc: LoadedYaml, path: Path, root: Path) -> RetrainingPipelineSpec:
     if spec.validation.suite is not None:
         # Relative to the file that names the suite: the pipeline, or a defaults.yaml above it.
         node = _node_at(doc.root, ("validation", "suite"))
         written_in = node.start_mark.name if node is not None and not node.start_mark.name.startswith("<") else ""
         base = Path(written_in).parent if written_in else path.parent
         suite_path = (base / spec.validation.suite).resolve()
+        if suite_path != root and root not in suite_path.parents:
+            # A pipeline file may read only what its own tree holds: a suite path is a way to make
+            # the DAG processor open (and quote in its errors) any file on the host otherwise.
+            raise PipelineConfigError(
+                [
+                    _issue_at(
+                        doc,
+                        ("validation", "suite"),
+                        f"suite file {spec.validation.suite!r} is outside the pipelines folder {root}",
+                        "keep suite files inside the dags folder, e.g. suites/<name>.yaml beside the pipeline",
+                    )
+                ]
+            )
         if not suite_path.is_file():
             raise PipelineConfigError(
                 [

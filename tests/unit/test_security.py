@@ -120,6 +120,24 @@ def test_python_object_payload_is_refused_and_never_runs(tmp_path: Path, where: 
     assert str(err).startswith(str(path) if where != "defaults" else str(bad_file))
 
 
+@pytest.mark.parametrize("suite", ["../outside/suite.yaml", "{outside}/suite.yaml", "suites/link.yaml"])
+def test_suite_path_cannot_leave_the_dags_folder(tmp_path: Path, suite: str) -> None:
+    """A suite path would otherwise make the DAG processor read, and quote in errors, any file on the host."""
+    folder = tmp_path / "dags"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "suite.yaml").write_text("expectations:\n  - not-a-mapping-with-TOP-SECRET-content\n")
+    path = _example(folder, "p.yaml", ("suites/breast_cancer.yaml", suite.format(outside=outside)))
+    (folder / "suites" / "link.yaml").symlink_to(outside / "suite.yaml")
+
+    err = _load_error(path, defaults_root=folder)
+
+    [issue] = err.issues
+    assert issue.field == "validation.suite", err
+    assert "outside the pipelines folder" in issue.message
+    assert "TOP-SECRET" not in str(err)
+
+
 def test_pipeline_loaders_are_safe_loaders_without_python_constructors() -> None:
     """Every loader class the spec loader defines (pure Python, and libyaml where present)."""
     import airflow_mlops.spec.loader as spec_loader
