@@ -11,11 +11,11 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-mlops",
         "name": "airflow-mlops",
-        "description": "Governed ML retraining pipelines for Apache Airflow 3: DVC data versioning, "
-        "Great Expectations\n"
-        "validation, scikit-learn training, champion/challenger gates and MLflow model "
-        "registry aliases,\n"
-        "built from a short YAML file.\n",
+        "description": (
+            "Governed ML retraining pipelines for Apache Airflow 3: DVC data versioning, Great Expectations\n"
+            "validation, scikit-learn training, champion/challenger gates and MLflow model registry aliases,\n"
+            "built from a short YAML file.\n"
+        ),
         "integrations": [
             {"integration-name": "MLflow", "external-doc-url": "https://mlflow.org/docs/latest/", "tags": ["software"]},
             {"integration-name": "DVC", "external-doc-url": "https://dvc.org/doc", "tags": ["software"]},
@@ -68,10 +68,10 @@ def get_provider_info() -> dict[str, Any]:
                     "relabeling": {"host": "Tracking server URL", "login": "Username", "password": "Password"},
                     "placeholders": {
                         "host": "http://mlflow.internal:5000",
-                        "extra": '{"tracking_uri": '
-                        '"sqlite:////data/mlflow.db", '
-                        '"artifact_location": '
-                        '"/data/mlflow-artifacts"}',
+                        "extra": (
+                            '{"tracking_uri": "sqlite:////data/mlflow.db", "artifact_location": '
+                            '"/data/mlflow-artifacts"}'
+                        ),
                     },
                 },
             },
@@ -90,72 +90,31 @@ def get_provider_info() -> dict[str, Any]:
                 "description": "Settings of the airflow-mlops provider.",
                 "options": {
                     "artifact_root": {
-                        "description": "Where pipelines "
-                        "write datasets "
-                        "by reference "
-                        "(any "
-                        "ObjectStoragePath "
-                        "URI). Every\n"
-                        "worker must see "
-                        "the same URI. "
-                        "Default: "
-                        "file://$AIRFLOW_HOME/mlops-artifacts.\n",
+                        "description": (
+                            "Where pipelines write datasets by reference (any ObjectStoragePath URI). Every\n"
+                            "worker must see the same URI. Default: file://$AIRFLOW_HOME/mlops-artifacts.\n"
+                        ),
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "s3://aws_default@ml-bucket/mlops",
                         "default": None,
                     },
                     "allowed_import_prefixes": {
-                        "description": "Comma-separated "
-                        "import "
-                        "prefixes "
-                        "an "
-                        "estimator "
-                        "path "
-                        "in "
-                        "pipeline "
-                        "YAML "
-                        "may "
-                        "start "
-                        "with.\n"
-                        "Anything "
-                        "else "
-                        "is a "
-                        "validation "
-                        "error "
-                        "and "
-                        "is "
-                        "refused "
-                        "again "
-                        "at "
-                        "run "
-                        "time.\n",
+                        "description": (
+                            "Comma-separated import prefixes an estimator path in pipeline YAML may start with.\n"
+                            "Anything else is a validation error and is refused again at run time.\n"
+                        ),
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "sklearn.,xgboost.,acme_ml.",
                         "default": "sklearn.",
                     },
                     "strict_loading": {
-                        "description": "When true, "
-                        "every pipeline "
-                        "loader "
-                        "validates all "
-                        "pipeline files "
-                        "in the dags "
-                        "folder and\n"
-                        "fails if any "
-                        "is broken, so "
-                        "nothing loads "
-                        "until "
-                        "everything "
-                        "does. Meant "
-                        "for CI; the\n"
-                        "default "
-                        "isolates a "
-                        "broken "
-                        "pipeline file "
-                        "to its own "
-                        "DAG.\n",
+                        "description": (
+                            "When true, every pipeline loader validates all pipeline files in the dags folder and\n"
+                            "fails if any is broken, so nothing loads until everything does. Meant for CI; the\n"
+                            "default isolates a broken pipeline file to its own DAG.\n"
+                        ),
                         "version_added": "0.1.0",
                         "type": "boolean",
                         "example": "True",

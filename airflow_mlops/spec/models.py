@@ -451,7 +451,7 @@ def _cron_problem(value: str, fields: list[str]) -> tuple[str, str] | None:
     """Why croniter (what Airflow uses) refuses ``value``, naming the field at fault; None if it accepts it."""
     # croniter is imported by Airflow's timetables anyway, but not at parse time of a DAG file
     # without a cron schedule: only a cron schedule pays for it.
-    from croniter import CroniterBadCronError, CroniterBadDateError, croniter  # type: ignore[import-untyped]
+    from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
     try:
         croniter(value)  # exactly what Airflow's CronMixin.validate() does

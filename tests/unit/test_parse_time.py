@@ -39,14 +39,23 @@ SCRIPT = textwrap.dedent(
 
     import airflow_mlops
     result["imported"].append("airflow_mlops")
-    names = ["airflow_mlops.hooks.mlflow", "airflow_mlops.hooks.dvc", "airflow_mlops.hooks.gx"]
-    for package in ("operators", "factory", "spec", "gates"):
-        pkg = importlib.import_module(f"airflow_mlops.{{package}}")
-        names.append(pkg.__name__)
-        names += [f"{{pkg.__name__}}.{{m.name}}" for m in pkgutil.iter_modules(pkg.__path__)]
-    for name in names:
+    result["heavy_by_module"] = {{}}
+
+    def import_and_attribute(name):
+        before = set(loaded_heavy())
         importlib.import_module(name)
         result["imported"].append(name)
+        pulled = sorted(set(loaded_heavy()) - before)
+        if pulled:
+            result["heavy_by_module"][name] = pulled
+
+    # Every module of the package, subpackages included (plugins, ml, commands, demo, report, ...).
+    # walk_packages imports each package to look inside it, so attribute packages first.
+    def on_error(name):
+        raise ImportError(f"cannot import {{name}} while walking the package")
+
+    for info in pkgutil.walk_packages(airflow_mlops.__path__, "airflow_mlops.", onerror=on_error):
+        import_and_attribute(info.name)
     result["heavy_after"]["imports"] = loaded_heavy()
 
     from airflow.dag_processing.dagbag import DagBag
@@ -93,7 +102,23 @@ def parse_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert proc.returncode == 0, proc.stderr[-4000:]
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT=")]
     assert len(lines) == 1, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return json.loads(lines[0].removeprefix("RESULT="))
+    result: dict[str, Any] = json.loads(lines[0].removeprefix("RESULT="))
+    return result
+
+
+def _modules_on_disk() -> set[str]:
+    package = ROOT / "airflow_mlops"
+    names = set()
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_every_module_of_the_package_was_imported(parse_result: dict[str, Any]) -> None:
+    on_disk = _modules_on_disk()
+    assert len(on_disk) > 50
+    assert on_disk - set(parse_result["imported"]) == set()
 
 
 def test_all_light_modules_were_imported(parse_result: dict[str, Any]) -> None:
@@ -111,11 +136,23 @@ def test_all_light_modules_were_imported(parse_result: dict[str, Any]) -> None:
         "airflow_mlops.spec.loader",
         "airflow_mlops.spec.models",
         "airflow_mlops.gates.decision",
+        "airflow_mlops.plugins.plugin",
+        "airflow_mlops.plugins.app",
+        "airflow_mlops.plugins.records",
+        "airflow_mlops.ml.estimators",
+        "airflow_mlops.ml.metrics",
+        "airflow_mlops.commands.lineage",
+        "airflow_mlops.cli",
+        "airflow_mlops.report",
+        "airflow_mlops.governance",
+        "airflow_mlops.links",
+        "airflow_mlops.demo.runner",
     ):
         assert expected in imported
 
 
 def test_importing_the_provider_loads_no_ml_library(parse_result: dict[str, Any]) -> None:
+    assert parse_result["heavy_by_module"] == {}, "module-level imports of ML libraries (module: libraries)"
     assert parse_result["heavy_after"]["imports"] == []
 
 
