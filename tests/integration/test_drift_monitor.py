@@ -5,6 +5,11 @@ Then the drift monitor runs twice against new commits: a fresh resample of the s
 distribution (no drift: no asset event, nothing queued) and data with shifted features
 (drift: an ``mlops://drift/<model>`` asset event, and the retraining DAG queued on it). Last,
 a real ``airflow scheduler`` turns that queue entry into an asset-triggered run.
+
+The last tests run the shipped example, ``dags/pipelines/breast_cancer_drift.yaml``, unchanged
+but for retries, against the model the demo registers (``breast_cancer_classifier``, trained
+by the example retraining pipeline on the demo's data v1), as issue #3 asks: the demo's data
+v2 is no drift, an upstream unit change is, and Airflow records the example's asset event.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import pytest
 import yaml
 
 from airflow_mlops.demo.datasets import breast_cancer_frame, data_versions, to_csv_bytes
-from tests.integration.harness import DATA_PATH, PipelineEnv, free_port
+from airflow_mlops.spec.loader import PipelineYamlLoader
+from tests.integration.harness import DATA_PATH, REPO_ROOT, PipelineEnv, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +39,8 @@ MODEL = "bc_drift_model"
 RETRAIN = "bc_retrain_on_drift"
 MONITOR = "bc_drift_monitor"
 ASSET_URI = f"mlops://drift/{MODEL}"
+EXAMPLE_DRIFT = REPO_ROOT / "dags" / "pipelines" / "breast_cancer_drift.yaml"
+EXAMPLE_RETRAIN = REPO_ROOT / "dags" / "pipelines" / "breast_cancer.yaml"
 SHIFTED = ("mean_radius", "mean_texture", "mean_area", "mean_smoothness", "worst_radius", "worst_concavity")
 
 
@@ -56,12 +64,12 @@ def _query(deployment: PipelineEnv, sql: str, *params: Any) -> list[tuple[Any, .
         return list(conn.execute(sql, params))
 
 
-def _drift_events(deployment: PipelineEnv) -> list[dict[str, Any]]:
+def _drift_events(deployment: PipelineEnv, uri: str = ASSET_URI) -> list[dict[str, Any]]:
     rows = _query(
         deployment,
         "SELECT e.source_dag_id, e.source_task_id, e.source_run_id, e.extra FROM asset_event e "
         "JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
-        ASSET_URI,
+        uri,
     )
     return [{"dag_id": d, "task_id": t, "run_id": r, "extra": json.loads(x)} for d, t, r, x in rows]
 
@@ -135,18 +143,23 @@ def stable(deployment: PipelineEnv, champion: dict[str, Any]) -> dict[str, Any]:
 def drifted(deployment: PipelineEnv, stable: dict[str, Any]) -> dict[str, Any]:
     """Six features scaled by 1.5 with a little noise: what a unit change upstream looks like."""
     _, v2 = data_versions()
-    rng = np.random.default_rng(11)
-    shifted = v2.copy()
-    for column in SHIFTED:
-        shifted[column] = shifted[column] * 1.5 + rng.normal(0.0, 0.05 * shifted[column].std(), len(shifted))
-    commit = deployment.commit_data(to_csv_bytes(shifted), "upstream unit change")
+    commit = deployment.commit_data(to_csv_bytes(_shifted(v2)), "upstream unit change")
     outcome = deployment.run(MONITOR)
     return {"commit": commit, "outcome": outcome}
 
 
-def _drift_runs(deployment: PipelineEnv, run_id: str) -> Any:
+def _shifted(frame: Any) -> Any:
+    """Six features scaled by 1.5 with a little noise: what a unit change upstream looks like."""
+    rng = np.random.default_rng(11)
+    shifted = frame.copy()
+    for column in SHIFTED:
+        shifted[column] = shifted[column] * 1.5 + rng.normal(0.0, 0.05 * shifted[column].std(), len(shifted))
+    return shifted
+
+
+def _drift_runs(deployment: PipelineEnv, run_id: str, monitor: str = MONITOR) -> Any:
     client = deployment.client()
-    experiment = client.get_experiment_by_name(MONITOR)
+    experiment = client.get_experiment_by_name(monitor)
     runs = client.search_runs(
         [experiment.experiment_id], filter_string=f"tags.`mlops.run_id` = '{run_id}' and tags.`mlops.role` = 'drift'"
     )
@@ -275,3 +288,93 @@ def test_scheduler_starts_the_retraining_run(deployment: PipelineEnv, drifted: d
     )
     assert consumed == [(MONITOR, "publish_drift")]
     assert _queued_for_drift(deployment) == []
+
+
+# --- the shipped example against the demo's registered model (issue #3, acceptance 3) -----------------
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The demo's model, then the example drift monitor on the demo's data v2 and on drifted data."""
+    deployment = PipelineEnv(tmp_path_factory.mktemp("drift-example"))
+    spec = yaml.load(EXAMPLE_DRIFT.read_text(), Loader=PipelineYamlLoader)
+    spec["retries"] = {"retries": 0}  # a failure should fail the test now, not back off
+    path = deployment.dags / "pipelines" / EXAMPLE_DRIFT.name
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    path.with_suffix(".py").write_text(EXAMPLE_DRIFT.with_suffix(".py").read_text())
+    retrain = yaml.safe_load(EXAMPLE_RETRAIN.read_text())["pipeline"]
+    deployment.write_pipeline(retrain)  # the example retraining pipeline: the demo's model
+    v1, v2 = data_versions()
+    first = deployment.commit_data(to_csv_bytes(v1), "data v1: first labelled batch", "data-v1")
+    trained = deployment.run(retrain)
+    assert trained["state"] == "success", trained["log"][-3000:]
+    model = spec["model"]["name"]
+    champion = str(deployment.client().get_model_version_by_alias(model, spec["model"]["alias"]).version)
+    second = deployment.commit_data(to_csv_bytes(v2), "data v2: more labels", "data-v2")
+    same = deployment.run(spec["pipeline"])
+    same_events = _drift_events(deployment, f"mlops://drift/{model}")
+    drifted = deployment.commit_data(to_csv_bytes(_shifted(v2)), "upstream unit change")
+    changed = deployment.run(spec["pipeline"])
+    runs = {
+        name: _drift_runs(deployment, outcome["run_id"], spec["pipeline"])
+        for name, outcome in (("same", same), ("changed", changed))
+    }
+    report = json.loads(
+        Path(deployment.client().download_artifacts(runs["changed"].info.run_id, "drift/report.json")).read_text()
+    )
+    return {
+        "spec": spec,
+        "model": model,
+        "champion": champion,
+        "commits": {"v1": first, "v2": second, "drifted": drifted},
+        "outcomes": {"same": same, "changed": changed},
+        "same_events": same_events,
+        "events": _drift_events(deployment, f"mlops://drift/{model}"),
+        "runs": runs,
+        "report": report,
+    }
+
+
+def test_example_monitors_the_demos_model(example: dict[str, Any]) -> None:
+    assert example["model"] == "breast_cancer_classifier"
+    assert example["spec"]["pipeline"] == "breast_cancer_drift"
+    assert example["champion"] == "1"
+
+
+def test_example_sees_no_drift_in_the_demos_second_data_version(example: dict[str, Any]) -> None:
+    outcome = example["outcomes"]["same"]
+    assert outcome["state"] == "success", outcome["log"][-3000:]
+    assert outcome["tasks"] == {"resolve_data": "success", "check_drift": "success", "publish_drift": "skipped"}
+    assert example["same_events"] == []
+    run = example["runs"]["same"]
+    assert run.data.tags["mlops.drift.drifted"] == "false"
+    assert run.data.tags["mlops.drift.reference.commit"] == example["commits"]["v1"]
+    assert run.data.tags["mlops.drift.current.commit"] == example["commits"]["v2"]
+    assert run.data.metrics["n_drifted"] == 0
+    assert run.data.metrics["features_checked"] == 30
+
+
+def test_example_reports_drift_and_emits_its_asset_event(example: dict[str, Any]) -> None:
+    outcome = example["outcomes"]["changed"]
+    assert outcome["state"] == "success", outcome["log"][-3000:]
+    assert outcome["tasks"] == {"resolve_data": "success", "check_drift": "success", "publish_drift": "success"}
+    run = example["runs"]["changed"]
+    assert run.data.tags["mlops.drift.drifted"] == "true"
+    assert run.data.tags["mlops.drift.reference.commit"] == example["commits"]["v1"]
+    assert run.data.tags["mlops.drift.current.commit"] == example["commits"]["drifted"]
+    thresholds = example["spec"]["drift"]
+    assert run.data.metrics["n_drifted"] >= max(len(SHIFTED), thresholds["min_drifted_features"])
+    assert all(run.data.metrics[f"psi.{f}"] > thresholds["psi_threshold"] for f in SHIFTED)
+    assert example["report"]["summary"]["drifted"] is True
+    assert all(example["report"]["features"][f]["drifted"] for f in SHIFTED)
+
+    [event] = example["events"]
+    pipeline = example["spec"]["pipeline"]
+    assert (event["dag_id"], event["task_id"], event["run_id"]) == (pipeline, "publish_drift", outcome["run_id"])
+    extra = event["extra"]
+    assert (extra["model_name"], extra["model_version"]) == (example["model"], example["champion"])
+    assert extra["data_commit"] == example["commits"]["drifted"]
+    assert extra["reference_commit"] == example["commits"]["v1"]
+    assert extra["mlflow_run_id"] == run.info.run_id
+    assert extra["n_drifted"] == run.data.metrics["n_drifted"]
+    assert set(SHIFTED) <= {f["feature"] for f in extra["top_features"]}

@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -154,9 +155,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment() -> Iterator[Deployment]:
     _ensure_chromium()
-    root = tmp_path_factory.mktemp("ui")
+    # A short, neutral folder rather than pytest's /tmp/pytest-of-<user>/pytest-<n>/...: the run
+    # view shows the data repo's path, and the screenshots in docs/ come from this test.
+    root = Path(tempfile.mkdtemp(prefix="mlops-demo-"))
+    try:
+        yield from _deploy(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _deploy(root: Path) -> Iterator[Deployment]:
     dags = _run_demo(root)
     port = free_port()
     passwords = {user: secrets.token_urlsafe(12) for user in USERS}
