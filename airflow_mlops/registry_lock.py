@@ -10,14 +10,20 @@ model is create-if-absent in every MLflow backend (the name is its key), so exac
 caller succeeds, whether MLflow runs in-process on sqlite or as a server on Postgres. It
 works across Airflow workers, deployments and the CLI, with no extra infrastructure. The
 lock records its holder and a lease; a holder that died is broken out after the lease.
+
+A task retry does not wait for that lease. Airflow starts try N+1 of a task instance only
+after giving try N up, so a lock whose owner is this same task instance at an earlier try
+was left by a dead process, and the retry takes it over at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.exceptions import MlopsError
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 LOCK_SUFFIX = ".mlops-promotion-lock"
+logger = logging.getLogger(__name__)
 
 
 class PromotionLockTimeout(MlopsError):
@@ -41,24 +48,59 @@ def is_lock(name: str) -> bool:
     return name.endswith(LOCK_SUFFIX)
 
 
-def _break_if_stale(client: MlflowClient, name: str) -> None:
+@dataclass(frozen=True)
+class LockOwner:
+    """Who holds a lock across retries: one task instance (``key``) at one try (``attempt``)."""
+
+    key: str
+    attempt: int
+
+
+def _left_behind(tags: dict[str, str], owner: LockOwner | None) -> bool:
+    """True when the lock's lease is over, or an earlier try of ``owner`` holds it."""
+    expires = float(tags.get("mlops.lock.expires", "0") or 0)
+    if expires and time.time() > expires:
+        return True
+    if owner is None or tags.get("mlops.lock.owner") != owner.key:
+        return False
+    try:
+        return int(tags.get("mlops.lock.attempt", "")) < owner.attempt
+    except ValueError:
+        return False
+
+
+def _break_if_left_behind(client: MlflowClient, name: str, owner: LockOwner | None) -> bool:
     from mlflow.exceptions import MlflowException
 
     try:
         tags = client.get_registered_model(name).tags
     except MlflowException:
-        return  # released meanwhile
-    expires = float(tags.get("mlops.lock.expires", "0") or 0)
-    if expires and time.time() > expires:
-        with contextlib.suppress(MlflowException):
-            client.delete_registered_model(name)
+        return False  # released meanwhile
+    if not _left_behind(tags, owner):
+        return False
+    logger.warning("Breaking the promotion lock %s left by %s", name, tags.get("mlops.lock.holder", "?"))
+    try:
+        client.delete_registered_model(name)
+    except MlflowException:
+        return False  # someone else broke or released it first; the next create decides
+    return True
 
 
 @contextlib.contextmanager
 def promotion_lock(
-    client: MlflowClient, model_name: str, *, holder: str, wait_seconds: float = 300, lease_seconds: float = 900
+    client: MlflowClient,
+    model_name: str,
+    *,
+    holder: str,
+    owner: LockOwner | None = None,
+    wait_seconds: float = 300,
+    lease_seconds: float = 900,
 ) -> Iterator[None]:
-    """Hold the model's promotion lock for the duration of the block."""
+    """Hold the model's promotion lock for the duration of the block.
+
+    ``owner`` (a task instance and its try number) lets a retry take over the lock an earlier
+    try of the same task left behind, instead of waiting out the lease.
+    """
     from mlflow.exceptions import MlflowException
 
     name = lock_name(model_name)
@@ -73,6 +115,11 @@ def promotion_lock(
                     "mlops.lock.holder": holder[:4000],
                     "mlops.lock.token": token,
                     "mlops.lock.expires": f"{time.time() + lease_seconds:.0f}",
+                    **(
+                        {"mlops.lock.owner": owner.key[:4000], "mlops.lock.attempt": str(owner.attempt)}
+                        if owner is not None
+                        else {}
+                    ),
                 },
                 description=f"Held by airflow-mlops while the aliases of {model_name} move; deleted after.",
             )
@@ -80,7 +127,8 @@ def promotion_lock(
         except MlflowException as err:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        _break_if_stale(client, name)
+        if _break_if_left_behind(client, name, owner):
+            continue
         if time.monotonic() > deadline:
             raise PromotionLockTimeout(
                 f"the promotion lock of {model_name} ({name}) was held for over {wait_seconds:.0f}s; "

@@ -1,0 +1,98 @@
+"""The promotion lock against a real sqlite MLflow registry: who may take a lock over, and when.
+
+Contention between live holders and lease expiry are tested against a real ``mlflow server``
+in tests/integration/test_promotion_race.py; this file covers the retry take-over.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from airflow_mlops.registry_lock import LockOwner, PromotionLockTimeout, _left_behind, lock_name, promotion_lock
+
+TASK = "airflow:retrain/manual__1/promote/-1"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('lock-store') / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _leave_lock(client: Any, model: str, owner: LockOwner | None, expires_in: float = 900) -> None:
+    """What a try killed inside the lock leaves behind."""
+    tags = {
+        "mlops.lock.holder": "dead try",
+        "mlops.lock.token": "t",
+        "mlops.lock.expires": f"{time.time() + expires_in:.0f}",
+    }
+    if owner is not None:
+        tags |= {"mlops.lock.owner": owner.key, "mlops.lock.attempt": str(owner.attempt)}
+    client.create_registered_model(lock_name(model), tags=tags)
+
+
+def test_a_retry_takes_over_the_lock_its_earlier_try_left(client: Any) -> None:
+    _leave_lock(client, "m_retry", LockOwner(TASK, 1))
+
+    started = time.monotonic()
+    with promotion_lock(client, "m_retry", holder="try 2", owner=LockOwner(TASK, 2), wait_seconds=5):
+        tags = client.get_registered_model(lock_name("m_retry")).tags
+        assert tags["mlops.lock.holder"] == "try 2"
+        assert tags["mlops.lock.owner"] == TASK and tags["mlops.lock.attempt"] == "2"
+
+    assert time.monotonic() - started < 5  # taken over at once, not after the lease
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException, match=r"(?i)not found|does not exist"):
+        client.get_registered_model(lock_name("m_retry"))  # released
+
+
+@pytest.mark.parametrize(
+    ("left_by", "why"),
+    [
+        (LockOwner("airflow:retrain/manual__2/promote/-1", 1), "another DAG run"),
+        (LockOwner(TASK, 2), "the same try, still running"),
+        (LockOwner(TASK, 3), "a later try"),
+        (None, "a person with the CLI"),
+    ],
+)
+def test_a_live_holders_lock_is_never_taken_over(client: Any, left_by: LockOwner | None, why: str) -> None:
+    model = "m_live_" + "".join(c for c in why if c.isalnum())
+    _leave_lock(client, model, left_by)
+
+    with (
+        pytest.raises(PromotionLockTimeout),
+        promotion_lock(client, model, holder="me", owner=LockOwner(TASK, 2), wait_seconds=1),
+    ):
+        pytest.fail(f"took over a lock held by {why}")
+
+    assert client.get_registered_model(lock_name(model)).tags["mlops.lock.holder"] == "dead try"
+
+
+def test_an_expired_lease_is_broken_for_anyone(client: Any) -> None:
+    _leave_lock(client, "m_expired", LockOwner("someone/else", 1), expires_in=-1)
+
+    with promotion_lock(client, "m_expired", holder="next", wait_seconds=5):
+        assert client.get_registered_model(lock_name("m_expired")).tags["mlops.lock.holder"] == "next"
+
+
+@pytest.mark.parametrize(
+    ("tags", "owner", "expected"),
+    [
+        ({"mlops.lock.owner": TASK, "mlops.lock.attempt": "1"}, LockOwner(TASK, 2), True),
+        ({"mlops.lock.owner": TASK, "mlops.lock.attempt": "2"}, LockOwner(TASK, 2), False),
+        ({"mlops.lock.owner": TASK, "mlops.lock.attempt": "x"}, LockOwner(TASK, 2), False),
+        ({"mlops.lock.owner": TASK}, LockOwner(TASK, 2), False),
+        ({"mlops.lock.owner": TASK, "mlops.lock.attempt": "1"}, None, False),
+        ({}, LockOwner(TASK, 2), False),
+        ({"mlops.lock.expires": "1"}, None, True),
+        ({"mlops.lock.expires": f"{time.time() + 60:.0f}"}, None, False),
+    ],
+)
+def test_left_behind(tags: dict[str, str], owner: LockOwner | None, expected: bool) -> None:
+    assert _left_behind(tags, owner) is expected
