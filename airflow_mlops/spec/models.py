@@ -128,7 +128,10 @@ class Expectation(_Strict):
 class ValidationSpec(_Strict):
     """Data checks that must pass before any training starts."""
 
-    suite: str | None = Field(None, description="Path of a suite YAML file, relative to the pipeline file; it must lie inside the dags folder.")
+    suite: str | None = Field(
+        None,
+        description=("Path of a suite YAML file, relative to the pipeline file; it must lie inside the dags folder."),
+    )
     expectations: list[Expectation] | None = Field(None, description="Inline expectations instead of a file.")
     on_failure: Literal["fail", "warn"] = "fail"
 
