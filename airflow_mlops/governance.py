@@ -489,17 +489,21 @@ def recheck_gate(
 
     The pipeline's verdict was about the champion of that day; a promotion by hand replaces
     today's champion, so both models are scored again on the same recorded snapshot and the
-    recorded rules decide.
+    recorded rules decide. Models are scored the way ``evaluate`` scored them, slices included,
+    so a per-slice rule is judged on the same slices rather than finding none.
     """
     from airflow_mlops import artifacts
+    from airflow_mlops.exceptions import ConfigurationError
     from airflow_mlops.gates.decision import decide
-    from airflow_mlops.ml.metrics import compute_metrics
+    from airflow_mlops.gates.metrics import slice_specs
+    from airflow_mlops.operators.evaluate import gate_metrics
     from airflow_mlops.operators.gate import rules_from_spec
 
     version = str(version)
     recorded = recorded_gate(client, model_name, model_version(client, model_name, version))
     rules, evaluation = recorded["rules"], recorded["evaluation"]
     problem = rules.get("problem", "classification")
+    slices = slice_specs(rules.get("rules", []))
     try:
         test = artifacts.read_parquet(evaluation["test_uri"])
     except (OSError, ValueError) as err:
@@ -516,12 +520,15 @@ def recheck_gate(
         )
     target = leftover[0]
     features, labels = test.drop(columns=[target]), test[target]
-    candidate_metrics = compute_metrics(model, features, labels, problem)
+    try:
+        candidate_metrics, too_small = gate_metrics(model, features, labels, problem, slices)
+    except ConfigurationError as err:  # a slice column the recorded test rows no longer have
+        raise PromotionRefusedError(f"version {version} cannot be re-checked: {err}; {_FORCE_HINT}") from err
     champion_metrics = None
     if champion_version is not None:
         try:
             champion, _ = load_version_model(client, model_name, champion_version)
-            champion_metrics = compute_metrics(champion, features, labels, problem)
+            champion_metrics, _ = gate_metrics(champion, features, labels, problem, slices)
         except Exception as err:
             raise PromotionRefusedError(
                 f"the current champion v{champion_version} cannot be scored on version {version}'s test rows "
@@ -542,6 +549,7 @@ def recheck_gate(
         "verdict": verdict.to_dict(),
         "candidate_metrics": candidate_metrics,
         "champion_metrics": champion_metrics,
+        "slices_too_small": too_small,
         "n_test": len(test),
         "test_uri": evaluation["test_uri"],
         "pipeline_run_id": recorded["pipeline_run_id"],
@@ -677,10 +685,13 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
             "champion_version": tags.get("mlops.gate.champion_version") or None,
             "outcomes": (verdict or {}).get("outcomes"),
         },
-        # Manual approval is not built yet; a version carrying mlops.approval.* tags shows them.
+        # Written by the approve task (approval: manual) and copied onto the version by register.
         "approval": {
-            "status": approval.get("status", "recorded") if approval else "not required",
-            "approver": approval.get("by") or approval.get("approver"),
+            "status": approval.get("decision") or ("recorded" if approval else "not required"),
+            "decision": approval.get("decision"),
+            "approver": approval.get("by"),
+            "at": approval.get("at"),
+            "reason": approval.get("reason"),
             "tags": approval,
         },
         "promotion": {

@@ -46,6 +46,18 @@ def pipeline_run_report(
             report["validation"] = _load_json(parent.info.run_id, "validation/result.json")
             report["evaluation"] = _load_json(parent.info.run_id, "evaluation/result.json")
             report["verdict"] = _load_json(parent.info.run_id, "gate/verdict.json")
+            approval = {
+                k.removeprefix("mlops.approval."): v
+                for k, v in parent.data.tags.items()
+                if k.startswith("mlops.approval.")
+            }
+            if approval:
+                report["approval"] = {
+                    "decision": approval.get("decision"),
+                    "approver": approval.get("by"),
+                    "at": approval.get("at"),
+                    "reason": approval.get("reason"),
+                }
             report["mlflow_run_id"] = parent.info.run_id
         registered = hook.find_model_version(model_name, {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id})
         report["registered_version"] = str(registered.version) if registered else None
@@ -93,16 +105,26 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
         lines.append("              " + f"{'':<14}" + "".join(f"{m:>10}" for m in shown))
         for name, metrics in rows:
             lines.append("              " + f"{name:<14}" + "".join(f"{_fmt(metrics.get(m)):>10}" for m in shown))
-    verdict = report.get("verdict")
-    if verdict:
-        lines.append(f"  gate        {verdict['decision'].upper()} {verdict['candidate']}")
-        for outcome in verdict["outcomes"]:
-            lines.append(f"              {'ok ' if outcome['passed'] else 'NO '} {outcome['reason']}")
+    lines += _decision_lines(report)
     registered = report.get("registered_version")
     lines.append(f"  registered  {report['model_name']} v{registered}" if registered else "  registered  nothing")
     aliases = report.get("aliases", {})
     lines.append("  aliases     " + ", ".join(f"@{k} -> {'v' + v if v else 'none'}" for k, v in aliases.items()))
     return "\n".join(lines)
+
+
+def _decision_lines(report: dict[str, Any]) -> list[str]:
+    """The gate's verdict with its reasons and, when a person had to sign off, their answer."""
+    lines = []
+    verdict = report.get("verdict")
+    if verdict:
+        lines.append(f"  gate        {verdict['decision'].upper()} {verdict['candidate']}")
+        for outcome in verdict["outcomes"]:
+            lines.append(f"              {'ok ' if outcome['passed'] else 'NO '} {outcome['reason']}")
+    if report.get("approval"):
+        for i, line in enumerate(_approval_lines(report["approval"])):
+            lines.append(f"  {'approval' if i == 0 else '':<11} {line}")
+    return lines
 
 
 _METRIC_ORDER = ("f1", "roc_auc", "accuracy", "precision", "recall", "log_loss", "r2", "rmse", "mae")
@@ -132,6 +154,17 @@ def _validation_line(validation: dict[str, Any]) -> str:
     if "evaluated_expectations" in stats:
         counts = f": {stats.get('successful_expectations')}/{stats['evaluated_expectations']} expectations met"
     return ("PASSED" if success else "FAILED") + counts
+
+
+def _approval_lines(approval: dict[str, Any]) -> list[str]:
+    """Who signed off (or refused), when and why; ``not required`` when nobody had to."""
+    decision = approval.get("decision")
+    if not decision and not approval.get("approver"):
+        return [str(approval.get("status") or "not required")]
+    head = f"{decision or 'recorded'} by {approval.get('approver') or '-'}"
+    if approval.get("at"):
+        head += f" at {approval['at']}"
+    return [head, f"reason: {approval.get('reason') or '-'}"]
 
 
 def format_lineage(info: dict[str, Any]) -> str:
@@ -179,8 +212,7 @@ def format_lineage(info: dict[str, Any]) -> str:
         row("gate", f"{gate.get('summary') or gate['decision'].upper()} ({against})", *reasons)
     else:
         row("gate", "not recorded")
-    approval = info["approval"]
-    row("approver", approval.get("approver") or approval["status"])
+    row("approver", *_approval_lines(info["approval"]))
     promotion = info["promotion"]
     if promotion.get("promoted_at"):
         forced = " (forced)" if promotion.get("forced") else ""

@@ -84,6 +84,7 @@ class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
         self.model_name = model_name
         self.experiment = experiment
         self.alias = alias
+        self.timeout_hours = timeout_hours or 0.0
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> Any:
@@ -93,13 +94,21 @@ class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        if "error" in event:
+            # Nobody decided (e.g. an answer that failed validation): Airflow fails the task
+            # and promotes nothing; recording a rejection "by timeout" would misstate it.
+            return super().execute_complete(context=context, event=event)
         chosen = event.get("chosen_options") or []
         user = event.get("responded_by_user") or {}
+        by = user.get("id") or user.get("name")
+        reason = str((event.get("params_input") or {}).get("reason", ""))
+        if not by:  # nobody answered: Airflow applied the default, [Reject], when the timeout passed
+            reason = reason or f"nobody answered within {self.timeout_hours:g} h; silence counts as a rejection"
         record = {
             "decision": "approved" if chosen == [self.APPROVE] else "rejected",
-            "by": user.get("id") or user.get("name") or "timeout",
+            "by": by or "timeout",
             "at": _iso(event.get("responded_at")),
-            "reason": str((event.get("params_input") or {}).get("reason", "")),
+            "reason": reason,
         }
         self._record(context, record)
         self.log.info("Promotion %s by %s: %s", record["decision"], record["by"], record["reason"] or "(no reason)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
 from airflow_mlops.exceptions import MlopsError, UntrustedModelError
@@ -15,6 +15,8 @@ from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator,
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from mlflow import MlflowClient
+
+    from airflow_mlops.gates.metrics import Problem
 
 #: What TrainCandidateOperator returns: MLflow 3's URI of a logged model (``models:/m-<id>``).
 _LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]+)")
@@ -56,19 +58,26 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         import mlflow.sklearn
 
+        from airflow_mlops.gates.metrics import mlflow_metric_names
+
         dag_id, run_id = run_identity(context)
         test = artifacts.read_parquet(self.dataset["test_uri"])
         target = self.dataset["target"]
         features, labels = test.drop(columns=[target]), test[target]
+        columns = [spec["column"] for spec in self.slices]
         hook = self.mlflow_hook
         candidates = []
+        too_small: dict[str, dict[str, int]] = {}
+        names: dict[str, str] = {}
         with hook.session():
             client = hook.get_client()
             for trained in list(self.trained):
                 model = mlflow.sklearn.load_model(verified_model_uri(client, trained, dag_id, run_id))
-                metrics = self._metrics(model, features, labels)
-                for key, value in metrics.items():
-                    client.log_metric(trained["mlflow_run_id"], f"test_{key}", value)
+                metrics, too_small = self._metrics(model, features, labels)
+                # Slice keys such as recall[segment=n] are not valid MLflow metric names.
+                named = mlflow_metric_names(metrics, columns)
+                log_metrics(client, trained["mlflow_run_id"], {named[k]: v for k, v in metrics.items()})
+                names.update(named)
                 candidates.append({**trained, "metrics": metrics})
                 self.log.info("Candidate %s on %d test rows: %s", trained["candidate"], len(test), metrics)
             champion = self._score_champion(features, labels)
@@ -82,27 +91,18 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 "model_name": self.model_name,
                 "mlflow_run_id": parent,
             }
+            if self.slices:
+                result["slices"] = [{**spec, "too_small": too_small.get(spec["column"], {})} for spec in self.slices]
+                result["slice_metric_names"] = {k: v for k, v in sorted(names.items()) if "[" in k}
             client.log_text(parent, json.dumps(result, indent=2), "evaluation/result.json")
         return result
 
-    def _metrics(self, model: Any, features: Any, labels: Any) -> dict[str, float]:
-        """Whole-test-set metrics plus, for slice rules, the same metrics on every slice."""
-        from airflow_mlops.ml.metrics import compute_metrics, compute_slice_metrics
-
-        metrics = compute_metrics(model, features, labels, self.problem)  # type: ignore[arg-type]
-        for spec in self.slices:
-            sliced, skipped = compute_slice_metrics(
-                model,
-                features,
-                labels,
-                self.problem,  # type: ignore[arg-type]
-                spec["column"],
-                int(spec.get("min_rows", 10)),
-            )
-            metrics.update(sliced)
+    def _metrics(self, model: Any, features: Any, labels: Any) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
+        metrics, too_small = gate_metrics(model, features, labels, self.problem, self.slices)
+        for column, skipped in too_small.items():
             if skipped:
-                self.log.info("Slices of %s too small to judge (rows): %s", spec["column"], skipped)
-        return metrics
+                self.log.info("Slices of %s too small to judge (rows): %s", column, skipped)
+        return metrics, too_small
 
     def _score_champion(self, features: Any, labels: Any) -> dict[str, Any] | None:
         import mlflow.sklearn
@@ -114,7 +114,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
         uri = f"models:/{self.model_name}/{version.version}"
         try:
             model = mlflow.sklearn.load_model(uri)
-            metrics = self._metrics(model, features, labels)
+            metrics, _ = self._metrics(model, features, labels)
         except Exception as err:
             # A champion that cannot score today's data (e.g. the schema changed) must be
             # looked at by a person; promoting over it silently would hide the break.
@@ -128,6 +128,41 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
             "model_uri": uri,
             "metrics": metrics,
         }
+
+
+def gate_metrics(
+    model: Any, features: Any, labels: Any, problem: str, slices: Sequence[dict[str, Any]]
+) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
+    """Whole-test-set metrics plus, for each slice column, the same metrics on every slice.
+
+    Also returns, per column, the slices too small to judge with their row counts. The
+    ``evaluate`` task and the gate re-check of ``airflow-mlops promote`` both score through
+    here, so a re-check sees exactly the metric keys the recorded rules were written against.
+    """
+    from airflow_mlops.ml.metrics import compute_metrics, compute_slice_metrics
+
+    kind = cast("Problem", problem)
+    metrics = compute_metrics(model, features, labels, kind)
+    too_small: dict[str, dict[str, int]] = {}
+    for spec in slices:
+        sliced, skipped = compute_slice_metrics(
+            model, features, labels, kind, spec["column"], int(spec.get("min_rows", 10))
+        )
+        metrics.update(sliced)
+        too_small[spec["column"]] = skipped
+    return metrics, too_small
+
+
+def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) -> None:
+    """Log metrics in batches (one round trip per 1000 rather than one per metric)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    entries = [Metric(key, float(value), now, 0) for key, value in metrics.items()]
+    for start in range(0, len(entries), 1000):
+        client.log_batch(run_id, metrics=entries[start : start + 1000])
 
 
 def verified_model_uri(client: MlflowClient, trained: dict[str, Any], dag_id: str, run_id: str) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,3 +193,72 @@ def test_bad_data_stops_the_run_before_training(deployment: PipelineEnv, two_run
     # The failed validation is on record, with what failed.
     tags = _pipeline_run_tags(deployment, "bc_bad", outcome["run_id"])
     assert tags["mlops.validation.success"] == "false"
+
+
+def _with_region(frame: Any) -> Any:
+    """The data with a categorical column to slice on: two regions, and a rare third too small to judge."""
+    regions = ["unknown" if i % 50 == 0 else ("north" if i % 2 else "south east") for i in range(len(frame))]
+    return frame.assign(region=regions)
+
+
+def test_slice_rules_judge_every_region_in_a_real_run(deployment: PipelineEnv) -> None:
+    _, v2 = data_versions()
+    deployment.commit_data(to_csv_bytes(_with_region(v2)), "v2 with regions", "data-regions")
+    deployment.commit_data(to_csv_bytes(v2), "restore v2")
+    deployment.write_pipeline(
+        "bc_sliced",
+        data={"rev": "data-regions"},
+        registry={"model_name": "bc_sliced_model"},
+        gate={
+            "metrics": [
+                {"metric": "f1", "min": 0.8},
+                {"metric": "recall", "min": 0.8, "slice_by": "region"},
+                {"metric": "recall", "compare_to": "champion", "max_drop": 0.05, "slice_by": "region"},
+            ]
+        },
+    )
+    outcome = deployment.run("bc_sliced")
+    assert outcome["state"] == "success", outcome["log"][-3000:]
+    assert outcome["tasks"]["evaluate"] == "success"
+    assert outcome["tasks"]["promote"] == "success"
+    client = deployment.client()
+    experiment = client.get_experiment_by_name("bc_sliced")
+    parent = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`mlops.run_id` = '{outcome['run_id']}' and tags.`mlops.role` = 'pipeline'",
+    )[0]
+    evaluation = json.loads(
+        Path(client.download_artifacts(parent.info.run_id, "evaluation/result.json", str(deployment.root))).read_text()
+    )
+
+    # XCom and the evaluation record keep the slice keys the rules are written against ...
+    assert evaluation["slice_metric_names"] == {
+        f"{metric}[region={region}]": f"test_slice/{metric}/region/{escaped}"
+        for metric in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+        for region, escaped in (("north", "north"), ("south east", "south.20east"))
+    }
+    assert evaluation["slices"] == [{"column": "region", "min_rows": 10, "too_small": {"unknown": 3}}]
+    # ... and each candidate's MLflow run has every one of them under its MLflow-safe name.
+    for candidate in evaluation["candidates"]:
+        logged = client.get_run(candidate["mlflow_run_id"]).data.metrics
+        for key, name in evaluation["slice_metric_names"].items():
+            assert logged[name] == pytest.approx(candidate["metrics"][key]), (candidate["candidate"], key)
+        assert logged["test_recall"] == pytest.approx(candidate["metrics"]["recall"])
+        assert not any("[" in name for name in logged)
+
+    # The verdict judged each region on its own, with a reason per region.
+    version = client.get_model_version_by_alias("bc_sliced_model", "champion")
+    verdict = json.loads(version.tags["mlops.gate.verdict"])
+    assert verdict["decision"] == "promote"
+    sliced = {(o["kind"], o["metric"]): o["reason"] for o in verdict["outcomes"] if "[" in o["metric"]}
+    assert set(sliced) == {
+        ("threshold", "recall[region=north]"),
+        ("threshold", "recall[region=south east]"),
+        ("champion", "recall[region=north]"),
+        ("champion", "recall[region=south east]"),
+    }
+    assert re.fullmatch(
+        r"recall\[region=south east\] 0\.\d{4} is within bounds", sliced[("threshold", "recall[region=south east]")]
+    )
+    assert sliced[("champion", "recall[region=north]")] == "no champion yet; first_run policy is 'promote'"
+    assert not any("unknown" in o["metric"] for o in verdict["outcomes"]), "a slice too small is reported, not judged"

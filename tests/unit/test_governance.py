@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -35,8 +36,23 @@ RULES = {
     "min_test_rows": 10,
 }
 # v1, v2: sound models from a recorded pipeline run; v3: predicts one class only (f1 0 on the
-# positive class), from the same run; v4: registered by hand, no pipeline record at all.
-GOOD_1, GOOD_2, BAD, HAND = "1", "2", "3", "4"
+# positive class), from the same run; v4: registered by hand, no pipeline record at all;
+# v5: from the first run, clears the f1 floor but is more than 0.05 f1 below v1 and v2.
+GOOD_1, GOOD_2, BAD, HAND, WEAK = "1", "2", "3", "4", "5"
+# v6, v7: from a second recorded run whose test rows have a categorical `segment` column and
+# whose gate judges every segment (per-slice rules, as `slice_by` in the spec records them).
+SLICED_1, SLICED_2 = "6", "7"
+SLICED_RULES = {
+    "rules": [
+        {"metric": "f1", "min": 0.5, "slice_by": "segment", "min_slice_rows": 10},
+        {"metric": "recall", "compare_to": "champion", "max_drop": 0.1, "relative": False, "slice_by": "segment",
+         "min_slice_rows": 10},
+    ],
+    "select_by": "f1",
+    "problem": "classification",
+    "first_run": "promote",
+    "min_test_rows": 10,
+}  # fmt: skip
 
 
 def _uri(root: Path) -> str:
@@ -53,6 +69,34 @@ def _frames() -> tuple[Any, Any]:
     frame = pd.DataFrame(x, columns=["f0", "f1", "f2", "f3"])
     frame["target"] = y
     return frame.iloc[:160].reset_index(drop=True), frame.iloc[160:].reset_index(drop=True)
+
+
+def _segmented(frame: Any) -> Any:
+    """``frame`` with a categorical column the gate can slice on: rows alternate segments a and b."""
+    return frame.assign(segment=["a" if i % 2 else "b" for i in range(len(frame))])
+
+
+def _segment_pipeline(train: Any) -> Any:
+    """Logistic regression behind the pipeline's own preprocessing, which one-hot encodes `segment`."""
+    from airflow_mlops.ml.estimators import build_pipeline
+
+    return build_pipeline(
+        estimator_path="sklearn.linear_model.LogisticRegression",
+        params={},
+        preprocessing={},
+        features=train.drop(columns=["target"]),
+        allowed_prefixes=["sklearn."],
+    )
+
+
+def _pipeline_record(client: Any, experiment_id: str, run_id: str, test_uri: str, rules: dict[str, Any]) -> str:
+    """A pipeline run as `evaluate` and `gate` leave it: the test snapshot and the rules re-applied later."""
+    tags = {"mlops.dag_id": "gov_dag", "mlops.run_id": run_id, "mlops.role": "pipeline"}
+    parent = str(client.create_run(experiment_id, tags=tags).info.run_id)
+    evaluation = {"test_uri": test_uri, "n_test": 80, "candidates": [], "champion": None}
+    client.log_text(parent, json.dumps(evaluation), governance.EVALUATION_ARTIFACT)
+    client.log_text(parent, json.dumps(rules), governance.RULES_ARTIFACT)
+    return parent
 
 
 def _log_model(model: Any, train: Any, experiment_id: str, tags: dict[str, str]) -> tuple[str, str]:
@@ -99,18 +143,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("gov-store")
     train, test = _frames()
     test.to_parquet(root / "test.parquet", index=False)
+    _segmented(test).to_parquet(root / "test-segmented.parquet", index=False)
     client = MlflowClient(tracking_uri=_uri(root), registry_uri=_uri(root))
     experiment_id = client.create_experiment("gov", artifact_location=str(root / "artifacts"))
-    pipeline_tags = {"mlops.dag_id": "gov_dag", "mlops.run_id": "manual__1", "mlops.role": "pipeline"}
-    parent = client.create_run(experiment_id, tags=pipeline_tags).info.run_id
-    evaluation = {
-        "test_uri": f"file://{root / 'test.parquet'}",
-        "n_test": len(test),
-        "candidates": [],
-        "champion": None,
-    }
-    client.log_text(parent, json.dumps(evaluation), governance.EVALUATION_ARTIFACT)
-    client.log_text(parent, json.dumps(RULES), governance.RULES_ARTIFACT)
+    parent = _pipeline_record(client, experiment_id, "manual__1", f"file://{root / 'test.parquet'}", RULES)
+    sliced_parent = _pipeline_record(
+        client, experiment_id, "manual__2", f"file://{root / 'test-segmented.parquet'}", SLICED_RULES
+    )
     client.create_registered_model(MODEL)
     saved = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(_uri(root))
@@ -146,7 +185,16 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
             client.create_model_version(MODEL, model_uri, run_id, tags=tags)
         run_id, model_uri = _log_model(LogisticRegression(), train, experiment_id, {})
-        client.create_model_version(MODEL, model_uri, run_id)
+        client.create_model_version(MODEL, model_uri, run_id)  # HAND
+        later = [
+            (parent, "weak", train, LogisticRegression(C=0.001)),  # WEAK
+            (sliced_parent, "seg_logreg", _segmented(train), _segment_pipeline(_segmented(train))),  # SLICED_1
+            (sliced_parent, "seg_logreg_2", _segmented(train), _segment_pipeline(_segmented(train))),  # SLICED_2
+        ]
+        for run_parent, name, frame, model in later:
+            run_id, model_uri = _log_model(model, frame, experiment_id, {"mlflow.parentRunId": run_parent})
+            tags = {"mlops.candidate": name, "mlops.training.run_id": run_id, "mlops.gate.decision": "promote"}
+            client.create_model_version(MODEL, model_uri, run_id, tags=tags)
     finally:
         mlflow.set_tracking_uri(saved)
     return root
@@ -215,6 +263,65 @@ def test_promote_refuses_when_champion_moved_and_records_the_refusal(store: tupl
     refusal = _history(client)[-1]
     assert (refusal["action"], refusal["from"], refusal["to"], refusal["actor"]) == ("refused", GOOD_1, GOOD_2, ACTOR)
     assert "blindly" in refusal["reason"]
+
+
+def test_reevaluate_promotes_when_the_gate_passes_against_the_new_champion(store: tuple[Any, str]) -> None:
+    client, _ = store
+    _promote(client, GOOD_1, None)  # another run moved @champion after this run's gate saw none
+
+    result = _promote(client, GOOD_2, None, on_conflict="reevaluate")
+
+    assert (result["changed"], result["previous"]) == (True, GOOD_1)
+    assert _aliases(client) == {"champion": GOOD_2, "previous": GOOD_1}
+    reason = client.get_model_version(MODEL, GOOD_2).tags["mlops.promotion_reason"]
+    assert reason.startswith("because; re-evaluated against @champion v1 after it moved: PROMOTE v2: 3/3 rules passed")
+    assert [(e["action"], e["from"], e["to"]) for e in _history(client)] == [
+        ("promote", None, GOOD_1),
+        ("promote", GOOD_1, GOOD_2),
+    ], "a re-evaluation that passes is a promotion, not a refusal"
+    # The rule relative to the champion was judged against v1, the champion it replaced.
+    check = governance.recheck_gate(client, MODEL, GOOD_2, champion_version=GOOD_1)
+    champion_rule = next(o for o in check["verdict"]["outcomes"] if o["kind"] == "champion")
+    assert champion_rule["passed"] and champion_rule["champion_value"] == check["champion_metrics"]["f1"]
+
+
+def test_reevaluate_refuses_and_records_when_the_new_champion_is_better(store: tuple[Any, str]) -> None:
+    client, _ = store
+    _promote(client, GOOD_1, None)  # WEAK's gate saw no champion and passed on the first-run policy
+    before = client.get_model_version(MODEL, WEAK).tags
+
+    with pytest.raises(PromotionConflictError) as raised:
+        _promote(client, WEAK, None, on_conflict="reevaluate")
+
+    message = str(raised.value)
+    assert message.startswith(
+        "@champion of gov_model moved to v1 after the gate compared against nothing; re-evaluated against it: REJECT v5"
+    )
+    assert re.search(r"f1 0\.\d{4} misses >= 0\.\d{4} \(champion 0\.\d{4}\)", message), message
+    assert _aliases(client) == {"champion": GOOD_1}
+    assert client.get_model_version(MODEL, WEAK).tags == before, "a refused version gets no audit tags"
+    refusal = _history(client)[-1]
+    assert (refusal["action"], refusal["from"], refusal["to"], refusal["actor"], refusal["forced"]) == (
+        "refused",
+        GOOD_1,
+        WEAK,
+        ACTOR,
+        False,
+    )
+    assert refusal["reason"] == message[: len(refusal["reason"])] and "re-evaluated against it" in refusal["reason"]
+    # Without reevaluate the same conflict is refused outright, with no re-scoring at all.
+    with pytest.raises(PromotionConflictError, match="refusing to promote version 5 blindly"):
+        _promote(client, WEAK, None)
+
+
+def test_reevaluate_does_not_rescore_when_the_champion_did_not_move(store: tuple[Any, str]) -> None:
+    client, _ = store
+    _promote(client, GOOD_1, None)
+
+    _promote(client, WEAK, GOOD_1, on_conflict="reevaluate")  # its gate's own verdict stands
+
+    assert _aliases(client) == {"champion": WEAK, "previous": GOOD_1}
+    assert client.get_model_version(MODEL, WEAK).tags["mlops.promotion_reason"] == "because"
 
 
 def test_promote_is_a_no_op_when_alias_already_points_at_the_version(store: tuple[Any, str]) -> None:
@@ -355,6 +462,31 @@ def test_gated_promotion_refuses_a_model_that_fails_the_rules(store: tuple[Any, 
     assert (refusal["action"], refusal["from"], refusal["to"], refusal["forced"]) == ("refused", GOOD_1, BAD, False)
 
 
+def test_gated_promotion_judges_every_slice_the_recorded_rules_name(store: tuple[Any, str]) -> None:
+    client, _ = store
+    _promote(client, SLICED_1, None)
+
+    result = governance.request_promotion(client, MODEL, SLICED_2, actor=ACTOR, reason="sliced refresh")
+
+    check = result["check"]
+    assert check["verdict"]["decision"] == "promote", check["verdict"]["summary"]
+    by_metric = {(o["kind"], o["metric"]): o for o in check["verdict"]["outcomes"]}
+    assert set(by_metric) == {
+        ("sample_size", "n_test"),
+        ("threshold", "f1[segment=a]"),
+        ("threshold", "f1[segment=b]"),
+        ("champion", "recall[segment=a]"),
+        ("champion", "recall[segment=b]"),
+    }, "one outcome per slice, and no 'no slice had enough test rows'"
+    for segment in ("a", "b"):
+        threshold = by_metric[("threshold", f"f1[segment={segment}]")]
+        assert threshold["candidate_value"] == check["candidate_metrics"][f"f1[segment={segment}]"]
+        champion = by_metric[("champion", f"recall[segment={segment}]")]
+        assert champion["champion_value"] == check["champion_metrics"][f"recall[segment={segment}]"]
+    assert check["slices_too_small"] == {"segment": {}}
+    assert _aliases(client) == {"champion": SLICED_2, "previous": SLICED_1}
+
+
 def test_version_without_recorded_gate_is_refused_with_a_pointer_to_force(store: tuple[Any, str]) -> None:
     client, _ = store
     _promote(client, GOOD_1, None)
@@ -419,7 +551,14 @@ def test_lineage_gathers_the_whole_provenance_chain(store: tuple[Any, str]) -> N
         "f1 0.9100 is within bounds",
         "no champion yet; first_run policy is 'promote'",
     ]
-    assert info["approval"] == {"status": "not required", "approver": None, "tags": {}}
+    assert info["approval"] == {
+        "status": "not required",
+        "decision": None,
+        "approver": None,
+        "at": None,
+        "reason": None,
+        "tags": {},
+    }
     assert info["promotion"]["promoted_by"] == ACTOR and info["promotion"]["forced"] is False
     assert (info["promotion"]["action"], info["promotion"]["promoted_from"]) == ("rollback", BAD)
     assert [(e["action"], e["from"], e["to"]) for e in info["history"]] == [
@@ -431,6 +570,27 @@ def test_lineage_gathers_the_whole_provenance_chain(store: tuple[Any, str]) -> N
     approved = governance.lineage(client, MODEL, GOOD_1)
     assert approved["approval"]["approver"] == "carol"
     assert approved["aliases"] == []
+
+
+def test_lineage_shows_who_approved_when_and_why(store: tuple[Any, str]) -> None:
+    client, _ = store
+    # The tags the approve task records and register copies onto the version (operators/approval.py).
+    record = {"decision": "approved", "by": "alice", "at": "2026-11-22T19:49:55+00:00", "reason": "beats the floor"}
+    for key, value in record.items():
+        client.set_model_version_tag(MODEL, GOOD_1, f"mlops.approval.{key}", value)
+
+    info = governance.lineage(client, MODEL, GOOD_1)
+    text = format_lineage(info)
+
+    assert info["approval"] == {
+        "status": "approved",
+        "decision": "approved",
+        "approver": "alice",
+        "at": "2026-11-22T19:49:55+00:00",
+        "reason": "beats the floor",
+        "tags": record,
+    }
+    assert "approver    approved by alice at 2026-11-22T19:49:55+00:00\n              reason: beats the floor" in text
 
 
 def test_lineage_of_a_hand_registered_version_says_what_is_missing(store: tuple[Any, str]) -> None:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_mlops.exceptions import ConfigurationError
 from airflow_mlops.gates.decision import ChampionRule, ThresholdRule, decide
-from airflow_mlops.gates.metrics import slice_key, slice_keys
+from airflow_mlops.gates.metrics import (
+    MLFLOW_KEY_MAX_CHARS,
+    mlflow_metric_names,
+    slice_key,
+    slice_keys,
+    slice_metric_name,
+    slice_specs,
+    split_slice_key,
+)
 
 CANDIDATE = {
     "recall": 0.9,
@@ -112,3 +123,85 @@ def test_spec_slice_rules_reach_the_evaluate_and_gate_tasks(tmp_path: Path) -> N
     dag = build_dag(load_pipeline_spec(path))
     assert dag.get_task("evaluate").slices == [{"column": "segment", "min_rows": 25}]
     assert dag.get_task("gate").rules[-1]["slice_by"] == "segment"
+
+
+# --- slice metrics in MLflow ---------------------------------------------------------------------
+# A slice key such as recall[segment=n] is not a valid MLflow metric name; `evaluate` logs each
+# slice metric under slice_metric_name() and keeps the key itself in XCom and the verdict.
+
+TRICKY_VALUES = ["n", "north east", "a/b", "..", ".", "", "ñ", "x=1]", "recall[segment=n]", "1.5", "-", "z" * 400]
+
+
+def test_slice_metric_names_read_plainly_and_escape_the_rest() -> None:
+    assert slice_metric_name("recall", "segment", "n") == "test_slice/recall/segment/n"
+    assert slice_metric_name("f1", "customer_tier", 2) == "test_slice/f1/customer_tier/2"
+    assert slice_metric_name("recall", "segment", "north east") == "test_slice/recall/segment/north.20east"
+    assert slice_metric_name("recall", "seg/ment", "a/b") == "test_slice/recall/seg.2fment/a.2fb"
+    assert slice_metric_name("recall", "segment", "..") == "test_slice/recall/segment/.2e.2e"
+    assert slice_metric_name("recall", "segment", "") == "test_slice/recall/segment/.-"
+    assert slice_metric_name("recall", "segment", "ñ") == "test_slice/recall/segment/.c3.b1"
+    long = slice_metric_name("recall", "segment", "z" * 400)
+    assert len(long) == MLFLOW_KEY_MAX_CHARS and re.fullmatch(r"test_slice/recall/segment/z+\.\.[0-9a-f]{16}", long)
+    assert slice_metric_name("recall", "segment", "z" * 401) != long
+
+
+def test_mlflow_names_keep_whole_set_metrics_and_rename_only_slices() -> None:
+    metrics = ["f1", "recall", "recall[segment=n]", "f1[segment=north east]", "f1[seg=x]", "recall[region=s]"]
+    assert mlflow_metric_names(metrics, ["segment", "region"]) == {
+        "f1": "test_f1",
+        "recall": "test_recall",
+        "recall[segment=n]": "test_slice/recall/segment/n",
+        "f1[segment=north east]": "test_slice/f1/segment/north.20east",
+        "f1[seg=x]": "test_f1[seg=x]",  # not a slice of a configured column: left as it is
+        "recall[region=s]": "test_slice/recall/region/s",
+    }
+    assert split_slice_key("recall[segment=a=b]", "segment") == ("recall", "a=b")
+    assert split_slice_key("recall[segment=a=b]", "segment=a") == ("recall", "b")
+    assert split_slice_key("recall", "segment") is None
+    # A column whose name contains "=": the longer column wins, consistently.
+    assert mlflow_metric_names(["f1[a=b=c]"], ["a", "a=b"]) == {"f1[a=b=c]": "test_slice/f1/a.3db/c"}
+
+
+def test_slice_specs_come_from_the_recorded_rules() -> None:
+    rules = [
+        {"metric": "f1", "min": 0.9},
+        {"metric": "recall", "min": 0.8, "slice_by": "segment", "min_slice_rows": 25},
+        {"metric": "f1", "compare_to": "champion", "max_drop": 0.01, "slice_by": "segment", "min_slice_rows": 25},
+        {"metric": "f1", "min": 0.5, "slice_by": "region"},  # recorded before min_slice_rows existed: 10
+    ]
+    assert slice_specs(rules) == [{"column": "region", "min_rows": 10}, {"column": "segment", "min_rows": 25}]
+    assert slice_specs([{"metric": "f1", "min": 0.9}]) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=60), st.text(max_size=300), st.text(min_size=1, max_size=60), st.text(max_size=300))
+def test_every_slice_name_is_a_valid_mlflow_name_and_no_two_slices_share_one(
+    column: str, value: str, other_column: str, other_value: str
+) -> None:
+    from mlflow.utils.validation import _validate_metric_name
+
+    name = slice_metric_name("recall", column, value)
+    _validate_metric_name(name)  # raises MlflowException on a name MLflow would refuse
+    assert len(name) <= MLFLOW_KEY_MAX_CHARS
+    if (column, value) != (other_column, other_value):
+        assert slice_metric_name("recall", other_column, other_value) != name
+    assert slice_metric_name("f1", column, value) != name
+
+
+def test_slice_names_are_accepted_by_a_real_mlflow_store(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from airflow_mlops.operators.evaluate import log_metrics
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    run_id = client.create_run(client.create_experiment("names", artifact_location=str(tmp_path / "a"))).info.run_id
+    with pytest.raises(MlflowException, match="Names may only contain"):
+        client.log_metric(run_id, "test_" + slice_key("recall", "segment", "n"), 0.5)  # why the names exist
+    keys = {slice_key("recall", "segment", v): float(i) for i, v in enumerate(TRICKY_VALUES)}
+    names = mlflow_metric_names(["recall", *keys], ["segment"])
+    log_metrics(client, run_id, {names[k]: v for k, v in {"recall": 0.9, **keys}.items()})
+    logged = client.get_run(run_id).data.metrics
+    assert logged == {names[k]: v for k, v in {"recall": 0.9, **keys}.items()}
+    assert len(set(names.values())) == len(names)
