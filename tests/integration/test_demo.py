@@ -1,54 +1,238 @@
-"""`make demo` runs `airflow-mlops demo`; CI runs it too, so the README's first command cannot rot."""
+"""`make demo` runs `airflow-mlops demo`; CI runs it too, so the README's first command cannot rot.
+
+Issue #2 names what the summary must show: the data version, the validation result, each
+candidate's metrics, the gate verdict with its reasons, the registered version and where
+``@champion`` points. Every one of those is checked on both runs against facts the test works
+out itself (the data repo's tags, the data's md5, the example YAML). The demo data makes run 2
+promote deterministically (a fixed shuffle of the data scikit-learn ships, a seeded split, a
+deterministic solver), which the README shows; the on-call drill (lineage, rollback, lineage)
+then runs against the demo's own record, as the README tells a newcomer to do.
+
+The tests run in file order and share one demo run; the last one rolls @champion back.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import math
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+
+from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = yaml.safe_load((REPO_ROOT / "dags" / "pipelines" / "breast_cancer.yaml").read_text())
+SUITE = yaml.safe_load((REPO_ROOT / "dags" / "pipelines" / "suites" / "breast_cancer.yaml").read_text())
+DAG = EXAMPLE["pipeline"]
+MODEL = EXAMPLE["registry"]["model_name"]
+DATA_PATH = EXAMPLE["data"]["path"]
+REV = EXAMPLE["data"]["rev"]
+CANDIDATES = [m["name"] for m in EXAMPLE["models"]]
+SELECT_BY = EXAMPLE["select_by"]
+# The columns of the summary's candidates table (airflow_mlops/report.py), in order.
+COLUMNS = ["f1", "roc_auc", "accuracy", "precision", "recall"]
+NUMBER = r"\d\.\d{4}"
 
 
-def test_demo_runs_twice_and_shows_the_champion_comparison(tmp_path: Path) -> None:
+def _rules() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rules = EXAMPLE["gate"]["metrics"]
+    absolute = [r for r in rules if "compare_to" not in r]
+    [champion_rule] = [r for r in rules if r.get("compare_to") == "champion"]
+    return absolute, champion_rule
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    workdir = tmp_path_factory.mktemp("demo") / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "airflow_mlops.cli", "demo", "--workdir", str(tmp_path / "demo"),
+        [sys.executable, "-m", "airflow_mlops.cli", "demo", "--workdir", str(workdir),
          "--dags-folder", str(REPO_ROOT / "dags")],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "Traceback" not in out + result.stderr
     run1, run2 = out.split("==> Run 2")
-    assert "Run 1 (success)" in run1 and "no champion yet" in run1
-    assert "@champion -> v1, @previous -> none" in run1
-    assert re.search(r"champion v1\s+0\.\d{4}", run2), "run 2 must score the champion on the same test rows"
-    assert re.search(r"f1 0\.\d{4} (meets|misses) >= 0\.\d{4} \(champion 0\.\d{4}\)", run2)
-    assert "validation  PASSED" in run1 and "validation  PASSED" in run2
-    # Run 2's verdict decides where @champion points, and the summary must say so consistently.
-    if "gate        PROMOTE" in run2:
-        assert "@champion -> v2, @previous -> v1" in run2
-    else:
-        assert "@champion -> v1" in run2 and "registered  nothing" in run2
+    repo = workdir / "data-repo"
+    v1, v2 = data_versions()
+    test_size = EXAMPLE["data"]["split"]["test_size"]
+    return {
+        "out": out,
+        "runs": {1: run1, 2: run2},
+        "run_ids": {n: _run_id(text, n) for n, text in ((1, run1), (2, run2))},
+        "repo": repo,
+        "commits": {1: _commit(repo, "data-v1"), 2: _commit(repo, "data-v2")},
+        "md5": {1: hashlib.md5(to_csv_bytes(v1)).hexdigest(), 2: hashlib.md5(to_csv_bytes(v2)).hexdigest()},
+        # train_test_split rounds the test share up
+        "test_rows": {1: math.ceil(test_size * len(v1)), 2: math.ceil(test_size * len(v2))},
+        "tracking": ["--tracking-uri", f"sqlite:///{workdir / 'mlflow.db'}"],
+    }
 
-    # What an on-call engineer runs next, against the demo's own record (the README's commands).
-    tracking = ["--tracking-uri", f"sqlite:///{tmp_path / 'demo' / 'mlflow.db'}"]
-    champion = "2" if "gate        PROMOTE" in run2 else "1"
-    lineage = _cli("lineage", "breast_cancer_classifier@champion", *tracking)
-    for field in ("data ", "md5 ", "validation  PASSED", "code ", "spec_sha256", "params ", "metrics ",
-                  "gate ", "approver    not required", "history "):  # fmt: skip
-        assert field in lineage, f"lineage lacks {field!r}:\n{lineage}"
-    assert lineage.startswith(f"breast_cancer_classifier v{champion}  @champion")
-    if champion == "2":
-        rolled = _cli("rollback", "breast_cancer_classifier", "--reason", "demo drill", *tracking)
-        assert "v2 -> v1" in rolled
-        restored = _cli("lineage", "breast_cancer_classifier@champion", *tracking)
-        assert restored.startswith("breast_cancer_classifier v1  @champion")
-        assert "rollback v2 -> v1" in restored and "demo drill" in restored
+
+def _commit(repo: Path, tag: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", f"{tag}^{{commit}}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _run_id(summary: str, n: int) -> str:
+    found = re.search(rf"^Run {n} \(success\): (\S+)$", summary, re.MULTILINE)
+    assert found, f"no 'Run {n} (success): <run id>' title in:\n{summary}"
+    return found.group(1)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def _table(summary: str) -> dict[str, dict[str, str]]:
+    """The candidates table of a summary: row name -> column -> the number as printed."""
+    lines = _lines(summary)
+    [header_at] = [i for i, line in enumerate(lines) if line.split() == COLUMNS]
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[header_at + 1 :]:
+        found = re.fullmatch(rf" {{14}}(\S+(?: v\d+)?)\s+((?:{NUMBER}\s*){{{len(COLUMNS)}}})", line)
+        if not found:
+            break
+        rows[found.group(1)] = dict(zip(COLUMNS, found.group(2).split(), strict=True))
+    return rows
+
+
+def _winner(table: dict[str, dict[str, str]]) -> str:
+    return str(max(CANDIDATES, key=lambda name: float(table[name][SELECT_BY])))
+
+
+def _check_common_summary(demo: dict[str, Any], n: int) -> tuple[list[str], dict[str, dict[str, str]], str]:
+    """The data, validation, candidates and the absolute gate rules: the same shape on both runs."""
+    summary = demo["runs"][n]
+    lines = _lines(summary)
+    commit, md5 = demo["commits"][n], demo["md5"][n]
+    assert f"  data        {DATA_PATH} @ {REV} -> commit {commit[:12]}" in lines, summary
+    assert f"              md5 {md5}" in lines, summary
+    total = len(SUITE["expectations"])
+    assert f"  validation  PASSED: {total}/{total} expectations met" in lines, summary
+    assert f"  candidates  (scored on the same {demo['test_rows'][n]} test rows)" in lines, summary
+    table = _table(summary)
+    assert set(CANDIDATES) <= set(table), f"candidate rows missing: {table}"
+    for name in CANDIDATES:
+        for column, value in table[name].items():
+            assert 0.0 <= float(value) <= 1.0, (name, column, value)
+    # The gate picks the best candidate by `select_by` and states one reason per rule, in rule order.
+    winner = _winner(table)
+    gate_at = lines.index(f"  gate        PROMOTE {winner}")
+    reasons = lines[gate_at + 1 : gate_at + 1 + len(EXAMPLE["gate"]["metrics"])]
+    assert lines[gate_at + 1 + len(reasons)].startswith("  registered  "), summary
+    assert all(r.startswith("              ok  ") for r in reasons), reasons
+    absolute, _ = _rules()
+    for rule, reason in zip(absolute, reasons, strict=False):
+        assert reason == f"              ok  {rule['metric']} {table[winner][rule['metric']]} is within bounds", reasons
+    return reasons, table, winner
+
+
+def test_run_1_summary_promotes_through_the_first_run_policy(demo: dict[str, Any]) -> None:
+    summary = demo["runs"][1]
+    assert "Run 1: no champion yet (first-run policy decides)" in summary
+    reasons, table, _ = _check_common_summary(demo, 1)
+    assert not any(name.startswith("champion") for name in table), "no champion exists before run 1"
+    assert reasons[-1] == f"              ok  no champion yet; first_run policy is '{EXAMPLE['gate']['first_run']}'"
+    lines = _lines(summary)
+    assert f"  registered  {MODEL} v1" in lines
+    assert "  aliases     @champion -> v1, @previous -> none" in lines
+
+
+def test_run_2_compares_with_the_champion_on_the_same_rows_and_promotes(demo: dict[str, Any]) -> None:
+    summary = demo["runs"][2]
+    reasons, table, winner = _check_common_summary(demo, 2)
+    # The champion is scored again, on run 2's test rows: its own row in the same table.
+    assert "champion v1" in table, table
+    _, rule = _rules()
+    metric = rule["metric"]
+    champion_rule = reasons[-1]
+    found = re.fullmatch(rf" {{14}}ok  {metric} ({NUMBER}) meets >= ({NUMBER}) \(champion ({NUMBER})\)", champion_rule)
+    assert found, f"run 2 must pass the champion rule; gate reasons: {reasons}\n{summary}"
+    assert found.group(1) == table[winner][metric]
+    assert found.group(3) == table["champion v1"][metric]
+    assert abs(float(found.group(2)) - (float(found.group(3)) - rule["max_drop"])) <= 1.5e-4
+    lines = _lines(summary)
+    assert f"  registered  {MODEL} v2" in lines
+    assert "  aliases     @champion -> v2, @previous -> v1" in lines
+
+
+def _lineage_facts(demo: dict[str, Any], n: int, summary_reasons: list[str]) -> list[str]:
+    """The lines `airflow-mlops lineage` must print for the version run ``n`` registered."""
+    table = _table(demo["runs"][n])
+    winner = _winner(table)
+    [model] = [m for m in EXAMPLE["models"] if m["name"] == winner]
+    total = len(SUITE["expectations"])
+    test_metrics = "  ".join(f"{m} {table[winner][m]}" for m in COLUMNS)
+    against = "vs champion v1" if n == 2 else "no champion yet"
+    run_id = demo["run_ids"][n]
+    passed = f"PROMOTE {winner}: {len(summary_reasons)}/{len(summary_reasons)} rules passed"
+    return [
+        f" by {DAG} / {run_id}\n",
+        f"  data        {DATA_PATH} @ {REV} -> commit {demo['commits'][n]}\n",
+        f"              md5 {demo['md5'][n]}\n",
+        f"              repo {demo['repo']}\n",
+        f"  validation  PASSED: {total}/{total} expectations met\n",
+        f"  code        package_version {importlib.metadata.version('airflow-mlops')}\n",
+        "              spec_file pipelines/breast_cancer.yaml\n",
+        f"  training    {winner}: {model['estimator']} (MLflow run ",
+        f"  params      {', '.join(f'{k}={v}' for k, v in sorted(model['params'].items()))}\n",
+        f"  metrics     test  {test_metrics}  log_loss ",
+        f"  gate        {passed} ({against})\n",
+        *[f"{reason}\n" for reason in summary_reasons],  # the same reasons the run's summary gave
+        "  approver    not required\n",
+        f"promote {'v1' if n == 2 else 'nothing'} -> v{n} by airflow:{DAG}/{run_id}: {passed}",
+    ]
+
+
+def _assert_lineage(out: str, facts: list[str]) -> None:
+    missing = [fact for fact in facts if fact not in out]
+    assert not missing, "lineage lacks:\n" + "\n".join(missing) + f"\nin:\n{out}"
+    assert re.search(r"^              spec_sha256 [0-9a-f]{64}$", out, re.MULTILINE), out
+    assert re.search(r"^  registered  \S+ by ", out, re.MULTILINE), out
+
+
+def _summary_reasons(demo: dict[str, Any], n: int) -> list[str]:
+    reasons, _, _ = _check_common_summary(demo, n)
+    return reasons
+
+
+def test_lineage_of_the_champion_shows_every_link_of_run_2(demo: dict[str, Any]) -> None:
+    out = _cli("lineage", f"{MODEL}@champion", *demo["tracking"])
+    assert out.startswith(f"{MODEL} v2  @champion\n"), out
+    _assert_lineage(out, _lineage_facts(demo, 2, _summary_reasons(demo, 2)))
+
+
+def test_rollback_then_lineage_drill(demo: dict[str, Any]) -> None:
+    """What the README's on-call section does after `make demo`: roll back, then look again."""
+    before = _cli("lineage", f"{MODEL}@champion", *demo["tracking"])
+    rolled = _cli("rollback", MODEL, "--reason", "demo drill", *demo["tracking"])
+    assert f"@champion of {MODEL} rolled back: v2 -> v1 (@previous = v2)" in rolled
+
+    restored = _cli("lineage", f"{MODEL}@champion", *demo["tracking"])
+    assert restored.startswith(f"{MODEL} v1  @champion\n"), restored
+    _assert_lineage(restored, _lineage_facts(demo, 1, _summary_reasons(demo, 1)))
+    # Both versions came from the same example YAML: the same spec digest.
+    digest = re.compile(r"spec_sha256 ([0-9a-f]{64})")
+    assert digest.findall(before) == digest.findall(restored)
+    # The whole promotion history of v1, oldest first, ending with the drill.
+    history = restored[restored.index("  history     ") :].splitlines()
+    assert len(history) == 3, history
+    assert f"promote nothing -> v1 by airflow:{DAG}/{demo['run_ids'][1]}: PROMOTE " in history[0]
+    assert f"promote v1 -> v2 by airflow:{DAG}/{demo['run_ids'][2]}: PROMOTE " in history[1]
+    assert re.search(r"  rollback v2 -> v1 by cli:\S+: demo drill$", history[2]), history[2]
+    assert re.search(r"^  promoted    \S+ by cli:\S+, replacing v2$", restored, re.MULTILINE), restored
+    assert "              reason: demo drill" in restored
 
 
 def _cli(*args: str) -> str:
