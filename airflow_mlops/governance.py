@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.exceptions import MlopsError, PromotionConflictError
-from airflow_mlops.registry_lock import promotion_lock, registry_writer
+from airflow_mlops.registry_lock import LockOwner, promotion_lock, registry_writer
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -190,6 +190,7 @@ def promote_version(
     reason: str,
     forced: bool = False,
     on_conflict: str = "refuse",
+    lock_owner: LockOwner | None = None,
 ) -> dict[str, Any]:
     """Compare-and-set ``@alias`` from ``expected_champion`` to ``version``, under the model's lock.
 
@@ -199,7 +200,7 @@ def promote_version(
     move; with ``"reevaluate"`` the version's recorded gate is re-applied against the new
     champion and decides. The lock (see registry_lock) makes read, compare and write one step.
     """
-    with promotion_lock(client, model_name, holder=actor):
+    with promotion_lock(client, model_name, holder=actor, owner=lock_owner):
         return _promote_locked(
             client, model_name, str(version), expected_champion=expected_champion, alias=alias,
             previous_alias=previous_alias, actor=actor, reason=reason, forced=forced, on_conflict=on_conflict,

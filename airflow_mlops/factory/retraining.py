@@ -16,6 +16,7 @@ from airflow.sdk import DAG
 from airflow_mlops.assets import champion_asset
 from airflow_mlops.factory.common import dag_kwargs, resolve_data_task, spec_lineage, step_args
 from airflow_mlops.factory.resources import task_resources
+from airflow_mlops.gates.metrics import slice_specs
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
 from airflow_mlops.operators.prepare import PrepareDatasetOperator
@@ -68,8 +69,7 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
 
 def _slices(spec: RetrainingPipelineSpec) -> list[dict[str, Any]]:
     """The columns the gate slices on, each with the smallest slice it will judge."""
-    wanted = {(r.slice_by, r.min_slice_rows) for r in spec.gate.metrics if r.slice_by}
-    return [{"column": column, "min_rows": rows} for column, rows in sorted(wanted)]
+    return slice_specs(rule.model_dump() for rule in spec.gate.metrics)
 
 
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:

@@ -12,6 +12,7 @@ from airflow_mlops import governance
 from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_RUN_ID
 from airflow_mlops.links import ModelVersionLink
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.registry_lock import LockOwner
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -208,6 +209,7 @@ class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 actor=f"airflow:{dag_id}/{run_id}",
                 reason=self.gate["verdict"]["summary"],
                 on_conflict=self.on_conflict,
+                lock_owner=_lock_owner(context),
             )
         if not moved["changed"]:
             self.log.info("@%s already points at version %s", self.alias, new_version)
@@ -233,3 +235,13 @@ class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         for asset in self.outlets:
             context["outlet_events"][asset].extra = dict(result)
         return result
+
+
+def _lock_owner(context: Context) -> LockOwner | None:
+    """This task instance and try, so a retry can take over a lock its killed try left behind."""
+    ti = context.get("ti")
+    parts = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")]
+    try_number = getattr(ti, "try_number", None)
+    if not all(parts) or not isinstance(try_number, int):
+        return None  # not a real task instance (a test harness): wait out the lease as before
+    return LockOwner(f"airflow:{'/'.join(map(str, parts))}/{getattr(ti, 'map_index', -1)}", try_number)
