@@ -130,6 +130,59 @@ def test_every_version_carries_lineage(deployment: PipelineEnv, two_runs: dict[s
     assert v2_tags["mlops.data.md5"] == hashlib.md5(to_csv_bytes(v2)).hexdigest()
 
 
+def test_candidate_runs_record_params_metrics_and_a_model_with_signature(
+    deployment: PipelineEnv, two_runs: dict[str, Any]
+) -> None:
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.artifacts import download_artifacts
+
+    from airflow_mlops.operators.train import pip_requirements
+
+    client = deployment.client()
+    experiment = client.get_experiment_by_name("bc_retrain")
+    run_id = two_runs["first"]["run_id"]
+    candidates = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`mlops.run_id` = '{run_id}' and tags.`mlops.role` = 'candidate'",
+    )
+    assert sorted(r.data.tags["mlops.candidate"] for r in candidates) == ["forest", "logreg"]
+    parent = _pipeline_run_tags(deployment, "bc_retrain", run_id)
+    expected_params = {"logreg": {"param.C": "1.0", "param.max_iter": "5000"}, "forest": {"param.n_estimators": "25"}}
+    mlflow.set_tracking_uri(deployment.tracking_uri)
+    for run in candidates:
+        name, params, metrics = run.data.tags["mlops.candidate"], run.data.params, run.data.metrics
+        assert run.info.status == "FINISHED"
+        assert expected_params[name].items() <= params.items(), params
+        assert params["data.rev"] == "main" and params["data.commit"] == run.data.tags["mlops.data.commit"]
+        assert int(params["n_train"]) > 0
+        for metric in ("f1", "accuracy", "roc_auc"):
+            assert 0.0 <= metrics[f"train_{metric}"] <= 1.0 and 0.0 <= metrics[f"test_{metric}"] <= 1.0, metrics
+        assert run.data.tags["mlflow.parentRunId"]
+        model_uri = run.data.tags["mlops.model_uri"]
+        info = mlflow.models.get_model_info(model_uri)
+        assert info.signature is not None
+        assert info.signature.inputs.input_names() == [c for c in data_versions()[0].columns if c != "target"]
+        requirements = Path(mlflow.pyfunc.get_model_dependencies(model_uri)).read_text().split()
+        assert sorted(r for r in requirements if not r.startswith("mlflow")) == sorted(pip_requirements())
+    # The full Great Expectations result is on the DAG run's pipeline run, not only its summary.
+    pipeline_runs = client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`mlops.run_id` = '{run_id}' and tags.`mlops.role` = 'pipeline'"
+    )
+    result = json.loads(
+        Path(
+            download_artifacts(
+                run_id=pipeline_runs[0].info.run_id,
+                artifact_path="validation/result.json",
+                tracking_uri=deployment.tracking_uri,
+            )
+        ).read_text()
+    )
+    assert result["success"] is True and parent["mlops.validation.success"] == "true"
+    assert result["statistics"]["evaluated_expectations"] == len(result["results"]) > 0
+    assert all(r["success"] for r in result["results"])
+
+
 def test_datasets_move_by_reference(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
     run_dirs = list((deployment.root / "artifacts" / "bc_retrain").iterdir())
     assert len(run_dirs) == 2
