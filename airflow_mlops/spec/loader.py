@@ -395,12 +395,22 @@ def defaults_chain(path: Path, root: Path | None) -> list[Path]:
     no root, or a pipeline outside it, only the pipeline's own folder counts.
     """
     folder = path.resolve().parent
-    folders = [folder]
+    top = pipelines_root(path, root)
+    folders = [folder, *folder.parents[: len(folder.parts) - len(top.parts)]]
+    return [f / DEFAULTS_FILE for f in reversed(folders) if (f / DEFAULTS_FILE).is_file()]
+
+
+def pipelines_root(path: Path, root: Path | None) -> Path:
+    """The folder a pipeline file's defaults and suites may come from, resolved.
+
+    ``root`` (the dags folder) when the pipeline lies inside it, else the pipeline's own folder.
+    """
+    folder = path.resolve().parent
     if root is not None:
         top = root.resolve()
         if folder.is_relative_to(top):
-            folders = [folder, *folder.parents[: len(folder.parts) - len(top.parts)]]
-    return [f / DEFAULTS_FILE for f in reversed(folders) if (f / DEFAULTS_FILE).is_file()]
+            return top
+    return folder
 
 
 def _merge_nodes(base: yaml.Node, override: yaml.Node) -> yaml.Node:
@@ -791,8 +801,8 @@ def load_pipeline_spec(
     if issues:
         raise PipelineConfigError(issues)
     if isinstance(spec, RetrainingPipelineSpec):
-        root = Path(defaults_root) if defaults_root is not None else path.parent
-        spec = _inline_suite(spec, doc, path, root.resolve())
+        root = pipelines_root(path, Path(defaults_root) if defaults_root is not None else None)
+        spec = _inline_suite(spec, doc, path, root)
     return spec
 
 

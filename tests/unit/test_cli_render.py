@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -247,7 +248,7 @@ def test_text_shows_graph_mapped_candidates_and_outlets(capsys: pytest.CaptureFi
 def test_text_shows_timeouts_and_asset_schedules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     document = yaml.safe_load(EXAMPLE.read_text())
     document.update(schedule={"on": "drift_detected"}, timeouts={"default": 60, "train": 240})
-    (tmp_path / "suites").symlink_to(PIPELINES / "suites")
+    shutil.copytree(PIPELINES / "suites", tmp_path / "suites")
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
@@ -262,7 +263,7 @@ def test_text_shows_timeouts_and_asset_schedules(tmp_path: Path, capsys: pytest.
 def test_several_triggers_render_as_airflow_reads_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     document = yaml.safe_load(EXAMPLE.read_text())
     document["schedule"] = [{"on": "drift_detected"}, {"on": "new_data_version"}]
-    (tmp_path / "suites").symlink_to(PIPELINES / "suites")
+    shutil.copytree(PIPELINES / "suites", tmp_path / "suites")
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     _, dag = built(path)
@@ -285,7 +286,7 @@ def test_several_triggers_render_as_airflow_reads_them(tmp_path: Path, capsys: p
 def test_one_trigger_is_an_asset_mapping_not_a_string(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     document = yaml.safe_load(EXAMPLE.read_text())
     document["schedule"] = {"on": "drift_detected"}
-    (tmp_path / "suites").symlink_to(PIPELINES / "suites")
+    shutil.copytree(PIPELINES / "suites", tmp_path / "suites")
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
