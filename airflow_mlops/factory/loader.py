@@ -201,11 +201,11 @@ def load_pipeline(globals_dict: MutableMapping[str, Any], loader_file: str | Pat
             ]
         )
     path = matches[0]
-    name = _pipeline_name(path)
     root = _dags_folder()
     if _strict():
         issues = validate_tree(root or loader.parent, root)
         if issues:
+            name = _pipeline_name(path)
             headline = (
                 f"{path}: pipeline {name!r} was not loaded: strict loading ([mlops] strict_loading) loads no "
                 f"pipeline while the dags folder has {_problems(len(issues))}:"
@@ -214,6 +214,8 @@ def load_pipeline(globals_dict: MutableMapping[str, Any], loader_file: str | Pat
     try:
         spec = load_pipeline_spec(path, allowed_import_prefixes=settings.allowed_import_prefixes(), defaults_root=root)
     except PipelineConfigError as err:
+        # Named only on failure: finding the name reads the file once more.
+        name = _pipeline_name(path)
         headline = f"{path}: pipeline {name!r} was not loaded, {_problems(len(err.issues))}:"
         raise PipelineNotLoaded(err.issues, [name], headline=headline) from None
     globals_dict[spec.pipeline] = build_dag(spec, source=_source(path, root))
