@@ -191,6 +191,7 @@ def promote_version(
     forced: bool = False,
     on_conflict: str = "refuse",
     lock_owner: LockOwner | None = None,
+    lock_wait_seconds: float = 300,
 ) -> dict[str, Any]:
     """Compare-and-set ``@alias`` from ``expected_champion`` to ``version``, under the model's lock.
 
@@ -200,7 +201,7 @@ def promote_version(
     move; with ``"reevaluate"`` the version's recorded gate is re-applied against the new
     champion and decides. The lock (see registry_lock) makes read, compare and write one step.
     """
-    with promotion_lock(client, model_name, holder=actor, owner=lock_owner):
+    with promotion_lock(client, model_name, holder=actor, owner=lock_owner, wait_seconds=lock_wait_seconds):
         return _promote_locked(
             client, model_name, str(version), expected_champion=expected_champion, alias=alias,
             previous_alias=previous_alias, actor=actor, reason=reason, forced=forced, on_conflict=on_conflict,

@@ -339,7 +339,8 @@ def test_a_promote_retry_takes_over_the_lock_its_killed_try_left(store: tuple[An
     client.create_registered_model(lock_name(MODEL), tags={**tags, "mlops.lock.expires": "9999999999"})
     ti.try_number = 2
 
-    moved = _promote(client, GOOD_1, None, lock_owner=_lock_owner({"ti": ti}))  # type: ignore[typeddict-item]
+    # A short wait: if the owner stopped reaching the lock, this fails in seconds instead of hanging.
+    moved = _promote(client, GOOD_1, None, lock_owner=_lock_owner({"ti": ti}), lock_wait_seconds=2)  # type: ignore[typeddict-item]
 
     assert moved["changed"]
     assert _aliases(client) == {"champion": GOOD_1}
