@@ -132,14 +132,19 @@ def test_approval_promotes_and_records_the_approver(deployment: PipelineEnv, api
     assert f"approver    approved by alice at {approval['at']}\n              reason: metrics beat the floor" in text
 
 
-def test_rejection_promotes_nothing_and_records_who_and_why(deployment: PipelineEnv, api: ApiServer) -> None:
-    deployment.write_pipeline("bc_rejected", registry={"model_name": "rejected_model"}, approval="manual")
-    outcome = _run_with_answer(deployment, api, "bc_rejected", "bob", "Reject", "wait for the Q3 data")
+def _assert_nothing_promoted(deployment: PipelineEnv, outcome: dict[str, Any], model: str) -> None:
+    """A refusal is a decision, not a failure: the run succeeds and the model registry stays untouched."""
     assert outcome["state"] == "success", outcome["log"][-3000:]
     assert outcome["tasks"]["approve"] == "success"
     assert outcome["tasks"]["register"] == "skipped"
     assert outcome["tasks"]["promote"] == "skipped"
-    assert deployment.client().search_model_versions("name = 'rejected_model'") == []
+    assert deployment.client().search_model_versions(f"name = '{model}'") == []
+
+
+def test_rejection_promotes_nothing_and_records_who_and_why(deployment: PipelineEnv, api: ApiServer) -> None:
+    deployment.write_pipeline("bc_rejected", registry={"model_name": "rejected_model"}, approval="manual")
+    outcome = _run_with_answer(deployment, api, "bc_rejected", "bob", "Reject", "wait for the Q3 data")
+    _assert_nothing_promoted(deployment, outcome, "rejected_model")
     tags = _pipeline_tags(deployment, "bc_rejected", outcome["run_id"])
     assert tags["mlops.approval.decision"] == "rejected"
     assert tags["mlops.approval.by"] == "bob"
@@ -190,11 +195,7 @@ def test_silence_until_the_timeout_counts_as_a_rejection(deployment: PipelineEnv
     finally:
         sweep.kill()
         sweep.wait()
-    assert outcome["state"] == "success", outcome["log"][-3000:]
-    assert outcome["tasks"]["approve"] == "success"
-    assert outcome["tasks"]["register"] == "skipped"
-    assert outcome["tasks"]["promote"] == "skipped"
-    assert deployment.client().search_model_versions("name = 'timeout_model'") == []
+    _assert_nothing_promoted(deployment, outcome, "timeout_model")
     tags = _pipeline_tags(deployment, "bc_timeout", outcome["run_id"])
     assert tags["mlops.approval.decision"] == "rejected"
     assert tags["mlops.approval.by"] == "timeout"
