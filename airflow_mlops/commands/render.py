@@ -44,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from airflow_mlops import settings
     from airflow_mlops.commands.validate import _default_root
+    from airflow_mlops.factory.loader import source_label
     from airflow_mlops.factory.templates import build_dag
     from airflow_mlops.spec.errors import PipelineConfigError
     from airflow_mlops.spec.loader import load_pipeline_spec
@@ -59,19 +60,11 @@ def _render(args: argparse.Namespace) -> int:
     except PipelineConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    dag = build_dag(spec, source=_source(path, root))
+    dag = build_dag(spec, source=source_label(path, root))
     graph = describe_dag(dag, template=spec.template, source=str(path))
     formatters = {"text": format_text, "json": format_json, "mermaid": format_mermaid}
     print(formatters[args.format](graph))
     return 0
-
-
-def _source(path: Path, root: Path) -> str:
-    """The file as the dags-folder loader names it (relative to the dags folder)."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.name
 
 
 def describe_dag(dag: DAG, **about: str) -> dict[str, Any]:

@@ -153,9 +153,21 @@ def _wanted_dag_id() -> str | None:
     return get_parsing_context().dag_id
 
 
-def _source(path: Path, root: Path | None) -> str:
+def source_label(path: Path, root: Path | None) -> str:
+    """The pipeline file as lineage and the UI name it: its path inside the dags folder.
+
+    Airflow hands the loader paths below the dags folder as configured, so comparing the paths
+    as written usually answers; resolving symlinks (which reads every component from disk) is
+    left for paths that are not written under it.
+    """
+    if root is None:
+        return path.name
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix() if root else path.name
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        pass
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.name
 
@@ -218,7 +230,7 @@ def load_pipeline(globals_dict: MutableMapping[str, Any], loader_file: str | Pat
         name = _pipeline_name(path)
         headline = f"{path}: pipeline {name!r} was not loaded, {_problems(len(err.issues))}:"
         raise PipelineNotLoaded(err.issues, [name], headline=headline) from None
-    globals_dict[spec.pipeline] = build_dag(spec, source=_source(path, root))
+    globals_dict[spec.pipeline] = build_dag(spec, source=source_label(path, root))
     return spec.pipeline
 
 

@@ -233,6 +233,27 @@ def _shape_problem(root: yaml.Node | None) -> tuple[yaml.Node, str] | None:
     return None
 
 
+def _tree_problem(root: yaml.Node | None) -> tuple[yaml.Node, str] | None:
+    """``_shape_problem`` for a document without aliases: no node is shared, none is its own ancestor."""
+    if root is None:
+        return None
+    count = 1
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = _children(node)
+        if not children:
+            continue
+        if depth >= MAX_DEPTH:
+            return children[0], f"the document is nested more than {MAX_DEPTH} levels deep"
+        count += len(children)
+        if count > MAX_VALUES:
+            return node, f"the document has more than {MAX_VALUES:,} values"
+        # Only collections go on the stack: scalars, most of the nodes, have nothing under them.
+        stack.extend((child, depth + 1) for child in children if isinstance(child, yaml.CollectionNode))
+    return None
+
+
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
@@ -352,7 +373,9 @@ def _parse_yaml(path: Path, text: str) -> LoadedYaml:
         raise PipelineConfigError(
             [ConfigIssue(file, None, None, "", too_deep, "a pipeline needs only a few levels of nesting")]
         ) from None
-    shape = _shape_problem(root)
+    # No '&' means no anchor, hence no alias: the nodes form a plain tree and one cheap walk
+    # checks it. Most pipeline files are like that.
+    shape = _shape_problem(root) if "&" in text else _tree_problem(root)
     if shape is not None:
         where, why = shape
         raise PipelineConfigError(
@@ -394,23 +417,27 @@ def defaults_chain(path: Path, root: Path | None) -> list[Path]:
     They are looked up in every folder from ``root`` down to the pipeline's own folder; with
     no root, or a pipeline outside it, only the pipeline's own folder counts.
     """
-    folder = path.resolve().parent
-    top = pipelines_root(path, root)
+    return _defaults_between(*pipeline_folders(path, root))
+
+
+def _defaults_between(folder: Path, top: Path) -> list[Path]:
     folders = [folder, *folder.parents[: len(folder.parts) - len(top.parts)]]
     return [f / DEFAULTS_FILE for f in reversed(folders) if (f / DEFAULTS_FILE).is_file()]
 
 
-def pipelines_root(path: Path, root: Path | None) -> Path:
-    """The folder a pipeline file's defaults and suites may come from, resolved.
+def pipeline_folders(path: Path, root: Path | None) -> tuple[Path, Path]:
+    """The pipeline file's own folder, and the folder its defaults and suites may come from; both resolved.
 
-    ``root`` (the dags folder) when the pipeline lies inside it, else the pipeline's own folder.
+    The second is ``root`` (the dags folder) when the pipeline lies inside it, else the
+    pipeline's own folder. Resolving walks every component of a path on disk, so a load does
+    it once here rather than wherever a folder is needed.
     """
     folder = path.resolve().parent
     if root is not None:
         top = root.resolve()
         if folder.is_relative_to(top):
-            return top
-    return folder
+            return folder, top
+    return folder, folder
 
 
 def _merge_nodes(base: yaml.Node, override: yaml.Node) -> yaml.Node:
@@ -433,10 +460,9 @@ def _merge_nodes(base: yaml.Node, override: yaml.Node) -> yaml.Node:
     return yaml.MappingNode(override.tag, merged, override.start_mark, override.end_mark, override.flow_style)
 
 
-def read_with_defaults(path: Path, defaults_root: Path | None) -> LoadedYaml:
-    """The pipeline file with every applicable defaults.yaml merged underneath it."""
+def read_with_defaults(path: Path, chain: Sequence[Path]) -> LoadedYaml:
+    """The pipeline file with the defaults.yaml files of ``chain`` (outermost first) merged underneath it."""
     doc = read_yaml(path)
-    chain = defaults_chain(path, defaults_root)
     if not chain or not isinstance(doc.root, yaml.MappingNode):
         return doc
     merged: yaml.Node | None = None
@@ -794,14 +820,14 @@ def load_pipeline_spec(
     dags folder); without it only a defaults.yaml beside the pipeline applies.
     """
     path = Path(path)
-    doc = read_with_defaults(path, Path(defaults_root) if defaults_root is not None else None)
+    folder, root = pipeline_folders(path, Path(defaults_root) if defaults_root is not None else None)
+    doc = read_with_defaults(path, _defaults_between(folder, root))
     prefixes = tuple(allowed_import_prefixes or DEFAULT_ALLOWED_IMPORT_PREFIXES)
     spec: PipelineSpec = _validate(_template_class(doc), doc, {"allowed_import_prefixes": prefixes})
     issues = [_issue_at(doc, loc, message, hint) for loc, message, hint in spec.semantic_issues()]
     if issues:
         raise PipelineConfigError(issues)
     if isinstance(spec, RetrainingPipelineSpec):
-        root = pipelines_root(path, Path(defaults_root) if defaults_root is not None else None)
         spec = _inline_suite(spec, doc, path, root)
     return spec
 

@@ -9,6 +9,7 @@ annotations``): pydantic would otherwise compile each one from its string and ev
 at every import, and every DAG file that loads a pipeline imports this module.
 """
 
+import functools
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
@@ -444,18 +445,22 @@ def _check_cron(value: str) -> str:
             f"{value!r} is neither a cron expression ('0 3 * * *') nor a preset ({', '.join(sorted(_PRESETS))})",
             f"did you mean {close[0]!r}?" if close else f"a cron expression has {_CRON_HINT}",
         )
-    problem = _cron_problem(value, fields)
+    problem = _cron_problem(value)
     if problem is not None:
         raise SpecValueError(*problem)
     return value
 
 
-def _cron_problem(value: str, fields: list[str]) -> tuple[str, str] | None:
+# Pure in the expression, and a dags folder tends to reuse a few schedules: one DagBag or
+# folder loader checks each distinct expression once.
+@functools.lru_cache(maxsize=256)
+def _cron_problem(value: str) -> tuple[str, str] | None:
     """Why croniter (what Airflow uses) refuses ``value``, naming the field at fault; None if it accepts it."""
     # croniter is imported by Airflow's timetables anyway, but not at parse time of a DAG file
     # without a cron schedule: only a cron schedule pays for it.
     from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
+    fields = value.split()
     try:
         croniter(value)  # exactly what Airflow's CronMixin.validate() does
     except (CroniterBadCronError, CroniterBadDateError) as err:
@@ -474,6 +479,8 @@ def _cron_problem(value: str, fields: list[str]) -> tuple[str, str] | None:
                     f"the {name} field takes {accepts}, '*', lists (1,15), ranges (1-5) and steps (*/10)",
                 )
         return f"{value!r} is not a valid cron expression: {err}", f"a cron expression has {_CRON_HINT}"
+    if _every_month_or_day(fields):
+        return None
     try:
         # Accepted, but a day that never exists (February 30) would leave Airflow nothing to
         # schedule. Searched over croniter's whole year range, so a far-off year field still counts.
@@ -484,6 +491,18 @@ def _cron_problem(value: str, fields: list[str]) -> tuple[str, str] | None:
             "the day-of-month must exist in the month (and year) given: no 30 or 31 with month 2",
         )
     return None
+
+
+def _every_month_or_day(fields: list[str]) -> bool:
+    """Whether an accepted expression surely matches some date, without searching for one.
+
+    Only a day-of-month that a restricted month lacks (February 30, April 31), or a year field,
+    can leave an accepted expression with no date. Every day of the month, or every month
+    (January has all 31 days), rules that out; that is most schedules, and the search costs
+    more than croniter's own check.
+    """
+    day_of_month, month = fields[2], fields[3]
+    return (len(fields) < 7 or fields[6] == "*") and (day_of_month in ("*", "?") or month == "*")
 
 
 def _schedule_kind(value: Any) -> str:

@@ -11,6 +11,7 @@ a header that states what the loader must report:
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,32 @@ def test_cron_expressions_airflow_accepts_load(tmp_path: Path, schedule: str) ->
     path = write_example(tmp_path, ('schedule: "0 3 * * *"', f'schedule: "{schedule}"'))
 
     assert load_pipeline_spec(path).schedule == schedule
+
+
+def test_the_cron_shortcut_skips_the_date_search_only_where_a_date_surely_exists() -> None:
+    """``_every_month_or_day`` lets most schedules skip croniter's search; it must never hide a February 30."""
+    from datetime import datetime
+
+    from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+
+    from airflow_mlops.spec.models import _every_month_or_day
+
+    days = ["*", "?", "1", "15", "28", "29", "30", "31", "L", "1-31", "30,31", "*/2", "31W"]
+    months = ["*", "1", "2", "4", "2,4", "FEB", "*/3", "1-12", "2-4"]
+    skipped = searched = 0
+    for day, month, tail in itertools.product(days, months, ["", " 0", " 0 *", " 0 2050"]):
+        value = f"0 3 {day} {month} *{tail}"
+        try:
+            croniter(value)
+        except (CroniterBadCronError, CroniterBadDateError):
+            continue
+        if not _every_month_or_day(value.split()):
+            searched += 1
+            continue
+        skipped += 1
+        start = datetime(1970, 1, 1)
+        assert croniter(value, start_time=start, max_years_between_matches=130).get_next(datetime), value
+    assert skipped > 50 and searched > 50  # both branches were exercised
 
 
 @pytest.mark.parametrize("schedule", ["61 * * * *", "foo bar baz qux quux", "0 24 * * *", "*/0 * * * *"])

@@ -1,8 +1,9 @@
 """The fast paths of the spec loader read every file exactly as the plain paths do.
 
-Two things make loading fast: libyaml composes the node tree (``_FastLoader``, a
-``yaml.CSafeLoader`` with the loader's own resolvers), and files many pipelines share
-(suites, defaults.yaml) are parsed once per process while their text stays the same. Both
+Three things make loading fast: libyaml composes the node tree (``_FastLoader``, a
+``yaml.CSafeLoader`` with the loader's own resolvers), files many pipelines share
+(suites, defaults.yaml) are parsed once per process while their text stays the same, and a
+file without anchors has its shape checked by a plain tree walk (``_tree_problem``). All
 must be invisible: the same data, the same line and column for every node and every error,
 and an edited shared file seen on the very next load.
 """
@@ -209,3 +210,46 @@ def test_an_error_inherited_from_a_shared_defaults_file_names_that_file(pipeline
             load_pipeline_spec(path, defaults_root=pipeline.parent)
         [issue] = [i for i in caught.value.issues if i.field == "retries.retries"]
         assert (issue.file, issue.line) == (str(defaults), 2)
+
+
+def _nested(depth: int, flow: bool) -> str:
+    """A document ``depth`` nodes deep: the top mapping, depth - 2 nested lists, and a scalar."""
+    if flow:
+        return "pipeline: " + "[" * (depth - 2) + "x" + "]" * (depth - 2) + "\n"
+    return "pipeline:\n" + "".join("  " * level + "- \n" for level in range(depth - 3)) + "  " * (depth - 3) + "- x\n"
+
+
+@pytest.mark.parametrize("flow", [True, False], ids=["flow", "block"])
+@pytest.mark.parametrize("depth", [loader.MAX_DEPTH - 1, loader.MAX_DEPTH, loader.MAX_DEPTH + 1, loader.MAX_DEPTH + 2])
+def test_the_tree_walk_draws_the_depth_line_where_the_graph_walk_does(depth: int, flow: bool) -> None:
+    root, _ = loader._parse(_nested(depth, flow), "<test>")
+
+    tree, graph = loader._tree_problem(root), loader._shape_problem(root)
+
+    assert (tree is None) == (graph is None) == (depth <= loader.MAX_DEPTH)
+    if tree is not None and graph is not None:
+        assert tree[1] == graph[1] == f"the document is nested more than {loader.MAX_DEPTH} levels deep"
+        assert tree[0].start_mark.line == graph[0].start_mark.line
+
+
+@pytest.mark.parametrize("values", [loader.MAX_VALUES - 1, loader.MAX_VALUES + 1])
+def test_the_tree_walk_counts_values_as_the_graph_walk_does(values: int) -> None:
+    # One mapping holding (values - 1) / 2 pairs: the mapping, its keys and its values.
+    pairs = (values - 1) // 2
+    root, _ = loader._parse("{" + ", ".join(f"k{i}: {i}" for i in range(pairs)) + "}", "<test>")
+
+    tree, graph = loader._tree_problem(root), loader._shape_problem(root)
+
+    assert (tree is None) == (graph is None) == (2 * pairs + 1 <= loader.MAX_VALUES)
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_file_without_anchors_is_checked_the_same_by_both_walks(path: Path) -> None:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        root, _ = loader._parse(text, str(path))
+    except (yaml.YAMLError, ValueError):
+        pytest.skip("not readable YAML")
+    if "&" in text:
+        pytest.skip("has anchors: only the graph walk applies")
+    assert loader._tree_problem(root) == loader._shape_problem(root)
