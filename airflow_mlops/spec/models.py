@@ -280,13 +280,29 @@ class CandidateSpec(_Strict):
         return issues
 
 
+def _check_slice_column(value: str) -> str:
+    """A column name that keeps slice keys (``f1[region=north]``) unambiguous."""
+    if not value:
+        raise SpecValueError("the slice column name is empty", "name a column of the test set, e.g. slice_by: region")
+    if "=" in value:
+        # f1[a=b=c] would be column 'a', value 'b=c' as well as column 'a=b', value 'c'.
+        raise SpecValueError(
+            f"slice column {value!r} contains '=', which slice keys such as f1[{value}=...] cannot tell apart",
+            "rename the column in the data (or in a prepare step) to a name without '='",
+        )
+    return value
+
+
+SliceColumn = Annotated[str, AfterValidator(_check_slice_column)]
+
+
 class ThresholdRuleSpec(_Strict):
     """``{metric: f1, min: 0.9}``: an absolute bound on the challenger."""
 
     metric: str
     min: float | None = None
     max: float | None = None
-    slice_by: str | None = Field(
+    slice_by: SliceColumn | None = Field(
         None, description="Apply the rule on every value of this column of the test set, e.g. a region or segment."
     )
     min_slice_rows: int = Field(10, ge=1, description="Slices with fewer test rows are reported, not judged.")
@@ -315,7 +331,7 @@ class ChampionRuleSpec(_Strict):
     max_drop: float | None = Field(None, ge=0)
     min_gain: float | None = Field(None, ge=0)
     relative: bool = False
-    slice_by: str | None = Field(
+    slice_by: SliceColumn | None = Field(
         None, description="Apply the rule on every value of this column of the test set, e.g. a region or segment."
     )
     min_slice_rows: int = Field(10, ge=1, description="Slices with fewer test rows are reported, not judged.")
