@@ -583,7 +583,8 @@ class PipelineBase(_Strict):
     pipeline: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$", description="The DAG id.")
     description: str = ""
     owner: str = "airflow"
-    tags: list[str] = Field(default_factory=list)
+    # Airflow refuses a longer tag when it builds the DAG (TAG_MAX_LEN), naming no file or line.
+    tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list)
     schedule: ScheduleSpec = Field(
         None, description="Cron, preset, or asset trigger(s) such as {on: drift_detected}; none = manual."
     )
