@@ -95,12 +95,38 @@ if yaml.__with_libyaml__:
     _FastLoader = _CPipelineYamlLoader
 
 
-def _compose_and_construct(loader: Any) -> tuple[yaml.Node | None, Any]:
+def _compose_and_construct(loader: Any, tree: bool) -> tuple[yaml.Node | None, Any]:
     try:
         root = loader.get_single_node()
-        return root, loader.construct_document(root) if root is not None else None
+        if root is None:
+            return None, None
+        return root, _construct_tree(loader, root) if tree else loader.construct_document(root)
     finally:
         loader.dispose()
+
+
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+
+
+def _construct_tree(loader: Any, node: yaml.Node) -> Any:
+    """``construct_document`` for a document without aliases, building strings, lists and dicts directly.
+
+    They are nearly every node of a pipeline file, and PyYAML builds each through a generic
+    dispatch that costs more than composing the document did. Anything else (numbers, null,
+    booleans, dates, non-string keys, merge keys, explicit tags) goes to the loader's own
+    constructor, so values and errors are those of ``construct_document``.
+    """
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
+    if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+        return [_construct_tree(loader, item) for item in node.value]
+    if (
+        isinstance(node, yaml.MappingNode)
+        and node.tag == _MAP
+        and all(isinstance(key, yaml.ScalarNode) and key.tag == _STR for key, _ in node.value)
+    ):
+        return {key.value: _construct_tree(loader, value) for key, value in node.value}
+    return loader.construct_object(node, deep=True)
 
 
 def _parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
@@ -109,16 +135,18 @@ def _parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
     An error from libyaml is reported by re-reading the text with the pure-Python loader, so
     messages and positions are PyYAML's whichever composer found the problem first.
     """
+    # No '&' means no anchor, hence no alias: the nodes form a plain tree (most pipeline files).
+    tree = "&" not in text
     if _FastLoader is not None:
         stream = io.StringIO(text)
         stream.name = file  # libyaml names every mark after its stream; defaults merging needs the file
         try:
-            return _compose_and_construct(_FastLoader(stream))
+            return _compose_and_construct(_FastLoader(stream), tree)
         except yaml.YAMLError:
             pass
     loader = PipelineYamlLoader(text)
     loader.name = file  # every mark (line/column) then knows its file, which defaults merging needs
-    return _compose_and_construct(loader)
+    return _compose_and_construct(loader, tree)
 
 
 _T = TypeVar("_T")

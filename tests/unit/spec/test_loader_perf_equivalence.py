@@ -253,3 +253,75 @@ def test_every_file_without_anchors_is_checked_the_same_by_both_walks(path: Path
     if "&" in text:
         pytest.skip("has anchors: only the graph walk applies")
     assert loader._tree_problem(root) == loader._shape_problem(root)
+
+
+# Documents that leave the direct path for the loader's own constructor, node by node.
+CONSTRUCT_TEXTS = {
+    "numbers_null_and_booleans": "a: 1\nb: 1.5\nc: null\nd: true\ne: ~\nf: 0x1f\ng: 1_000\nh: .inf\n",
+    "yaml_1_1_words_stay_strings": "a: yes\nb: on\nc: off\n",
+    "dates": "a: 2024-01-01\nb: 2024-01-01T03:00:00Z\n",
+    "non_string_keys": "1: a\ntrue: b\nnull: c\n1.5: d\n",
+    "merge_key_without_anchor": "a:\n  <<: {x: 1, y: 2}\n  y: 3\n",
+    "explicit_tags": "a: !!str 1\nb: !!int '2'\nc: !!float '3'\nd: !!seq [1]\ne: !!map {k: v}\nf: !!binary aGk=\n",
+    "duplicate_keys_keep_the_last": "a: 1\na: 2\nb: {c: 1, c: 2}\n",
+    "quoted_and_block_strings": "a: '1'\nb: \"x\\ty\"\nc: |\n  line\nd: >\n  folded\n",
+    "empty_values": "a:\nb: []\nc: {}\nd: ''\n",
+    "set_and_omap": "a: !!set {x, y}\nb: !!omap [{k: 1}, {j: 2}]\n",
+}
+
+
+def _construct_both(text: str) -> tuple[Any, Any]:
+    loader_cls = loader._FastLoader or loader.PipelineYamlLoader
+    tree_loader, plain_loader = loader_cls(text), loader_cls(text)
+    try:
+        tree_root, plain_root = tree_loader.get_single_node(), plain_loader.get_single_node()
+        if tree_root is None or plain_root is None:
+            return None, None if plain_root is None else plain_loader.construct_document(plain_root)
+        direct = loader._construct_tree(tree_loader, tree_root)
+        plain = plain_loader.construct_document(plain_root)
+    finally:
+        tree_loader.dispose()
+        plain_loader.dispose()
+    return direct, plain
+
+
+@pytest.mark.parametrize("text", CONSTRUCT_TEXTS.values(), ids=CONSTRUCT_TEXTS.keys())
+def test_the_direct_construction_builds_what_pyyaml_builds(text: str) -> None:
+    direct, plain = _construct_both(text)
+
+    assert direct == plain
+    assert repr(direct) == repr(plain)  # same types too: 1 stays int, '1' stays str, dates stay dates
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_file_without_anchors_is_built_the_same_both_ways(path: Path) -> None:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if "&" in text:
+        pytest.skip("has anchors: only PyYAML's constructor applies")
+    try:
+        direct, plain = _construct_both(text)
+    except (yaml.YAMLError, ValueError):
+        pytest.skip("not readable YAML")
+    assert repr(direct) == repr(plain)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]: a\n", "a: {[1]: b}\n", "a: !!int abc\n", "a: [!!float x]\n"])
+def test_a_value_pyyaml_cannot_build_fails_the_same_both_ways(text: str) -> None:
+    with pytest.raises(yaml.YAMLError) as direct:
+        _construct_both(text)
+    loader_cls = loader._FastLoader or loader.PipelineYamlLoader
+    plain_loader = loader_cls(text)
+    try:
+        with pytest.raises(yaml.YAMLError) as plain:
+            plain_loader.construct_document(plain_loader.get_single_node())
+    finally:
+        plain_loader.dispose()
+    assert str(direct.value) == str(plain.value)
+
+
+def test_a_value_pyyaml_cannot_build_is_still_reported_at_its_line() -> None:
+    with pytest.raises(PipelineConfigError) as err:
+        loader._parse_yaml(Path("p.yaml"), "pipeline: x\nretries:\n  count: !!int abc\n")
+
+    [issue] = err.value.issues
+    assert (issue.line, issue.column) == (3, 10) and "cannot read this value as int" in issue.message
