@@ -23,12 +23,18 @@ def run_prefix(dag_id: str, run_id: str) -> str:
 
 
 def write_parquet(frame: pd.DataFrame, uri: str) -> str:
+    import io
+
     from airflow.sdk import ObjectStoragePath
 
+    # pyarrow writes a file in many small pieces; through an fsspec handle each one is a Python
+    # call, which made the split writes a third slower than pandas writing to a local path.
+    # Encoded in memory first (parquet is a fraction of the frame's size), the file is one write.
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
     path = ObjectStoragePath(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:  # type: ignore[no-untyped-call]
-        frame.to_parquet(handle, index=False)
+    path.write_bytes(buffer.getvalue())
     return uri
 
 
