@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
 
-# Parse time, task-start parse, operator overhead, validation throughput (about 13 min on 2 cores).
+# Parse time, task-start parse, operator overhead, validation throughput (about 15 min on 2 cores).
 # dag-factory, the comparison baseline, goes into .bench/ only, never into the venv.
 bench: $(STAMP)
 	@test -f .bench/dagfactory/dagfactory/__init__.py || $(BIN)/python -m pip install --quiet --no-deps \

@@ -91,6 +91,7 @@ class Bench:
     sizes: list[int]
     k: int
     k_heavy: int
+    k_ops: int
     rows: int
     dagfactory: Path | None
     work: Path
@@ -378,21 +379,26 @@ class Bench:
         mlflow_db = str(self.work / "mlflow-template.db")
         self.child("mlflow_db", {"path": mlflow_db}, self.env())
         schedule: list[Job] = []
-        for i in range(self.k_heavy):
+        # The operator chain gets more rounds (k_ops): its steps take tens of milliseconds, and one
+        # slow spell of the machine in a few runs would otherwise move a median by half its value.
+        for i in range(max(self.k_heavy, self.k_ops)):
             # Longest first, so two smoke jobs at once finish together. Smoke runs skip the warm-up
             # pass and grow a 10-tree forest: they prove the code runs, not how fast.
-            for variant in ("inferred", "explicit"):
-                args = {"variant": variant, "workdir": str(self.work / "log_model" / f"{variant}-{i}"),
-                        "mlflow_db": mlflow_db}  # fmt: skip
-                schedule.append((f"logmodel-{variant}", "logmodel", args, self.env()))
-            for variant in ("ours", "plain"):
-                args = {"variant": variant, "workdir": str(self.work / "ops" / f"{variant}-{i}"),
-                        "mlflow_db": mlflow_db}  # fmt: skip
-                args |= {"warmup": not self.smoke, "trees": 10 if self.smoke else 200}
-                schedule.append((f"ops-{variant}", "ops", args, self.env()))
-            for variant in ("ours", "plain"):
-                args = {"variant": variant, "rows": self.rows}
-                schedule.append((f"validation-{variant}", "validation", args, self.env()))
+            if i < self.k_heavy:
+                for variant in ("inferred", "explicit"):
+                    args = {"variant": variant, "workdir": str(self.work / "log_model" / f"{variant}-{i}"),
+                            "mlflow_db": mlflow_db}  # fmt: skip
+                    schedule.append((f"logmodel-{variant}", "logmodel", args, self.env()))
+            if i < self.k_ops:
+                for variant in ("ours", "plain"):
+                    args = {"variant": variant, "workdir": str(self.work / "ops" / f"{variant}-{i}"),
+                            "mlflow_db": mlflow_db}  # fmt: skip
+                    args |= {"warmup": not self.smoke, "trees": 10 if self.smoke else 200}
+                    schedule.append((f"ops-{variant}", "ops", args, self.env()))
+            if i < self.k_heavy:
+                for variant in ("ours", "plain"):
+                    args = {"variant": variant, "rows": self.rows}
+                    schedule.append((f"validation-{variant}", "validation", args, self.env()))
         res = self.run_schedule(schedule)
         return [
             *self._ops_rows(res["ops-ours"], res["ops-plain"]),
@@ -726,9 +732,7 @@ the same run**; `ratio = ours / baseline`. Goals are reported here and never ass
 (`tests/unit/test_bench_smoke.py` only checks that the bench still runs, at tiny sizes).
 
 Run on {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}, git {_git_revision()}, in {elapsed / 60:.1f} min
-(`{cmd}`), k = {bench.k} (k = {bench.k_heavy} for runs that take seconds each: parse at
-N = {max(bench.sizes)}, task-time parse of loaders that build every pipeline, operators, `log_model`,
-validation). Load average at the end: {load}.
+(`{cmd}`), {_runs_per_measure(bench)}. Load average at the end: {load}.
 
 ## Machine
 
@@ -830,11 +834,22 @@ rows say "not installed".
 AMBIENT_PREFIXES = ("MLFLOW_TRACKING_", "MLFLOW_REGISTRY_URI", "AIRFLOW_CONN_", "_AIRFLOW_")
 
 
+def _runs_per_measure(bench: Bench) -> str:
+    heavy = (
+        ""
+        if bench.k_heavy == bench.k
+        else f"; k = {bench.k_heavy} for runs that take seconds each: parse at N = {max(bench.sizes)}, "
+        "task-time parse of loaders that build every pipeline, `log_model`, validation"
+    )
+    return f"k = {bench.k} (k = {bench.k_ops} for the operator chains{heavy})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100,500", help="pipeline counts for the parse benchmark")
     parser.add_argument("--k", type=int, default=5, help="runs per measurement")
-    parser.add_argument("--k-heavy", type=int, default=3, help="runs per measurement that takes seconds per run")
+    parser.add_argument("--k-heavy", type=int, default=5, help="runs per measurement that takes seconds per run")
+    parser.add_argument("--k-ops", type=int, default=9, help="runs of each operator chain (ours and the plain script)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows for the validation throughput")
     parser.add_argument("--dagfactory", type=Path, default=DEFAULT_DAGFACTORY, help="folder dag-factory is in")
     parser.add_argument("--jobs", type=int, default=1, help="children at once (>1 only for smoke runs: skews timings)")
@@ -847,7 +862,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     opts = parser.parse_args(argv)
     if opts.smoke:
-        opts.sizes, opts.k, opts.k_heavy, opts.rows, opts.jobs = "2", 1, 1, 10_000, 2
+        opts.sizes, opts.k, opts.k_heavy, opts.k_ops, opts.rows, opts.jobs = "2", 1, 1, 1, 10_000, 2
 
     sizes = sorted({int(s) for s in opts.sizes.split(",")})
     dagfactory = opts.dagfactory.resolve() if (opts.dagfactory / "dagfactory" / "__init__.py").is_file() else None
@@ -861,8 +876,9 @@ def main(argv: list[str] | None = None) -> int:
         # keep it away from the caller's AIRFLOW_HOME.
         os.environ["AIRFLOW_HOME"] = str(Path(tmp) / "airflow-home")
         os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-        bench = Bench(sizes=sizes, k=opts.k, k_heavy=opts.k_heavy, rows=opts.rows, dagfactory=dagfactory,
-                      work=Path(tmp), jobs=opts.jobs, smoke=opts.smoke, verbose=opts.verbose)  # fmt: skip
+        bench = Bench(sizes=sizes, k=opts.k, k_heavy=opts.k_heavy, k_ops=opts.k_ops, rows=opts.rows,
+                      dagfactory=dagfactory, work=Path(tmp), jobs=opts.jobs, smoke=opts.smoke,
+                      verbose=opts.verbose)  # fmt: skip
         if dagfactory is None:
             bench.notes.append(f"dag-factory is not installed in {opts.dagfactory}; its rows say so.")
         bench.compile_package()
