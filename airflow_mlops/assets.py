@@ -13,18 +13,22 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
+from airflow_mlops.record import tag
+
 
 def champion_asset(model_name: str) -> Asset:
-    return Asset(name=f"mlops.champion.{model_name}", uri=f"mlflow://models/{model_name}", group="ml-model")
+    return Asset(name=tag.champion_asset_name(model_name), uri=f"mlflow://models/{model_name}", group="ml-model")
 
 
 def drift_asset(model_name: str) -> Asset:
-    return Asset(name=f"mlops.drift.{model_name}", uri=f"mlops://drift/{model_name}", group="ml-drift")
+    return Asset(name=tag.drift_asset_name(model_name), uri=f"mlops://drift/{model_name}", group="ml-drift")
 
 
 def data_version_asset(path: str, dvc_conn_id: str = "dvc_default") -> Asset:
-    return Asset(name=f"mlops.data.{dvc_conn_id}.{path}", uri=f"mlops://data/{dvc_conn_id}/{path}", group="ml-data")
+    return Asset(name=tag.data_asset_name(dvc_conn_id, path), uri=f"mlops://data/{dvc_conn_id}/{path}", group="ml-data")
 
 
 def predictions_asset(pipeline: str) -> Asset:
-    return Asset(name=f"mlops.predictions.{pipeline}", uri=f"mlops://predictions/{pipeline}", group="ml-predictions")
+    return Asset(
+        name=tag.predictions_asset_name(pipeline), uri=f"mlops://predictions/{pipeline}", group="ml-predictions"
+    )

@@ -24,23 +24,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.exceptions import MlopsError, PromotionConflictError
+from airflow_mlops.record import paths, tag
+from airflow_mlops.record.lineage import VersionLineage
 from airflow_mlops.registry_lock import LockOwner, promotion_lock, registry_writer
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 
-HISTORY_TAG = "mlops.promotion_history"
+HISTORY_TAG = tag.PROMOTION_HISTORY
 HISTORY_MAX_ENTRIES = 50
-# MLflow's SQL schema stores registered-model tag values as VARCHAR(5000) (model version tags
-# became TEXT, these did not). sqlite does not enforce it, Postgres and MySQL do, so the
-# history is bounded by size as well as by count.
-HISTORY_MAX_CHARS = 5000
-_HISTORY_FIELD_CHARS = 200
-_VERSION_TAG_CHARS = 4000
+# The history is one registered-model tag, bounded by that column's size as well as by count.
+HISTORY_MAX_CHARS = tag.VALUE_MAX_CHARS
 
-RULES_ARTIFACT = "gate/rules.json"
-EVALUATION_ARTIFACT = "evaluation/result.json"
+RULES_ARTIFACT = paths.GATE_RULES
+EVALUATION_ARTIFACT = paths.EVALUATION_RESULT
 
 _FORCE_HINT = "promote it with --force --reason TEXT if a person has checked it"
 
@@ -162,11 +160,11 @@ def append_history(
     """Record one event (read-modify-write; promotions and rollbacks call it under the promotion lock)."""
     entry = {
         "at": at or now_iso(),
-        "actor": actor[:_HISTORY_FIELD_CHARS],
+        "actor": tag.clip(actor, tag.FIELD_MAX_CHARS),
         "action": action,
         "from": from_version,
         "to": to_version,
-        "reason": reason[:_HISTORY_FIELD_CHARS],
+        "reason": tag.clip(reason, tag.FIELD_MAX_CHARS),
         "forced": forced,
     }
     history = bounded_history([*read_history(client, model_name), entry])
@@ -299,19 +297,19 @@ def _move_alias(
     writer = registry_writer(client)
     if current is not None:
         writer.set_registered_model_alias(model_name, previous_alias, current)
-        writer.set_model_version_tag(model_name, current, "mlops.demoted_at", now)
-        writer.set_model_version_tag(model_name, current, "mlops.demoted_by", actor)
+        writer.set_model_version_tag(model_name, current, tag.DEMOTED_AT, now)
+        writer.set_model_version_tag(model_name, current, tag.DEMOTED_BY, actor)
     elif current_aliases.get(previous_alias) == version:
         # No champion to keep, and @previous naming the new champion would make rollback a no-op.
         writer.delete_registered_model_alias(model_name, previous_alias)
     writer.set_registered_model_alias(model_name, alias, version)
     audit = {
-        "mlops.promoted_at": now,
-        "mlops.promoted_by": actor,
-        "mlops.promoted_from": current or "",
-        "mlops.promotion_reason": reason[:_VERSION_TAG_CHARS],
-        "mlops.promotion_forced": str(forced).lower(),
-        "mlops.promotion_action": action,
+        tag.PROMOTED_AT: now,
+        tag.PROMOTED_BY: actor,
+        tag.PROMOTED_FROM: current or "",
+        tag.PROMOTION_REASON: tag.clip(reason),
+        tag.PROMOTION_FORCED: str(forced).lower(),
+        tag.PROMOTION_ACTION: action,
     }
     for key, value in audit.items():
         writer.set_model_version_tag(model_name, version, key, value)
@@ -339,7 +337,7 @@ def _move_alias(
 
 
 def _was_champion(client: MlflowClient, model_name: str, mv: ModelVersion) -> bool:
-    if (mv.tags or {}).get("mlops.promoted_at"):
+    if (mv.tags or {}).get(tag.PROMOTED_AT):
         return True
     version = str(mv.version)
     return any(
@@ -429,7 +427,7 @@ def pipeline_run_of(client: MlflowClient, mv: ModelVersion) -> str | None:
     from mlflow.exceptions import MlflowException
 
     tags = mv.tags or {}
-    training_run_id = tags.get("mlops.training.run_id") or mv.run_id
+    training_run_id = tags.get(tag.TRAINING_RUN_ID) or mv.run_id
     if not training_run_id:
         return None
     try:
@@ -617,16 +615,6 @@ def _refuse(client: MlflowClient, model_name: str, version: str, current: str | 
     )
 
 
-def _json_tag(tags: dict[str, str], key: str) -> Any:
-    raw = tags.get(key)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
 def _timestamp(millis: Any) -> str | None:
     if not millis:
         return None
@@ -645,7 +633,8 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
     version = str(mv.version)
     tags: dict[str, str] = dict(mv.tags or {})
     model_aliases = aliases(client, model_name)
-    training_run_id = tags.get("mlops.training.run_id") or mv.run_id
+    recorded = VersionLineage.from_tags(tags, source_run_id=mv.run_id)
+    training_run_id = recorded.training.run_id
     run_params: dict[str, str] | None = None
     run_metrics: dict[str, float] | None = None
     if training_run_id:
@@ -654,9 +643,7 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
             run_params, run_metrics = dict(run.data.params), dict(run.data.metrics)
         except MlflowException:
             pass
-    verdict = _json_tag(tags, "mlops.gate.verdict")
-    approval = {k.removeprefix("mlops.approval."): v for k, v in tags.items() if k.startswith("mlops.approval.")}
-    forced = tags.get("mlops.promotion_forced")
+    gate, promotion, approval = recorded.gate, recorded.promotion, recorded.approval
     return {
         "model_name": model_name,
         "version": version,
@@ -665,27 +652,17 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
         "model_aliases": model_aliases,
         "created_at": _timestamp(mv.creation_timestamp),
         "source": mv.source,
-        "pipeline": {"dag_id": tags.get("mlops.dag_id"), "run_id": tags.get("mlops.run_id")},
-        "data": {k: tags.get(f"mlops.data.{k}") for k in ("repo", "path", "rev", "commit", "md5")},
-        "validation": {
-            "success": {"true": True, "false": False}.get(tags.get("mlops.validation.success", "")),
-            "statistics": _json_tag(tags, "mlops.validation.statistics"),
-        },
-        "code": {k.removeprefix("mlops.code."): v for k, v in sorted(tags.items()) if k.startswith("mlops.code.")},
-        "training": {
-            "candidate": tags.get("mlops.candidate"),
-            "estimator": tags.get("mlops.training.estimator"),
-            "params": _json_tag(tags, "mlops.training.params"),
-            "preprocessing": _json_tag(tags, "mlops.training.preprocessing"),
-            "run_id": training_run_id,
-            "run_params": run_params,
-        },
-        "metrics": {"test": _json_tag(tags, "mlops.metrics"), "run": run_metrics},
+        "pipeline": {"dag_id": recorded.dag_id, "run_id": recorded.run_id},
+        "data": recorded.data.model_dump(),
+        "validation": recorded.validation.model_dump(),
+        "code": recorded.code,
+        "training": {**recorded.training.model_dump(), "run_id": training_run_id, "run_params": run_params},
+        "metrics": {"test": recorded.metrics, "run": run_metrics},
         "gate": {
-            "decision": tags.get("mlops.gate.decision"),
-            "summary": tags.get("mlops.gate.summary") or (verdict or {}).get("summary"),
-            "champion_version": tags.get("mlops.gate.champion_version") or None,
-            "outcomes": (verdict or {}).get("outcomes"),
+            "decision": gate.decision,
+            "summary": gate.summary,
+            "champion_version": gate.champion_version,
+            "outcomes": gate.verdict.get("outcomes") if isinstance(gate.verdict, dict) else None,
         },
         # Written by the approve task (approval: manual) and copied onto the version by register.
         "approval": {
@@ -696,16 +673,7 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
             "reason": approval.get("reason"),
             "tags": approval,
         },
-        "promotion": {
-            "promoted_at": tags.get("mlops.promoted_at"),
-            "promoted_by": tags.get("mlops.promoted_by"),
-            "promoted_from": tags.get("mlops.promoted_from") or None,
-            "reason": tags.get("mlops.promotion_reason"),
-            "forced": None if forced is None else forced == "true",
-            "action": tags.get("mlops.promotion_action"),
-            "demoted_at": tags.get("mlops.demoted_at"),
-            "demoted_by": tags.get("mlops.demoted_by"),
-        },
+        "promotion": promotion.model_dump(),
         "history": [e for e in read_history(client, model_name) if version in (e.get("from"), e.get("to"))],
     }
 

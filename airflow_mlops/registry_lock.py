@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.exceptions import MlopsError
+from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-LOCK_SUFFIX = ".mlops-promotion-lock"
+LOCK_SUFFIX = tag.LOCK_MODEL_SUFFIX
 logger = logging.getLogger(__name__)
 
 
@@ -58,13 +59,13 @@ class LockOwner:
 
 def _left_behind(tags: dict[str, str], owner: LockOwner | None) -> bool:
     """True when the lock's lease is over, or an earlier try of ``owner`` holds it."""
-    expires = float(tags.get("mlops.lock.expires", "0") or 0)
+    expires = float(tags.get(tag.LOCK_EXPIRES, "0") or 0)
     if expires and time.time() > expires:
         return True
-    if owner is None or tags.get("mlops.lock.owner") != owner.key:
+    if owner is None or tags.get(tag.LOCK_OWNER) != owner.key:
         return False
     try:
-        return int(tags.get("mlops.lock.attempt", "")) < owner.attempt
+        return int(tags.get(tag.LOCK_ATTEMPT, "")) < owner.attempt
     except ValueError:
         return False
 
@@ -78,7 +79,7 @@ def _break_if_left_behind(client: MlflowClient, name: str, owner: LockOwner | No
         return False  # released meanwhile
     if not _left_behind(tags, owner):
         return False
-    logger.warning("Breaking the promotion lock %s left by %s", name, tags.get("mlops.lock.holder", "?"))
+    logger.warning("Breaking the promotion lock %s left by %s", name, tags.get(tag.LOCK_HOLDER, "?"))
     try:
         client.delete_registered_model(name)
     except MlflowException:
@@ -112,11 +113,11 @@ def promotion_lock(
             client.create_registered_model(
                 name,
                 tags={
-                    "mlops.lock.holder": holder[:4000],
-                    "mlops.lock.token": token,
-                    "mlops.lock.expires": f"{time.time() + lease_seconds:.0f}",
+                    tag.LOCK_HOLDER: tag.clip(holder),
+                    tag.LOCK_TOKEN: token,
+                    tag.LOCK_EXPIRES: f"{time.time() + lease_seconds:.0f}",
                     **(
-                        {"mlops.lock.owner": owner.key[:4000], "mlops.lock.attempt": str(owner.attempt)}
+                        {tag.LOCK_OWNER: tag.clip(owner.key), tag.LOCK_ATTEMPT: str(owner.attempt)}
                         if owner is not None
                         else {}
                     ),
@@ -143,7 +144,7 @@ def promotion_lock(
         # read that checks the token is also the check MlflowClient.delete_registered_model
         # would repeat, so the delete goes straight to the registry.
         with contextlib.suppress(MlflowException):
-            if client.get_registered_model(name).tags.get("mlops.lock.token") == token:
+            if client.get_registered_model(name).tags.get(tag.LOCK_TOKEN) == token:
                 registry_writer(client).delete_registered_model(name)
 
 

@@ -8,9 +8,12 @@ Airflow's metadata has been cleaned up.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID, MlflowHook
+from airflow_mlops.record import paths, tag
+
+if TYPE_CHECKING:
+    from airflow_mlops.hooks.mlflow import MlflowHook
 
 
 def _load_json(run_id: str, path: str) -> Any:
@@ -38,18 +41,18 @@ def pipeline_run_report(
         exp = client.get_experiment_by_name(experiment)
         parent = None
         if exp is not None:
-            parent = hook.find_run(exp.experiment_id, {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "pipeline"})
+            parent = hook.find_run(exp.experiment_id, tag.identity(dag_id, run_id, tag.ROLE_PIPELINE))
         report: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "model_name": model_name}
         if parent is not None:
             params = parent.data.params
             report["data"] = {k.removeprefix("data."): v for k, v in params.items() if k.startswith("data.")}
-            report["validation"] = _load_json(parent.info.run_id, "validation/result.json")
-            report["evaluation"] = _load_json(parent.info.run_id, "evaluation/result.json")
-            report["verdict"] = _load_json(parent.info.run_id, "gate/verdict.json")
+            report["validation"] = _load_json(parent.info.run_id, paths.VALIDATION_RESULT)
+            report["evaluation"] = _load_json(parent.info.run_id, paths.EVALUATION_RESULT)
+            report["verdict"] = _load_json(parent.info.run_id, paths.GATE_VERDICT)
             approval = {
-                k.removeprefix("mlops.approval."): v
+                k.removeprefix(tag.APPROVAL_PREFIX): v
                 for k, v in parent.data.tags.items()
-                if k.startswith("mlops.approval.")
+                if k.startswith(tag.APPROVAL_PREFIX)
             }
             if approval:
                 report["approval"] = {
@@ -59,7 +62,7 @@ def pipeline_run_report(
                     "reason": approval.get("reason"),
                 }
             report["mlflow_run_id"] = parent.info.run_id
-        registered = hook.find_model_version(model_name, {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id})
+        registered = hook.find_model_version(model_name, {tag.DAG_ID: dag_id, tag.RUN_ID: run_id})
         report["registered_version"] = str(registered.version) if registered else None
         champion = hook.alias_version(model_name, alias)
         previous = hook.alias_version(model_name, previous_alias)

@@ -18,18 +18,12 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow.sdk import BaseHook
 
 from airflow_mlops.exceptions import ConfigurationError
+from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
-
-# Tags that identify which DAG run produced an MLflow object; retries and re-runs look
-# objects up by them instead of creating duplicates.
-TAG_DAG_ID = "mlops.dag_id"
-TAG_RUN_ID = "mlops.run_id"
-TAG_ROLE = "mlops.role"
-TAG_CANDIDATE = "mlops.candidate"
 
 
 class MlflowHook(BaseHook):
@@ -149,14 +143,14 @@ class MlflowHook(BaseHook):
         client = self.get_client()
         closed = []
         for run in client.search_runs([experiment_id], filter_string=" and ".join(clauses), max_results=100):
-            client.set_tag(run.info.run_id, "mlops.abandoned", reason[:4000])
+            client.set_tag(run.info.run_id, tag.ABANDONED, tag.clip(reason))
             client.set_terminated(run.info.run_id, status="KILLED")
             closed.append(str(run.info.run_id))
         return closed
 
     def get_or_create_pipeline_run(self, experiment_id: str, dag_id: str, run_id: str) -> str:
         """The parent MLflow run of one DAG run; candidate runs nest under it."""
-        tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "pipeline"}
+        tags = tag.identity(dag_id, run_id, tag.ROLE_PIPELINE)
         existing = self.find_run(experiment_id, tags)
         if existing is not None:
             return str(existing.info.run_id)

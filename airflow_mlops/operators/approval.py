@@ -14,6 +14,7 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.operators.base import MlflowOperatorMixin, run_identity
+from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -122,8 +123,8 @@ class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
             experiment_id = hook.get_or_create_experiment(self.experiment)
             parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
             client = hook.get_client()
-            for key, value in record.items():
-                client.set_tag(parent, f"mlops.approval.{key}", value[:4000])
+            for key, value in tag.prefixed(tag.APPROVAL_PREFIX, record).items():
+                client.set_tag(parent, key, value)
 
 
 def _iso(value: Any) -> str:

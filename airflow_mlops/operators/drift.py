@@ -12,19 +12,19 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.exceptions import ConfigurationError, DataValidationError, DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
-from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.record import paths, tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from mlflow.entities.model_registry import ModelVersion
 
-REPORT_ARTIFACT = "drift/report.json"
+REPORT_ARTIFACT = paths.DRIFT_REPORT
 #: XCom is a database column: the digest keeps only this many features; the full report is in MLflow.
 DIGEST_FEATURES = 20
 #: Asset-event extras are stored on every event row and shown in the UI; keep them short.
 EVENT_FEATURES = 10
-_LINEAGE_KEYS = ("repo", "path", "rev", "commit", "md5")
+_LINEAGE_KEYS = tag.DATA_FIELDS
 _METRIC_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /:]")
 _MLFLOW_BATCH = 1000
 
@@ -32,8 +32,8 @@ _MLFLOW_BATCH = 1000
 def training_data_ref(version: ModelVersion) -> dict[str, Any]:
     """The data ref a version was trained on, rebuilt from the lineage tags ``register`` wrote."""
     tags = dict(version.tags or {})
-    ref = {key: tags.get(f"mlops.data.{key}") for key in _LINEAGE_KEYS}
-    missing = [f"mlops.data.{k}" for k in ("repo", "path", "commit") if not ref[k]]
+    ref = {key: tags.get(tag.data_tag(key)) for key in _LINEAGE_KEYS}
+    missing = [tag.data_tag(k) for k in ("repo", "path", "commit") if not ref[k]]
     if missing:
         raise DataVersionError(
             f"model {version.name} version {version.version} has no training-data lineage ({', '.join(missing)} "
@@ -173,7 +173,7 @@ class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
         with hook.session():
             client = hook.get_client()
             experiment_id = hook.get_or_create_experiment(self.experiment)
-            tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "drift"}
+            tags = tag.identity(dag_id, run_id, tag.ROLE_DRIFT)
             existing = hook.find_run(experiment_id, tags)
             if existing is not None:
                 mlflow_run_id = str(existing.info.run_id)
@@ -185,10 +185,10 @@ class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 client.log_batch(mlflow_run_id, params=[Param(k, str(v)) for k, v in params.items()])
             # Tags, not params: a retry after the champion moved must be able to overwrite them.
             record_tags = {
-                "mlops.drift.drifted": str(report["summary"]["drifted"]).lower(),
-                "mlops.drift.model_version": report["model"]["version"],
-                **{f"mlops.drift.reference.{k}": str(v) for k, v in report["reference"].items()},
-                **{f"mlops.drift.current.{k}": str(v) for k, v in report["current"].items()},
+                tag.DRIFT_DRIFTED: str(report["summary"]["drifted"]).lower(),
+                tag.DRIFT_MODEL_VERSION: report["model"]["version"],
+                **tag.prefixed(tag.DRIFT_REFERENCE_PREFIX, report["reference"]),
+                **tag.prefixed(tag.DRIFT_CURRENT_PREFIX, report["current"]),
             }
             for key, value in record_tags.items():
                 client.set_tag(mlflow_run_id, key, value)

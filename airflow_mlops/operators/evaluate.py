@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
 from airflow_mlops.exceptions import MlopsError, UntrustedModelError
-from airflow_mlops.hooks.mlflow import TAG_CANDIDATE, TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.record import paths, tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -94,7 +94,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
             if self.slices:
                 result["slices"] = [{**spec, "too_small": too_small.get(spec["column"], {})} for spec in self.slices]
                 result["slice_metric_names"] = {k: v for k, v in sorted(names.items()) if "[" in k}
-            client.log_text(parent, json.dumps(result, indent=2), "evaluation/result.json")
+            client.log_text(parent, json.dumps(result, indent=2), paths.EVALUATION_RESULT)
         return result
 
     def _metrics(self, model: Any, features: Any, labels: Any) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
@@ -183,7 +183,7 @@ def verified_model_uri(client: MlflowClient, trained: dict[str, Any], dag_id: st
         )
     logged = client.get_logged_model(match.group(1))
     run = client.get_run(str(logged.source_run_id)) if logged.source_run_id == source_run else None
-    expected = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "candidate", TAG_CANDIDATE: str(candidate)}
+    expected = tag.identity(dag_id, run_id, tag.ROLE_CANDIDATE, str(candidate))
     if run is None or run.info.status != "FINISHED" or any(run.data.tags.get(k) != v for k, v in expected.items()):
         raise UntrustedModelError(
             f"candidate {candidate!r}: refusing to load {uri!r}; it was not logged by the finished training run "

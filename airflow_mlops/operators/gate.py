@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.exceptions import GateRejectedError
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator
+from airflow_mlops.record import paths, tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -99,18 +100,18 @@ class EvaluationGateOperator(MlflowOperatorMixin, MlopsBaseOperator):
             "min_test_rows": self.min_test_rows,
         }
         verdict_json = json.dumps(verdict_dict, indent=2)
-        verdict_tags = {"mlops.gate.decision": verdict.decision, "mlops.gate.summary": verdict.summary()[:4000]}
+        verdict_tags = {tag.GATE_DECISION: verdict.decision, tag.GATE_SUMMARY: tag.clip(verdict.summary())}
         pipeline_run, candidate_run = evaluation["mlflow_run_id"], candidates[best]["mlflow_run_id"]
         hook = self.mlflow_hook
         with hook.session():
             client = hook.get_client()
-            client.log_text(pipeline_run, json.dumps(rules_payload, indent=2), "gate/rules.json")
+            client.log_text(pipeline_run, json.dumps(rules_payload, indent=2), paths.GATE_RULES)
             # One call per run for its tags: each call is a round trip (a commit on a SQL store).
             for run_id, tags in (
-                (pipeline_run, {**verdict_tags, "mlops.gate.candidate": best}),
+                (pipeline_run, {**verdict_tags, tag.GATE_CANDIDATE: best}),
                 (candidate_run, verdict_tags),
             ):
-                client.log_text(run_id, verdict_json, "gate/verdict.json")
+                client.log_text(run_id, verdict_json, paths.GATE_VERDICT)
                 client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
         for outcome in verdict.outcomes:
             self.log.info("%s %s", "PASS" if outcome.passed else "FAIL", outcome.reason)

@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops import governance
-from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_RUN_ID
 from airflow_mlops.links import ModelVersionLink
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.record import tag
+from airflow_mlops.record.lineage import lineage_tags
 from airflow_mlops.registry_lock import LockOwner
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from mlflow import MlflowClient
-
-# MLflow rejects tag values beyond a few thousand characters on some stores.
-_MAX_TAG = 5000
-
-
-def lineage_tags(
-    *,
-    dag_id: str,
-    run_id: str,
-    data: dict[str, Any],
-    validation: dict[str, Any],
-    gate: dict[str, Any],
-    lineage: dict[str, str],
-) -> dict[str, str]:
-    """Everything an auditor needs to answer "where did this version come from?"."""
-    candidate = gate["candidate"]
-    verdict = gate["verdict"]
-    verdict_json = json.dumps(verdict, sort_keys=True)
-    tags = {
-        TAG_DAG_ID: dag_id,
-        TAG_RUN_ID: run_id,
-        "mlops.data.repo": str(data["repo"]),
-        "mlops.data.path": str(data["path"]),
-        "mlops.data.rev": str(data["rev"]),
-        "mlops.data.commit": str(data["commit"]),
-        "mlops.data.md5": str(data["md5"]),
-        "mlops.validation.success": str(validation["success"]).lower(),
-        "mlops.validation.statistics": json.dumps(validation["statistics"], sort_keys=True),
-        "mlops.gate.decision": verdict["decision"],
-        "mlops.gate.summary": verdict["summary"][:_MAX_TAG],
-        "mlops.gate.verdict": verdict_json if len(verdict_json) <= _MAX_TAG else verdict["summary"][:_MAX_TAG],
-        "mlops.gate.champion_version": str(verdict.get("champion_version") or ""),
-        "mlops.candidate": candidate["candidate"],
-        "mlops.training.estimator": candidate["estimator"],
-        "mlops.training.params": json.dumps(candidate.get("params", {}), sort_keys=True)[:_MAX_TAG],
-        "mlops.training.preprocessing": json.dumps(candidate.get("preprocessing", {}), sort_keys=True),
-        "mlops.training.run_id": candidate["mlflow_run_id"],
-        "mlops.metrics": json.dumps(candidate["metrics"], sort_keys=True),
-    }
-    tags.update({f"mlops.code.{k}": str(v) for k, v in lineage.items()})
-    return tags
 
 
 def register_version(
@@ -131,7 +90,7 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         candidate = self.gate["candidate"]
         hook = self.mlflow_hook
         with hook.session():
-            existing = hook.find_model_version(self.model_name, {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id})
+            existing = hook.find_model_version(self.model_name, {tag.DAG_ID: dag_id, tag.RUN_ID: run_id})
             if existing is not None:
                 self.log.info("Version %s was already registered by this run; reusing it", existing.version)
                 version = str(existing.version)
@@ -143,10 +102,10 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
                     validation=self.validation,
                     gate=self.gate,
                     lineage=self.lineage,
+                    # Who signed off, when a person had to (approval: manual); rejections never get here.
+                    approval=self.approval,
                 )
-                # Who signed off, when a person had to (approval: manual); rejections never get here.
-                tags.update({f"mlops.approval.{k}": str(v)[:4000] for k, v in (self.approval or {}).items()})
-                description = f"{dag_id} {run_id}: {verdict['summary']}"[:4000]
+                description = tag.clip(f"{dag_id} {run_id}: {verdict['summary']}")
                 version = register_version(
                     hook.get_client(), self.model_name, candidate["model_uri"], tags, description
                 )

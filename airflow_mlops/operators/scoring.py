@@ -10,15 +10,14 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_mlops import artifacts
 from airflow_mlops.exceptions import ConfigurationError, DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
-from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     import pandas as pd
     from airflow.sdk import Context
     from mlflow.entities import Run
 
-ROLE_SCORING = "scoring"
 PREDICTIONS_FILE = "predictions.parquet"
 # What downstream consumers of the predictions asset see in the event's extra.
 EVENT_KEYS = ("uri", "rows", "model_name", "model_version", "data_commit")
@@ -150,7 +149,7 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
         experiment = self.mlflow_hook.get_client().get_experiment_by_name(self.experiment)
         if experiment is None:
             return None
-        tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: ROLE_SCORING}
+        tags = tag.identity(dag_id, run_id, tag.ROLE_SCORING)
         return self.mlflow_hook.find_run(str(experiment.experiment_id), tags)
 
     def _pin_version(self, earlier: Run | None) -> str:
@@ -174,11 +173,11 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
         client = hook.get_client()
         experiment_id = hook.get_or_create_experiment(self.experiment)
         tags = {
-            TAG_DAG_ID: dag_id,
-            TAG_RUN_ID: run_id,
-            TAG_ROLE: ROLE_SCORING,
-            "mlops.model_uri": model_uri,
-            **{f"mlops.code.{k}": v for k, v in self.lineage.items()},
+            tag.DAG_ID: dag_id,
+            tag.RUN_ID: run_id,
+            tag.ROLE: tag.ROLE_SCORING,
+            tag.MODEL_URI: model_uri,
+            **tag.prefixed(tag.CODE_PREFIX, self.lineage),
         }
         run = client.create_run(experiment_id, run_name=f"{dag_id} {run_id}", tags=tags)
         params = {
@@ -211,8 +210,8 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
         uri = artifacts.write_parquet(predictions, f"{artifacts.run_prefix(dag_id, run_id)}/{PREDICTIONS_FILE}")
         client = self.mlflow_hook.get_client()
         client.log_metric(mlflow_run_id, "rows", len(predictions))
-        client.set_tag(mlflow_run_id, "mlops.predictions.uri", uri)
-        client.set_tag(mlflow_run_id, "mlops.predictions.proba", proba or "none")
+        client.set_tag(mlflow_run_id, tag.PREDICTIONS_URI, uri)
+        client.set_tag(mlflow_run_id, tag.PREDICTIONS_PROBA, proba or "none")
         self.log.info("Scored %d rows of %s with %s; predictions at %s", len(predictions), where, model_uri, uri)
         return {
             "uri": uri,

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts, settings
-from airflow_mlops.hooks.mlflow import TAG_CANDIDATE, TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID
 from airflow_mlops.links import MlflowRunLink
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -71,9 +71,9 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
         with hook.session():
             experiment_id = hook.get_or_create_experiment(self.experiment)
             parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
-            tags = {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id, TAG_ROLE: "candidate", TAG_CANDIDATE: name}
+            tags = tag.identity(dag_id, run_id, tag.ROLE_CANDIDATE, name)
             done = hook.find_run(experiment_id, tags, finished_only=True)
-            if done is not None and done.data.tags.get("mlops.model_uri"):
+            if done is not None and done.data.tags.get(tag.MODEL_URI):
                 self.log.info("Candidate %s already trained in MLflow run %s; reusing it", name, done.info.run_id)
                 return self._result(done.info.run_id, done.data.tags, experiment_id)
             attempt = f"try {getattr(context.get('ti'), 'try_number', '?')}"
@@ -96,9 +96,9 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
         run_tags = {
             **tags,
             "mlflow.parentRunId": parent_run_id,
-            "mlops.data.commit": data["commit"],
-            "mlops.data.md5": str(data["md5"]),
-            **{f"mlops.code.{k}": v for k, v in self.lineage.items()},
+            tag.DATA_COMMIT: data["commit"],
+            tag.DATA_MD5: str(data["md5"]),
+            **tag.prefixed(tag.CODE_PREFIX, self.lineage),
         }
         with mlflow.start_run(experiment_id=experiment_id, run_name=self.candidate["name"], tags=run_tags) as run:
             mlflow.log_params(
@@ -124,12 +124,10 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 pip_requirements=pip_requirements(),
                 skops_trusted_types=skops_trusted_types(pipeline),
             )
-            mlflow.set_tags({"mlops.model_uri": info.model_uri, "mlops.model_id": str(info.model_id)})
+            mlflow.set_tags({tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)})
             run_id = run.info.run_id
         self.log.info("Trained %s: train metrics %s", self.candidate["name"], train_metrics)
-        return self._result(
-            run_id, {"mlops.model_uri": info.model_uri, "mlops.model_id": str(info.model_id)}, experiment_id
-        )
+        return self._result(run_id, {tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)}, experiment_id)
 
     def _fitter(self, features: Any, labels: Any) -> Any:
         """A zero-argument callable that fits the candidate: an estimator pipeline or a trainer."""
@@ -159,6 +157,6 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
             "preprocessing": self.candidate.get("preprocessing", {}),
             "mlflow_run_id": run_id,
             "experiment_id": experiment_id,
-            "model_uri": tags["mlops.model_uri"],
-            "model_id": tags.get("mlops.model_id"),
+            "model_uri": tags[tag.MODEL_URI],
+            "model_id": tags.get(tag.MODEL_ID),
         }

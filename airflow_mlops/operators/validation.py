@@ -10,6 +10,7 @@ from airflow_mlops.exceptions import DataValidationError
 from airflow_mlops.hooks.dvc import DvcHook
 from airflow_mlops.links import MlflowRunLink, ValidationReportLink
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.record import paths, tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,7 +57,7 @@ class ValidateDataOperator(MlflowOperatorMixin, MlopsBaseOperator):
             experiment_id = hook.get_or_create_experiment(self.experiment)
             parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
             client = hook.get_client()
-            client.log_text(parent, json.dumps(result, indent=2, default=str), "validation/result.json")
+            client.log_text(parent, json.dumps(result, indent=2, default=str), paths.VALIDATION_RESULT)
             for key, value in {
                 "data.repo": self.data["repo"],
                 "data.path": self.data["path"],
@@ -65,11 +66,11 @@ class ValidateDataOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 "data.md5": self.data["md5"],
             }.items():
                 client.log_param(parent, key, value)
-            client.set_tag(parent, "mlops.validation.success", str(result["success"]).lower())
+            client.set_tag(parent, tag.VALIDATION_SUCCESS, str(result["success"]).lower())
             stats = result["statistics"]
             client.log_metric(parent, "validation_success_percent", float(stats["success_percent"] or 0.0))
         summary["rows"] = len(frame)
-        summary["artifact"] = "validation/result.json"
+        summary["artifact"] = paths.VALIDATION_RESULT
         summary["mlflow_run_id"] = parent
         stats = summary["statistics"]
         self.log.info(

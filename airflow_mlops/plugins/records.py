@@ -14,7 +14,6 @@ dead tracking server costs a page a few seconds, not MLflow's default minutes.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -23,15 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import governance
 from airflow_mlops.hooks.mlflow import (
-    TAG_DAG_ID,
-    TAG_ROLE,
-    TAG_RUN_ID,
     MlflowHook,
     filter_literal,
     model_version_filter,
     temporary_env,
 )
 from airflow_mlops.plugins.urls import without_userinfo
+from airflow_mlops.record import paths, tag
+from airflow_mlops.record.lineage import VersionLineage
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -85,15 +83,6 @@ def _millis(value: Any) -> str | None:
     return datetime.fromtimestamp(int(value) / 1000, UTC).isoformat(timespec="seconds")
 
 
-def _json(raw: str | None) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
 def find_pipeline_run(client: MlflowClient, dag_id: str, run_id: str, hint: str | None = None) -> Run | None:
     """The parent MLflow run of a DAG run: the id our tasks returned, else a search by tags."""
     from mlflow.exceptions import MlflowException
@@ -102,15 +91,15 @@ def find_pipeline_run(client: MlflowClient, dag_id: str, run_id: str, hint: str 
         try:
             run = client.get_run(hint)
             tags = run.data.tags
-            if tags.get(TAG_DAG_ID) == dag_id and tags.get(TAG_RUN_ID) == run_id:
+            if tags.get(tag.DAG_ID) == dag_id and tags.get(tag.RUN_ID) == run_id:
                 return run
         except MlflowException:
             pass
     experiment_ids = [e.experiment_id for e in client.search_experiments(max_results=1000)]
     if not experiment_ids:
         return None
-    clauses = [f"tags.`{TAG_DAG_ID}` = {filter_literal(dag_id)}", f"tags.`{TAG_RUN_ID}` = {filter_literal(run_id)}"]
-    clauses.append(f"tags.`{TAG_ROLE}` = 'pipeline'")
+    clauses = [f"tags.`{tag.DAG_ID}` = {filter_literal(dag_id)}", f"tags.`{tag.RUN_ID}` = {filter_literal(run_id)}"]
+    clauses.append(f"tags.`{tag.ROLE}` = 'pipeline'")
     runs = client.search_runs(
         experiment_ids, " and ".join(clauses), order_by=["attributes.start_time DESC"], max_results=1
     )
@@ -131,9 +120,9 @@ def run_record(
                 "mlflow_run_id": mlflow_run_id,
                 "experiment_id": parent.info.experiment_id,
                 "data": {k.removeprefix("data."): v for k, v in parent.data.params.items() if k.startswith("data.")},
-                "validation": governance.download_json(client, mlflow_run_id, "validation/result.json"),
-                "evaluation": governance.download_json(client, mlflow_run_id, "evaluation/result.json"),
-                "verdict": governance.download_json(client, mlflow_run_id, "gate/verdict.json"),
+                "validation": governance.download_json(client, mlflow_run_id, paths.VALIDATION_RESULT),
+                "evaluation": governance.download_json(client, mlflow_run_id, paths.EVALUATION_RESULT),
+                "verdict": governance.download_json(client, mlflow_run_id, paths.GATE_VERDICT),
             }
         )
     for model_name in model_names:
@@ -141,7 +130,7 @@ def run_record(
             record["aliases"][model_name] = governance.aliases(client, model_name)
         except governance.NotFoundError:
             continue
-        found = _versions(client, model_name, {TAG_DAG_ID: dag_id, TAG_RUN_ID: run_id})
+        found = _versions(client, model_name, {tag.DAG_ID: dag_id, tag.RUN_ID: run_id})
         record["registered"] += [{"model_name": model_name, "version": str(v.version)} for v in found]
     return record
 
@@ -151,7 +140,7 @@ def validation_record(client: MlflowClient, dag_id: str, run_id: str, *, hint: s
     parent = find_pipeline_run(client, dag_id, run_id, hint)
     if parent is None:
         return None
-    result = governance.download_json(client, parent.info.run_id, "validation/result.json")
+    result = governance.download_json(client, parent.info.run_id, paths.VALIDATION_RESULT)
     if not isinstance(result, dict):
         return None
     return {"mlflow_run_id": parent.info.run_id, "experiment_id": parent.info.experiment_id, "result": result}
@@ -182,26 +171,26 @@ def model_record(client: MlflowClient, model_name: str) -> dict[str, Any]:
         by_version.setdefault(version, []).append(alias)
     versions = []
     for mv in _versions(client, model_name):
-        tags = dict(mv.tags or {})
+        recorded = VersionLineage.from_tags(dict(mv.tags or {}), source_run_id=mv.run_id)
         versions.append(
             {
                 "version": str(mv.version),
                 "aliases": by_version.get(str(mv.version), []),
                 "created_at": _millis(mv.creation_timestamp),
                 "status": str(mv.status) if mv.status else None,
-                "dag_id": tags.get(TAG_DAG_ID),
-                "run_id": tags.get(TAG_RUN_ID),
-                "candidate": tags.get("mlops.candidate"),
-                "estimator": tags.get("mlops.training.estimator"),
-                "training_run_id": tags.get("mlops.training.run_id") or mv.run_id,
-                "data_commit": tags.get("mlops.data.commit"),
-                "data_path": tags.get("mlops.data.path"),
-                "validation": {"true": True, "false": False}.get(tags.get("mlops.validation.success", "")),
-                "gate": tags.get("mlops.gate.decision"),
-                "gate_summary": tags.get("mlops.gate.summary"),
-                "metrics": _json(tags.get("mlops.metrics")) or {},
-                "promoted_at": tags.get("mlops.promoted_at"),
-                "promoted_by": tags.get("mlops.promoted_by"),
+                "dag_id": recorded.dag_id,
+                "run_id": recorded.run_id,
+                "candidate": recorded.training.candidate,
+                "estimator": recorded.training.estimator,
+                "training_run_id": recorded.training.run_id,
+                "data_commit": recorded.data.commit,
+                "data_path": recorded.data.path,
+                "validation": recorded.validation.success,
+                "gate": recorded.gate.decision,
+                "gate_summary": recorded.gate.summary,
+                "metrics": recorded.metrics if isinstance(recorded.metrics, dict) else {},
+                "promoted_at": recorded.promotion.promoted_at,
+                "promoted_by": recorded.promotion.promoted_by,
             }
         )
     history = list(reversed(governance.read_history(client, model_name)))
@@ -243,10 +232,10 @@ def mlflow_run_record(client: MlflowClient, mlflow_run_id: str) -> dict[str, Any
         "experiment_name": experiment_name,
         "start_time": _millis(run.info.start_time),
         "end_time": _millis(run.info.end_time),
-        "dag_id": tags.get(TAG_DAG_ID),
-        "run_id": tags.get(TAG_RUN_ID),
-        "role": tags.get(TAG_ROLE),
-        "candidate": tags.get("mlops.candidate"),
+        "dag_id": tags.get(tag.DAG_ID),
+        "run_id": tags.get(tag.RUN_ID),
+        "role": tags.get(tag.ROLE),
+        "candidate": tags.get(tag.CANDIDATE),
         "parent_run_id": tags.get("mlflow.parentRunId"),
         "params": dict(sorted(run.data.params.items())),
         "metrics": dict(sorted(run.data.metrics.items())),

@@ -23,7 +23,7 @@ from airflow_mlops.commands.lineage import parse_model_ref
 from airflow_mlops.exceptions import PromotionConflictError
 from airflow_mlops.gates.decision import ChampionRule, ThresholdRule, decide
 from airflow_mlops.governance import NotFoundError, PromotionRefusedError
-from airflow_mlops.operators.registry import lineage_tags
+from airflow_mlops.record.lineage import lineage_tags
 from airflow_mlops.report import format_lineage
 
 MODEL = "gov_model"

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from airflow_mlops.exceptions import ConfigurationError
-from airflow_mlops.hooks.mlflow import TAG_DAG_ID, TAG_ROLE, TAG_RUN_ID, MlflowHook, model_version_filter
+from airflow_mlops.hooks.mlflow import MlflowHook, model_version_filter
+from airflow_mlops.record import tag
 
 PASSWORD = "s3cr3t-Pa55-do-not-log"
 CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
@@ -351,9 +352,9 @@ def test_pipeline_run_is_one_per_dag_run(sqlite_hook: MlflowHook) -> None:
     assert first == again
     assert len({first, other_run, other_dag}) == 3
     tags = sqlite_hook.get_client().get_run(first).data.tags
-    assert tags[TAG_DAG_ID] == "dag_a"
-    assert tags[TAG_RUN_ID] == "scheduled__2024-01-01T00:00:00+00:00"
-    assert tags[TAG_ROLE] == "pipeline"
+    assert tags[tag.DAG_ID] == "dag_a"
+    assert tags[tag.RUN_ID] == "scheduled__2024-01-01T00:00:00+00:00"
+    assert tags[tag.ROLE] == "pipeline"
 
 
 @pytest.mark.integration
@@ -371,8 +372,8 @@ def test_model_versions_and_aliases(sqlite_hook: MlflowHook) -> None:
     from sklearn.linear_model import LogisticRegression
 
     model_name = "hook_test_model"
-    tags_1 = {TAG_DAG_ID: "dag_m", TAG_RUN_ID: "run_1"}
-    tags_2 = {TAG_DAG_ID: "dag_m", TAG_RUN_ID: "run_2"}
+    tags_1 = {tag.DAG_ID: "dag_m", tag.RUN_ID: "run_1"}
+    tags_2 = {tag.DAG_ID: "dag_m", tag.RUN_ID: "run_2"}
     assert sqlite_hook.find_model_version(model_name, tags_1) is None
     assert sqlite_hook.alias_version(model_name, "champion") is None
 
@@ -389,7 +390,7 @@ def test_model_versions_and_aliases(sqlite_hook: MlflowHook) -> None:
     assert found is not None and str(found.version) == "1"
     found = sqlite_hook.find_model_version(model_name, tags_2)
     assert found is not None and str(found.version) == "2"
-    assert sqlite_hook.find_model_version(model_name, {TAG_DAG_ID: "dag_m", TAG_RUN_ID: "run_3"}) is None
+    assert sqlite_hook.find_model_version(model_name, {tag.DAG_ID: "dag_m", tag.RUN_ID: "run_3"}) is None
     assert sqlite_hook.find_model_version("another_model", tags_1) is None
 
     assert sqlite_hook.alias_version(model_name, "champion") is None
@@ -403,7 +404,7 @@ def test_model_versions_and_aliases(sqlite_hook: MlflowHook) -> None:
 def test_a_retry_closes_the_runs_an_earlier_try_left_running(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("abandoned")
     client = sqlite_hook.get_client()
-    tags = {TAG_DAG_ID: "d", TAG_RUN_ID: "manual__1", TAG_ROLE: "candidate", "mlops.candidate": "logreg"}
+    tags = {tag.DAG_ID: "d", tag.RUN_ID: "manual__1", tag.ROLE: "candidate", "mlops.candidate": "logreg"}
     left_running = client.create_run(experiment_id, tags=tags).info.run_id  # a killed try never ends its run
     finished = client.create_run(experiment_id, tags=tags).info.run_id
     client.set_terminated(finished, status="FINISHED")

@@ -1,0 +1,226 @@
+"""A model version's lineage as typed models, written as tags and read back by one pair of functions.
+
+``register`` writes it onto the version it creates; governance, ``airflow-mlops lineage`` and the
+UI read it back from the registry alone, so provenance still answers after Airflow's metadata is
+gone. Reading is forgiving on purpose: a version registered by hand, or a tag someone edited,
+reads as missing facts (None), never as an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from airflow_mlops.record import tag as t
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class DataLineage(_Record):
+    """The DVC pin the version was trained on."""
+
+    repo: str | None = None
+    path: str | None = None
+    rev: str | None = None
+    commit: str | None = None
+    md5: str | None = None
+
+
+class ValidationLineage(_Record):
+    """The validation result of that data (success, and the suite's statistics)."""
+
+    success: bool | None = None
+    statistics: Any = None
+
+
+class TrainingLineage(_Record):
+    """Which candidate, estimator and parameters produced the model, and in which MLflow run."""
+
+    candidate: str | None = None
+    estimator: str | None = None
+    params: Any = None
+    preprocessing: Any = None
+    run_id: str | None = None
+
+
+class GateLineage(_Record):
+    """The gate's verdict that let the version be registered."""
+
+    decision: str | None = None
+    summary: str | None = None
+    verdict: Any = None
+    champion_version: str | None = None
+
+
+class PromotionLineage(_Record):
+    """The audit of the last alias move onto (and off) this version."""
+
+    promoted_at: str | None = None
+    promoted_by: str | None = None
+    promoted_from: str | None = None
+    reason: str | None = None
+    forced: bool | None = None
+    action: str | None = None
+    demoted_at: str | None = None
+    demoted_by: str | None = None
+
+
+class VersionLineage(_Record):
+    """Everything recorded on a version about where it came from."""
+
+    dag_id: str | None = None
+    run_id: str | None = None
+    data: DataLineage = DataLineage()
+    validation: ValidationLineage = ValidationLineage()
+    code: dict[str, str] = {}
+    training: TrainingLineage = TrainingLineage()
+    metrics: Any = None
+    gate: GateLineage = GateLineage()
+    approval: dict[str, str] = {}
+    promotion: PromotionLineage = PromotionLineage()
+
+    def to_tags(self) -> dict[str, str]:
+        """The tags ``register`` writes: identity, data, validation, gate, training, metrics, code, approval.
+
+        The promotion audit is not part of it: governance writes that when an alias moves.
+        A verdict too long for a tag is replaced by its summary, which stays readable.
+        """
+        verdict_json = json.dumps(self.gate.verdict, sort_keys=True)
+        summary = t.clip(self.gate.summary or "")
+        written = {
+            t.DAG_ID: str(self.dag_id),
+            t.RUN_ID: str(self.run_id),
+            **{t.data_tag(field): str(getattr(self.data, field)) for field in t.DATA_FIELDS},
+            t.VALIDATION_SUCCESS: str(self.validation.success).lower(),
+            t.VALIDATION_STATISTICS: json.dumps(self.validation.statistics, sort_keys=True),
+            t.GATE_DECISION: str(self.gate.decision),
+            t.GATE_SUMMARY: summary,
+            t.GATE_VERDICT: verdict_json if len(verdict_json) <= t.VALUE_MAX_CHARS else summary,
+            t.GATE_CHAMPION_VERSION: str(self.gate.champion_version or ""),
+            t.CANDIDATE: str(self.training.candidate),
+            t.TRAINING_ESTIMATOR: str(self.training.estimator),
+            t.TRAINING_PARAMS: t.clip(json.dumps(self.training.params or {}, sort_keys=True)),
+            t.TRAINING_PREPROCESSING: json.dumps(self.training.preprocessing or {}, sort_keys=True),
+            t.TRAINING_RUN_ID: str(self.training.run_id),
+            t.METRICS: json.dumps(self.metrics, sort_keys=True),
+        }
+        written.update(t.prefixed(t.CODE_PREFIX, self.code))
+        written.update(t.prefixed(t.APPROVAL_PREFIX, self.approval))
+        return written
+
+    @classmethod
+    def from_pipeline(
+        cls,
+        *,
+        dag_id: str,
+        run_id: str,
+        data: Mapping[str, Any],
+        validation: Mapping[str, Any],
+        gate: Mapping[str, Any],
+        code: Mapping[str, Any],
+        approval: Mapping[str, Any] | None = None,
+    ) -> VersionLineage:
+        """The lineage of the gate's winner, from what the pipeline's tasks returned in XCom."""
+        candidate, verdict = gate["candidate"], gate["verdict"]
+        return cls(
+            dag_id=dag_id,
+            run_id=run_id,
+            data=DataLineage(**{field: str(data[field]) for field in t.DATA_FIELDS}),
+            validation=ValidationLineage(success=bool(validation["success"]), statistics=validation["statistics"]),
+            code={key: str(value) for key, value in code.items()},
+            training=TrainingLineage(
+                candidate=str(candidate["candidate"]),
+                estimator=str(candidate["estimator"]),
+                params=candidate.get("params", {}),
+                preprocessing=candidate.get("preprocessing", {}),
+                run_id=str(candidate["mlflow_run_id"]),
+            ),
+            metrics=candidate["metrics"],
+            gate=GateLineage(
+                decision=verdict["decision"],
+                summary=verdict["summary"],
+                verdict=verdict,
+                champion_version=str(verdict["champion_version"]) if verdict.get("champion_version") else None,
+            ),
+            approval={key: str(value) for key, value in (approval or {}).items()},
+        )
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str], *, source_run_id: str | None = None) -> VersionLineage:
+        """Read a version's tags back.
+
+        ``source_run_id``, the version's own run, stands in for a training run that was not recorded.
+        """
+        verdict = json_tag(tags, t.GATE_VERDICT)
+        forced = tags.get(t.PROMOTION_FORCED)
+        return cls(
+            dag_id=tags.get(t.DAG_ID),
+            run_id=tags.get(t.RUN_ID),
+            data=DataLineage(**{field: tags.get(t.data_tag(field)) for field in t.DATA_FIELDS}),
+            validation=ValidationLineage(
+                success=bool_tag(tags, t.VALIDATION_SUCCESS), statistics=json_tag(tags, t.VALIDATION_STATISTICS)
+            ),
+            code=t.unprefixed(t.CODE_PREFIX, tags),
+            training=TrainingLineage(
+                candidate=tags.get(t.CANDIDATE),
+                estimator=tags.get(t.TRAINING_ESTIMATOR),
+                params=json_tag(tags, t.TRAINING_PARAMS),
+                preprocessing=json_tag(tags, t.TRAINING_PREPROCESSING),
+                run_id=tags.get(t.TRAINING_RUN_ID) or source_run_id,
+            ),
+            metrics=json_tag(tags, t.METRICS),
+            gate=GateLineage(
+                decision=tags.get(t.GATE_DECISION),
+                summary=tags.get(t.GATE_SUMMARY) or (verdict.get("summary") if isinstance(verdict, dict) else None),
+                verdict=verdict,
+                champion_version=tags.get(t.GATE_CHAMPION_VERSION) or None,
+            ),
+            approval=t.unprefixed(t.APPROVAL_PREFIX, tags),
+            promotion=PromotionLineage(
+                promoted_at=tags.get(t.PROMOTED_AT),
+                promoted_by=tags.get(t.PROMOTED_BY),
+                promoted_from=tags.get(t.PROMOTED_FROM) or None,
+                reason=tags.get(t.PROMOTION_REASON),
+                forced=None if forced is None else forced == "true",
+                action=tags.get(t.PROMOTION_ACTION),
+                demoted_at=tags.get(t.DEMOTED_AT),
+                demoted_by=tags.get(t.DEMOTED_BY),
+            ),
+        )
+
+
+def lineage_tags(
+    *,
+    dag_id: str,
+    run_id: str,
+    data: Mapping[str, Any],
+    validation: Mapping[str, Any],
+    gate: Mapping[str, Any],
+    lineage: Mapping[str, Any],
+    approval: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Everything an auditor needs to answer "where did this version come from?", as version tags."""
+    return VersionLineage.from_pipeline(
+        dag_id=dag_id, run_id=run_id, data=data, validation=validation, gate=gate, code=lineage, approval=approval
+    ).to_tags()
+
+
+def json_tag(tags: Mapping[str, str], key: str) -> Any:
+    """A JSON tag's value; None when it is absent or not JSON (cut short, or edited by hand)."""
+    raw = tags.get(key)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def bool_tag(tags: Mapping[str, str], key: str) -> bool | None:
+    """A ``true``/``false`` tag; None when it is absent or says anything else."""
+    return {"true": True, "false": False}.get(tags.get(key, ""))

@@ -1,0 +1,20 @@
+"""Where each artifact of the record lives inside its MLflow run.
+
+Writers (the operators) and readers (report, governance, the UI plugin) import these paths, so
+a document moved to another path is found by everyone that reads it.
+"""
+
+from __future__ import annotations
+
+#: The full Great Expectations result, on the pipeline run.
+VALIDATION_RESULT = "validation/result.json"
+#: Every candidate's and the champion's test metrics, on the pipeline run.
+EVALUATION_RESULT = "evaluation/result.json"
+#: The gate's verdict, on the pipeline run and on the winning candidate's run.
+GATE_VERDICT = "gate/verdict.json"
+#: The rules the gate applied, so `airflow-mlops promote` can re-apply them later.
+GATE_RULES = "gate/rules.json"
+#: The full drift report, on the drift run.
+DRIFT_REPORT = "drift/report.json"
+#: Where a candidate's model is logged inside its run.
+MODEL = "model"

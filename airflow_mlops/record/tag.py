@@ -1,0 +1,142 @@
+"""Names of every tag airflow-mlops writes on MLflow runs, model versions and registered models.
+
+The ``mlops.`` namespace keeps the project's tags apart from MLflow's own (``mlflow.*``) and
+from a team's. This is the only module that spells a tag name: everything else imports a name from
+here, so a renamed tag changes its writer and all its readers at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# --- size limits ----------------------------------------------------------------------------
+#: MLflow's SQL stores keep registered-model tag values and version descriptions in VARCHAR(5000)
+#: columns (run tags allow 8000, model-version tags are TEXT). sqlite does not enforce it,
+#: Postgres and MySQL do, so every tag value and description is cut to the tightest column.
+VALUE_MAX_CHARS = 5000
+#: A field inside a JSON tag that holds many entries (the promotion history).
+FIELD_MAX_CHARS = 200
+
+
+def clip(value: object, limit: int = VALUE_MAX_CHARS) -> str:
+    """``value`` as a tag value no store refuses: a string of at most ``limit`` characters."""
+    return str(value)[:limit]
+
+
+def clip_all(tags: Mapping[str, object]) -> dict[str, str]:
+    """Every value of ``tags`` clipped (see :func:`clip`)."""
+    return {key: clip(value) for key, value in tags.items()}
+
+
+# --- identity: which DAG run produced an MLflow object ------------------------------------------
+# Retries and re-runs look objects up by these instead of creating duplicates.
+DAG_ID = "mlops.dag_id"
+RUN_ID = "mlops.run_id"
+ROLE = "mlops.role"
+CANDIDATE = "mlops.candidate"
+ABANDONED = "mlops.abandoned"
+
+#: Values of :data:`ROLE`.
+ROLE_PIPELINE = "pipeline"
+ROLE_CANDIDATE = "candidate"
+ROLE_SCORING = "scoring"
+ROLE_DRIFT = "drift"
+
+# --- a trained candidate's run -----------------------------------------------------------------
+MODEL_URI = "mlops.model_uri"
+MODEL_ID = "mlops.model_id"
+
+# --- lineage, on candidate runs and registered versions --------------------------------------------
+DATA_PREFIX = "mlops.data."
+CODE_PREFIX = "mlops.code."
+APPROVAL_PREFIX = "mlops.approval."
+#: The fields of a pinned data reference, in the order they are shown.
+DATA_FIELDS = ("repo", "path", "rev", "commit", "md5")
+DATA_COMMIT = f"{DATA_PREFIX}commit"
+DATA_MD5 = f"{DATA_PREFIX}md5"
+DATA_PATH = f"{DATA_PREFIX}path"
+
+VALIDATION_SUCCESS = "mlops.validation.success"
+VALIDATION_STATISTICS = "mlops.validation.statistics"
+
+GATE_DECISION = "mlops.gate.decision"
+GATE_SUMMARY = "mlops.gate.summary"
+GATE_VERDICT = "mlops.gate.verdict"
+GATE_CANDIDATE = "mlops.gate.candidate"
+GATE_CHAMPION_VERSION = "mlops.gate.champion_version"
+
+TRAINING_ESTIMATOR = "mlops.training.estimator"
+TRAINING_PARAMS = "mlops.training.params"
+TRAINING_PREPROCESSING = "mlops.training.preprocessing"
+TRAINING_RUN_ID = "mlops.training.run_id"
+METRICS = "mlops.metrics"
+
+# --- promotion audit, on model versions and the registered model ----------------------------------
+PROMOTED_AT = "mlops.promoted_at"
+PROMOTED_BY = "mlops.promoted_by"
+PROMOTED_FROM = "mlops.promoted_from"
+PROMOTION_REASON = "mlops.promotion_reason"
+PROMOTION_FORCED = "mlops.promotion_forced"
+PROMOTION_ACTION = "mlops.promotion_action"
+DEMOTED_AT = "mlops.demoted_at"
+DEMOTED_BY = "mlops.demoted_by"
+PROMOTION_HISTORY = "mlops.promotion_history"
+
+# --- the promotion lock (a registered model of its own) -------------------------------------------
+LOCK_HOLDER = "mlops.lock.holder"
+LOCK_TOKEN = "mlops.lock.token"
+LOCK_EXPIRES = "mlops.lock.expires"
+LOCK_OWNER = "mlops.lock.owner"
+LOCK_ATTEMPT = "mlops.lock.attempt"
+#: Suffix of the registered model that serves as a model's promotion lock.
+LOCK_MODEL_SUFFIX = ".mlops-promotion-lock"
+
+# --- batch scoring and drift runs ---------------------------------------------------------------
+PREDICTIONS_URI = "mlops.predictions.uri"
+PREDICTIONS_PROBA = "mlops.predictions.proba"
+DRIFT_DRIFTED = "mlops.drift.drifted"
+DRIFT_MODEL_VERSION = "mlops.drift.model_version"
+DRIFT_REFERENCE_PREFIX = "mlops.drift.reference."
+DRIFT_CURRENT_PREFIX = "mlops.drift.current."
+
+
+def data_tag(field: str) -> str:
+    """The tag of one field of a pinned data reference (``repo``, ``path``, ``rev``, ``commit``, ``md5``)."""
+    return f"{DATA_PREFIX}{field}"
+
+
+def prefixed(prefix: str, values: Mapping[str, object]) -> dict[str, str]:
+    """``values`` under ``prefix`` (e.g. code lineage under :data:`CODE_PREFIX`), clipped."""
+    return {f"{prefix}{key}": clip(value) for key, value in values.items()}
+
+
+def unprefixed(prefix: str, tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags under ``prefix``, keyed without it, sorted by key."""
+    return {key.removeprefix(prefix): value for key, value in sorted(tags.items()) if key.startswith(prefix)}
+
+
+def identity(dag_id: str, run_id: str, role: str | None = None, candidate: str | None = None) -> dict[str, str]:
+    """The identity tags of an MLflow object made by one DAG run (optionally its role and candidate)."""
+    tags = {DAG_ID: dag_id, RUN_ID: run_id}
+    if role is not None:
+        tags[ROLE] = role
+    if candidate is not None:
+        tags[CANDIDATE] = candidate
+    return tags
+
+
+# --- Airflow asset names ------------------------------------------------------------------------
+def champion_asset_name(model_name: str) -> str:
+    return f"mlops.champion.{model_name}"
+
+
+def drift_asset_name(model_name: str) -> str:
+    return f"mlops.drift.{model_name}"
+
+
+def data_asset_name(dvc_conn_id: str, path: str) -> str:
+    return f"mlops.data.{dvc_conn_id}.{path}"
+
+
+def predictions_asset_name(pipeline: str) -> str:
+    return f"mlops.predictions.{pipeline}"
