@@ -496,8 +496,8 @@ def recheck_gate(
     from airflow_mlops.exceptions import ConfigurationError
     from airflow_mlops.gates.decision import decide
     from airflow_mlops.gates.metrics import slice_specs
-    from airflow_mlops.operators.evaluate import gate_metrics
-    from airflow_mlops.operators.gate import rules_from_spec
+    from airflow_mlops.gates.rules import rules_from_spec
+    from airflow_mlops.ml.scoring import gate_metrics
 
     version = str(version)
     recorded = recorded_gate(client, model_name, model_version(client, model_name, version))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts
 from airflow_mlops.exceptions import MlopsError, UntrustedModelError
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from mlflow import MlflowClient
 
-    from airflow_mlops.gates.metrics import Problem
 
 #: What TrainCandidateOperator returns: MLflow 3's URI of a logged model (``models:/m-<id>``).
 _LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]+)")
@@ -98,6 +97,8 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
         return result
 
     def _metrics(self, model: Any, features: Any, labels: Any) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
+        from airflow_mlops.ml.scoring import gate_metrics
+
         metrics, too_small = gate_metrics(model, features, labels, self.problem, self.slices)
         for column, skipped in too_small.items():
             if skipped:
@@ -128,29 +129,6 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
             "model_uri": uri,
             "metrics": metrics,
         }
-
-
-def gate_metrics(
-    model: Any, features: Any, labels: Any, problem: str, slices: Sequence[dict[str, Any]]
-) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
-    """Whole-test-set metrics plus, for each slice column, the same metrics on every slice.
-
-    Also returns, per column, the slices too small to judge with their row counts. The
-    ``evaluate`` task and the gate re-check of ``airflow-mlops promote`` both score through
-    here, so a re-check sees exactly the metric keys the recorded rules were written against.
-    """
-    from airflow_mlops.ml.metrics import compute_metrics, compute_slice_metrics
-
-    kind = cast("Problem", problem)
-    metrics = compute_metrics(model, features, labels, kind)
-    too_small: dict[str, dict[str, int]] = {}
-    for spec in slices:
-        sliced, skipped = compute_slice_metrics(
-            model, features, labels, kind, spec["column"], int(spec.get("min_rows", 10))
-        )
-        metrics.update(sliced)
-        too_small[spec["column"]] = skipped
-    return metrics, too_small
 
 
 def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) -> None:

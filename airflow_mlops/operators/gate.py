@@ -13,30 +13,6 @@ from airflow_mlops.record import paths, tag
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_mlops.gates.decision import Rule
-
-
-def rules_from_spec(rules: Sequence[dict[str, Any]]) -> list[Rule]:
-    """Gate rules as the spec serialises them (plain dicts) -> pure rule objects."""
-    # Imported here, not at module level: every DAG file that builds a gate imports this
-    # module, and only the task that runs the gate needs the decision code.
-    from airflow_mlops.gates.decision import ChampionRule, ThresholdRule
-
-    parsed: list[Rule] = []
-    for rule in rules:
-        if rule.get("compare_to") == "champion":
-            parsed.append(
-                ChampionRule(
-                    rule["metric"], rule.get("max_drop"), rule.get("min_gain"), bool(rule.get("relative")),
-                    slice_by=rule.get("slice_by"),
-                )
-            )  # fmt: skip
-        else:
-            parsed.append(
-                ThresholdRule(rule["metric"], rule.get("min"), rule.get("max"), slice_by=rule.get("slice_by"))
-            )
-    return parsed
-
 
 class EvaluationGateOperator(MlflowOperatorMixin, MlopsBaseOperator):
     """Thin wrapper over ``gates.decision.decide``; records the verdict where people look.
@@ -74,6 +50,7 @@ class EvaluationGateOperator(MlflowOperatorMixin, MlopsBaseOperator):
         from mlflow.entities import RunTag
 
         from airflow_mlops.gates.decision import decide, select_best
+        from airflow_mlops.gates.rules import rules_from_spec
 
         evaluation = self.evaluation
         candidates = {c["candidate"]: c for c in evaluation["candidates"]}

@@ -27,60 +27,6 @@ class NoChampionError(AirflowFailException):
     """The alias names no version yet: only a retraining run can fix that, so retrying is pointless."""
 
 
-def input_columns(signature: Any, model: Any, model_uri: str) -> tuple[list[str], list[str]]:
-    """(all, required) input columns of a model, in the order it was trained on.
-
-    The signature is the contract the training task recorded, so it wins; a model logged
-    without one still works if it remembers its fit-time column names. sklearn rejects
-    columns in a different order than at fit time, hence the order matters.
-    """
-    inputs = getattr(signature, "inputs", None)
-    if inputs is not None and inputs.has_input_names():
-        return [str(c) for c in inputs.input_names()], [str(c) for c in inputs.required_input_names()]
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        return [str(c) for c in names], [str(c) for c in names]
-    raise ConfigurationError(
-        f"model {model_uri} has no signature with column names and no feature_names_in_, so the input columns "
-        "cannot be chosen; log it with a signature (mlflow.models.infer_signature)"
-    )
-
-
-def score_frame(
-    model: Any,
-    frame: pd.DataFrame,
-    *,
-    columns: Sequence[str],
-    passthrough: Sequence[str],
-    prediction_column: str,
-) -> tuple[pd.DataFrame, str | None]:
-    """Predictions next to the passthrough columns, plus what the ``_proba`` column means.
-
-    The ``<prediction_column>_proba`` column is written for models with ``predict_proba``:
-    for two classes it is the probability of the *positive* class, the second of the sorted
-    ``classes_`` (1 for 0/1 labels, so a threshold can be tuned downstream); for more classes
-    it is the probability of the predicted class, i.e. the model's confidence.
-    """
-    import numpy as np
-    import pandas as pd
-
-    features = frame[list(columns)]
-    out = pd.DataFrame({c: frame[c].to_numpy() for c in passthrough})
-    predicted = np.asarray(model.predict(features))
-    # pyfunc models may answer with a frame; its first column is the prediction.
-    out[prediction_column] = predicted[:, 0] if predicted.ndim > 1 else predicted
-    classes = getattr(model, "classes_", None)
-    if not hasattr(model, "predict_proba") or classes is None:
-        return out, None
-    proba = np.asarray(model.predict_proba(features))
-    if len(classes) == 2:
-        out[f"{prediction_column}_proba"] = proba[:, 1]
-        positive = np.asarray(classes).tolist()[1]  # a plain Python value: the tag must not read np.int64(1)
-        return out, f"probability of class {positive!r}"
-    out[f"{prediction_column}_proba"] = proba.max(axis=1)
-    return out, "probability of the predicted class"
-
-
 class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
     """Score the pinned data with ``models:/<name>@<alias>``, write predictions by reference.
 
@@ -200,6 +146,8 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 f"{where} lacks columns {missing} that {self.model_name} version {version} needs as inputs "
                 f"(its signature has {len(columns)} columns)"
             )
+        from airflow_mlops.ml.scoring import score_frame
+
         predictions, proba = score_frame(
             model,
             frame,
@@ -234,6 +182,8 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
             model = mlflow.sklearn.load_model(model_uri)
         else:
             model = mlflow.pyfunc.load_model(model_uri)
+        from airflow_mlops.ml.scoring import input_columns
+
         columns, required = input_columns(info.signature, model, model_uri)
         return model, columns, required
 

@@ -15,7 +15,8 @@ from airflow.serialization.serialized_objects import DagSerialization
 
 from airflow_mlops.factory.batch_scoring import build_batch_scoring_dag
 from airflow_mlops.factory.templates import build_dag
-from airflow_mlops.operators.scoring import BatchScoreOperator, NoChampionError, input_columns, score_frame
+from airflow_mlops.ml.scoring import input_columns, score_frame
+from airflow_mlops.operators.scoring import BatchScoreOperator, NoChampionError
 from airflow_mlops.spec.loader import PipelineYamlLoader, load_pipeline_spec
 
 ROOT = Path(__file__).resolve().parents[3]
