@@ -27,6 +27,7 @@ integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_mlops tests dags scripts
 	$(BIN)/ruff format --check airflow_mlops tests dags scripts
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

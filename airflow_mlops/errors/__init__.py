@@ -1,0 +1,107 @@
+"""Every error airflow-mlops raises, in one hierarchy rooted at :class:`MlopsException`.
+
+Two families, because they live at different times:
+
+- **Configuration errors** (:mod:`airflow_mlops.errors.config`) are raised while a pipeline file is
+  read: in the DAG processor, in ``airflow-mlops validate`` and in editors. They point at file,
+  line and field, and importing them costs nothing (no Airflow), since ``validate`` runs in
+  milliseconds.
+- **Task errors** (:mod:`airflow_mlops.errors.task`) are raised while a task runs. Their base
+  class tells Airflow whether a retry can help: :class:`~airflow_mlops.errors.task.PermanentError`
+  subclasses ``AirflowFailException`` (bad data stays bad, a rejected gate stays rejected), while
+  :class:`~airflow_mlops.errors.task.MlopsError` subclasses ``AirflowException`` and is retried
+  with the task's backoff (a server that was down may be up again).
+
+Importing a task error from this package loads Airflow on first use only, so
+``from airflow_mlops.errors import DataValidationError`` is cheap at parse time.
+
+::
+
+    MlopsException
+    ├── PipelineConfigError (ValueError)          a pipeline file is invalid; every issue at once
+    │   └── PipelineNotLoaded                     a loader's import error, naming the pipelines
+    ├── SpecValueError (ValueError)               a spec validator's refusal, with a hint
+    ├── UnknownExpectationError (ValueError)      a suite names an expectation GX does not ship
+    ├── DriftInputError (ValueError)              two samples cannot be compared as asked
+    └── MlopsError (AirflowException)             retried: may be transient
+        ├── GovernanceError                       a promote/rollback request cannot be done as asked
+        │   ├── PromotionRefusedError             refused; @champion untouched
+        │   └── NotFoundError                     the model, version, alias or page does not exist
+        ├── PromotionLockTimeout                  another promotion held the lock too long
+        ├── MlflowUnavailableError                MLflow could not be read (UI)
+        └── PermanentError (AirflowFailException) never retried
+            ├── ConfigurationError                a connection or setting is missing or malformed
+            ├── DataVersionError                  the pinned data cannot be resolved or read
+            ├── DataValidationError               the data failed its suite
+            ├── GateRejectedError                 the gate rejected and the pipeline fails on rejection
+            ├── PromotionConflictError            the champion moved after the gate compared against it
+            ├── UntrustedModelError               a model this DAG run did not log is refused
+            └── NoChampionError                   the alias names no version yet
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.errors.config import (
+    ConfigIssue,
+    DriftInputError,
+    MlopsException,
+    PipelineConfigError,
+    PipelineNotLoaded,
+    SpecValueError,
+    UnknownExpectationError,
+)
+
+if TYPE_CHECKING:
+    from airflow_mlops.errors.task import (
+        ConfigurationError,
+        DataValidationError,
+        DataVersionError,
+        GateRejectedError,
+        GovernanceError,
+        MlflowUnavailableError,
+        MlopsError,
+        NoChampionError,
+        NotFoundError,
+        PermanentError,
+        PromotionConflictError,
+        PromotionLockTimeout,
+        PromotionRefusedError,
+        UntrustedModelError,
+    )
+
+__all__ = [
+    "ConfigIssue",
+    "ConfigurationError",
+    "DataValidationError",
+    "DataVersionError",
+    "DriftInputError",
+    "GateRejectedError",
+    "GovernanceError",
+    "MlflowUnavailableError",
+    "MlopsError",
+    "MlopsException",
+    "NoChampionError",
+    "NotFoundError",
+    "PermanentError",
+    "PipelineConfigError",
+    "PipelineNotLoaded",
+    "PromotionConflictError",
+    "PromotionLockTimeout",
+    "PromotionRefusedError",
+    "SpecValueError",
+    "UnknownExpectationError",
+    "UntrustedModelError",
+]
+
+#: Defined in errors/task.py, which imports Airflow: loaded on first use.
+_TASK_ERRORS = frozenset(__all__) - set(dir())
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _TASK_ERRORS:
+        raise AttributeError(f"module 'airflow_mlops.errors' has no attribute {name!r}")
+    from airflow_mlops.errors import task
+
+    return getattr(task, name)

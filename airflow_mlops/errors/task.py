@@ -1,0 +1,71 @@
+"""Errors raised while a task runs; the base class tells Airflow whether a retry can help."""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_mlops.errors.config import MlopsException
+
+
+class MlopsError(MlopsException, AirflowException):
+    """A task error that may be transient (network, server): Airflow retries it with the task's backoff."""
+
+
+class PermanentError(AirflowFailException, MlopsError):
+    """A task error a retry cannot fix: Airflow fails the task at once instead of spending its retries."""
+
+
+class ConfigurationError(PermanentError):
+    """A connection or setting the task needs is missing or malformed."""
+
+
+class DataVersionError(PermanentError):
+    """The pinned data cannot be resolved: unknown rev, missing file, unreachable DVC remote."""
+
+
+class DataValidationError(PermanentError):
+    """The data failed its validation suite; training must not start."""
+
+
+class GateRejectedError(PermanentError):
+    """The gate rejected the challenger and the pipeline asked to fail on rejection."""
+
+
+class PromotionConflictError(PermanentError):
+    """The champion moved after the gate compared against it; promoting now would be blind."""
+
+
+class UntrustedModelError(PermanentError):
+    """A model to load is not one this DAG run logged to MLflow; it is refused, never unpickled."""
+
+
+class NoChampionError(PermanentError):
+    """The alias names no version yet: only a retraining run can fix that, so retrying is pointless."""
+
+
+class GovernanceError(MlopsError):
+    """A governance request that cannot be carried out as asked; the message says why."""
+
+
+class PromotionRefusedError(GovernanceError):
+    """The promotion or rollback was refused; ``@champion`` was not touched."""
+
+
+class NotFoundError(GovernanceError):
+    """The registered model, version, alias or page named does not exist.
+
+    ``title`` is what the UI shows as the page's heading; the message names only what was asked for.
+    """
+
+    def __init__(self, message: str, *, title: str = "Not found") -> None:
+        super().__init__(message)
+        self.title = title
+        self.message = message
+
+
+class PromotionLockTimeout(MlopsError):
+    """Another promotion held the lock for longer than we were willing to wait."""
+
+
+class MlflowUnavailableError(MlopsError):
+    """MLflow could not be read; the message names only the error type, never a URI or credential."""
