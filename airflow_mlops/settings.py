@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from airflow_mlops.spec.models import DEFAULT_ALLOWED_IMPORT_PREFIXES
+from airflow_mlops.spec.models_base import DEFAULT_ALLOWED_IMPORT_PREFIXES
 
 
 def _get(option: str) -> str | None:

@@ -1,7 +1,7 @@
 """Regenerate docs/pipeline-reference.md from the pipeline JSON Schema.
 
 Run after changing the spec models (airflow_mlops/spec/models.py) or the schema refinements
-(airflow_mlops/spec/schema.py); tests/unit/spec/test_schema.py fails while the committed
+(airflow_mlops/spec/schema.py, reference.py); tests/unit/spec/test_schema.py fails while the committed
 file differs. ``--check`` changes nothing and exits 1 when the file is stale (for CI).
 """
 
@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from airflow_mlops.spec.schema import REFERENCE_PATH, markdown_reference
+from airflow_mlops.spec.reference import markdown_reference
+from airflow_mlops.spec.schema import REFERENCE_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / REFERENCE_PATH

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from airflow_mlops.spec.errors import PipelineConfigError
-from airflow_mlops.spec.loader import PipelineYamlLoader
 from airflow_mlops.spec.models import TEMPLATES
+from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "dags" / "pipelines"

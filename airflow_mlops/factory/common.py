@@ -10,7 +10,7 @@ from airflow.sdk import AssetAny
 
 from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
 from airflow_mlops.operators.data import ResolveDataVersionOperator
-from airflow_mlops.spec.models import AssetTriggerSpec
+from airflow_mlops.spec.models_common import AssetTriggerSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_mlops.spec.models import ResourcesSpec
+    from airflow_mlops.spec.models_training import ResourcesSpec
 
 # The KubernetesExecutor applies pod_override to the container named "base".
 BASE_CONTAINER = "base"

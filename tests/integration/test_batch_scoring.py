@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
-from airflow_mlops.spec.loader import PipelineYamlLoader
+from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 from tests.integration.harness import REPO_ROOT, PipelineEnv
 
 pytestmark = pytest.mark.integration

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from airflow_mlops.demo.datasets import breast_cancer_frame, data_versions, to_csv_bytes
-from airflow_mlops.spec.loader import PipelineYamlLoader
+from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 from tests.integration.harness import DATA_PATH, REPO_ROOT, PipelineEnv, free_port
 
 pytestmark = pytest.mark.integration

@@ -35,8 +35,9 @@ from yaml.constructor import BaseConstructor, FullConstructor, SafeConstructor
 
 from airflow_mlops.exceptions import ConfigurationError, DataVersionError
 from airflow_mlops.spec.errors import PipelineConfigError
-from airflow_mlops.spec.loader import PipelineYamlLoader, load_pipeline_spec
+from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models import RetrainingPipelineSpec
+from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "airflow_mlops"
@@ -139,10 +140,10 @@ def test_suite_path_cannot_leave_the_dags_folder(tmp_path: Path, suite: str) -> 
 
 
 def test_pipeline_loaders_are_safe_loaders_without_python_constructors() -> None:
-    """Every loader class the spec loader defines (pure Python, and libyaml where present)."""
-    import airflow_mlops.spec.loader as spec_loader
+    """Every loader class the spec's YAML reader defines (pure Python, and libyaml where present)."""
+    import airflow_mlops.spec.yaml_source as yaml_source
 
-    loaders = {v for v in vars(spec_loader).values() if isinstance(v, type) and issubclass(v, BaseConstructor)}
+    loaders = {v for v in vars(yaml_source).values() if isinstance(v, type) and issubclass(v, BaseConstructor)}
     assert PipelineYamlLoader in loaders
     for loader in loaders:
         assert issubclass(loader, SafeConstructor), loader

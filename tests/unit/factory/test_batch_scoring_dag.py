@@ -17,7 +17,8 @@ from airflow_mlops.factory.batch_scoring import build_batch_scoring_dag
 from airflow_mlops.factory.templates import build_dag
 from airflow_mlops.ml.scoring import input_columns, score_frame
 from airflow_mlops.operators.scoring import BatchScoreOperator, NoChampionError
-from airflow_mlops.spec.loader import PipelineYamlLoader, load_pipeline_spec
+from airflow_mlops.spec.loader import load_pipeline_spec
+from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "dags" / "pipelines" / "breast_cancer_scoring.yaml"

@@ -21,7 +21,7 @@ import yaml
 
 from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
-from airflow_mlops.spec.models import ChampionRuleSpec, ThresholdRuleSpec
+from airflow_mlops.spec.models_promotion import ChampionRuleSpec, ThresholdRuleSpec
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "dags" / "pipelines" / "breast_cancer.yaml"
@@ -169,7 +169,7 @@ def test_the_cron_shortcut_skips_the_date_search_only_where_a_date_surely_exists
 
     from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
-    from airflow_mlops.spec.models import _every_month_or_day
+    from airflow_mlops.spec.cron import _every_month_or_day
 
     days = ["*", "?", "1", "15", "28", "29", "30", "31", "L", "1-31", "30,31", "*/2", "31W"]
     months = ["*", "1", "2", "4", "2,4", "FEB", "*/3", "1-12", "2-4"]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_mlops.spec import loader
+from airflow_mlops.spec import document, tree_checks, yaml_source
 from airflow_mlops.spec.errors import PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
 
@@ -46,8 +46,8 @@ BROKEN_TEXTS = {
 
 def _python_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pure-Python loader, with nothing remembered from earlier loads."""
-    monkeypatch.setattr(loader, "_FastLoader", None)
-    monkeypatch.setattr(loader, "_SHARED", {})
+    monkeypatch.setattr(yaml_source, "_FastLoader", None)
+    monkeypatch.setattr(yaml_source, "_SHARED", {})
 
 
 def _tree(node: yaml.Node | None) -> Any:
@@ -72,9 +72,9 @@ def _outcome(path: Path) -> Any:
 
 @needs_libyaml
 def test_the_fast_loader_is_libyaml() -> None:
-    assert loader._FastLoader is not None
-    assert issubclass(loader._FastLoader, yaml.CSafeLoader)
-    assert loader._FastLoader.yaml_implicit_resolvers is loader.PipelineYamlLoader.yaml_implicit_resolvers
+    assert yaml_source._FastLoader is not None
+    assert issubclass(yaml_source._FastLoader, yaml.CSafeLoader)
+    assert yaml_source._FastLoader.yaml_implicit_resolvers is yaml_source.PipelineYamlLoader.yaml_implicit_resolvers
 
 
 @needs_libyaml
@@ -82,12 +82,12 @@ def test_the_fast_loader_is_libyaml() -> None:
 def test_both_loaders_build_the_same_tree_and_data(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = path.read_text(encoding="utf-8")
     try:
-        fast: Any = loader._parse(text, str(path))
+        fast: Any = yaml_source.parse_document(text, str(path))
     except yaml.YAMLError as err:
         fast = str(err)
     _python_only(monkeypatch)
     try:
-        plain: Any = loader._parse(text, str(path))
+        plain: Any = yaml_source.parse_document(text, str(path))
     except yaml.YAMLError as err:
         plain = str(err)
     if isinstance(plain, str):
@@ -99,7 +99,7 @@ def test_both_loaders_build_the_same_tree_and_data(path: Path, monkeypatch: pyte
 @needs_libyaml
 @pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
 def test_both_loaders_report_the_same_issues(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "_SHARED", {})
+    monkeypatch.setattr(yaml_source, "_SHARED", {})
     fast = _outcome(path)
     _python_only(monkeypatch)
     assert fast == _outcome(path)
@@ -126,9 +126,9 @@ def test_yaml_1_2_booleans_on_both_loaders(monkeypatch: pytest.MonkeyPatch) -> N
         "yes_no": ["yes", "no", "y", "n", "off"],
         "flags": [True, False, True],
     }
-    assert loader._parse(text, "x.yaml")[1] == expected
+    assert yaml_source.parse_document(text, "x.yaml")[1] == expected
     _python_only(monkeypatch)
-    assert loader._parse(text, "x.yaml")[1] == expected
+    assert yaml_source.parse_document(text, "x.yaml")[1] == expected
 
 
 def test_without_libyaml_the_pure_python_loader_reads_the_example(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,39 +220,41 @@ def _nested(depth: int, flow: bool) -> str:
 
 
 @pytest.mark.parametrize("flow", [True, False], ids=["flow", "block"])
-@pytest.mark.parametrize("depth", [loader.MAX_DEPTH - 1, loader.MAX_DEPTH, loader.MAX_DEPTH + 1, loader.MAX_DEPTH + 2])
+@pytest.mark.parametrize(
+    "depth", [tree_checks.MAX_DEPTH - 1, tree_checks.MAX_DEPTH, tree_checks.MAX_DEPTH + 1, tree_checks.MAX_DEPTH + 2]
+)
 def test_the_tree_walk_draws_the_depth_line_where_the_graph_walk_does(depth: int, flow: bool) -> None:
-    root, _ = loader._parse(_nested(depth, flow), "<test>")
+    root, _ = yaml_source.parse_document(_nested(depth, flow), "<test>")
 
-    tree, graph = loader._tree_problem(root), loader._shape_problem(root)
+    tree, graph = tree_checks.tree_problem(root), tree_checks.shape_problem(root)
 
-    assert (tree is None) == (graph is None) == (depth <= loader.MAX_DEPTH)
+    assert (tree is None) == (graph is None) == (depth <= tree_checks.MAX_DEPTH)
     if tree is not None and graph is not None:
-        assert tree[1] == graph[1] == f"the document is nested more than {loader.MAX_DEPTH} levels deep"
+        assert tree[1] == graph[1] == f"the document is nested more than {tree_checks.MAX_DEPTH} levels deep"
         assert tree[0].start_mark.line == graph[0].start_mark.line
 
 
-@pytest.mark.parametrize("values", [loader.MAX_VALUES - 1, loader.MAX_VALUES + 1])
+@pytest.mark.parametrize("values", [tree_checks.MAX_VALUES - 1, tree_checks.MAX_VALUES + 1])
 def test_the_tree_walk_counts_values_as_the_graph_walk_does(values: int) -> None:
     # One mapping holding (values - 1) / 2 pairs: the mapping, its keys and its values.
     pairs = (values - 1) // 2
-    root, _ = loader._parse("{" + ", ".join(f"k{i}: {i}" for i in range(pairs)) + "}", "<test>")
+    root, _ = yaml_source.parse_document("{" + ", ".join(f"k{i}: {i}" for i in range(pairs)) + "}", "<test>")
 
-    tree, graph = loader._tree_problem(root), loader._shape_problem(root)
+    tree, graph = tree_checks.tree_problem(root), tree_checks.shape_problem(root)
 
-    assert (tree is None) == (graph is None) == (2 * pairs + 1 <= loader.MAX_VALUES)
+    assert (tree is None) == (graph is None) == (2 * pairs + 1 <= tree_checks.MAX_VALUES)
 
 
 @pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_file_without_anchors_is_checked_the_same_by_both_walks(path: Path) -> None:
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        root, _ = loader._parse(text, str(path))
+        root, _ = yaml_source.parse_document(text, str(path))
     except (yaml.YAMLError, ValueError):
         pytest.skip("not readable YAML")
     if "&" in text:
         pytest.skip("has anchors: only the graph walk applies")
-    assert loader._tree_problem(root) == loader._shape_problem(root)
+    assert tree_checks.tree_problem(root) == tree_checks.shape_problem(root)
 
 
 # Documents that leave the direct path for the loader's own constructor, node by node.
@@ -271,13 +273,13 @@ CONSTRUCT_TEXTS = {
 
 
 def _construct_both(text: str) -> tuple[Any, Any]:
-    loader_cls = loader._FastLoader or loader.PipelineYamlLoader
+    loader_cls = yaml_source._FastLoader or yaml_source.PipelineYamlLoader
     tree_loader, plain_loader = loader_cls(text), loader_cls(text)
     try:
         tree_root, plain_root = tree_loader.get_single_node(), plain_loader.get_single_node()
         if tree_root is None or plain_root is None:
             return None, None if plain_root is None else plain_loader.construct_document(plain_root)
-        direct = loader._construct_tree(tree_loader, tree_root)
+        direct = yaml_source._construct_tree(tree_loader, tree_root)
         plain = plain_loader.construct_document(plain_root)
     finally:
         tree_loader.dispose()
@@ -309,7 +311,7 @@ def test_every_file_without_anchors_is_built_the_same_both_ways(path: Path) -> N
 def test_a_value_pyyaml_cannot_build_fails_the_same_both_ways(text: str) -> None:
     with pytest.raises(yaml.YAMLError) as direct:
         _construct_both(text)
-    loader_cls = loader._FastLoader or loader.PipelineYamlLoader
+    loader_cls = yaml_source._FastLoader or yaml_source.PipelineYamlLoader
     plain_loader = loader_cls(text)
     try:
         with pytest.raises(yaml.YAMLError) as plain:
@@ -321,7 +323,7 @@ def test_a_value_pyyaml_cannot_build_fails_the_same_both_ways(text: str) -> None
 
 def test_a_value_pyyaml_cannot_build_is_still_reported_at_its_line() -> None:
     with pytest.raises(PipelineConfigError) as err:
-        loader._parse_yaml(Path("p.yaml"), "pipeline: x\nretries:\n  count: !!int abc\n")
+        document.parse_yaml(Path("p.yaml"), "pipeline: x\nretries:\n  count: !!int abc\n")
 
     [issue] = err.value.issues
     assert (issue.line, issue.column) == (3, 10) and "cannot read this value as int" in issue.message

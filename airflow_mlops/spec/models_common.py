@@ -1,0 +1,144 @@
+"""The settings every template shares: identity, schedule, retries, notifications and timeouts.
+
+Annotations are evaluated as the classes are defined (no ``from __future__ import
+annotations``): pydantic would otherwise compile each one from its string and evaluate it,
+at every import, and every DAG file that loads a pipeline imports this module.
+"""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
+
+from airflow_mlops.spec.cron import check_cron
+from airflow_mlops.spec.models_base import DEFAULT_ALLOWED_IMPORT_PREFIXES, StrictModel, check_import_path
+
+
+class RetriesSpec(StrictModel):
+    """Retries with exponential backoff, on by default: MLflow servers and object stores blip."""
+
+    retries: int = Field(2, ge=0, le=20)
+    delay_seconds: float = Field(30, ge=0, le=86_400)
+    backoff_multiplier: float = Field(
+        2.0, ge=0, le=10, description="Each retry waits this many times longer; 0 keeps the delay fixed."
+    )
+    max_delay_seconds: float = Field(600, ge=0, le=7 * 86_400)
+
+
+TriggerEvent = Literal["new_data_version", "drift_detected", "champion_changed"]
+
+
+class AssetTriggerSpec(StrictModel):
+    """Run when something happens instead of on a clock: ``{on: drift_detected}``.
+
+    ``model`` names the registered model for drift_detected and champion_changed, and
+    ``path`` the data file for new_data_version; both default to this pipeline's own.
+    """
+
+    on: TriggerEvent
+    model: str | None = None
+    path: str | None = None
+
+
+def _schedule_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "triggers"
+    if isinstance(value, dict | AssetTriggerSpec):
+        return "trigger"
+    return "cron"
+
+
+CronOrPreset = Annotated[str, AfterValidator(check_cron)]
+# A callable discriminator picks the branch from the value's shape, so a bad cron string is
+# reported as a bad cron string, not also as "not a mapping" and "not a list".
+ScheduleSpec = (
+    Annotated[
+        Annotated[CronOrPreset, Tag("cron")]
+        | Annotated[AssetTriggerSpec, Tag("trigger")]
+        | Annotated[list[AssetTriggerSpec], Tag("triggers")],
+        Discriminator(_schedule_kind),
+    ]
+    | None
+)
+
+
+class NotifierSpec(StrictModel):
+    """An Airflow notifier class and its arguments, e.g. the SMTP provider's SmtpNotifier."""
+
+    notifier: str = Field(..., description="Import path of an Airflow notifier (a BaseNotifier subclass).")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("notifier")
+    @classmethod
+    def _allowed(cls, value: str, info: ValidationInfo) -> str:
+        context = dict(info.context or {})
+        allowed = context.get("allowed_import_prefixes", DEFAULT_ALLOWED_IMPORT_PREFIXES)
+        # Notifiers shipped by Airflow providers are always allowed.
+        context["allowed_import_prefixes"] = ("airflow.providers.", *allowed)
+        return check_import_path(
+            value,
+            _WithContext(context),  # type: ignore[arg-type]
+            example="airflow.providers.smtp.notifications.smtp.SmtpNotifier",
+        )
+
+
+class _WithContext:
+    """The one attribute of ValidationInfo that check_import_path reads."""
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self.context = context
+
+
+class NotificationsSpec(StrictModel):
+    """Who hears about a finished run: notifiers called once per DAG run."""
+
+    on_failure: list[NotifierSpec] = Field(default_factory=list)
+    on_success: list[NotifierSpec] = Field(default_factory=list)
+
+
+class PipelineBase(StrictModel):
+    """Settings every template shares: identity, schedule, retries and timeouts."""
+
+    pipeline: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$", description="The DAG id.")
+    description: str = ""
+    owner: str = "airflow"
+    # Airflow refuses a longer tag when it builds the DAG (TAG_MAX_LEN), naming no file or line.
+    tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list)
+    schedule: ScheduleSpec = Field(
+        None, description="Cron, preset, or asset trigger(s) such as {on: drift_detected}; none = manual."
+    )
+    start_date: date = date(2024, 1, 1)
+    mlflow_conn_id: str = "mlflow_default"
+    experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name.")
+    retries: RetriesSpec = RetriesSpec()
+    notifications: NotificationsSpec = NotificationsSpec()
+    timeouts: dict[str, Annotated[float, Field(gt=0, le=7 * 24 * 60)]] = Field(
+        default_factory=dict,
+        description="Minutes a step may run before Airflow fails it: {default: 60, train: 240}.",
+    )
+
+    @property
+    def experiment_name(self) -> str:
+        return self.experiment or self.pipeline
+
+    def step_names(self) -> tuple[str, ...]:
+        """The task ids of this template, for validating per-step settings."""
+        return ()
+
+    def base_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
+        steps = self.step_names()
+        return [
+            (("timeouts", key), f"unknown step {key!r}", f"steps of this template: default, {', '.join(steps)}")
+            for key in self.timeouts
+            if key != "default" and key not in steps
+        ]
+
+    def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
+        return self.base_issues()
+
+
+class ModelRefSpec(StrictModel):
+    """A registered model and the alias that names the version to use."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    alias: str = Field("champion", pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")

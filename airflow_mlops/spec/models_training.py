@@ -1,0 +1,123 @@
+"""The candidates a retraining pipeline trains: estimator or trainer, preprocessing, resources.
+
+Annotations are evaluated as the classes are defined (no ``from __future__ import
+annotations``): pydantic would otherwise compile each one from its string and evaluate it,
+at every import, and every DAG file that loads a pipeline imports this module.
+"""
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from airflow_mlops.spec.errors import SpecValueError
+from airflow_mlops.spec.models_base import IDENTIFIER, ParamValue, StrictModel, check_import_path
+
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
+
+
+class CustomStepSpec(StrictModel):
+    """A transformer of your own (or any allowlisted one), placed after the standard steps."""
+
+    transformer: str = Field(..., description="Import path of a scikit-learn compatible transformer class.")
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+
+    @field_validator("transformer")
+    @classmethod
+    def _allowed(cls, value: str, info: ValidationInfo) -> str:
+        return check_import_path(value, info, example="acme_ml.features.LogTransform")
+
+
+class PreprocessingSpec(StrictModel):
+    """Standard preprocessing placed in front of the estimator in one sklearn Pipeline."""
+
+    impute: Literal["none", "mean", "median", "most_frequent"] = "median"
+    scale: Literal["none", "standard", "minmax"] = "standard"
+    one_hot: bool = Field(True, description="One-hot encode non-numeric columns.")
+    steps: list[CustomStepSpec] = Field(
+        default_factory=list, description="Your own transformers, applied after the standard steps, in order."
+    )
+
+
+class ResourcesSpec(StrictModel):
+    """Where a candidate trains and what it may use.
+
+    ``queue``/``pool`` route the task (Celery queues, Airflow pools). ``gpu``, ``cpu`` and
+    ``memory`` become a Kubernetes ``pod_override`` for the KubernetesExecutor; other
+    executors ignore it. ``executor_config`` is passed to the executor as written.
+    """
+
+    queue: str | None = None
+    pool: str | None = None
+    pool_slots: int = Field(1, ge=1)
+    gpu: int = Field(0, ge=0, description="NVIDIA GPUs requested (nvidia.com/gpu limit).")
+    cpu: str | None = Field(None, description="Kubernetes CPU quantity, e.g. '4' or '500m'.")
+    memory: str | None = Field(None, description="Kubernetes memory quantity, e.g. '16Gi'.")
+    executor_config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, value: str | None) -> str | None:
+        if value is not None and not _QUANTITY.match(value):
+            raise SpecValueError(
+                f"{value!r} is not a Kubernetes quantity such as '4', '500m' or '16Gi'",
+                "cpu: cores ('2') or millicores ('500m'); memory: a number and a unit such as Mi or Gi ('512Mi')",
+            )
+        return value
+
+    @property
+    def wants_pod(self) -> bool:
+        return bool(self.gpu or self.cpu or self.memory)
+
+
+class CandidateSpec(StrictModel):
+    """One model to train: an allowlisted estimator, or your own training function."""
+
+    name: str = Field(..., pattern=IDENTIFIER)
+    estimator: str | None = Field(None, description="Import path of the estimator class, e.g. sklearn.svm.SVC.")
+    trainer: str | None = Field(
+        None,
+        description="Your training function 'package.module:function'; it gets (features, labels, params) "
+        "and returns a fitted scikit-learn compatible model.",
+    )
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    preprocessing: PreprocessingSpec = PreprocessingSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+
+    @field_validator("estimator")
+    @classmethod
+    def _estimator_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        return check_import_path(value, info, example="sklearn.linear_model.LogisticRegression")
+
+    @field_validator("trainer")
+    @classmethod
+    def _trainer_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        return check_import_path(value, info, example="acme_ml.training:train_model", function=True)
+
+    def semantic_issues(self, loc: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str, str]]:
+        issues: list[tuple[tuple[str | int, ...], str, str]] = []
+        if (self.estimator is None) == (self.trainer is None):
+            issues.append(
+                (loc, "set exactly one of 'estimator' or 'trainer'", "estimator: a class; trainer: a function")
+            )
+        if self.trainer is not None and "preprocessing" in self.model_fields_set:
+            issues.append(
+                (
+                    (*loc, "preprocessing"),
+                    "preprocessing does not apply to a trainer",
+                    "your training function receives the raw features; preprocess inside it",
+                )
+            )
+        if self.resources.wants_pod and "pod_override" in self.resources.executor_config:
+            issues.append(
+                (
+                    (*loc, "resources", "executor_config"),
+                    "pod_override is built from gpu/cpu/memory; do not set both",
+                    "remove gpu/cpu/memory or the pod_override",
+                )
+            )
+        return issues
