@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from airflow_mlops.spec.reference import markdown_reference
+from airflow_mlops.commands.reference import markdown_reference
 from airflow_mlops.spec.schema import REFERENCE_PATH
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -77,6 +77,16 @@ class UnknownExpectationError(MlopsException, ValueError):
     is a typo or a name from the GX 0.x API that 1.x renamed or dropped.
     """
 
+    def __init__(self, type_name: str, suggestions: Sequence[str] = ()) -> None:
+        self.type_name = type_name
+        self.suggestions = list(suggestions)
+        message = f"unknown expectation type {type_name!r}"
+        if self.suggestions:
+            message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        else:
+            message += "; expectation types are snake_case GX 1.x names such as 'expect_column_to_exist'"
+        super().__init__(message)
+
 
 class DriftInputError(MlopsException, ValueError):
     """The two samples cannot be compared as asked (a feature is missing, a sample is empty)."""

@@ -99,7 +99,7 @@ class NotificationsSpec(StrictModel):
 class PipelineBase(StrictModel):
     """Settings every template shares: identity, schedule, retries and timeouts."""
 
-    pipeline: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$", description="The DAG id.")
+    pipeline: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$", max_length=250, description="The DAG id.")
     description: str = ""
     owner: str = "airflow"
     # Airflow refuses a longer tag when it builds the DAG (TAG_MAX_LEN), naming no file or line.

@@ -2,7 +2,7 @@
 
 The pydantic models are the single source of truth. Editors (yaml-language-server,
 JetBrains) complete and check pipeline YAML from this schema, and ``docs/pipeline-reference.md``
-is rendered from the same schema (spec/reference.py), so the reference cannot describe a
+is rendered from the same schema (commands/reference.py), so the reference cannot describe a
 field the loader does not accept.
 
 The schema is pydantic's, refined where pydantic cannot see what the loader does: the

@@ -27,7 +27,7 @@ from airflow_mlops.cli import main
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models import TEMPLATES
-from airflow_mlops.spec.reference import markdown_reference
+from airflow_mlops.commands.reference import markdown_reference
 from airflow_mlops.spec.reference_rows import field_rows
 from airflow_mlops.spec.schema import REFERENCE_PATH, SCHEMA_DIALECT, json_schema, step_names
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
@@ -302,7 +302,7 @@ def test_schema_command_unknown_template_exits_one(capsys: pytest.CaptureFixture
 
 
 def test_reference_explains_defaults_with_an_example_the_loader_agrees_with(tmp_path: Path) -> None:
-    from airflow_mlops.spec.reference import _DEFAULTS_EXAMPLE
+    from airflow_mlops.commands.reference import _DEFAULTS_EXAMPLE
 
     text = markdown_reference()
     assert "## defaults.yaml" in text
