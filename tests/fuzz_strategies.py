@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from airflow_mlops.spec.errors import PipelineConfigError
-from airflow_mlops.spec.models import TEMPLATES
+from airflow_mlops.spec.templates import TEMPLATES
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def schema_keys() -> list[str]:
     """Every key the pipeline schema knows, across all templates and nested models."""
     seen: set[type[BaseModel]] = set()
     names: set[str] = set()
-    for model in TEMPLATES.values():
+    for model in (template.spec for template in TEMPLATES.values()):
         names |= _field_names(model, seen)
     return sorted(names | {"expect_column_to_exist", "expect_table_row_count_to_be_between"})
 

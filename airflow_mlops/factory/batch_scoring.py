@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def build_batch_scoring_dag(spec: BatchScoringPipelineSpec, source: str = "") -> DAG:
     doc = f"Batch scoring with {spec.model.name}@{spec.model.alias}, generated from {source}."
-    with DAG(**dag_kwargs(spec, "batch_scoring", doc)) as dag:
+    with DAG(**dag_kwargs(spec, doc)) as dag:
         resolve = resolve_data_task(spec)
         BatchScoreOperator(
             task_id="score",

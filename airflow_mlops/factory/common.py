@@ -81,7 +81,7 @@ def callbacks(spec: PipelineSpec) -> dict[str, Any]:
     return found
 
 
-def dag_kwargs(spec: PipelineSpec, template_tag: str, doc: str) -> dict[str, Any]:
+def dag_kwargs(spec: PipelineSpec, doc: str) -> dict[str, Any]:
     return {
         **callbacks(spec),
         "dag_id": spec.pipeline,
@@ -90,7 +90,7 @@ def dag_kwargs(spec: PipelineSpec, template_tag: str, doc: str) -> dict[str, Any
         "catchup": False,
         "max_active_runs": 1,
         "default_args": default_args(spec),
-        "tags": ["mlops", f"mlops:{template_tag}", *spec.tags],
+        "tags": ["mlops", f"mlops:{spec.template}", *spec.tags],
         "doc_md": spec.description or doc,
     }
 

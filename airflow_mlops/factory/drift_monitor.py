@@ -28,7 +28,7 @@ def build_drift_monitor_dag(spec: DriftMonitorPipelineSpec, source: str = "") ->
         f"Drift monitor for {spec.model.name}@{spec.model.alias}: compares {spec.data.path} with the data "
         f"that version was trained on; generated from {source}."
     )
-    with DAG(**dag_kwargs(spec, "drift_monitor", doc)) as dag:
+    with DAG(**dag_kwargs(spec, doc)) as dag:
         resolve = resolve_data_task(spec)
         check = DriftCheckOperator(
             task_id="check_drift",

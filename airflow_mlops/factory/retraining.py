@@ -76,7 +76,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
     lineage = spec_lineage(spec, source)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
     doc = f"Retraining pipeline for {spec.registry.model_name}, generated from {source}."
-    with DAG(**dag_kwargs(spec, "retraining", doc)) as dag:
+    with DAG(**dag_kwargs(spec, doc)) as dag:
         resolve = resolve_data_task(spec)
         validate = ValidateDataOperator(
             task_id="validate_data",

@@ -17,9 +17,10 @@ from airflow_mlops.spec.defaults import defaults_between, pipeline_folders, read
 from airflow_mlops.spec.diagnostics import validate
 from airflow_mlops.spec.document import LoadedYaml, issue_at, node_at, parse_yaml
 from airflow_mlops.spec.errors import PipelineConfigError
-from airflow_mlops.spec.models import TEMPLATES, PipelineSpec, RetrainingPipelineSpec
+from airflow_mlops.spec.models import PipelineSpec, RetrainingPipelineSpec
 from airflow_mlops.spec.models_base import DEFAULT_ALLOWED_IMPORT_PREFIXES
 from airflow_mlops.spec.models_data import SuiteFileSpec
+from airflow_mlops.spec.templates import DEFAULT_TEMPLATE, TEMPLATES
 from airflow_mlops.spec.yaml_source import shared_build
 
 if TYPE_CHECKING:
@@ -45,12 +46,12 @@ def _parse_suite(path: Path, text: str) -> tuple[Expectation, ...]:
 
 
 def _template_class(doc: LoadedYaml) -> type[PipelineBase]:
-    name = doc.data.get("template", "retraining") if isinstance(doc.data, dict) else "retraining"
+    name = doc.data.get("template", DEFAULT_TEMPLATE) if isinstance(doc.data, dict) else DEFAULT_TEMPLATE
     if not isinstance(name, str) or name not in TEMPLATES:
         raise PipelineConfigError(
             [issue_at(doc, ("template",), f"unknown template {name!r}", f"templates: {', '.join(TEMPLATES)}")]
         )
-    return TEMPLATES[name]
+    return TEMPLATES[name].spec
 
 
 def load_pipeline_spec(

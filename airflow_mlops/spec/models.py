@@ -110,10 +110,6 @@ class DriftMonitorPipelineSpec(PipelineBase):
         return ("resolve_data", "check_drift", "publish_drift")
 
 
+# Every template's spec, for type checking; spec/templates.py lists them with their builders (a test
+# checks that the two agree).
 PipelineSpec = RetrainingPipelineSpec | BatchScoringPipelineSpec | DriftMonitorPipelineSpec
-
-TEMPLATES: dict[str, type[PipelineBase]] = {
-    "retraining": RetrainingPipelineSpec,
-    "batch_scoring": BatchScoringPipelineSpec,
-    "drift_monitor": DriftMonitorPipelineSpec,
-}

@@ -24,7 +24,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM
 from airflow_mlops.spec.cron import PRESETS
-from airflow_mlops.spec.models import TEMPLATES
+from airflow_mlops.spec.templates import DEFAULT_TEMPLATE, TEMPLATES
 
 if TYPE_CHECKING:
     from pydantic_core import core_schema
@@ -59,17 +59,13 @@ def template_names() -> list[str]:
 
 def default_template() -> str:
     """The template of a file without a ``template`` key."""
-    return next(
-        str(cls.model_fields["template"].default)
-        for cls in TEMPLATES.values()
-        if not cls.model_fields["template"].is_required()
-    )
+    return DEFAULT_TEMPLATE
 
 
 def step_names(template: str) -> tuple[str, ...]:
     """The task ids a template builds; ``timeouts`` accepts these keys (and ``default``)."""
     # step_names() reads no field, so an unvalidated instance is enough to ask it.
-    return TEMPLATES[template].model_construct(pipeline="<pipeline>").step_names()
+    return TEMPLATES[template].spec.model_construct(pipeline="<pipeline>").step_names()
 
 
 def json_schema(template: str | None = None) -> Json:
@@ -82,7 +78,7 @@ def json_schema(template: str | None = None) -> Json:
     if template is not None and template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}; templates: {', '.join(TEMPLATES)}")
     names = [template] if template is not None else template_names()
-    classes: list[type[PipelineBase]] = [TEMPLATES[n] for n in names]
+    classes: list[type[PipelineBase]] = [TEMPLATES[n].spec for n in names]
     refs, top = models_json_schema(
         [(cls, "validation") for cls in classes],
         union_format="primitive_type_array",

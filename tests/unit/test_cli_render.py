@@ -26,10 +26,11 @@ from airflow.sdk.definitions.mappedoperator import MappedOperator
 
 from airflow_mlops.cli import main
 from airflow_mlops.commands.render import describe_dag, describe_schedule, mapped_over
-from airflow_mlops.factory.templates import BUILDERS, build_dag
+from airflow_mlops.factory.templates import build_dag
 from airflow_mlops.spec.errors import PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models import RetrainingPipelineSpec
+from airflow_mlops.spec.templates import TEMPLATES
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -50,7 +51,7 @@ def built(path: Path) -> tuple[Any, DAG]:
         if path == EXAMPLE:
             raise
         pytest.skip(f"{path.name} does not load yet: {err}")
-    module_name, _ = BUILDERS[spec.template]
+    module_name = TEMPLATES[spec.template].builder.split(":")[0]
     try:
         importlib.import_module(module_name)
     except ImportError as err:

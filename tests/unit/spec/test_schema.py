@@ -24,12 +24,12 @@ from pydantic import BaseModel
 
 from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
 from airflow_mlops.cli import main
+from airflow_mlops.commands.reference import markdown_reference
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM
 from airflow_mlops.spec.loader import load_pipeline_spec
-from airflow_mlops.spec.models import TEMPLATES
-from airflow_mlops.commands.reference import markdown_reference
 from airflow_mlops.spec.reference_rows import field_rows
 from airflow_mlops.spec.schema import REFERENCE_PATH, SCHEMA_DIALECT, json_schema, step_names
+from airflow_mlops.spec.templates import TEMPLATES
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 
 REPO = Path(__file__).resolve().parents[3]
@@ -219,8 +219,8 @@ def _nested(annotation: Any) -> list[type[BaseModel]]:
 def test_every_field_description_reaches_the_schema(template: str) -> None:
     schema = json_schema(template)
     defs = schema.get("$defs", {})
-    for model in _models(TEMPLATES[template]):
-        node = schema if model is TEMPLATES[template] else defs[model.__name__]
+    for model in _models(TEMPLATES[template].spec):
+        node = schema if model is TEMPLATES[template].spec else defs[model.__name__]
         properties = node.get("properties") or node["anyOf"][1]["properties"]  # Expectation has two forms
         for name, field in model.model_fields.items():
             if field.description:
@@ -231,7 +231,7 @@ def test_timeouts_accept_exactly_the_template_steps() -> None:
     for template in TEMPLATES:
         keys = json_schema(template)["properties"]["timeouts"]["propertyNames"]["enum"]
         assert keys == ["default", *step_names(template)]
-        assert set(keys) - {"default"} == set(TEMPLATES[template].model_construct(pipeline="x").step_names())
+        assert set(keys) - {"default"} == set(TEMPLATES[template].spec.model_construct(pipeline="x").step_names())
 
 
 def test_reference_is_in_sync_with_the_schema() -> None:
@@ -325,3 +325,14 @@ def test_reference_explains_defaults_with_an_example_the_loader_agrees_with(tmp_
     }
     assert inherited == {"owner": "churn-team", "tags": ["churn"], "retries": {"retries": 4, "delay_seconds": 5}}
     assert "inherits `{owner: churn-team, tags: [churn], retries: {retries: 4, delay_seconds: 5}}`" in text
+
+
+def test_the_template_table_and_the_spec_union_agree() -> None:
+    """PipelineSpec (for mypy) and TEMPLATES (at run time) must list the same spec classes."""
+    from airflow_mlops.factory.templates import builder
+    from airflow_mlops.spec.models import PipelineSpec
+
+    assert set(get_args(PipelineSpec)) == {template.spec for template in TEMPLATES.values()}
+    for name, template in TEMPLATES.items():
+        assert get_args(template.spec.model_fields["template"].annotation) == (name,)
+        assert callable(builder(name))
