@@ -81,6 +81,15 @@ class MlflowReader:
         return without_userinfo(uri).rstrip("/")
 
 
+def mlflow_reader() -> MlflowReader:
+    """The reader of the ``mlflow_default`` connection, as a FastAPI dependency of every route that reads MLflow.
+
+    A dependency rather than a module global, so a test overrides it (``app.dependency_overrides``)
+    with a reader of its own store instead of patching this module.
+    """
+    return MlflowReader()
+
+
 def _millis(value: Any) -> str | None:
     if not value:
         return None
