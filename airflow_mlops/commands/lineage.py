@@ -23,18 +23,19 @@ def parse_model_ref(text: str) -> tuple[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from airflow_mlops import governance
+    from airflow_mlops.governance.cli import open_client, run_cli
+    from airflow_mlops.governance.lineage import lineage
     from airflow_mlops.report import format_lineage
 
     model, ref = args.ref
 
     def action() -> int:
-        with governance.open_client(args.conn_id, args.tracking_uri) as client:
-            info = governance.lineage(client, model, ref)
+        with open_client(args.conn_id, args.tracking_uri) as client:
+            info = lineage(client, model, ref)
         print(json.dumps(info, indent=2, sort_keys=True) if args.json else format_lineage(info))
         return 0
 
-    return governance.run_cli("lineage", action)
+    return run_cli("lineage", action)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

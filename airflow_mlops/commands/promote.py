@@ -11,24 +11,25 @@ def _run(args: argparse.Namespace) -> int:
     if args.force and not (args.reason or "").strip():
         # A bypass nobody can explain later is exactly what the audit trail exists to prevent.
         args.usage_error("--force needs --reason TEXT: say why the gate is being bypassed")
-    from airflow_mlops import governance
+    from airflow_mlops.governance.cli import cli_actor, open_client, run_cli
+    from airflow_mlops.governance.promotion import request_promotion
 
     def action() -> int:
-        with governance.open_client(args.conn_id, args.tracking_uri) as client:
-            result = governance.request_promotion(
+        with open_client(args.conn_id, args.tracking_uri) as client:
+            result = request_promotion(
                 client,
                 args.model,
                 args.version,
                 force=args.force,
                 alias=args.alias,
                 previous_alias=args.previous_alias,
-                actor=governance.cli_actor(),
+                actor=cli_actor(),
                 reason=args.reason or "",
             )
         _print_result(result, args.model, args.previous_alias)
         return 0
 
-    return governance.run_cli("promote", action)
+    return run_cli("promote", action)
 
 
 def _print_result(result: dict[str, object], model: str, previous_alias: str) -> None:

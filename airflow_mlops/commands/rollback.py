@@ -8,17 +8,18 @@ from airflow_mlops.commands import add_mlflow_args
 
 
 def _run(args: argparse.Namespace) -> int:
-    from airflow_mlops import governance
+    from airflow_mlops.governance.cli import cli_actor, open_client, run_cli
+    from airflow_mlops.governance.promotion import rollback
 
     def action() -> int:
-        with governance.open_client(args.conn_id, args.tracking_uri) as client:
-            result = governance.rollback(
+        with open_client(args.conn_id, args.tracking_uri) as client:
+            result = rollback(
                 client,
                 args.model,
                 to_version=args.to,
                 alias=args.alias,
                 previous_alias=args.previous_alias,
-                actor=governance.cli_actor(),
+                actor=cli_actor(),
                 reason=args.reason or "",
             )
         previous = result["previous"]
@@ -27,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"@{args.alias} of {args.model} rolled back: {moved_from} -> v{result['version']} ({kept})")
         return 0
 
-    return governance.run_cli("rollback", action)
+    return run_cli("rollback", action)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops import governance
+from airflow_mlops.governance.promotion import promote_version
 from airflow_mlops.links import ModelVersionLink
 from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
 from airflow_mlops.record import tag
@@ -158,7 +158,7 @@ class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         hook = self.mlflow_hook
         with hook.session():
             # The CLI's `promote` goes through the same function, so both leave the same audit trail.
-            moved = governance.promote_version(
+            moved = promote_version(
                 hook.get_client(),
                 self.model_name,
                 new_version,

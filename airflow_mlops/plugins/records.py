@@ -20,7 +20,11 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops import governance
+from airflow_mlops.governance import NotFoundError
+from airflow_mlops.governance.history import read_history
+from airflow_mlops.governance.lineage import lineage
+from airflow_mlops.governance.recheck import download_json
+from airflow_mlops.governance.registry import aliases, registered_model
 from airflow_mlops.hooks.mlflow import (
     MlflowHook,
     filter_literal,
@@ -60,7 +64,7 @@ class MlflowReader:
         try:
             with _LOCK, temporary_env(_FAST_FAIL), self.hook.session():
                 yield self.hook.get_client()
-        except governance.NotFoundError:
+        except NotFoundError:
             raise
         except Exception as err:
             log.exception("airflow-mlops UI: reading MLflow failed")
@@ -75,6 +79,15 @@ class MlflowReader:
         if not uri.startswith(("http://", "https://")):
             return None
         return without_userinfo(uri).rstrip("/")
+
+
+def mlflow_reader() -> MlflowReader:
+    """The reader of the ``mlflow_default`` connection, as a FastAPI dependency of every route that reads MLflow.
+
+    A dependency rather than a module global, so a test overrides it (``app.dependency_overrides``)
+    with a reader of its own store instead of patching this module.
+    """
+    return MlflowReader()
 
 
 def _millis(value: Any) -> str | None:
@@ -120,15 +133,15 @@ def run_record(
                 "mlflow_run_id": mlflow_run_id,
                 "experiment_id": parent.info.experiment_id,
                 "data": {k.removeprefix("data."): v for k, v in parent.data.params.items() if k.startswith("data.")},
-                "validation": governance.download_json(client, mlflow_run_id, paths.VALIDATION_RESULT),
-                "evaluation": governance.download_json(client, mlflow_run_id, paths.EVALUATION_RESULT),
-                "verdict": governance.download_json(client, mlflow_run_id, paths.GATE_VERDICT),
+                "validation": download_json(client, mlflow_run_id, paths.VALIDATION_RESULT),
+                "evaluation": download_json(client, mlflow_run_id, paths.EVALUATION_RESULT),
+                "verdict": download_json(client, mlflow_run_id, paths.GATE_VERDICT),
             }
         )
     for model_name in model_names:
         try:
-            record["aliases"][model_name] = governance.aliases(client, model_name)
-        except governance.NotFoundError:
+            record["aliases"][model_name] = aliases(client, model_name)
+        except NotFoundError:
             continue
         found = _versions(client, model_name, {tag.DAG_ID: dag_id, tag.RUN_ID: run_id})
         record["registered"] += [{"model_name": model_name, "version": str(v.version)} for v in found]
@@ -140,7 +153,7 @@ def validation_record(client: MlflowClient, dag_id: str, run_id: str, *, hint: s
     parent = find_pipeline_run(client, dag_id, run_id, hint)
     if parent is None:
         return None
-    result = governance.download_json(client, parent.info.run_id, paths.VALIDATION_RESULT)
+    result = download_json(client, parent.info.run_id, paths.VALIDATION_RESULT)
     if not isinstance(result, dict):
         return None
     return {"mlflow_run_id": parent.info.run_id, "experiment_id": parent.info.experiment_id, "result": result}
@@ -156,16 +169,16 @@ def champions(client: MlflowClient, model_names: Iterable[str]) -> dict[str, dic
     found = {}
     for name in model_names:
         try:
-            found[name] = governance.aliases(client, name)
-        except governance.NotFoundError:
+            found[name] = aliases(client, name)
+        except NotFoundError:
             found[name] = {}
     return found
 
 
 def model_record(client: MlflowClient, model_name: str) -> dict[str, Any]:
     """A registered model: its aliases, each version's provenance in one line, and the promotion history."""
-    registered = governance.registered_model(client, model_name)
-    model_aliases = governance.aliases(client, model_name)
+    registered = registered_model(client, model_name)
+    model_aliases = aliases(client, model_name)
     by_version: dict[str, list[str]] = {}
     for alias, version in sorted(model_aliases.items()):
         by_version.setdefault(version, []).append(alias)
@@ -193,7 +206,7 @@ def model_record(client: MlflowClient, model_name: str) -> dict[str, Any]:
                 "promoted_by": recorded.promotion.promoted_by,
             }
         )
-    history = list(reversed(governance.read_history(client, model_name)))
+    history = list(reversed(read_history(client, model_name)))
     return {
         "model_name": model_name,
         "description": registered.description or None,
@@ -204,7 +217,7 @@ def model_record(client: MlflowClient, model_name: str) -> dict[str, Any]:
 
 
 def version_lineage(client: MlflowClient, model_name: str, version: str) -> dict[str, Any]:
-    return governance.lineage(client, model_name, version)
+    return lineage(client, model_name, version)
 
 
 def mlflow_run_record(client: MlflowClient, mlflow_run_id: str) -> dict[str, Any] | None:

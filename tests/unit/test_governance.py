@@ -17,12 +17,16 @@ from typing import Any
 
 import pytest
 
-from airflow_mlops import governance
 from airflow_mlops.cli import main
 from airflow_mlops.commands.lineage import parse_model_ref
 from airflow_mlops.exceptions import PromotionConflictError
 from airflow_mlops.gates.decision import ChampionRule, ThresholdRule, decide
 from airflow_mlops.governance import NotFoundError, PromotionRefusedError
+from airflow_mlops.governance.history import HISTORY_MAX_CHARS, HISTORY_MAX_ENTRIES, append_history, bounded_history
+from airflow_mlops.governance.lineage import lineage
+from airflow_mlops.governance.promotion import promote_version, request_promotion, rollback
+from airflow_mlops.governance.recheck import recheck_gate
+from airflow_mlops.record import paths, tag
 from airflow_mlops.record.lineage import lineage_tags
 from airflow_mlops.report import format_lineage
 
@@ -94,8 +98,8 @@ def _pipeline_record(client: Any, experiment_id: str, run_id: str, test_uri: str
     tags = {"mlops.dag_id": "gov_dag", "mlops.run_id": run_id, "mlops.role": "pipeline"}
     parent = str(client.create_run(experiment_id, tags=tags).info.run_id)
     evaluation = {"test_uri": test_uri, "n_test": 80, "candidates": [], "champion": None}
-    client.log_text(parent, json.dumps(evaluation), governance.EVALUATION_ARTIFACT)
-    client.log_text(parent, json.dumps(rules), governance.RULES_ARTIFACT)
+    client.log_text(parent, json.dumps(evaluation), paths.EVALUATION_RESULT)
+    client.log_text(parent, json.dumps(rules), paths.GATE_RULES)
     return parent
 
 
@@ -211,9 +215,7 @@ def store(template: Path, tmp_path: Path) -> tuple[Any, str]:
 
 
 def _promote(client: Any, version: str, expected: str | None, **kwargs: Any) -> dict[str, Any]:
-    return governance.promote_version(
-        client, MODEL, version, expected_champion=expected, actor=ACTOR, reason="because", **kwargs
-    )
+    return promote_version(client, MODEL, version, expected_champion=expected, actor=ACTOR, reason="because", **kwargs)
 
 
 def _aliases(client: Any) -> dict[str, str]:
@@ -221,7 +223,7 @@ def _aliases(client: Any) -> dict[str, str]:
 
 
 def _history(client: Any) -> list[dict[str, Any]]:
-    return list(json.loads(client.get_registered_model(MODEL).tags.get(governance.HISTORY_TAG, "[]")))
+    return list(json.loads(client.get_registered_model(MODEL).tags.get(tag.PROMOTION_HISTORY, "[]")))
 
 
 # --- promote: compare-and-set ------------------------------------------------------------------
@@ -280,7 +282,7 @@ def test_reevaluate_promotes_when_the_gate_passes_against_the_new_champion(store
         ("promote", GOOD_1, GOOD_2),
     ], "a re-evaluation that passes is a promotion, not a refusal"
     # The rule relative to the champion was judged against v1, the champion it replaced.
-    check = governance.recheck_gate(client, MODEL, GOOD_2, champion_version=GOOD_1)
+    check = recheck_gate(client, MODEL, GOOD_2, champion_version=GOOD_1)
     champion_rule = next(o for o in check["verdict"]["outcomes"] if o["kind"] == "champion")
     assert champion_rule["passed"] and champion_rule["champion_value"] == check["champion_metrics"]["f1"]
 
@@ -361,7 +363,7 @@ def test_promote_is_a_no_op_when_alias_already_points_at_the_version(store: tupl
 def test_unknown_model_or_version_is_a_clear_error(store: tuple[Any, str]) -> None:
     client, _ = store
     with pytest.raises(NotFoundError, match="no registered model named 'nope'"):
-        governance.promote_version(client, "nope", "1", expected_champion=None, actor=ACTOR, reason="")
+        promote_version(client, "nope", "1", expected_champion=None, actor=ACTOR, reason="")
     with pytest.raises(NotFoundError, match="gov_model has no version 99"):
         _promote(client, "99", None)
     assert _aliases(client) == {}
@@ -370,31 +372,31 @@ def test_unknown_model_or_version_is_a_clear_error(store: tuple[Any, str]) -> No
 def test_history_keeps_the_newest_entries_within_50_and_a_sql_tag_column(store: tuple[Any, str]) -> None:
     client, _ = store
     for i in range(60):
-        governance.append_history(
+        append_history(
             client, MODEL, action="promote", actor=ACTOR, from_version=None, to_version=str(i), reason="r", forced=False
         )
     _promote(client, GOOD_1, None)
 
-    raw = client.get_registered_model(MODEL).tags[governance.HISTORY_TAG]
+    raw = client.get_registered_model(MODEL).tags[tag.PROMOTION_HISTORY]
     history = json.loads(raw)
     # Postgres and MySQL store registered-model tag values as VARCHAR(5000): ~40 entries this size.
-    assert len(raw) <= governance.HISTORY_MAX_CHARS
-    assert 30 <= len(history) <= governance.HISTORY_MAX_ENTRIES
+    assert len(raw) <= HISTORY_MAX_CHARS
+    assert 30 <= len(history) <= HISTORY_MAX_ENTRIES
     expected = [str(i) for i in range(61 - len(history), 60)] + [GOOD_1]
     assert [e["to"] for e in history] == expected, "the newest entries are kept, oldest dropped first"
 
     long = "x" * 4000  # the full reason stays on the version tag; the history clips it
-    governance.append_history(
+    append_history(
         client, MODEL, action="refused", actor=long, from_version="1", to_version="2", reason=long, forced=True
     )
-    raw = client.get_registered_model(MODEL).tags[governance.HISTORY_TAG]
-    assert len(raw) <= governance.HISTORY_MAX_CHARS
+    raw = client.get_registered_model(MODEL).tags[tag.PROMOTION_HISTORY]
+    assert len(raw) <= HISTORY_MAX_CHARS
     assert json.loads(raw)[-1]["reason"] == "x" * 200
 
 
 def test_history_never_keeps_more_than_50_entries() -> None:
     tiny = [{"to": str(i)} for i in range(80)]
-    assert governance.bounded_history(tiny) == tiny[-governance.HISTORY_MAX_ENTRIES :]
+    assert bounded_history(tiny) == tiny[-HISTORY_MAX_ENTRIES:]
 
 
 # --- rollback -----------------------------------------------------------------------------------
@@ -405,7 +407,7 @@ def test_rollback_restores_previous_and_swaps_the_aliases(store: tuple[Any, str]
     _promote(client, GOOD_1, None)
     _promote(client, GOOD_2, GOOD_1)
 
-    result = governance.rollback(client, MODEL, actor=ACTOR, reason="v2 misbehaves in prod")
+    result = rollback(client, MODEL, actor=ACTOR, reason="v2 misbehaves in prod")
 
     assert (result["version"], result["previous"], result["action"]) == (GOOD_1, GOOD_2, "rollback")
     assert _aliases(client) == {"champion": GOOD_1, "previous": GOOD_2}
@@ -429,7 +431,7 @@ def test_rollback_to_an_earlier_champion(store: tuple[Any, str]) -> None:
     _promote(client, GOOD_2, GOOD_1)
     _promote(client, HAND, GOOD_2, forced=True)
 
-    governance.rollback(client, MODEL, to_version=GOOD_1, actor=ACTOR, reason="")
+    rollback(client, MODEL, to_version=GOOD_1, actor=ACTOR, reason="")
 
     assert _aliases(client) == {"champion": GOOD_1, "previous": HAND}
 
@@ -438,15 +440,15 @@ def test_rollback_refusals_leave_the_aliases_alone(store: tuple[Any, str]) -> No
     client, _ = store
     _promote(client, GOOD_1, None)
     with pytest.raises(PromotionRefusedError, match=r"no @previous to roll back to; name the version with --to"):
-        governance.rollback(client, MODEL, actor=ACTOR, reason="")
+        rollback(client, MODEL, actor=ACTOR, reason="")
     with pytest.raises(PromotionRefusedError, match="version 1 of gov_model is already @champion"):
-        governance.rollback(client, MODEL, to_version=GOOD_1, actor=ACTOR, reason="")
+        rollback(client, MODEL, to_version=GOOD_1, actor=ACTOR, reason="")
     with pytest.raises(PromotionRefusedError, match="has never been @champion"):
-        governance.rollback(client, MODEL, to_version=BAD, actor=ACTOR, reason="")
+        rollback(client, MODEL, to_version=BAD, actor=ACTOR, reason="")
     with pytest.raises(NotFoundError, match="no version 42"):
-        governance.rollback(client, MODEL, to_version="42", actor=ACTOR, reason="")
+        rollback(client, MODEL, to_version="42", actor=ACTOR, reason="")
     with pytest.raises(NotFoundError, match="no registered model"):
-        governance.rollback(client, "nope", actor=ACTOR, reason="")
+        rollback(client, "nope", actor=ACTOR, reason="")
     assert _aliases(client) == {"champion": GOOD_1}
     assert [e["action"] for e in _history(client)] == ["promote"]
 
@@ -458,7 +460,7 @@ def test_gated_promotion_rescores_both_models_on_the_recorded_test_rows(store: t
     client, _ = store
     _promote(client, GOOD_1, None)
 
-    result = governance.request_promotion(client, MODEL, GOOD_2, actor=ACTOR, reason="weekly refresh")
+    result = request_promotion(client, MODEL, GOOD_2, actor=ACTOR, reason="weekly refresh")
 
     check = result["check"]
     assert check["verdict"]["decision"] == "promote"
@@ -477,7 +479,7 @@ def test_gated_promotion_refuses_a_model_that_fails_the_rules(store: tuple[Any, 
     _promote(client, GOOD_1, None)
 
     with pytest.raises(PromotionRefusedError, match=r"gate refuses version 3 .*f1 0\.0000 is below the minimum 0\.7"):
-        governance.request_promotion(client, MODEL, BAD, actor=ACTOR)
+        request_promotion(client, MODEL, BAD, actor=ACTOR)
 
     assert _aliases(client) == {"champion": GOOD_1}
     refusal = _history(client)[-1]
@@ -488,7 +490,7 @@ def test_gated_promotion_judges_every_slice_the_recorded_rules_name(store: tuple
     client, _ = store
     _promote(client, SLICED_1, None)
 
-    result = governance.request_promotion(client, MODEL, SLICED_2, actor=ACTOR, reason="sliced refresh")
+    result = request_promotion(client, MODEL, SLICED_2, actor=ACTOR, reason="sliced refresh")
 
     check = result["check"]
     assert check["verdict"]["decision"] == "promote", check["verdict"]["summary"]
@@ -514,7 +516,7 @@ def test_version_without_recorded_gate_is_refused_with_a_pointer_to_force(store:
     _promote(client, GOOD_1, None)
 
     with pytest.raises(PromotionRefusedError, match=r"no recorded gate to re-apply .*--force"):
-        governance.request_promotion(client, MODEL, HAND, actor=ACTOR)
+        request_promotion(client, MODEL, HAND, actor=ACTOR)
 
     assert _aliases(client) == {"champion": GOOD_1}
     assert _history(client)[-1]["action"] == "refused"
@@ -524,7 +526,7 @@ def test_forced_promotion_skips_the_gate_and_says_so(store: tuple[Any, str]) -> 
     client, _ = store
     _promote(client, GOOD_1, None)
 
-    result = governance.request_promotion(client, MODEL, BAD, force=True, actor=ACTOR, reason="incident 42")
+    result = request_promotion(client, MODEL, BAD, force=True, actor=ACTOR, reason="incident 42")
 
     assert "check" not in result and result["forced"] is True
     assert _aliases(client) == {"champion": BAD, "previous": GOOD_1}
@@ -545,10 +547,10 @@ def test_lineage_gathers_the_whole_provenance_chain(store: tuple[Any, str]) -> N
     _promote(client, GOOD_1, None)
     _promote(client, GOOD_2, GOOD_1)
     _promote(client, BAD, GOOD_2, forced=True)
-    governance.rollback(client, MODEL, actor=ACTOR, reason="bad")
+    rollback(client, MODEL, actor=ACTOR, reason="bad")
     client.set_model_version_tag(MODEL, GOOD_1, "mlops.approval.by", "carol")
 
-    info = governance.lineage(client, MODEL, "champion")
+    info = lineage(client, MODEL, "champion")
 
     assert (info["version"], info["aliases"]) == (GOOD_2, ["champion"])
     assert info["model_aliases"] == {"champion": GOOD_2, "previous": BAD}
@@ -589,7 +591,7 @@ def test_lineage_gathers_the_whole_provenance_chain(store: tuple[Any, str]) -> N
         ("rollback", BAD, GOOD_2),
     ], "only the entries that moved this version"
 
-    approved = governance.lineage(client, MODEL, GOOD_1)
+    approved = lineage(client, MODEL, GOOD_1)
     assert approved["approval"]["approver"] == "carol"
     assert approved["aliases"] == []
 
@@ -601,7 +603,7 @@ def test_lineage_shows_who_approved_when_and_why(store: tuple[Any, str]) -> None
     for key, value in record.items():
         client.set_model_version_tag(MODEL, GOOD_1, f"mlops.approval.{key}", value)
 
-    info = governance.lineage(client, MODEL, GOOD_1)
+    info = lineage(client, MODEL, GOOD_1)
     text = format_lineage(info)
 
     assert info["approval"] == {
@@ -617,7 +619,7 @@ def test_lineage_shows_who_approved_when_and_why(store: tuple[Any, str]) -> None
 
 def test_lineage_of_a_hand_registered_version_says_what_is_missing(store: tuple[Any, str]) -> None:
     client, _ = store
-    info = governance.lineage(client, MODEL, HAND)
+    info = lineage(client, MODEL, HAND)
 
     text = format_lineage(info)
 
@@ -630,14 +632,14 @@ def test_lineage_of_a_hand_registered_version_says_what_is_missing(store: tuple[
 def test_lineage_of_an_unknown_alias_is_a_clear_error(store: tuple[Any, str]) -> None:
     client, _ = store
     with pytest.raises(NotFoundError, match="gov_model has no alias @champion"):
-        governance.lineage(client, MODEL, "champion")
+        lineage(client, MODEL, "champion")
 
 
 def test_format_lineage_prints_every_link(store: tuple[Any, str]) -> None:
     client, _ = store
     _promote(client, GOOD_1, None)
 
-    text = format_lineage(governance.lineage(client, MODEL, "champion"))
+    text = format_lineage(lineage(client, MODEL, "champion"))
 
     for expected in (
         "gov_model v1  @champion",

@@ -138,6 +138,7 @@ def test_all_light_modules_were_imported(parse_result: dict[str, Any]) -> None:
         "airflow_mlops.gates.decision",
         "airflow_mlops.plugins.plugin",
         "airflow_mlops.plugins.app",
+        "airflow_mlops.plugins.views",
         "airflow_mlops.plugins.records",
         "airflow_mlops.ml.estimators",
         "airflow_mlops.ml.metrics",
@@ -145,6 +146,7 @@ def test_all_light_modules_were_imported(parse_result: dict[str, Any]) -> None:
         "airflow_mlops.cli",
         "airflow_mlops.report",
         "airflow_mlops.governance",
+        "airflow_mlops.governance.promotion",
         "airflow_mlops.links",
         "airflow_mlops.demo.runner",
     ):

@@ -1,0 +1,58 @@
+"""Plumbing shared by the promote, rollback and lineage commands: a client, an actor, clean errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+@contextlib.contextmanager
+def open_client(conn_id: str = "mlflow_default", tracking_uri: str | None = None) -> Iterator[MlflowClient]:
+    """The client an on-call command uses: the Airflow connection, unless a URI is given."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr is for the one-line error
+    if tracking_uri:
+        from mlflow import MlflowClient
+
+        yield MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        return
+    from airflow_mlops.hooks.mlflow import MlflowHook
+
+    # Outside a task, Airflow 3 looks connections up in env vars and secrets backends only; the
+    # metadata database is consulted in "server" processes. `airflow connections get` marks
+    # itself the same way, so a connection added with `airflow connections add` resolves here too.
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
+    hook = MlflowHook(conn_id)
+    with hook.session():
+        yield hook.get_client()
+
+
+def cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli:unknown"
+
+
+def run_cli(command: str, action: Callable[[], int]) -> int:
+    """Run a command; an expected failure becomes one line on stderr and exit code 1, not a traceback."""
+    from airflow.sdk.exceptions import AirflowException
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return action()
+    except (AirflowException, MlflowException) as err:
+        message = " ".join(str(getattr(err, "message", None) or err).split())
+        print(f"airflow-mlops {command}: error: {message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # `lineage ... | head`: the reader left; say nothing more and let Python exit quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

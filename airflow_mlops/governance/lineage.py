@@ -1,0 +1,79 @@
+"""A version's lineage: where it came from and how it reached its aliases, as one dict.
+
+What ``airflow-mlops lineage`` prints and the UI's version page shows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.governance.history import read_history
+from airflow_mlops.governance.registry import aliases, resolve_ref
+from airflow_mlops.record.lineage import VersionLineage
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+def _timestamp(millis: Any) -> str | None:
+    if not millis:
+        return None
+    return datetime.fromtimestamp(int(millis) / 1000, UTC).isoformat(timespec="seconds")
+
+
+def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
+    """Everything recorded about where a version came from and how it reached its aliases.
+
+    Read from the registry and the training run only, so it still answers after Airflow's
+    metadata has been cleaned up. Missing facts (a version registered by hand) are None.
+    """
+    from mlflow.exceptions import MlflowException
+
+    mv = resolve_ref(client, model_name, ref)
+    version = str(mv.version)
+    tags: dict[str, str] = dict(mv.tags or {})
+    model_aliases = aliases(client, model_name)
+    recorded = VersionLineage.from_tags(tags, source_run_id=mv.run_id)
+    training_run_id = recorded.training.run_id
+    run_params: dict[str, str] | None = None
+    run_metrics: dict[str, float] | None = None
+    if training_run_id:
+        try:
+            run = client.get_run(training_run_id)
+            run_params, run_metrics = dict(run.data.params), dict(run.data.metrics)
+        except MlflowException:
+            pass
+    gate, promotion, approval = recorded.gate, recorded.promotion, recorded.approval
+    return {
+        "model_name": model_name,
+        "version": version,
+        "ref": ref,
+        "aliases": sorted(a for a, v in model_aliases.items() if v == version),
+        "model_aliases": model_aliases,
+        "created_at": _timestamp(mv.creation_timestamp),
+        "source": mv.source,
+        "pipeline": {"dag_id": recorded.dag_id, "run_id": recorded.run_id},
+        "data": recorded.data.model_dump(),
+        "validation": recorded.validation.model_dump(),
+        "code": recorded.code,
+        "training": {**recorded.training.model_dump(), "run_id": training_run_id, "run_params": run_params},
+        "metrics": {"test": recorded.metrics, "run": run_metrics},
+        "gate": {
+            "decision": gate.decision,
+            "summary": gate.summary,
+            "champion_version": gate.champion_version,
+            "outcomes": gate.verdict.get("outcomes") if isinstance(gate.verdict, dict) else None,
+        },
+        # Written by the approve task (approval: manual) and copied onto the version by register.
+        "approval": {
+            "status": approval.get("decision") or ("recorded" if approval else "not required"),
+            "decision": approval.get("decision"),
+            "approver": approval.get("by"),
+            "at": approval.get("at"),
+            "reason": approval.get("reason"),
+            "tags": approval,
+        },
+        "promotion": promotion.model_dump(),
+        "history": [e for e in read_history(client, model_name) if version in (e.get("from"), e.get("to"))],
+    }
