@@ -42,19 +42,19 @@ def _classification(labels: pd.Series, name: str, split: SplitSettings, settings
     known = labels.dropna()
     if logical_type_of(labels) == "float" and len(known) and not bool(np.all(np.mod(known, 1) == 0)):
         example = next(v for v in known if v % 1 != 0)
-        message = f"holds continuous values such as {example!r}; set problem: regression, or bin it into classes"
+        message = f"holds continuous values such as {_shown(example)}; set problem: regression, or bin it into classes"
         issues.append(ContractIssue("target_continuous", name, message))
         return issues
     counts = known.value_counts()
     if len(counts) < 2:
-        only = f"only {counts.index[0]!r}" if len(counts) else "no labels at all"
+        only = f"only {_shown(counts.index[0])}" if len(counts) else "no labels at all"
         message = f"has {only}; a classifier needs at least two classes in the data"
         issues.append(ContractIssue("single_class", name, message))
         return issues
     needed = split.rows_per_class(settings.min_rows_per_class)
     small = counts[counts < needed]
     if len(small):
-        listed = ", ".join(f"{label!r}: {count}" for label, count in small.head(_SHOWN).items())
+        listed = ", ".join(f"{_shown(label)}: {count}" for label, count in small.head(_SHOWN).items())
         more = f" and {len(small) - _SHOWN} more" if len(small) > _SHOWN else ""
         message = f"class(es) with fewer than {needed} rows ({listed}{more}); the split (test_size "
         message += f"{split.test_size}{_folds(split)}) needs {needed} per class: add rows, or merge or drop the class"
@@ -93,6 +93,12 @@ def _too_few_rows(name: str, rows: int, split: SplitSettings, *, classes: int) -
         return []
     message = f"{rows} labelled row(s) split into {train} train / {test} test; each side needs at least {need}"
     return [ContractIssue("too_few_rows", name, message)]
+
+
+def _shown(value: object) -> str:
+    """A label as a person wrote it: 1 or 'yes', not np.int64(1)."""
+    item = getattr(value, "item", None)
+    return repr(item() if callable(item) else value)
 
 
 def _folds(split: SplitSettings) -> str:
