@@ -14,6 +14,7 @@ from airflow_mlops.data_contract.columns import (
     candidate_features,
     duplicate_issues,
     id_like_issues,
+    infinite_issues,
     missing_issues,
     new_column_issues,
     numeric_text_issues,
@@ -58,6 +59,7 @@ def check_frame(
         *new_column_issues(frame, contract, reference),
         *type_issues(frame, contract, reference),
         *numeric_text_issues(frame, contract, settings),
+        *infinite_issues(frame, contract),
     ]
     if settings.id_like:
         issues += id_like_issues(frame, contract, settings)

@@ -202,3 +202,19 @@ def numeric_text_issues(frame: pd.DataFrame, contract: DataContract, settings: C
         message += "fix those values, or declare its type in data.columns if it really is text"
         issues.append(ContractIssue("numeric_text", name, message, found="string"))
     return issues
+
+
+def infinite_issues(frame: pd.DataFrame, contract: DataContract) -> list[ContractIssue]:
+    """Number features holding infinity: imputation fills NaN, but scikit-learn refuses inf outright."""
+    import numpy as np
+
+    issues = []
+    for name in candidate_features(frame, contract):
+        series = column_of(frame, name)
+        if logical_type_of(series) != "float":
+            continue
+        count = int(np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).sum())
+        if count:
+            message = f"{count} row(s) hold infinity, which no estimator accepts; replace them (e.g. with empty cells)"
+            issues.append(ContractIssue("feature_not_finite", name, message, found="float"))
+    return issues

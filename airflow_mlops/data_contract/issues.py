@@ -14,6 +14,7 @@ Rule = Literal[
     "id_like_string",
     "id_like_number",
     "numeric_text",
+    "feature_not_finite",
     "too_few_rows",
     "single_class",
     "class_too_small",

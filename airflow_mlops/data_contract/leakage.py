@@ -113,6 +113,7 @@ def _tree_accuracy(series: pd.Series, labels: pd.Series, fit: Any, held: Any) ->
     from sklearn.tree import DecisionTreeClassifier
 
     values = series.to_numpy(dtype="float64", na_value=np.nan).reshape(-1, 1)
+    values = np.where(np.isinf(values), np.nan, values)  # feature_not_finite reports inf; a tree takes NaN
     classes = _codes(labels)
     depth = min(6, max(2, math.ceil(math.log2(max(2, len(np.unique(classes)))))))
     tree = DecisionTreeClassifier(max_depth=depth, random_state=_SEED).fit(values[fit], classes[fit])

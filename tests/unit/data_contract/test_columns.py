@@ -135,3 +135,12 @@ def test_check_settings_turn_id_like_off_and_move_its_thresholds(clean: pd.DataF
     assert check(frame) == []
     assert rules(check(frame, settings=CheckSettings(id_max_unique_ratio=0.1))) == {("id_like_string", "code"): True}
     assert check(frame.assign(code=[f"k{i}" for i in range(len(clean))]), settings=CheckSettings(id_like=False)) == []
+
+
+def test_infinity_in_a_feature_is_named_with_its_count(clean: pd.DataFrame) -> None:
+    frame = clean.assign(mean_area=clean["mean_area"].where(clean.index % 100 != 0, np.inf))
+
+    [issue] = check(frame)
+
+    assert (issue.rule, issue.column, issue.blocking) == ("feature_not_finite", "mean_area", True)
+    assert issue.message.startswith("6 row(s)")
