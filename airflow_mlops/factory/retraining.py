@@ -96,7 +96,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             features=spec.data.features,
             test_size=spec.data.split.test_size,
             seed=spec.data.split.seed,
-            stratify=spec.data.split.stratify,
+            stratify=spec.stratify_split,
             dvc_conn_id=spec.data.dvc_conn_id,
         )
         validate >> prepare

@@ -18,7 +18,7 @@ from airflow_mlops.spec.models_base import StrictModel
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
-from airflow_mlops.spec.models_training import CandidateSpec
+from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec
 
 
 class RetrainingPipelineSpec(PipelineBase):
@@ -29,10 +29,17 @@ class RetrainingPipelineSpec(PipelineBase):
     data: DataSpec
     validation: ValidationSpec
     models: list[CandidateSpec] = Field(..., min_length=1)
+    candidates: CandidatesSpec = CandidatesSpec()
     select_by: str
     gate: GateSpec
     approval: ApprovalSpec = ApprovalSpec()
     registry: RegistrySpec
+
+    @property
+    def stratify_split(self) -> bool:
+        """``data.split.stratify`` as written, or by default true for classification and false for regression."""
+        written = self.data.split.stratify
+        return self.problem == "classification" if written is None else written
 
     def step_names(self) -> tuple[str, ...]:
         steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
@@ -58,6 +65,14 @@ class RetrainingPipelineSpec(PipelineBase):
                         hint,
                     )
                 )
+        if self.problem == "regression" and self.data.split.stratify:
+            issues.append(
+                (
+                    ("data", "split", "stratify"),
+                    "a regression target cannot be stratified",
+                    "remove stratify (it defaults to false for regression) or set problem: classification",
+                )
+            )
         seen: set[str] = set()
         for index, model in enumerate(self.models):
             issues.extend(model.semantic_issues(("models", index)))

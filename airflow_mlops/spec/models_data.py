@@ -1,4 +1,4 @@
-"""The data a pipeline reads and the checks it must pass: dataset, split, expectations.
+"""The data a pipeline reads and the checks it must pass: dataset, split, contract, expectations.
 
 Annotations are evaluated as the classes are defined (no ``from __future__ import
 annotations``): pydantic would otherwise compile each one from its string and evaluate it,
@@ -9,6 +9,17 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from airflow_mlops.data_contract.vocabulary import (
+    DEFAULT_ID_MAX_UNIQUE_RATIO,
+    DEFAULT_ID_MIN_UNIQUE,
+    DEFAULT_LEAKAGE_ACCURACY,
+    DEFAULT_LEAKAGE_CORRELATION,
+    DEFAULT_LEAKAGE_SAMPLE_ROWS,
+    DEFAULT_NUMERIC_TEXT_RATIO,
+    LOGICAL_TYPES,
+    ColumnPolicy,
+    LogicalType,
+)
 from airflow_mlops.spec.errors import SpecValueError
 from airflow_mlops.spec.models_base import StrictModel
 
@@ -18,7 +29,69 @@ class SplitSpec(StrictModel):
 
     test_size: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
-    stratify: bool = True
+    stratify: bool | None = Field(
+        None,
+        description="Keep each class's share in both sides of the split. Default: true for classification, "
+        "false for regression (a continuous target cannot be stratified; true with regression is refused).",
+    )
+
+
+class DataChecksSpec(StrictModel):
+    """The built-in checks of the data before training; a failed check stops the run and names the column."""
+
+    target: bool = Field(
+        True,
+        description="Check the label: at least two classes with enough rows each for the split, no missing "
+        "label, no continuous values for classification; finite numbers for regression.",
+    )
+    leakage: bool = Field(
+        True,
+        description="Stop on a feature that equals the target or alone predicts it almost perfectly.",
+    )
+    id_like: bool = Field(
+        True,
+        description="Stop on an undeclared text column with identifier-like cardinality (it would be one-hot "
+        "encoded into one column per row).",
+    )
+    min_rows_per_class: int | None = Field(
+        None,
+        ge=1,
+        description="Fewest rows each class needs. Default: what the split needs, max(2, ceil(1 / test_size)); "
+        "a smaller value cannot lower that floor.",
+    )
+    leakage_accuracy: float = Field(
+        DEFAULT_LEAKAGE_ACCURACY,
+        gt=0.5,
+        le=1,
+        description="Balanced accuracy on held-out rows at which one feature alone counts as leaking a class target.",
+    )
+    leakage_correlation: float = Field(
+        DEFAULT_LEAKAGE_CORRELATION,
+        gt=0,
+        le=1,
+        description="Absolute correlation with a regression target at which one feature counts as leaking it.",
+    )
+    leakage_sample_rows: int = Field(
+        DEFAULT_LEAKAGE_SAMPLE_ROWS, ge=100, description="The leakage check reads a random sample of this many rows."
+    )
+    id_max_unique_ratio: float = Field(
+        DEFAULT_ID_MAX_UNIQUE_RATIO,
+        gt=0,
+        le=1,
+        description="A text column is id-like when its distinct values exceed this share of its rows (and "
+        "id_min_unique); a name such as *_id needs only the share.",
+    )
+    id_min_unique: int = Field(
+        DEFAULT_ID_MIN_UNIQUE,
+        ge=1,
+        description="Fewest distinct values of an id-like text column; with fewer it is a category.",
+    )
+    numeric_text_ratio: float = Field(
+        DEFAULT_NUMERIC_TEXT_RATIO,
+        gt=0,
+        le=1,
+        description="A text column whose values are numbers at least this often is a number column with bad values.",
+    )
 
 
 class DatasetRefSpec(StrictModel):
@@ -48,8 +121,39 @@ class DataSpec(DatasetRefSpec):
     """The training data: a versioned file plus which column is the label and how to split."""
 
     target: str = Field(..., min_length=1, description="Name of the label column.")
-    features: list[str] | None = Field(None, description="Feature columns; default: every column but target.")
+    features: list[str] | None = Field(
+        None,
+        description="Feature columns, the complete list; default: every column but target and id_columns.",
+    )
     split: SplitSpec = SplitSpec()
+    columns: dict[str, LogicalType] | None = Field(
+        None,
+        description="Types the data must have, by column (any subset of the columns): "
+        f"{', '.join(LOGICAL_TYPES)}. 'category' also declares a text column fit to one-hot encode.",
+    )
+    on_new_columns: ColumnPolicy = Field(
+        "fail",
+        description="fail: a feature the champion was not trained on stops the run; ignore: it is left out of "
+        "training. A column listed in features is always trained on.",
+    )
+    on_missing_columns: ColumnPolicy = Field(
+        "fail",
+        description="fail: a column the champion was trained on and the data lacks stops the run; ignore: "
+        "training goes on without it.",
+    )
+    on_type_change: ColumnPolicy = Field(
+        "fail",
+        description="fail: a column whose type family (number, text, datetime) differs from the champion's or "
+        "from columns stops the run; ignore: it is trained on with its new type.",
+    )
+    id_columns: list[str] = Field(
+        default_factory=list, description="Identifier columns: never trained on, never reported as id-like."
+    )
+    categorical: list[str] = Field(
+        default_factory=list,
+        description="Text columns to one-hot encode even though they have many distinct values.",
+    )
+    checks: DataChecksSpec = DataChecksSpec()
 
     @field_validator("features")
     @classmethod
@@ -61,6 +165,30 @@ class DataSpec(DatasetRefSpec):
             raise SpecValueError(
                 f"target {target!r} must not also be listed in features",
                 f"remove {target!r} from features: the label is never an input of the model",
+            )
+        return value
+
+    @field_validator("id_columns")
+    @classmethod
+    def _ids_are_not_trained(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        target, features = info.data.get("target"), info.data.get("features") or []
+        clash = [name for name in value if name == target or name in features]
+        if clash:
+            raise SpecValueError(
+                f"{clash[0]!r} cannot be an id column and also the target or a feature",
+                "id columns are left out of training; remove it from id_columns or from target/features",
+            )
+        return value
+
+    @field_validator("categorical")
+    @classmethod
+    def _categorical_is_not_an_id(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        ids = info.data.get("id_columns") or []
+        clash = [name for name in value if name in ids or name == info.data.get("target")]
+        if clash:
+            raise SpecValueError(
+                f"{clash[0]!r} cannot be categorical and also an id column or the target",
+                "categorical declares a feature to one-hot encode; remove it from one of the lists",
             )
         return value
 

@@ -121,3 +121,13 @@ class CandidateSpec(StrictModel):
                 )
             )
         return issues
+
+
+class CandidatesSpec(StrictModel):
+    """What a candidate that fails to train does to the run."""
+
+    on_failure: Literal["drop", "fail"] = Field(
+        "drop",
+        description="drop: the failed candidate is recorded in the verdict with its error and the gate picks "
+        "among the others (the run fails only when none trains); fail: one failed candidate fails the run.",
+    )

@@ -1,0 +1,154 @@
+"""Suspected leakage: a feature that is the target, or predicts it almost perfectly on its own.
+
+A feature holding the answer (a repeated label column, an outcome recorded after the fact)
+trains a model that scores perfectly and fails in production. Real features of a real
+problem do not predict the label alone with near-certainty, so each feature is judged alone:
+
+- **equals**: for classification, the feature's values and the classes map one to one (the
+  target itself, or any encoding of it such as "yes"/"no" for 1/0); for regression, the
+  feature equals the target on every row.
+- **predicts**: for classification, a shallow decision tree (numbers) or the majority class
+  of each value (text) is fitted on half of the rows and scored on the other half; a
+  balanced accuracy at or above ``leakage_accuracy`` (default 0.99) is a leak. Balanced
+  accuracy is 0.5 for a constant guess whatever the class balance, so a rare class cannot
+  make a useless feature look perfect, and the held-out half stops a high-cardinality
+  column from memorising rows. For regression, an absolute Pearson correlation above
+  ``leakage_correlation`` (default 0.999) is a leak.
+
+It stays fast: a random sample of at most ``leakage_sample_rows`` rows (default 50,000),
+one depth-limited tree per numeric feature, no model of all features together. Datetime
+features are skipped. Fewer than 50 labelled rows give too little evidence to judge
+"predicts"; "equals" is still checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.data_contract.issues import ContractIssue
+from airflow_mlops.data_contract.types import is_text, logical_type_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from airflow_mlops.data_contract.settings import CheckSettings
+    from airflow_mlops.data_contract.vocabulary import Problem
+
+MIN_ROWS_TO_JUDGE = 50
+_SEED = 0
+
+
+def leakage_issues(
+    frame: pd.DataFrame, target: str, features: Sequence[str], problem: Problem, settings: CheckSettings
+) -> list[ContractIssue]:
+    """A blocking issue for every feature suspected of leaking the target, naming the column."""
+    sample = frame[[*features, target]] if target not in features else frame[list(features)]
+    sample = sample.loc[:, ~sample.columns.duplicated()]
+    sample = sample[sample[target].notna()]
+    if len(sample) > settings.leakage_sample_rows:
+        sample = sample.sample(n=settings.leakage_sample_rows, random_state=_SEED)
+    if len(sample) < 2 or sample[target].nunique() < 2:
+        return []
+    labels = sample[target]
+    issues = []
+    for name in features:
+        if name == target:
+            continue
+        series = sample[name]
+        if logical_type_of(series) == "datetime":
+            continue
+        if _equals(series, labels, problem):
+            message = "its values are the target's (or an encoding of them); remove it from the data or the features"
+            issues.append(ContractIssue("leakage_equals_target", name, message))
+            continue
+        score = _predictive_score(series, labels, problem) if len(sample) >= MIN_ROWS_TO_JUDGE else None
+        limit = settings.leakage_accuracy if problem == "classification" else settings.leakage_correlation
+        if score is not None and score >= limit:
+            what = "balanced accuracy" if problem == "classification" else "|correlation|"
+            message = f"alone it predicts the target ({what} {score:.4f} >= {limit}); suspected leakage: drop it, "
+            message += "or raise data.checks.leakage_accuracy / leakage_correlation (or disable data.checks.leakage)"
+            issues.append(ContractIssue("leakage_predicts_target", name, message))
+    return issues
+
+
+def _equals(series: pd.Series, labels: pd.Series, problem: Problem) -> bool:
+    import numpy as np
+
+    if problem == "classification":
+        values, classes = _codes(series), _codes(labels)
+        pairs = values * (int(classes.max()) + 1) + classes
+        distinct = len(np.unique(pairs))
+        return distinct == len(np.unique(values)) == len(np.unique(classes))
+    if is_text(logical_type_of(series)):
+        return False
+    values = series.to_numpy(dtype="float64", na_value=np.nan)
+    target = labels.to_numpy(dtype="float64", na_value=np.nan)
+    both = np.isfinite(values) & np.isfinite(target)
+    return bool(both.sum() >= 2 and both.mean() > 0.9 and np.allclose(values[both], target[both]))
+
+
+def _predictive_score(series: pd.Series, labels: pd.Series, problem: Problem) -> float | None:
+    import numpy as np
+
+    if problem == "regression":
+        if is_text(logical_type_of(series)):
+            return None
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        target = labels.to_numpy(dtype="float64", na_value=np.nan)
+        both = np.isfinite(values) & np.isfinite(target)
+        if both.sum() < MIN_ROWS_TO_JUDGE or np.std(values[both]) == 0 or np.std(target[both]) == 0:
+            return None
+        return float(abs(np.corrcoef(values[both], target[both])[0, 1]))
+    order = np.random.default_rng(_SEED).permutation(len(series))
+    fit, held = order[: len(order) // 2], order[len(order) // 2 :]
+    if is_text(logical_type_of(series)):
+        return _group_accuracy(series, labels, fit, held)
+    return _tree_accuracy(series, labels, fit, held)
+
+
+def _tree_accuracy(series: pd.Series, labels: pd.Series, fit: Any, held: Any) -> float:
+    import numpy as np
+    from sklearn.tree import DecisionTreeClassifier
+
+    values = series.to_numpy(dtype="float64", na_value=np.nan).reshape(-1, 1)
+    values = np.where(np.isinf(values), np.nan, values)  # feature_not_finite reports inf; a tree takes NaN
+    classes = _codes(labels)
+    depth = min(6, max(2, math.ceil(math.log2(max(2, len(np.unique(classes)))))))
+    tree = DecisionTreeClassifier(max_depth=depth, random_state=_SEED).fit(values[fit], classes[fit])
+    return _balanced_accuracy(classes[held], tree.predict(values[held]))
+
+
+def _group_accuracy(series: pd.Series, labels: pd.Series, fit: Any, held: Any) -> float:
+    """Predict each held-out row's class as the majority class of its value among the fitted rows."""
+    import numpy as np
+
+    keys, classes = _codes(series), _codes(labels)
+    counts: Any = np.zeros((int(keys.max()) + 1, int(classes.max()) + 1), dtype=np.int64)
+    np.add.at(counts, (keys[fit], classes[fit]), 1)
+    overall = int(np.bincount(classes[fit]).argmax())
+    seen = counts.sum(axis=1) > 0
+    majority = np.where(seen, counts.argmax(axis=1), overall)
+    return _balanced_accuracy(classes[held], majority[keys[held]])
+
+
+def _balanced_accuracy(truth: Any, predicted: Any) -> float:
+    """The mean recall over the classes present in ``truth`` (scikit-learn's balanced_accuracy_score)."""
+    import numpy as np
+
+    recalls = [float(np.mean(predicted[truth == label] == label)) for label in np.unique(truth)]
+    return float(np.mean(recalls))
+
+
+def _codes(series: pd.Series) -> Any:
+    """Integer codes of the values, NaN its own code, numbers compared as numbers (1 and 1.0 are one value)."""
+    import numpy as np
+    import pandas as pd
+
+    if logical_type_of(series) in {"integer", "float", "boolean"}:
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        values = series.astype("object").to_numpy()
+    codes, _ = pd.factorize(values, use_na_sentinel=False)
+    return codes

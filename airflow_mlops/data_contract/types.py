@@ -1,0 +1,78 @@
+"""Logical column types: what a pandas dtype or an MLflow signature type means to the contract.
+
+Types are compared by family. A change inside a family is harmless to training (an integer
+column that gained a missing value is read back as float; MLflow records a category column
+as string), so it is reported without blocking. A change across families (a number column
+that now holds the text "abc") changes what the model sees, so it blocks by default.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_mlops.data_contract.vocabulary import LOGICAL_TYPES, LogicalType
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: MLflow's ``DataType`` names (mlflow.types.schema) and what they mean here; binary is opaque text.
+_MLFLOW_TYPES: dict[str, LogicalType] = {
+    "boolean": "boolean",
+    "integer": "integer",
+    "long": "integer",
+    "float": "float",
+    "double": "float",
+    "string": "string",
+    "binary": "string",
+    "datetime": "datetime",
+}
+
+_FAMILY: dict[LogicalType, str] = {
+    "integer": "number",
+    "float": "number",
+    "boolean": "number",
+    "string": "text",
+    "category": "text",
+    "datetime": "time",
+}
+
+
+def logical_type_of(series: pd.Series) -> LogicalType:
+    """The logical type of a column as pandas read it; anything unusual counts as text."""
+    import pandas as pd
+    from pandas.api import types
+
+    dtype = series.dtype
+    if types.is_bool_dtype(dtype):
+        return "boolean"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if types.is_integer_dtype(dtype):
+        return "integer"
+    if types.is_float_dtype(dtype):
+        return "float"
+    if types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    return "string"
+
+
+def from_mlflow_type(name: str) -> LogicalType:
+    """The logical type of an MLflow signature column; objects, arrays and the unknown count as text."""
+    return _MLFLOW_TYPES.get(name, "string")
+
+
+def parse_logical_type(name: str) -> LogicalType:
+    """A type as written in the YAML or in a recorded contract, or an MLflow name such as ``double``."""
+    if name in LOGICAL_TYPES:
+        return name  # type: ignore[return-value]
+    return from_mlflow_type(name)
+
+
+def same_family(before: LogicalType, after: LogicalType) -> bool:
+    """Whether a column can change from ``before`` to ``after`` without changing what the model learns from."""
+    return _FAMILY[before] == _FAMILY[after]
+
+
+def is_text(kind: LogicalType) -> bool:
+    """Text columns are the ones the standard preprocessing one-hot encodes."""
+    return _FAMILY[kind] == "text"
