@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops.gates.metrics import Direction, Problem, direction_of, slice_keys
+
+if TYPE_CHECKING:
+    from airflow_mlops.contracts import OutcomeRecord, VerdictRecord
 
 FirstRunPolicy = Literal["promote", "fail"]
 Decision = Literal["promote", "reject"]
@@ -88,6 +91,18 @@ class RuleOutcome:
     passed: bool
     reason: str
 
+    def to_dict(self) -> OutcomeRecord:
+        return {
+            "rule": self.rule,
+            "metric": self.metric,
+            "kind": self.kind,
+            "candidate_value": _finite(self.candidate_value),
+            "champion_value": _finite(self.champion_value),
+            "threshold": _finite(self.threshold),
+            "passed": self.passed,
+            "reason": self.reason,
+        }
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -116,12 +131,17 @@ class Verdict:
             return head + "; " + "; ".join(o.reason for o in failed)
         return head
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> VerdictRecord:
         """Strict JSON: NaN and infinities become None, because stores and XCom reject them."""
-        data = asdict(self)
-        data["outcomes"] = [{k: _json_number(v) for k, v in asdict(o).items()} for o in self.outcomes]
-        data["summary"] = self.summary()
-        return data
+        return {
+            "decision": self.decision,
+            "candidate": self.candidate,
+            "champion_version": self.champion_version,
+            "first_run": self.first_run,
+            "n_test": self.n_test,
+            "outcomes": [o.to_dict() for o in self.outcomes],
+            "summary": self.summary(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
@@ -135,10 +155,8 @@ class Verdict:
         )
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
 
 
 def _usable(value: float | None) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     import pandas
     from dvc.api import DVCFileSystem
     from dvc.repo import Repo
+
+    from airflow_mlops.contracts import DataRef
 
 _CSV_SUFFIXES = frozenset({".csv"})
 _PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
@@ -113,7 +116,7 @@ class DvcHook(BaseHook):
 
     # -- pinning ---------------------------------------------------------------------------
 
-    def resolve(self, path: str, rev: str) -> dict[str, Any]:
+    def resolve(self, path: str, rev: str) -> DataRef:
         """Pin ``path`` at ``rev`` to a commit and md5, failing now if the data is unreadable.
 
         Availability is checked here rather than left to the first read, so a missing
@@ -124,18 +127,19 @@ class DvcHook(BaseHook):
 
         target = _Target(repo=self.repo_url, path=path, rev=rev)
         with self._open_repo(target) as repo:
-            target = replace(target, commit=str(repo.get_rev()))
+            commit = str(repo.get_rev())
+            target = replace(target, commit=commit)
             fs = DVCFileSystem(repo=repo, subrepos=True)
             dvc_info = self._dvc_info(fs, target)
             remote_url = self._remote_url(repo, target)
             self._probe(fs, target, remote_url)
 
         size = dvc_info.get("size")
-        ref: dict[str, Any] = {
+        ref: DataRef = {
             "repo": target.repo,
             "path": path,
             "rev": rev,
-            "commit": target.commit,
+            "commit": commit,
             "md5": str(dvc_info["md5"]),
             "size": int(size) if size is not None else None,
             "remote_url": remote_url,
@@ -218,7 +222,7 @@ class DvcHook(BaseHook):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read_bytes(self, ref: dict[str, Any]) -> bytes:
+    def read_bytes(self, ref: Mapping[str, Any]) -> bytes:
         """Return the pinned bytes, read at the ref's commit rather than its (movable) rev.
 
         The md5 is re-checked so a remote object that was overwritten or truncated after
@@ -251,7 +255,7 @@ class DvcHook(BaseHook):
                 f"content md5 {actual} does not match the pinned md5 {expected}; the stored object is corrupt"
             )
 
-    def read_dataframe(self, ref: dict[str, Any]) -> pandas.DataFrame:
+    def read_dataframe(self, ref: Mapping[str, Any]) -> pandas.DataFrame:
         """Load the pinned file as a DataFrame, choosing the parser from the file extension."""
         import pandas as pd
 
@@ -271,12 +275,12 @@ class DvcHook(BaseHook):
             raise target.error(f"corrupt or unreadable file: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod
-    def _target_of(ref: dict[str, Any]) -> _Target:
+    def _target_of(ref: Mapping[str, Any]) -> _Target:
         # A ref crosses XCom and may have been hand-written or truncated; say which key is
         # missing instead of failing with a KeyError deep inside DVC.
         fields: dict[str, str] = {}
         for key in ("repo", "path", "commit"):
-            value = ref.get(key) if isinstance(ref, dict) else None
+            value = ref.get(key) if isinstance(ref, Mapping) else None
             if not isinstance(value, str) or not value:
                 raise DataVersionError(
                     f"Malformed DVC data ref (no '{key}'): {ref!r}; pass the dict DvcHook.resolve returned"

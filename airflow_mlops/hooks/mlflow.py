@@ -18,15 +18,15 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow.sdk import BaseHook
 
 from airflow_mlops.exceptions import ConfigurationError
-from airflow_mlops.record import tag
+from airflow_mlops.hooks.mlflow_runs import MlflowRunsMixin, tag_clauses
+from airflow_mlops.hooks.mlflow_runs import filter_literal as filter_literal  # the UI plugin's searches use it
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-    from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
 
-class MlflowHook(BaseHook):
+class MlflowHook(MlflowRunsMixin, BaseHook):
     """Talks to one MLflow tracking server and model registry described by a connection.
 
     Connection fields: host (+ schema/port) for an ``http(s)`` server, or the extra
@@ -118,45 +118,6 @@ class MlflowHook(BaseHook):
                 raise
             return str(experiment.experiment_id)
 
-    def find_run(self, experiment_id: str, tags: dict[str, str], *, finished_only: bool = False) -> Run | None:
-        """The newest run carrying all ``tags``: how a retried task finds its own earlier work."""
-        clauses = [f"tags.`{k}` = {filter_literal(v)}" for k, v in tags.items()]
-        if finished_only:
-            clauses.append("attributes.status = 'FINISHED'")
-        runs = self.get_client().search_runs(
-            [experiment_id],
-            filter_string=" and ".join(clauses),
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        return runs[0] if runs else None
-
-    def close_abandoned_runs(self, experiment_id: str, tags: dict[str, str], reason: str) -> list[str]:
-        """Mark runs with ``tags`` that are still RUNNING as KILLED, and say why.
-
-        A task attempt that died (worker killed, MLflow gone mid-upload) leaves its run RUNNING
-        forever. Airflow only starts another attempt once it has given the earlier one up, so
-        when a retry begins, any unfinished run of the same task is abandoned: closing it keeps
-        the experiment honest about which run produced the model.
-        """
-        clauses = [f"tags.`{k}` = {filter_literal(v)}" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"]
-        client = self.get_client()
-        closed = []
-        for run in client.search_runs([experiment_id], filter_string=" and ".join(clauses), max_results=100):
-            client.set_tag(run.info.run_id, tag.ABANDONED, tag.clip(reason))
-            client.set_terminated(run.info.run_id, status="KILLED")
-            closed.append(str(run.info.run_id))
-        return closed
-
-    def get_or_create_pipeline_run(self, experiment_id: str, dag_id: str, run_id: str) -> str:
-        """The parent MLflow run of one DAG run; candidate runs nest under it."""
-        tags = tag.identity(dag_id, run_id, tag.ROLE_PIPELINE)
-        existing = self.find_run(experiment_id, tags)
-        if existing is not None:
-            return str(existing.info.run_id)
-        run = self.get_client().create_run(experiment_id, run_name=f"{dag_id} {run_id}", tags=tags)
-        return str(run.info.run_id)
-
     def alias_version(self, model_name: str, alias: str) -> ModelVersion | None:
         """The version an alias points at, or None if the model or alias does not exist yet."""
         from mlflow.exceptions import MlflowException
@@ -168,10 +129,36 @@ class MlflowHook(BaseHook):
                 return None
             raise
 
-    def find_model_version(self, model_name: str, tags: dict[str, str]) -> ModelVersion | None:
+    def find_model_version(self, model_name: str, tags: Mapping[str, str]) -> ModelVersion | None:
         """A version already registered for these tags (idempotent registration on retry)."""
         versions = self.get_client().search_model_versions(model_version_filter(model_name, tags))
         return max(versions, key=lambda v: int(v.version)) if versions else None
+
+    def register_version(self, model_name: str, model_uri: str, tags: Mapping[str, str], description: str) -> str:
+        """Create a version of ``model_name`` from ``model_uri`` with its tags and description; its number.
+
+        For a ``models:/<model id>`` URI, what ``log_model`` returns, this is what
+        ``mlflow.register_model`` does, with the description written by the same call rather than
+        by a second one. Any other URI goes through ``mlflow.register_model`` (inside :meth:`session`).
+        """
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        client = self.get_client()
+        model_id = logged_model_id(model_uri)
+        if model_id is None:
+            version = str(mlflow.register_model(model_uri, model_name, tags=dict(tags)).version)
+            client.update_model_version(model_name, version, description=description)
+            return version
+        try:
+            client.create_registered_model(model_name)
+        except MlflowException as err:
+            if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        created = client.create_model_version(
+            model_name, model_uri, tags=dict(tags), description=description, model_id=model_id
+        )
+        return str(created.version)
 
     def model_version_url(self, model_name: str, version: str) -> str | None:
         base = self._ui_base()
@@ -235,19 +222,10 @@ def _server_uri(host: str, schema: str | None, port: int | None) -> str:
 
 def model_version_filter(model_name: str, tags: Mapping[str, str] | None = None) -> str:
     """A ``search_model_versions`` filter for one model's versions carrying all of ``tags``."""
-    clauses = [f"name = {filter_literal(model_name)}"]
-    clauses += [f"tags.`{key}` = {filter_literal(value)}" for key, value in (tags or {}).items()]
-    return " and ".join(clauses)
+    return " and ".join([f"name = {filter_literal(model_name)}", *tag_clauses(tags or {})])
 
 
-def filter_literal(value: str) -> str:
-    """A string literal for an MLflow search filter.
-
-    MLflow's filter grammar has no escape character: ``'it\\'s'`` silently matches nothing, so a
-    retried task would not find its own run. A value containing ``'`` is double-quoted instead.
-    """
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise ValueError(f"cannot search MLflow for a value containing both quote characters: {value!r}")
+def logged_model_id(model_uri: str) -> str | None:
+    """The id in ``models:/<model id>``; None for any other URI (a registered version, an alias, runs:/)."""
+    rest = model_uri.removeprefix("models:/")
+    return rest if rest != model_uri and rest and "/" not in rest and "@" not in rest else None

@@ -13,14 +13,16 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops.operators.base import MlflowOperatorMixin, run_identity
+from airflow_mlops.operators.base import MlflowOperatorMixin, Upstream, run_identity, upstream
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_mlops.contracts import ApprovalRecord, GateResult
 
-def approval_body(gate: dict[str, Any], model_name: str) -> str:
+
+def approval_body(gate: GateResult, model_name: str) -> str:
     """The verdict as a Markdown table: what the approver needs to decide, in one place."""
     verdict = gate["verdict"]
     candidate = gate["candidate"]
@@ -59,7 +61,7 @@ class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
     def __init__(
         self,
         *,
-        gate: Any,
+        gate: Upstream[GateResult],
         model_name: str,
         experiment: str,
         alias: str = "champion",
@@ -81,7 +83,7 @@ class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
             defaults=[self.REJECT] if timeout_hours else None,
             **kwargs,
         )
-        self.gate = gate
+        self.gate: GateResult = upstream(gate)
         self.model_name = model_name
         self.experiment = experiment
         self.alias = alias
@@ -105,7 +107,7 @@ class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
         reason = str((event.get("params_input") or {}).get("reason", ""))
         if not by:  # nobody answered: Airflow applied the default, [Reject], when the timeout passed
             reason = reason or f"nobody answered within {self.timeout_hours:g} h; silence counts as a rejection"
-        record = {
+        record: ApprovalRecord = {
             "decision": "approved" if chosen == [self.APPROVE] else "rejected",
             "by": by or "timeout",
             "at": _iso(event.get("responded_at")),
@@ -116,15 +118,13 @@ class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
         super().execute_complete(context=context, event=event)  # skips register/promote on reject
         return record
 
-    def _record(self, context: Context, record: dict[str, str]) -> None:
+    def _record(self, context: Context, record: ApprovalRecord) -> None:
         dag_id, run_id = run_identity(context)
         hook = self.mlflow_hook
         with hook.session():
             experiment_id = hook.get_or_create_experiment(self.experiment)
             parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
-            client = hook.get_client()
-            for key, value in tag.prefixed(tag.APPROVAL_PREFIX, record).items():
-                client.set_tag(parent, key, value)
+            hook.log_batch(parent, tags=tag.prefixed(tag.APPROVAL_PREFIX, record))
 
 
 def _iso(value: Any) -> str:

@@ -12,6 +12,8 @@ from airflow_mlops.operators.base import MlopsBaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_mlops.contracts import DataRef
+
 
 class ResolveDataVersionOperator(MlopsBaseOperator):
     """Resolve ``rev`` (a branch, tag or commit) to a commit and the file's md5.
@@ -41,7 +43,7 @@ class ResolveDataVersionOperator(MlopsBaseOperator):
     def hook(self) -> DvcHook:
         return DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.repo)
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> DataRef:
         ref = self.hook.resolve(self.path, self.rev)
         self.log.info("Pinned %s at rev %s -> commit %s (md5 %s)", ref["path"], ref["rev"], ref["commit"], ref["md5"])
         return ref

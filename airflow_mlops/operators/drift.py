@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
-import json
 import re
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.exceptions import ConfigurationError, DataValidationError, DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
-from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.operators.base import (
+    MlflowBaseOperator,
+    MlopsBaseOperator,
+    Upstream,
+    event_extra,
+    run_identity,
+    upstream,
+)
 from airflow_mlops.record import paths, tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from mlflow.entities.model_registry import ModelVersion
 
+    from airflow_mlops.contracts import DataDigest, DataRef, DriftDigest, DriftEvent, DriftSummary
+
 REPORT_ARTIFACT = paths.DRIFT_REPORT
 #: XCom is a database column: the digest keeps only this many features; the full report is in MLflow.
 DIGEST_FEATURES = 20
 #: Asset-event extras are stored on every event row and shown in the UI; keep them short.
 EVENT_FEATURES = 10
-_LINEAGE_KEYS = tag.DATA_FIELDS
 _METRIC_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /:]")
-_MLFLOW_BATCH = 1000
 
 
-def training_data_ref(version: ModelVersion) -> dict[str, Any]:
+def training_data_ref(version: ModelVersion) -> DataDigest:
     """The data ref a version was trained on, rebuilt from the lineage tags ``register`` wrote."""
-    tags = dict(version.tags or {})
-    ref = {key: tags.get(tag.data_tag(key)) for key in _LINEAGE_KEYS}
+    ref = _ref_digest(tag.unprefixed(tag.DATA_PREFIX, version.tags or {}))
     missing = [tag.data_tag(k) for k in ("repo", "path", "commit") if not ref[k]]
     if missing:
         raise DataVersionError(
@@ -42,15 +46,22 @@ def training_data_ref(version: ModelVersion) -> dict[str, Any]:
     return ref
 
 
-def _ref_digest(ref: dict[str, Any]) -> dict[str, Any]:
-    return {key: ref.get(key) for key in _LINEAGE_KEYS}
+def _ref_digest(ref: Mapping[str, Any]) -> DataDigest:
+    """The fields of a data reference that are recorded, None where ``ref`` lacks one."""
+    return {
+        "repo": ref.get("repo"),
+        "path": ref.get("path"),
+        "rev": ref.get("rev"),
+        "commit": ref.get("commit"),
+        "md5": ref.get("md5"),
+    }
 
 
 def _metric_key(prefix: str, feature: str) -> str:
     return f"{prefix}.{_METRIC_KEY_UNSAFE.sub('_', feature)}"[:250]
 
 
-class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
+class DriftCheckOperator(MlflowBaseOperator):
     """Compare the pinned new data with the data the current ``@alias`` version was trained on.
 
     The reference is found through the version's lineage tags rather than configured, so the
@@ -67,7 +78,7 @@ class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def __init__(
         self,
         *,
-        data: Any,
+        data: Upstream[DataRef],
         model_name: str,
         experiment: str,
         alias: str = "champion",
@@ -77,11 +88,10 @@ class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
         bins: int = 10,
         min_drifted_features: int = 1,
         dvc_conn_id: str = "dvc_default",
-        mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.data = data
+        self.data: DataRef = upstream(data)
         self.model_name = model_name
         self.experiment = experiment
         self.alias = alias
@@ -91,9 +101,8 @@ class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
         self.bins = bins
         self.min_drifted_features = min_drifted_features
         self.dvc_conn_id = dvc_conn_id
-        self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> DriftDigest:
         from airflow_mlops import drift
 
         dag_id, run_id = run_identity(context)
@@ -113,7 +122,7 @@ class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
             self.model_name,
             version.version,
             reference_ref["path"],
-            reference_ref["commit"][:12],
+            str(reference_ref["commit"])[:12],
             len(features),
         )
         reference = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=reference_ref["repo"]).read_dataframe(reference_ref)
@@ -135,7 +144,7 @@ class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
         report["reference"] = _ref_digest(reference_ref)
         report["current"] = _ref_digest(self.data)
         mlflow_run_id = self._record(report, dag_id, run_id)
-        summary = report["summary"]
+        summary: DriftSummary = report["summary"]
         self.log.info(
             "%s: %d of %d features drifted (%s)",
             "DRIFT" if summary["drifted"] else "no drift",
@@ -167,42 +176,35 @@ class DriftCheckOperator(MlflowOperatorMixin, MlopsBaseOperator):
 
     def _record(self, report: dict[str, Any], dag_id: str, run_id: str) -> str:
         """One MLflow run per DAG run (a retry logs into the same one), with per-feature PSI and the report."""
-        from mlflow.entities import Metric, Param
-
+        summary = report["summary"]
         hook = self.mlflow_hook
         with hook.session():
-            client = hook.get_client()
             experiment_id = hook.get_or_create_experiment(self.experiment)
-            tags = tag.identity(dag_id, run_id, tag.ROLE_DRIFT)
-            existing = hook.find_run(experiment_id, tags)
-            if existing is not None:
-                mlflow_run_id = str(existing.info.run_id)
-            else:
-                run = client.create_run(experiment_id, run_name=f"drift {dag_id} {run_id}", tags=tags)
-                mlflow_run_id = str(run.info.run_id)
-                summary = report["summary"]
-                params = {k: summary[k] for k in ("psi_threshold", "ks_pvalue", "bins", "min_drifted_features")}
-                client.log_batch(mlflow_run_id, params=[Param(k, str(v)) for k, v in params.items()])
+            mlflow_run_id = hook.get_or_create_run(
+                experiment_id,
+                tag.identity(dag_id, run_id, tag.ROLE_DRIFT),
+                run_name=f"drift {dag_id} {run_id}",
+                params={k: summary[k] for k in ("psi_threshold", "ks_pvalue", "bins", "min_drifted_features")},
+            )
+            metrics = {"n_drifted": float(summary["n_drifted"]), "features_checked": float(summary["features_checked"])}
+            for name, result in report["features"].items():
+                metrics[_metric_key("psi", name)] = float(result["psi"])
+                if result["ks_statistic"] is not None:
+                    metrics[_metric_key("ks_statistic", name)] = float(result["ks_statistic"])
             # Tags, not params: a retry after the champion moved must be able to overwrite them.
             record_tags = {
-                tag.DRIFT_DRIFTED: str(report["summary"]["drifted"]).lower(),
+                tag.DRIFT_DRIFTED: str(summary["drifted"]).lower(),
                 tag.DRIFT_MODEL_VERSION: report["model"]["version"],
                 **tag.prefixed(tag.DRIFT_REFERENCE_PREFIX, report["reference"]),
                 **tag.prefixed(tag.DRIFT_CURRENT_PREFIX, report["current"]),
             }
-            for key, value in record_tags.items():
-                client.set_tag(mlflow_run_id, key, value)
-            now = int(time.time() * 1000)
-            metrics = [Metric("n_drifted", float(report["summary"]["n_drifted"]), now, 0)]
-            metrics.append(Metric("features_checked", float(report["summary"]["features_checked"]), now, 0))
-            for name, result in report["features"].items():
-                metrics.append(Metric(_metric_key("psi", name), float(result["psi"]), now, 0))
-                if result["ks_statistic"] is not None:
-                    metrics.append(Metric(_metric_key("ks_statistic", name), float(result["ks_statistic"]), now, 0))
-            for start in range(0, len(metrics), _MLFLOW_BATCH):
-                client.log_batch(mlflow_run_id, metrics=metrics[start : start + _MLFLOW_BATCH])
-            client.log_text(mlflow_run_id, json.dumps(report, indent=2, sort_keys=True), REPORT_ARTIFACT)
-            client.set_terminated(mlflow_run_id, "FINISHED")
+            try:
+                hook.log_batch(mlflow_run_id, metrics=metrics, tags=record_tags)
+                hook.log_json(mlflow_run_id, report, REPORT_ARTIFACT, sort_keys=True)
+            except Exception as err:
+                hook.fail_run(mlflow_run_id, f"recording the drift report failed: {type(err).__name__}: {err}")
+                raise
+            hook.finish_run(mlflow_run_id)
         return mlflow_run_id
 
 
@@ -216,11 +218,11 @@ class PublishDriftOperator(MlopsBaseOperator):
 
     template_fields: Sequence[str] = ("report",)
 
-    def __init__(self, *, report: Any, **kwargs: Any) -> None:
+    def __init__(self, *, report: Upstream[DriftDigest], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.report = report
+        self.report: DriftDigest = upstream(report)
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> DriftEvent:
         summary = self.report["summary"]
         if not summary["drifted"]:
             raise AirflowSkipException(
@@ -229,12 +231,12 @@ class PublishDriftOperator(MlopsBaseOperator):
             )
         extra = drift_event_extra(self.report)
         for asset in self.outlets:
-            context["outlet_events"][asset].extra = dict(extra)
+            context["outlet_events"][asset].extra = event_extra(extra)
         self.log.info("Drift published for %s v%s: %s", extra["model_name"], extra["model_version"], extra)
         return extra
 
 
-def drift_event_extra(report: dict[str, Any]) -> dict[str, Any]:
+def drift_event_extra(report: DriftDigest) -> DriftEvent:
     """What a consumer DAG reads from ``triggering_asset_events``: which model, which data, what moved."""
     summary = report["summary"]
     return {

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts
-from airflow_mlops.exceptions import MlopsError, UntrustedModelError
-from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
-from airflow_mlops.record import paths, tag
+from airflow_mlops.exceptions import MlopsError
+from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream, upstream_each
+from airflow_mlops.record import paths
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-    from mlflow import MlflowClient
+
+    from airflow_mlops.contracts import (
+        ChampionScore,
+        EvaluatedCandidate,
+        Evaluation,
+        PreparedDataset,
+        TrainedCandidate,
+    )
+    from airflow_mlops.gates.metrics import Problem
 
 
-#: What TrainCandidateOperator returns: MLflow 3's URI of a logged model (``models:/m-<id>``).
-_LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]+)")
-
-
-class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
+class EvaluateCandidatesOperator(MlflowBaseOperator):
     """Load each logged model back from MLflow and compute the metrics on the test split.
 
     Loading from MLflow rather than reusing the in-memory model proves that what will be
@@ -34,30 +36,29 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def __init__(
         self,
         *,
-        dataset: Any,
-        trained: Any,
+        dataset: Upstream[PreparedDataset],
+        trained: Upstream[Sequence[Upstream[TrainedCandidate]]],
         experiment: str,
         model_name: str,
         alias: str = "champion",
-        problem: str = "classification",
+        problem: Problem = "classification",
         slices: list[dict[str, Any]] | None = None,
-        mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
-        self.trained = trained
+        self.dataset: PreparedDataset = upstream(dataset)
+        self.trained: Sequence[TrainedCandidate] = upstream_each(trained)
         self.experiment = experiment
         self.model_name = model_name
         self.alias = alias
-        self.problem = problem
+        self.problem: Problem = problem
         self.slices = slices or []
-        self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> Evaluation:
         import mlflow.sklearn
 
         from airflow_mlops.gates.metrics import mlflow_metric_names
+        from airflow_mlops.ml.trust import verified_model_uri
 
         dag_id, run_id = run_identity(context)
         test = artifacts.read_parquet(self.dataset["test_uri"])
@@ -65,7 +66,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
         features, labels = test.drop(columns=[target]), test[target]
         columns = [spec["column"] for spec in self.slices]
         hook = self.mlflow_hook
-        candidates = []
+        candidates: list[EvaluatedCandidate] = []
         too_small: dict[str, dict[str, int]] = {}
         names: dict[str, str] = {}
         with hook.session():
@@ -75,14 +76,14 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 metrics, too_small = self._metrics(model, features, labels)
                 # Slice keys such as recall[segment=n] are not valid MLflow metric names.
                 named = mlflow_metric_names(metrics, columns)
-                log_metrics(client, trained["mlflow_run_id"], {named[k]: v for k, v in metrics.items()})
+                hook.log_batch(trained["mlflow_run_id"], metrics={named[k]: v for k, v in metrics.items()})
                 names.update(named)
                 candidates.append({**trained, "metrics": metrics})
                 self.log.info("Candidate %s on %d test rows: %s", trained["candidate"], len(test), metrics)
             champion = self._score_champion(features, labels)
             experiment_id = hook.get_or_create_experiment(self.experiment)
             parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
-            result = {
+            result: Evaluation = {
                 "n_test": len(test),
                 "test_uri": self.dataset["test_uri"],
                 "candidates": candidates,
@@ -93,7 +94,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
             if self.slices:
                 result["slices"] = [{**spec, "too_small": too_small.get(spec["column"], {})} for spec in self.slices]
                 result["slice_metric_names"] = {k: v for k, v in sorted(names.items()) if "[" in k}
-            client.log_text(parent, json.dumps(result, indent=2), paths.EVALUATION_RESULT)
+            hook.log_json(parent, result, paths.EVALUATION_RESULT)
         return result
 
     def _metrics(self, model: Any, features: Any, labels: Any) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
@@ -105,7 +106,7 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 self.log.info("Slices of %s too small to judge (rows): %s", column, skipped)
         return metrics, too_small
 
-    def _score_champion(self, features: Any, labels: Any) -> dict[str, Any] | None:
+    def _score_champion(self, features: Any, labels: Any) -> ChampionScore | None:
         import mlflow.sklearn
 
         version = self.mlflow_hook.alias_version(self.model_name, self.alias)
@@ -129,42 +130,3 @@ class EvaluateCandidatesOperator(MlflowOperatorMixin, MlopsBaseOperator):
             "model_uri": uri,
             "metrics": metrics,
         }
-
-
-def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) -> None:
-    """Log metrics in batches (one round trip per 1000 rather than one per metric)."""
-    import time
-
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    entries = [Metric(key, float(value), now, 0) for key, value in metrics.items()]
-    for start in range(0, len(entries), 1000):
-        client.log_batch(run_id, metrics=entries[start : start + 1000])
-
-
-def verified_model_uri(client: MlflowClient, trained: dict[str, Any], dag_id: str, run_id: str) -> str:
-    """The candidate's model URI, once MLflow confirms this DAG run's training logged that model.
-
-    Loading a scikit-learn model unpickles it, which runs code. The URI arrives through XCom (or,
-    on a retry, from a run tag), so before loading, the URI must name a logged model, that model
-    must come from the candidate's own run, and that run must be this DAG run's finished
-    training of this candidate. A path, a URL or another run's model is refused unread.
-    """
-    uri = str(trained.get("model_uri", ""))
-    match = _LOGGED_MODEL_URI.fullmatch(uri)
-    candidate, source_run = trained.get("candidate"), trained.get("mlflow_run_id")
-    if match is None:
-        raise UntrustedModelError(
-            f"candidate {candidate!r}: refusing to load {uri!r}; only a model logged by this pipeline's "
-            "training (models:/m-<id>) is loaded"
-        )
-    logged = client.get_logged_model(match.group(1))
-    run = client.get_run(str(logged.source_run_id)) if logged.source_run_id == source_run else None
-    expected = tag.identity(dag_id, run_id, tag.ROLE_CANDIDATE, str(candidate))
-    if run is None or run.info.status != "FINISHED" or any(run.data.tags.get(k) != v for k, v in expected.items()):
-        raise UntrustedModelError(
-            f"candidate {candidate!r}: refusing to load {uri!r}; it was not logged by the finished training run "
-            f"of this candidate in {dag_id} {run_id} (its source run is {logged.source_run_id})"
-        )
-    return uri

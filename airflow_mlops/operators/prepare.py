@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 from airflow_mlops import artifacts
 from airflow_mlops.exceptions import DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
-from airflow_mlops.operators.base import MlopsBaseOperator, run_identity
+from airflow_mlops.operators.base import MlopsBaseOperator, Upstream, run_identity, upstream
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_mlops.contracts import DataRef, PreparedDataset
 
 
 class PrepareDatasetOperator(MlopsBaseOperator):
@@ -22,7 +24,7 @@ class PrepareDatasetOperator(MlopsBaseOperator):
     def __init__(
         self,
         *,
-        data: Any,
+        data: Upstream[DataRef],
         target: str,
         features: list[str] | None = None,
         test_size: float = 0.2,
@@ -32,7 +34,7 @@ class PrepareDatasetOperator(MlopsBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.data = data
+        self.data: DataRef = upstream(data)
         self.target = target
         self.features = features
         self.test_size = test_size
@@ -40,7 +42,7 @@ class PrepareDatasetOperator(MlopsBaseOperator):
         self.stratify = stratify
         self.dvc_conn_id = dvc_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> PreparedDataset:
         from sklearn.model_selection import train_test_split
 
         dag_id, run_id = run_identity(context)
@@ -56,7 +58,7 @@ class PrepareDatasetOperator(MlopsBaseOperator):
         stratify = frame[self.target] if self.stratify else None
         train, test = train_test_split(frame, test_size=self.test_size, random_state=self.seed, stratify=stratify)
         prefix = artifacts.run_prefix(dag_id, run_id)
-        result = {
+        result: PreparedDataset = {
             "train_uri": artifacts.write_parquet(train, f"{prefix}/train.parquet"),
             "test_uri": artifacts.write_parquet(test, f"{prefix}/test.parquet"),
             "n_train": len(train),

@@ -3,55 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.governance.promotion import promote_version
 from airflow_mlops.links import ModelVersionLink
-from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
 from airflow_mlops.record import tag
 from airflow_mlops.record.lineage import lineage_tags
 from airflow_mlops.registry_lock import LockOwner
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-    from mlflow import MlflowClient
+
+    from airflow_mlops.contracts import (
+        ApprovalRecord,
+        DataRef,
+        GateResult,
+        Promotion,
+        Registration,
+        ValidationDigest,
+    )
 
 
-def register_version(
-    client: MlflowClient, model_name: str, model_uri: str, tags: dict[str, str], description: str
-) -> str:
-    """Create a version of ``model_name`` from ``model_uri`` with its tags and description; its number.
-
-    For a ``models:/<model id>`` URI, what ``log_model`` returns, this is what
-    ``mlflow.register_model`` does, with the description written by the same call rather than
-    by a second one. Any other URI goes through ``mlflow.register_model``.
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    model_id = _logged_model_id(model_uri)
-    if model_id is None:
-        version = str(mlflow.register_model(model_uri, model_name, tags=tags).version)
-        client.update_model_version(model_name, version, description=description)
-        return version
-    try:
-        client.create_registered_model(model_name)
-    except MlflowException as err:
-        if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
-            raise
-    created = client.create_model_version(model_name, model_uri, tags=tags, description=description, model_id=model_id)
-    return str(created.version)
-
-
-def _logged_model_id(model_uri: str) -> str | None:
-    """The id in ``models:/<model id>``; None for any other URI (a registered version, an alias, runs:/)."""
-    rest = model_uri.removeprefix("models:/")
-    return rest if rest != model_uri and rest and "/" not in rest and "@" not in rest else None
-
-
-class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
+class RegisterModelOperator(MlflowBaseOperator):
     """Create a model version for the gate's winner, carrying lineage tags.
 
     Only winners are registered, so the registry holds what may be served. Registration is
@@ -64,25 +40,23 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def __init__(
         self,
         *,
-        gate: Any,
-        data: Any,
-        validation: Any,
+        gate: Upstream[GateResult],
+        data: Upstream[DataRef],
+        validation: Upstream[ValidationDigest],
         model_name: str,
-        approval: Any = None,
+        approval: Upstream[ApprovalRecord | None] = None,
         lineage: dict[str, str] | None = None,
-        mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.gate = gate
-        self.data = data
-        self.validation = validation
-        self.approval = approval
+        self.gate: GateResult = upstream(gate)
+        self.data: DataRef = upstream(data)
+        self.validation: ValidationDigest = upstream(validation)
+        self.approval: ApprovalRecord | None = upstream(approval)
         self.model_name = model_name
         self.lineage = lineage or {}
-        self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> Registration:
         verdict = self.gate["verdict"]
         if verdict["decision"] != "promote":
             raise AirflowSkipException(f"gate rejected the challenger, nothing to register: {verdict['summary']}")
@@ -106,9 +80,7 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
                     approval=self.approval,
                 )
                 description = tag.clip(f"{dag_id} {run_id}: {verdict['summary']}")
-                version = register_version(
-                    hook.get_client(), self.model_name, candidate["model_uri"], tags, description
-                )
+                version = hook.register_version(self.model_name, candidate["model_uri"], tags, description)
                 self.log.info("Registered %s version %s from %s", self.model_name, version, candidate["model_uri"])
         return {
             "model_name": self.model_name,
@@ -119,7 +91,7 @@ class RegisterModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         }
 
 
-class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
+class PromoteModelOperator(MlflowBaseOperator):
     """Move ``@champion`` to the new version and keep the old one as ``@previous``.
 
     The move is compare-and-set, under the model's promotion lock, against the champion the
@@ -133,28 +105,27 @@ class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def __init__(
         self,
         *,
-        registered: Any,
-        gate: Any,
+        registered: Upstream[Registration],
+        gate: Upstream[GateResult],
         model_name: str,
         alias: str = "champion",
         previous_alias: str = "previous",
-        on_conflict: str = "refuse",
-        mlflow_conn_id: str = "mlflow_default",
+        on_conflict: Literal["refuse", "reevaluate"] = "refuse",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.on_conflict = on_conflict
-        self.registered = registered
-        self.gate = gate
+        self.registered: Registration = upstream(registered)
+        self.gate: GateResult = upstream(gate)
         self.model_name = model_name
         self.alias = alias
         self.previous_alias = previous_alias
-        self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> Promotion:
         dag_id, run_id = run_identity(context)
         new_version = str(self.registered["version"])
-        expected = (self.gate.get("champion") or {}).get("version")
+        champion = self.gate.get("champion")
+        expected = champion["version"] if champion else None
         hook = self.mlflow_hook
         with hook.session():
             # The CLI's `promote` goes through the same function, so both leave the same audit trail.
@@ -184,15 +155,15 @@ class PromoteModelOperator(MlflowOperatorMixin, MlopsBaseOperator):
         )
         return self._result(new_version, moved["previous"], context)
 
-    def _result(self, version: str, previous: str | None, context: Context) -> dict[str, Any]:
-        result = {
+    def _result(self, version: str, previous: str | None, context: Context) -> Promotion:
+        result: Promotion = {
             "model_name": self.model_name,
             "alias": self.alias,
             "version": version,
             "previous": previous,
         }
         for asset in self.outlets:
-            context["outlet_events"][asset].extra = dict(result)
+            context["outlet_events"][asset].extra = event_extra(result)
         return result
 
 

@@ -10,13 +10,15 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_mlops import artifacts
 from airflow_mlops.exceptions import ConfigurationError, DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
-from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     import pandas as pd
     from airflow.sdk import Context
     from mlflow.entities import Run
+
+    from airflow_mlops.contracts import DataRef, ScoringResult
 
 PREDICTIONS_FILE = "predictions.parquet"
 # What downstream consumers of the predictions asset see in the event's extra.
@@ -27,7 +29,7 @@ class NoChampionError(AirflowFailException):
     """The alias names no version yet: only a retraining run can fix that, so retrying is pointless."""
 
 
-class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
+class BatchScoreOperator(MlflowBaseOperator):
     """Score the pinned data with ``models:/<name>@<alias>``, write predictions by reference.
 
     The alias is resolved to a version number once, before anything is read, and the model is
@@ -42,7 +44,7 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def __init__(
         self,
         *,
-        data: Any,
+        data: Upstream[DataRef],
         model_name: str,
         experiment: str,
         alias: str = "champion",
@@ -50,11 +52,10 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
         prediction_column: str = "prediction",
         lineage: dict[str, str] | None = None,
         dvc_conn_id: str = "dvc_default",
-        mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.data = data
+        self.data: DataRef = upstream(data)
         self.model_name = model_name
         self.experiment = experiment
         self.alias = alias
@@ -62,29 +63,27 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
         self.prediction_column = prediction_column
         self.lineage = lineage or {}
         self.dvc_conn_id = dvc_conn_id
-        self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> ScoringResult:
         dag_id, run_id = run_identity(context)
         hook = self.mlflow_hook
         with hook.session():
-            client = hook.get_client()
             earlier = self._earlier_attempt(dag_id, run_id)
             version = self._pin_version(earlier)
             model_uri = f"models:/{self.model_name}/{version}"
             if earlier is not None:
                 mlflow_run_id = str(earlier.info.run_id)
-                client.update_run(mlflow_run_id, status="RUNNING")
+                hook.resume_run(mlflow_run_id)
             else:
                 mlflow_run_id = self._start_run(dag_id, run_id, version, model_uri)
             try:
                 result = self._score(dag_id, run_id, version, model_uri, mlflow_run_id)
-            except BaseException:
-                client.set_terminated(mlflow_run_id, status="FAILED")
+            except BaseException as err:
+                hook.fail_run(mlflow_run_id, f"{type(err).__name__}: {err}")
                 raise
-            client.set_terminated(mlflow_run_id, status="FINISHED")
+            hook.finish_run(mlflow_run_id)
         for asset in self.outlets:
-            context["outlet_events"][asset].extra = {k: result[k] for k in EVENT_KEYS}
+            context["outlet_events"][asset].extra = event_extra({k: v for k, v in result.items() if k in EVENT_KEYS})
         return result
 
     def _earlier_attempt(self, dag_id: str, run_id: str) -> Run | None:
@@ -113,29 +112,23 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
         return str(current.version)
 
     def _start_run(self, dag_id: str, run_id: str, version: str, model_uri: str) -> str:
-        from mlflow.entities import Param
-
+        """This DAG run's scoring run; only called once no earlier attempt's run exists (see execute)."""
         hook = self.mlflow_hook
-        client = hook.get_client()
-        experiment_id = hook.get_or_create_experiment(self.experiment)
         tags = {
-            tag.DAG_ID: dag_id,
-            tag.RUN_ID: run_id,
-            tag.ROLE: tag.ROLE_SCORING,
+            **tag.identity(dag_id, run_id, tag.ROLE_SCORING),
             tag.MODEL_URI: model_uri,
             **tag.prefixed(tag.CODE_PREFIX, self.lineage),
         }
-        run = client.create_run(experiment_id, run_name=f"{dag_id} {run_id}", tags=tags)
         params = {
             "model.name": self.model_name,
             "model.version": version,
             "model.alias": self.alias,
-            **{f"data.{k}": str(self.data.get(k)) for k in ("repo", "path", "rev", "commit", "md5")},
+            **{f"data.{k}": str(self.data.get(k)) for k in tag.DATA_FIELDS},
         }
-        client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()])
-        return str(run.info.run_id)
+        experiment_id = hook.get_or_create_experiment(self.experiment)
+        return hook.create_run(experiment_id, tags, run_name=f"{dag_id} {run_id}", params=params)
 
-    def _score(self, dag_id: str, run_id: str, version: str, model_uri: str, mlflow_run_id: str) -> dict[str, Any]:
+    def _score(self, dag_id: str, run_id: str, version: str, model_uri: str, mlflow_run_id: str) -> ScoringResult:
         frame = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
         where = f"data {self.data['path']}@{str(self.data['commit'])[:12]}"
         self._check_frame(frame, where)
@@ -156,10 +149,11 @@ class BatchScoreOperator(MlflowOperatorMixin, MlopsBaseOperator):
             prediction_column=self.prediction_column,
         )
         uri = artifacts.write_parquet(predictions, f"{artifacts.run_prefix(dag_id, run_id)}/{PREDICTIONS_FILE}")
-        client = self.mlflow_hook.get_client()
-        client.log_metric(mlflow_run_id, "rows", len(predictions))
-        client.set_tag(mlflow_run_id, tag.PREDICTIONS_URI, uri)
-        client.set_tag(mlflow_run_id, tag.PREDICTIONS_PROBA, proba or "none")
+        self.mlflow_hook.log_batch(
+            mlflow_run_id,
+            metrics={"rows": len(predictions)},
+            tags={tag.PREDICTIONS_URI: uri, tag.PREDICTIONS_PROBA: proba or "none"},
+        )
         self.log.info("Scored %d rows of %s with %s; predictions at %s", len(predictions), where, model_uri, uri)
         return {
             "uri": uri,

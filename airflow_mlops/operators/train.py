@@ -8,11 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts, settings
 from airflow_mlops.links import MlflowRunLink
-from airflow_mlops.operators.base import MlflowOperatorMixin, MlopsBaseOperator, run_identity
+from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from airflow.sdk import Context
+
+    from airflow_mlops.contracts import PreparedDataset, TrainedCandidate
+    from airflow_mlops.gates.metrics import Problem
 
 
 def pip_requirements() -> list[str]:
@@ -35,7 +40,7 @@ def skops_trusted_types(model: Any) -> list[str]:
     return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
 
 
-class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
+class TrainCandidateOperator(MlflowBaseOperator):
     """Fit preprocessing + estimator on the train split; log params, metrics and the model.
 
     A retry finds the candidate's finished MLflow run for this DAG run and returns it
@@ -48,23 +53,21 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def __init__(
         self,
         *,
-        dataset: Any,
+        dataset: Upstream[PreparedDataset],
         candidate: dict[str, Any],
         experiment: str,
-        problem: str = "classification",
+        problem: Problem = "classification",
         lineage: dict[str, str] | None = None,
-        mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
+        self.dataset: PreparedDataset = upstream(dataset)
         self.candidate = candidate
         self.experiment = experiment
-        self.problem = problem
+        self.problem: Problem = problem
         self.lineage = lineage or {}
-        self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> TrainedCandidate:
         dag_id, run_id = run_identity(context)
         name = self.candidate["name"]
         hook = self.mlflow_hook
@@ -81,7 +84,7 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 self.log.warning("Closed MLflow run %s of %s, left unfinished by an earlier try", abandoned, name)
             return self._train(experiment_id, parent, tags)
 
-    def _train(self, experiment_id: str, parent_run_id: str, tags: dict[str, str]) -> dict[str, Any]:
+    def _train(self, experiment_id: str, parent_run_id: str, tags: dict[str, str]) -> TrainedCandidate:
         import mlflow
         import mlflow.sklearn
         from mlflow.models import infer_signature
@@ -113,7 +116,7 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
                 }
             )
             pipeline = fit()
-            train_metrics = compute_metrics(pipeline, features, labels, self.problem)  # type: ignore[arg-type]
+            train_metrics = compute_metrics(pipeline, features, labels, self.problem)
             mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
             example = features.head(3)
             info = mlflow.sklearn.log_model(
@@ -149,7 +152,7 @@ class TrainCandidateOperator(MlflowOperatorMixin, MlopsBaseOperator):
         )
         return lambda: pipeline.fit(features, labels)
 
-    def _result(self, run_id: str, tags: dict[str, str], experiment_id: str) -> dict[str, Any]:
+    def _result(self, run_id: str, tags: Mapping[str, str], experiment_id: str) -> TrainedCandidate:
         return {
             "candidate": self.candidate["name"],
             "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",

@@ -35,6 +35,8 @@ RUN_ID = "mlops.run_id"
 ROLE = "mlops.role"
 CANDIDATE = "mlops.candidate"
 ABANDONED = "mlops.abandoned"
+#: Why a run ended FAILED (the error an operator stopped on).
+FAILURE = "mlops.failure"
 
 #: Values of :data:`ROLE`.
 ROLE_PIPELINE = "pipeline"

@@ -188,20 +188,25 @@ def test_every_slice_name_is_a_valid_mlflow_name_and_no_two_slices_share_one(
     assert slice_metric_name("f1", column, value) != name
 
 
-def test_slice_names_are_accepted_by_a_real_mlflow_store(tmp_path: Path) -> None:
+def test_slice_names_are_accepted_by_a_real_mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from airflow_mlops.operators.evaluate import log_metrics
+    from airflow_mlops.hooks.mlflow import MlflowHook
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLFLOW_SLICES", json.dumps({"conn_type": "mlflow", "extra": {"tracking_uri": uri}})
+    )
     client = MlflowClient(tracking_uri=uri)
     run_id = client.create_run(client.create_experiment("names", artifact_location=str(tmp_path / "a"))).info.run_id
     with pytest.raises(MlflowException, match="Names may only contain"):
         client.log_metric(run_id, "test_" + slice_key("recall", "segment", "n"), 0.5)  # why the names exist
     keys = {slice_key("recall", "segment", v): float(i) for i, v in enumerate(TRICKY_VALUES)}
     names = mlflow_metric_names(["recall", *keys], ["segment"])
-    log_metrics(client, run_id, {names[k]: v for k, v in {"recall": 0.9, **keys}.items()})
+    MlflowHook("mlflow_slices").log_batch(run_id, metrics={names[k]: v for k, v in {"recall": 0.9, **keys}.items()})
     logged = client.get_run(run_id).data.metrics
     assert logged == {names[k]: v for k, v in {"recall": 0.9, **keys}.items()}
     assert len(set(names.values())) == len(names)

@@ -427,3 +427,87 @@ def test_model_version_filter_quotes_each_value_for_mlflow_search() -> None:
     )
     with pytest.raises(ValueError, match="both quote characters"):
         model_version_filter("m", {"k": """it's "x" """})
+
+
+# --- the run lifecycle ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_get_or_create_run_finds_its_run_by_tags_and_keeps_its_params(sqlite_hook: MlflowHook) -> None:
+    experiment_id = sqlite_hook.get_or_create_experiment("lifecycle")
+    tags = tag.identity("dag_l", "manual__it's", tag.ROLE_DRIFT)
+    first = sqlite_hook.get_or_create_run(experiment_id, tags, run_name="drift 1", params={"bins": 10, "psi": 0.2})
+    # A retry finds it; the params it would log differ, and MLflow never lets a param change.
+    again = sqlite_hook.get_or_create_run(experiment_id, tags, run_name="drift 2", params={"bins": 20})
+    other = sqlite_hook.get_or_create_run(experiment_id, {**tags, tag.ROLE: tag.ROLE_SCORING}, run_name="s")
+    assert first == again != other
+    run = sqlite_hook.get_client().get_run(first)
+    assert run.data.params == {"bins": "10", "psi": "0.2"}
+    assert run.info.run_name == "drift 1"
+    assert {k: run.data.tags[k] for k in tags} == tags
+
+
+@pytest.mark.integration
+def test_fail_resume_and_finish_a_run(sqlite_hook: MlflowHook) -> None:
+    client = sqlite_hook.get_client()
+    experiment_id = sqlite_hook.get_or_create_experiment("lifecycle")
+    run_id = sqlite_hook.create_run(experiment_id, tag.identity("dag_f", "r", tag.ROLE_SCORING), run_name="f")
+    assert client.get_run(run_id).info.status == "RUNNING"
+    sqlite_hook.fail_run(run_id, "DataVersionError: " + "x" * 6000)
+    failed = client.get_run(run_id)
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags[tag.FAILURE] == ("DataVersionError: " + "x" * 6000)[: tag.VALUE_MAX_CHARS]
+    sqlite_hook.resume_run(run_id)
+    assert client.get_run(run_id).info.status == "RUNNING"
+    sqlite_hook.finish_run(run_id)
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+@pytest.mark.integration
+def test_log_batch_stays_within_mlflow_batch_limits(sqlite_hook: MlflowHook) -> None:
+    experiment_id = sqlite_hook.get_or_create_experiment("lifecycle")
+    run_id = sqlite_hook.create_run(experiment_id, {tag.DAG_ID: "dag_b"}, run_name="b")
+    metrics = {f"psi.f{i}": i / 10 for i in range(2500)}
+    params = {f"p{i}": i for i in range(150)}
+    tags = {f"t{i}": str(i) for i in range(120)}
+    sqlite_hook.log_batch(run_id, metrics=metrics, params=params, tags=tags)  # MLflow refuses >1000 / >100 a call
+    sqlite_hook.log_batch(run_id)  # nothing to log, no call
+    data = sqlite_hook.get_client().get_run(run_id).data
+    assert data.metrics == metrics
+    assert data.params == {k: str(v) for k, v in params.items()}
+    assert {k: v for k, v in data.tags.items() if k.startswith("t")} == tags
+
+
+@pytest.mark.integration
+def test_log_json_writes_an_indented_artifact(sqlite_hook: MlflowHook, store: dict[str, Path]) -> None:
+    import datetime as dt
+
+    experiment_id = sqlite_hook.get_or_create_experiment("lifecycle")
+    run_id = sqlite_hook.create_run(experiment_id, {tag.DAG_ID: "dag_j"}, run_name="j")
+    when = dt.date(2026, 1, 2)
+    sqlite_hook.log_json(run_id, {"b": 1, "a": when}, "report/out.json", sort_keys=True)
+    written = store["artifacts"] / "lifecycle" / run_id / "artifacts" / "report" / "out.json"
+    assert written.read_text() == json.dumps({"a": str(when), "b": 1}, indent=2)
+
+
+@pytest.mark.integration
+def test_register_version_writes_tags_and_description_in_one_create(sqlite_hook: MlflowHook) -> None:
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    experiment_id = sqlite_hook.get_or_create_experiment("register")
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    with sqlite_hook.session():
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+        first = sqlite_hook.register_version("hook_registered", info.model_uri, {tag.DAG_ID: "d"}, "first")
+        # Not a logged-model URI: the generic registration path, then the description.
+        second = sqlite_hook.register_version(
+            "hook_registered", f"runs:/{run.info.run_id}/model", {tag.DAG_ID: "e"}, "second"
+        )
+    assert (first, second) == ("1", "2")
+    client = sqlite_hook.get_client()
+    one, two = client.get_model_version("hook_registered", "1"), client.get_model_version("hook_registered", "2")
+    assert (one.description, one.tags[tag.DAG_ID], one.source) == ("first", "d", info.model_uri)
+    assert (two.description, two.tags[tag.DAG_ID]) == ("second", "e")

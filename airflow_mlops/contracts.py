@@ -1,0 +1,245 @@
+"""What one task hands the next through XCom, as typed dictionaries.
+
+A TypedDict is a plain ``dict`` at run time, so XCom stores the same JSON and the UI plugin reads
+the same keys; only mypy sees the types. Each operator's ``execute()`` returns one of these and
+types its inputs with the ones it consumes, so ``mypy --strict`` checks the pipeline's data flow
+end to end: a key renamed by one task is an error in the task that reads it.
+
+Imported by every operator at DAG parse time: the standard library's ``typing`` only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+# --- data ----------------------------------------------------------------------------------------
+
+
+class DataRef(TypedDict):
+    """One file of a DVC repository pinned to a commit (``resolve_data``, read by every data task)."""
+
+    repo: str
+    path: str
+    rev: str
+    commit: str
+    md5: str
+    size: NotRequired[int | None]
+    remote_url: NotRequired[str | None]
+
+
+class DataDigest(TypedDict):
+    """A data reference as recorded, read back from tags: a field an old record lacks is None."""
+
+    repo: str | None
+    path: str | None
+    rev: str | None
+    commit: str | None
+    md5: str | None
+
+
+class ValidationFailure(TypedDict):
+    type: str | None
+    column: str | None
+    reason: str
+
+
+class ValidationDigest(TypedDict):
+    """``validate_data``: the verdict and counts; the full GX result is an MLflow artifact."""
+
+    success: bool
+    suite: str | None
+    statistics: dict[str, Any]
+    failed: list[ValidationFailure]
+    n_failed: int
+    rows: int
+    artifact: str
+    mlflow_run_id: str
+
+
+class PreparedDataset(TypedDict):
+    """``prepare_data``: the train and test splits every candidate and the champion are judged on."""
+
+    train_uri: str
+    test_uri: str
+    n_train: int
+    n_test: int
+    target: str
+    features: list[str]
+    data: DataRef
+
+
+# --- training and evaluation ---------------------------------------------------------------------
+
+
+class TrainedCandidate(TypedDict):
+    """``train``: one candidate's finished MLflow run and the model it logged."""
+
+    candidate: str
+    estimator: str
+    params: dict[str, Any]
+    preprocessing: dict[str, Any]
+    mlflow_run_id: str
+    experiment_id: str
+    model_uri: str
+    model_id: str | None
+
+
+class EvaluatedCandidate(TrainedCandidate):
+    """A trained candidate with its metrics on the shared test split."""
+
+    metrics: dict[str, float]
+
+
+class ChampionScore(TypedDict):
+    """The current champion, by version number, scored on the same test split."""
+
+    version: str
+    run_id: str | None
+    model_uri: str
+    metrics: dict[str, float]
+
+
+class Evaluation(TypedDict):
+    """``evaluate``: every candidate and the champion on one test snapshot."""
+
+    n_test: int
+    test_uri: str
+    candidates: list[EvaluatedCandidate]
+    champion: ChampionScore | None
+    model_name: str
+    mlflow_run_id: str
+    #: The gate's slice specs, each with the slices too small to judge (``{value: rows}``).
+    slices: NotRequired[list[dict[str, Any]]]
+    slice_metric_names: NotRequired[dict[str, str]]
+
+
+# --- the gate and the registry ---------------------------------------------------------------------
+
+
+class OutcomeRecord(TypedDict):
+    """One rule's outcome, as ``gates.decision.RuleOutcome`` writes it (non-finite numbers as None)."""
+
+    rule: str
+    metric: str
+    kind: Literal["threshold", "champion", "sample_size", "slice"]
+    candidate_value: float | None
+    champion_value: float | None
+    threshold: float | None
+    passed: bool
+    reason: str
+
+
+class VerdictRecord(TypedDict):
+    """``gates.decision.Verdict`` as JSON: what the gate decided and why."""
+
+    decision: Literal["promote", "reject"]
+    candidate: str
+    champion_version: str | None
+    first_run: bool
+    n_test: int
+    outcomes: list[OutcomeRecord]
+    summary: str
+
+
+class GateResult(TypedDict):
+    """``gate``: the verdict on the best candidate, with what it was measured against."""
+
+    verdict: VerdictRecord
+    candidate: EvaluatedCandidate
+    champion: ChampionScore | None
+
+
+class ApprovalRecord(TypedDict):
+    """``approve``: who signed off (or rejected), when and why."""
+
+    decision: Literal["approved", "rejected"]
+    by: str
+    at: str
+    reason: str
+
+
+class Registration(TypedDict):
+    """``register``: the model version created for the gate's winner."""
+
+    model_name: str
+    version: str
+    model_uri: str
+    source_run_id: str
+    url: str | None
+
+
+class Promotion(TypedDict):
+    """``promote``: where the alias points now and where it pointed before."""
+
+    model_name: str
+    alias: str
+    version: str
+    previous: str | None
+
+
+# --- batch scoring and drift -----------------------------------------------------------------------
+
+
+class ScoringResult(TypedDict):
+    """``score``: where the predictions are and which model version made them."""
+
+    uri: str
+    rows: int
+    model_name: str
+    model_version: str
+    data_commit: str
+    model_uri: str
+    mlflow_run_id: str
+
+
+class ModelRef(TypedDict):
+    name: str
+    alias: str
+    version: str
+
+
+class DriftSummary(TypedDict):
+    """``drift.compare``'s summary, with ``drifted_features`` capped for XCom."""
+
+    drifted: bool
+    n_drifted: int
+    drifted_features: list[str]
+    features_checked: int
+    reference_rows: int
+    current_rows: int
+    rule: str
+    psi_threshold: float
+    ks_pvalue: float
+    bins: int
+    min_drifted_features: int
+
+
+class DriftDigest(TypedDict):
+    """``check_drift``: the comparison's verdict and largest movers; the full report is in MLflow."""
+
+    model: ModelRef
+    reference: DataDigest
+    current: DataDigest
+    summary: DriftSummary
+    top_features: list[dict[str, Any]]
+    mlflow_run_id: str
+    artifact: str
+
+
+class FeatureMove(TypedDict):
+    feature: str
+    psi: float
+
+
+class DriftEvent(TypedDict):
+    """``publish_drift``: the drift asset event's extra, what a consumer DAG reads."""
+
+    model_name: str
+    model_version: str
+    data_path: str | None
+    data_commit: str | None
+    reference_commit: str | None
+    n_drifted: int
+    features_checked: int
+    top_features: list[FeatureMove]
+    mlflow_run_id: str | None
