@@ -15,12 +15,12 @@ _LAZY_IMPORTS = {
     "load_pipeline": "airflow_mlops.factory.loader",
     "load_pipelines": "airflow_mlops.factory.loader",
     "load_pipeline_spec": "airflow_mlops.spec.loader",
-    "PipelineConfigError": "airflow_mlops.spec.errors",
+    "PipelineConfigError": "airflow_mlops.errors",
 }
 
 if TYPE_CHECKING:
+    from airflow_mlops.errors import PipelineConfigError
     from airflow_mlops.factory.loader import load_pipeline, load_pipelines
-    from airflow_mlops.spec.errors import PipelineConfigError
     from airflow_mlops.spec.loader import load_pipeline_spec
 
 __all__ = ["PipelineConfigError", "__version__", "load_pipeline", "load_pipeline_spec", "load_pipelines"]

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.errors import DriftInputError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -32,10 +34,6 @@ if TYPE_CHECKING:
 #: Share given to a bin that one sample leaves empty. Without it one empty bin makes PSI
 #: infinite (log of zero), which says "different" but not "how different".
 EPSILON = 1e-4
-
-
-class DriftInputError(ValueError):
-    """The two samples cannot be compared as asked (a feature is missing, a sample is empty)."""
 
 
 def _proportions(counts: numpy.ndarray) -> numpy.ndarray:

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.exceptions import MlopsError
+from airflow_mlops.errors import PromotionLockTimeout
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
@@ -34,10 +34,6 @@ if TYPE_CHECKING:
 
 LOCK_SUFFIX = tag.LOCK_MODEL_SUFFIX
 logger = logging.getLogger(__name__)
-
-
-class PromotionLockTimeout(MlopsError):
-    """Another promotion held the lock for longer than we were willing to wait."""
 
 
 def lock_name(model_name: str) -> str:

@@ -274,7 +274,7 @@ def handwritten_source(yaml_path: Path, source: str) -> str:
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
     doc = f"Retraining pipeline for {spec.registry.model_name}, generated from {source}."
-    kwargs = dag_kwargs(spec, "retraining", doc)
+    kwargs = dag_kwargs(spec, doc)
     return HANDWRITTEN.format(
         dag_id=kwargs["dag_id"],
         schedule=kwargs["schedule"],
@@ -326,7 +326,7 @@ def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
     doc = f"Retraining pipeline for {spec.registry.model_name}, generated from {source}."
-    kwargs = dag_kwargs(spec, "retraining", doc)
+    kwargs = dag_kwargs(spec, doc)
     retries = spec.retries
     ops = "airflow_mlops.operators"
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}

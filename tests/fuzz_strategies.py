@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from airflow_mlops.spec.errors import PipelineConfigError
+from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.spec.templates import TEMPLATES
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 

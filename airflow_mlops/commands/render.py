@@ -44,9 +44,9 @@ def _run(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from airflow_mlops import settings
     from airflow_mlops.commands.validate import _default_root
+    from airflow_mlops.errors import PipelineConfigError
     from airflow_mlops.factory.loader import source_label
     from airflow_mlops.factory.templates import build_dag
-    from airflow_mlops.spec.errors import PipelineConfigError
     from airflow_mlops.spec.loader import load_pipeline_spec
 
     path = Path(args.file)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 def _run(args: argparse.Namespace) -> int:
     from airflow_mlops import settings
+    from airflow_mlops.errors import PipelineConfigError
     from airflow_mlops.factory.loader import pipeline_files
-    from airflow_mlops.spec.errors import PipelineConfigError
     from airflow_mlops.spec.loader import load_pipeline_spec
     from airflow_mlops.spec.models import RetrainingPipelineSpec
 

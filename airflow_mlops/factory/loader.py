@@ -20,7 +20,7 @@ from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
+from airflow_mlops.errors import ConfigIssue, PipelineConfigError, PipelineNotLoaded
 
 PIPELINE_SUFFIXES = (".yaml", ".yml")
 NOT_PIPELINES = {"defaults.yaml", "defaults.yml"}
@@ -32,23 +32,6 @@ from airflow_mlops import load_pipeline
 
 load_pipeline(globals(), __file__)
 """
-
-
-class PipelineNotLoaded(PipelineConfigError):
-    """The import error of a loader: every issue, and which pipeline(s) were not loaded because of them.
-
-    Airflow lists import errors per Python file (the loader), and shows the exception's text for
-    it, after a traceback unless ``[core] dagbag_import_error_tracebacks`` is off. Each issue line
-    gives file:line:column and field; ``headline`` (before them) or ``footer`` (after) names the
-    pipelines, by dag id, or by file name when the dag id cannot be read.
-    """
-
-    def __init__(
-        self, issues: list[ConfigIssue], pipelines: Sequence[str], *, headline: str = "", footer: str = ""
-    ) -> None:
-        super().__init__(issues)
-        self.pipelines = list(pipelines)
-        self.args = ("\n".join(part for part in (headline, self.args[0], footer) if part),)
 
 
 def _pipeline_name(path: Path) -> str:

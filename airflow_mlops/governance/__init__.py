@@ -14,21 +14,5 @@ trail (version tags plus a history on the registered model) as a scheduled one, 
 
 Functions take an ``MlflowClient`` so they can be pointed at any store; mlflow itself is
 imported only inside functions, because the promote operator imports this package at DAG
-parse time. The errors below are shared by every module, so they live here.
+parse time.
 """
-
-from __future__ import annotations
-
-from airflow_mlops.exceptions import MlopsError
-
-
-class GovernanceError(MlopsError):
-    """A governance request that cannot be carried out as asked; the message says why."""
-
-
-class NotFoundError(GovernanceError):
-    """The registered model, version or alias named does not exist."""
-
-
-class PromotionRefusedError(GovernanceError):
-    """The promotion or rollback was refused; ``@champion`` was not touched."""

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.exceptions import PromotionConflictError
-from airflow_mlops.governance import PromotionRefusedError
+from airflow_mlops.errors import PromotionConflictError, PromotionRefusedError
 from airflow_mlops.governance.history import append_history, now_iso, read_history
 from airflow_mlops.governance.recheck import FORCE_HINT, recheck_gate
 from airflow_mlops.governance.registry import (

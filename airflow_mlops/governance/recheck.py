@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.governance import PromotionRefusedError
+from airflow_mlops.errors import PromotionRefusedError
 from airflow_mlops.governance.registry import model_version
 from airflow_mlops.record import paths, tag
 
@@ -106,7 +106,7 @@ def recheck_gate(
     so a per-slice rule is judged on the same slices rather than finding none.
     """
     from airflow_mlops import artifacts
-    from airflow_mlops.exceptions import ConfigurationError
+    from airflow_mlops.errors import ConfigurationError
     from airflow_mlops.gates.decision import decide
     from airflow_mlops.gates.metrics import slice_specs
     from airflow_mlops.gates.rules import rules_from_spec

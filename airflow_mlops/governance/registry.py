@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_mlops.governance import NotFoundError
+from airflow_mlops.errors import NotFoundError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from airflow_mlops.exceptions import ConfigurationError, DataVersionError
+from airflow_mlops.errors import ConfigurationError, DataVersionError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.errors import UnknownExpectationError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -49,24 +51,6 @@ _ITEM_KEYS = frozenset({"type", "kwargs"})
 _NON_EXPECTATION_KWARGS = frozenset({"column", "mostly", "result_format", "catch_exceptions", "meta"})
 _IDENTITY_EXCLUDED = {"id", "rendered_content", "notes", "meta"}
 _DATASOURCE, _ASSET, _BATCH = "airflow_mlops_pandas", "dataframe", "whole_dataframe"
-
-
-class UnknownExpectationError(ValueError):
-    """A spec names an expectation that this GX version does not ship.
-
-    Raised before any data is touched, with the closest real names, because the usual cause
-    is a typo or a name from the GX 0.x API that 1.x renamed or dropped.
-    """
-
-    def __init__(self, type_name: str, suggestions: Sequence[str] = ()) -> None:
-        self.type_name = type_name
-        self.suggestions = list(suggestions)
-        message = f"unknown expectation type {type_name!r}"
-        if self.suggestions:
-            message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
-        else:
-            message += "; expectation types are snake_case GX 1.x names such as 'expect_column_to_exist'"
-        super().__init__(message)
 
 
 def expectation_class_name(type_name: str) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
 
-from airflow_mlops.exceptions import ConfigurationError
+from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.hooks.mlflow_runs import MlflowRunsMixin, tag_clauses
 from airflow_mlops.hooks.mlflow_runs import filter_literal as filter_literal  # the UI plugin's searches use it
 

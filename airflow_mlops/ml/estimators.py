@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.exceptions import ConfigurationError
+from airflow_mlops.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import pandas as pd

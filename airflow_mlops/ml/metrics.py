@@ -63,7 +63,7 @@ def compute_slice_metrics(
     being judged on a handful of rows. A column with many values is not a slice: it is
     refused, since a gate over hundreds of tiny slices would reject on noise.
     """
-    from airflow_mlops.exceptions import ConfigurationError
+    from airflow_mlops.errors import ConfigurationError
     from airflow_mlops.gates.metrics import slice_key
 
     if column not in features.columns:

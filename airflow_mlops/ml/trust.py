@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from airflow_mlops.exceptions import UntrustedModelError
+from airflow_mlops.errors import UntrustedModelError
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:

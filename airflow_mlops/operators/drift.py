@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops.exceptions import ConfigurationError, DataValidationError, DataVersionError
+from airflow_mlops.errors import ConfigurationError, DataValidationError, DataVersionError, DriftInputError
 from airflow_mlops.hooks.dvc import DvcHook
 from airflow_mlops.operators.base import (
     MlflowBaseOperator,
@@ -137,7 +137,7 @@ class DriftCheckOperator(MlflowBaseOperator):
                 bins=self.bins,
                 min_drifted_features=self.min_drifted_features,
             )
-        except drift.DriftInputError as err:
+        except DriftInputError as err:
             # The new data lost a column the model needs: no retry will bring it back.
             raise DataValidationError(f"cannot compare {self.data['path']}@{self.data['commit'][:12]}: {err}") from err
         report["model"] = {"name": self.model_name, "alias": self.alias, "version": str(version.version)}

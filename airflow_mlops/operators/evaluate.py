@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts
-from airflow_mlops.exceptions import MlopsError
+from airflow_mlops.errors import MlopsError
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream, upstream_each
 from airflow_mlops.record import paths
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_mlops.exceptions import GateRejectedError
+from airflow_mlops.errors import GateRejectedError
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, upstream
 from airflow_mlops.record import paths, tag
 

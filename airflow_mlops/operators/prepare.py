@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts
-from airflow_mlops.exceptions import DataVersionError
+from airflow_mlops.errors import DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
 from airflow_mlops.operators.base import MlopsBaseOperator, Upstream, run_identity, upstream
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
 from airflow_mlops import artifacts
-from airflow_mlops.exceptions import ConfigurationError, DataVersionError
+from airflow_mlops.errors import ConfigurationError, DataVersionError, NoChampionError
 from airflow_mlops.hooks.dvc import DvcHook
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
 from airflow_mlops.record import tag
@@ -23,10 +21,6 @@ if TYPE_CHECKING:
 PREDICTIONS_FILE = "predictions.parquet"
 # What downstream consumers of the predictions asset see in the event's extra.
 EVENT_KEYS = ("uri", "rows", "model_name", "model_version", "data_commit")
-
-
-class NoChampionError(AirflowFailException):
-    """The alias names no version yet: only a retraining run can fix that, so retrying is pointless."""
 
 
 class BatchScoreOperator(MlflowBaseOperator):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_mlops.exceptions import DataValidationError
+from airflow_mlops.errors import DataValidationError
 from airflow_mlops.hooks.dvc import DvcHook
 from airflow_mlops.links import MlflowRunLink, ValidationReportLink
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream

@@ -36,8 +36,9 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_da
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from airflow_mlops.errors import MlflowUnavailableError, NotFoundError
 from airflow_mlops.plugins import metadata, records, render, urls, views
-from airflow_mlops.plugins.views import NotFoundError, scrub
+from airflow_mlops.plugins.views import scrub
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ def create_app() -> FastAPI:
             return JSONResponse({"detail": exc.message}, status_code=404)
         return _page(request, "error.html", status_code=404, title=exc.title, message=exc.message)
 
-    @app.exception_handler(records.MlflowUnavailableError)
-    async def mlflow_unavailable(request: Request, exc: records.MlflowUnavailableError) -> Response:
+    @app.exception_handler(MlflowUnavailableError)
+    async def mlflow_unavailable(request: Request, exc: MlflowUnavailableError) -> Response:
         if "/api/" in request.url.path:
             return JSONResponse({"detail": str(exc)}, status_code=503)
         return _page(request, "error.html", status_code=503, title="MLflow unavailable", message=str(exc))
@@ -117,7 +118,7 @@ def index(request: Request) -> RedirectResponse:
 def static(name: str) -> Response:
     content = render.static_file(name)
     if content is None:
-        raise NotFoundError("Not found", "No such file.")
+        raise NotFoundError("No such file.", title="Not found")
     headers = {"Cache-Control": "private, max-age=300"}
     return Response(content, media_type=render.STATIC_TYPES[name], headers=headers)
 
@@ -146,7 +147,7 @@ def dag_model_page(
     request: Request, dag_id: str, session: SessionDep, reader: Reader, readable: ReadableDags
 ) -> HTMLResponse:
     if not metadata.is_mlops_dag(session, dag_id):
-        raise NotFoundError("Not an ML pipeline", f"{dag_id} was not built by airflow-mlops (no 'mlops' tag).")
+        raise NotFoundError(f"{dag_id} was not built by airflow-mlops (no 'mlops' tag).", title="Not an ML pipeline")
     models = metadata.models_by_dag(session, [dag_id]).get(dag_id, [])
     if len(models) == 1:
         view = views.model_view(session, reader, readable, models[0])

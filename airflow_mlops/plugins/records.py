@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.governance import NotFoundError
+from airflow_mlops.errors import MlflowUnavailableError, NotFoundError
 from airflow_mlops.governance.history import read_history
 from airflow_mlops.governance.lineage import lineage
 from airflow_mlops.governance.recheck import download_json
@@ -47,10 +47,6 @@ _FAST_FAIL = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEO
 MAX_VERSIONS = 100
 # Run tags worth showing; MLflow's own (``mlflow.*``) are mostly internal bookkeeping.
 _SHOWN_MLFLOW_TAGS = ("mlflow.runName", "mlflow.parentRunId")
-
-
-class MlflowUnavailableError(Exception):
-    """MLflow could not be read; the message names only the error type, never a URI or credential."""
 
 
 class MlflowReader:

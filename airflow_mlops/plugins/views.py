@@ -8,17 +8,8 @@ returned has credentials removed from URLs (``scrub``).
 
 from typing import Any
 
-from airflow_mlops import governance
+from airflow_mlops.errors import MlflowUnavailableError, NotFoundError
 from airflow_mlops.plugins import metadata, records, render, urls
-
-
-class NotFoundError(Exception):
-    """Shown as a 404 page (or JSON under ``/api``); the message names only what the user asked for."""
-
-    def __init__(self, title: str, message: str) -> None:
-        super().__init__(message)
-        self.title = title
-        self.message = message
 
 
 def scrubbed(view: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +56,7 @@ def pipelines_view(session: Any, reader: records.MlflowReader, readable: set[str
             with reader.client() as client:
                 view["aliases"] = records.champions(client, names)
             view["mlflow_ui"] = reader.ui_base()
-        except records.MlflowUnavailableError as err:
+        except MlflowUnavailableError as err:
             view["mlflow_error"] = str(err)
     return scrubbed(view)
 
@@ -133,10 +124,10 @@ def _candidate_rows(evaluation: dict[str, Any], trained: list[dict[str, Any]]) -
 
 def run_view(session: Any, reader: records.MlflowReader, dag_id: str, run_id: str) -> dict[str, Any]:
     if not metadata.is_mlops_dag(session, dag_id):
-        raise NotFoundError("Not an ML pipeline", f"{dag_id} was not built by airflow-mlops (no 'mlops' tag).")
+        raise NotFoundError(f"{dag_id} was not built by airflow-mlops (no 'mlops' tag).", title="Not an ML pipeline")
     run = metadata.dag_run(session, dag_id, run_id)
     if run is None:
-        raise NotFoundError("Run not found", f"{dag_id} has no run {run_id}.")
+        raise NotFoundError(f"{dag_id} has no run {run_id}.", title="Run not found")
     xcoms = run["xcoms"]
 
     def returned(task_id: str) -> dict[str, Any]:
@@ -149,7 +140,7 @@ def run_view(session: Any, reader: records.MlflowReader, dag_id: str, run_id: st
     try:
         with reader.client() as client:
             record = records.run_record(client, dag_id, run_id, hint=hint, model_names=run["models"])
-    except records.MlflowUnavailableError as err:
+    except MlflowUnavailableError as err:
         error = str(err)
     evaluation = record.get("evaluation") or returned("evaluate")
     verdict = record.get("verdict") or returned("gate").get("verdict")
@@ -197,10 +188,10 @@ def _validation_digest(result: Any) -> dict[str, Any] | None:
 
 def validation_view(session: Any, reader: records.MlflowReader, dag_id: str, run_id: str) -> dict[str, Any]:
     if not metadata.is_mlops_dag(session, dag_id):
-        raise NotFoundError("Not an ML pipeline", f"{dag_id} was not built by airflow-mlops (no 'mlops' tag).")
+        raise NotFoundError(f"{dag_id} was not built by airflow-mlops (no 'mlops' tag).", title="Not an ML pipeline")
     run = metadata.dag_run(session, dag_id, run_id)
     if run is None:
-        raise NotFoundError("Run not found", f"{dag_id} has no run {run_id}.")
+        raise NotFoundError(f"{dag_id} has no run {run_id}.", title="Run not found")
     digest = run["xcoms"].get("validate_data") if isinstance(run["xcoms"].get("validate_data"), dict) else None
     view: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "digest": digest, "result": None}
     view.update({"mlflow_run_id": None, "experiment_id": None, "mlflow_error": None, "mlflow_ui": None})
@@ -208,7 +199,7 @@ def validation_view(session: Any, reader: records.MlflowReader, dag_id: str, run
         with reader.client() as client:
             found = records.validation_record(client, dag_id, run_id, hint=(digest or {}).get("mlflow_run_id"))
         view["mlflow_ui"] = reader.ui_base()
-    except records.MlflowUnavailableError as err:
+    except MlflowUnavailableError as err:
         found, view["mlflow_error"] = None, str(err)
     if found:
         view.update(found)
@@ -218,7 +209,7 @@ def validation_view(session: Any, reader: records.MlflowReader, dag_id: str, run
 def _model_dags(session: Any, readable: set[str], model_name: str) -> list[str]:
     dag_ids = metadata.dags_of_model(session, model_name, metadata.mlops_dag_ids(session, readable))
     if not dag_ids:
-        raise NotFoundError("Model not found", f"No ML pipeline you can read builds a model named {model_name}.")
+        raise NotFoundError(f"No ML pipeline you can read builds a model named {model_name}.", title="Model not found")
     return dag_ids
 
 
@@ -229,9 +220,9 @@ def model_view(session: Any, reader: records.MlflowReader, readable: set[str], m
         with reader.client() as client:
             view["model"] = records.model_record(client, model_name)
         view["mlflow_ui"] = reader.ui_base()
-    except governance.NotFoundError:
+    except NotFoundError:
         pass  # known to Airflow, not registered yet: the page says so
-    except records.MlflowUnavailableError as err:
+    except MlflowUnavailableError as err:
         view["mlflow_error"] = str(err)
     return scrubbed(view)
 
@@ -243,8 +234,8 @@ def version_view(
     try:
         with reader.client() as client:
             info = records.version_lineage(client, model_name, version)
-    except governance.NotFoundError as err:
-        raise NotFoundError("Version not found", str(err)) from err
+    except NotFoundError as err:
+        raise NotFoundError(str(err), title="Version not found") from err
     return scrubbed({"model_name": model_name, "dag_ids": dag_ids, "info": info, "mlflow_ui": reader.ui_base()})
 
 
@@ -253,7 +244,7 @@ def mlflow_run_view(
 ) -> dict[str, Any]:
     with reader.client() as client:
         info = records.mlflow_run_record(client, mlflow_run_id)
-    missing = NotFoundError("MLflow run not found", f"No run {mlflow_run_id} of an ML pipeline you can read.")
+    missing = NotFoundError(f"No run {mlflow_run_id} of an ML pipeline you can read.", title="MLflow run not found")
     if info is None or not info.get("dag_id"):
         raise missing
     if info["dag_id"] not in metadata.mlops_dag_ids(session, readable):

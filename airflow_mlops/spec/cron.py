@@ -7,7 +7,7 @@ naming no file or line; checking it while the YAML is validated reports it at it
 import functools
 from datetime import datetime
 
-from airflow_mlops.spec.errors import SpecValueError
+from airflow_mlops.errors import SpecValueError
 
 PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
 # The fields of a cron expression in croniter's order (what Airflow's cron timetables use): five,

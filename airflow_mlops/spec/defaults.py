@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from airflow_mlops.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.document import LoadedYaml, issue_at, parse_yaml, read_yaml
-from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader, shared_build
 
 DEFAULTS_FILE = "defaults.yaml"

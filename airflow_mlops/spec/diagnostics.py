@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 
+from airflow_mlops.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.document import LoadedYaml, issue_at
-from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.models_base import IDENTIFIER
 
 if typing.TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
+from airflow_mlops.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.tree_checks import MAX_DEPTH, Loc, duplicate_keys, secrets, shape_problem, tree_problem
 from airflow_mlops.spec.yaml_source import parse_document, read_text
 

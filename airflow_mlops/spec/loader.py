@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.spec.defaults import defaults_between, pipeline_folders, read_with_defaults
 from airflow_mlops.spec.diagnostics import validate
 from airflow_mlops.spec.document import LoadedYaml, issue_at, node_at, parse_yaml
-from airflow_mlops.spec.errors import PipelineConfigError
 from airflow_mlops.spec.models import PipelineSpec, RetrainingPipelineSpec
 from airflow_mlops.spec.models_base import DEFAULT_ALLOWED_IMPORT_PREFIXES
 from airflow_mlops.spec.models_data import SuiteFileSpec

@@ -8,7 +8,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo
 
-from airflow_mlops.spec.errors import SpecValueError
+from airflow_mlops.errors import SpecValueError
 
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
 DEFAULT_ALLOWED_IMPORT_PREFIXES = ("sklearn.",)

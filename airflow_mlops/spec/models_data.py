@@ -20,7 +20,7 @@ from airflow_mlops.data_contract.vocabulary import (
     ColumnPolicy,
     LogicalType,
 )
-from airflow_mlops.spec.errors import SpecValueError
+from airflow_mlops.errors import SpecValueError
 from airflow_mlops.spec.models_base import StrictModel
 
 

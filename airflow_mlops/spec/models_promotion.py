@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
-from airflow_mlops.spec.errors import SpecValueError
+from airflow_mlops.errors import SpecValueError
 from airflow_mlops.spec.models_base import StrictModel
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from airflow_mlops.spec.errors import SpecValueError
+from airflow_mlops.errors import SpecValueError
 from airflow_mlops.spec.models_base import IDENTIFIER, ParamValue, StrictModel, check_import_path
 
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")

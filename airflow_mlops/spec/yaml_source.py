@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
+from airflow_mlops.errors import ConfigIssue, PipelineConfigError
 
 
 class PipelineYamlLoader(yaml.SafeLoader):

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from airflow_mlops.demo.data_repo import commit_data_version, create_data_repo
-from airflow_mlops.exceptions import ConfigurationError, DataVersionError
+from airflow_mlops.errors import ConfigurationError, DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
 
 pytestmark = pytest.mark.integration

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
+from airflow_mlops.errors import PromotionLockTimeout
 from airflow_mlops.governance.history import read_history
 from airflow_mlops.governance.recheck import recheck_gate
-from airflow_mlops.registry_lock import PromotionLockTimeout, lock_name, promotion_lock
+from airflow_mlops.registry_lock import lock_name, promotion_lock
 from tests.integration.harness import MlflowServer, PipelineEnv
 
 pytestmark = pytest.mark.integration

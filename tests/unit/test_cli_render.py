@@ -26,8 +26,8 @@ from airflow.sdk.definitions.mappedoperator import MappedOperator
 
 from airflow_mlops.cli import main
 from airflow_mlops.commands.render import describe_dag, describe_schedule, mapped_over
+from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.factory.templates import build_dag
-from airflow_mlops.spec.errors import PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models import RetrainingPipelineSpec
 from airflow_mlops.spec.templates import TEMPLATES

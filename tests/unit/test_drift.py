@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_mlops import drift
-from airflow_mlops.drift import DriftInputError, compare, ks_test, psi_categorical, psi_numeric, quantile_edges
+from airflow_mlops.drift import compare, ks_test, psi_categorical, psi_numeric, quantile_edges
+from airflow_mlops.errors import DriftInputError
 
 # Seeded numpy draws inside hypothesis; derandomize keeps the stochastic properties out of CI flakiness.
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)

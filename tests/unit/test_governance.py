@@ -19,9 +19,8 @@ import pytest
 
 from airflow_mlops.cli import main
 from airflow_mlops.commands.lineage import parse_model_ref
-from airflow_mlops.exceptions import PromotionConflictError
+from airflow_mlops.errors import NotFoundError, PromotionConflictError, PromotionRefusedError
 from airflow_mlops.gates.decision import ChampionRule, ThresholdRule, decide
-from airflow_mlops.governance import NotFoundError, PromotionRefusedError
 from airflow_mlops.governance.history import HISTORY_MAX_CHARS, HISTORY_MAX_ENTRIES, append_history, bounded_history
 from airflow_mlops.governance.lineage import lineage
 from airflow_mlops.governance.promotion import promote_version, request_promotion, rollback

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from airflow_mlops.registry_lock import LockOwner, PromotionLockTimeout, _left_behind, lock_name, promotion_lock
+from airflow_mlops.errors import PromotionLockTimeout
+from airflow_mlops.registry_lock import LockOwner, _left_behind, lock_name, promotion_lock
 
 TASK = "airflow:retrain/manual__1/promote/-1"
 

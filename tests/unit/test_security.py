@@ -33,8 +33,7 @@ from typing import Any
 import pytest
 from yaml.constructor import BaseConstructor, FullConstructor, SafeConstructor
 
-from airflow_mlops.exceptions import ConfigurationError, DataVersionError
-from airflow_mlops.spec.errors import PipelineConfigError
+from airflow_mlops.errors import ConfigurationError, DataVersionError, PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models import RetrainingPipelineSpec
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
@@ -677,7 +676,7 @@ def test_evaluate_loads_only_the_model_this_runs_training_logged(
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    from airflow_mlops.exceptions import UntrustedModelError
+    from airflow_mlops.errors import UntrustedModelError
     from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"

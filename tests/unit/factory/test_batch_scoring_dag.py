@@ -13,10 +13,11 @@ from airflow.sdk.definitions.xcom_arg import XComArg
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.serialization.serialized_objects import DagSerialization
 
+from airflow_mlops.errors import NoChampionError
 from airflow_mlops.factory.batch_scoring import build_batch_scoring_dag
 from airflow_mlops.factory.templates import build_dag
 from airflow_mlops.ml.scoring import input_columns, score_frame
-from airflow_mlops.operators.scoring import BatchScoreOperator, NoChampionError
+from airflow_mlops.operators.scoring import BatchScoreOperator
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.factory import loader
 from airflow_mlops.factory.loader import load_pipelines, pipeline_files
-from airflow_mlops.spec.errors import PipelineConfigError
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "dags" / "pipelines" / "breast_cancer.yaml"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from airflow_mlops.errors import PipelineNotLoaded
 from airflow_mlops.factory.loader import LOADER_STUB, sync_loaders
 
 REPO = Path(__file__).resolve().parents[3]
@@ -148,7 +149,7 @@ def test_airflow_lists_the_import_error(dags: Path, tmp_path: Path) -> None:
 
 def test_the_import_error_names_the_dag_id_or_else_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In process: the error of a loader names its pipeline by dag id, which need not be the file's name."""
-    from airflow_mlops.factory.loader import PipelineNotLoaded, load_pipeline
+    from airflow_mlops.factory.loader import load_pipeline
 
     folder = tmp_path / "pipelines"
     (folder / "suites").mkdir(parents=True)

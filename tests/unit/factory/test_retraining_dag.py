@@ -20,9 +20,9 @@ from airflow.sdk.definitions.mappedoperator import MappedOperator
 from airflow.serialization.serialized_objects import DagSerialization
 
 from airflow_mlops import __version__
+from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.factory.loader import load_pipelines
 from airflow_mlops.factory.retraining import build_retraining_dag
-from airflow_mlops.spec.errors import PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_mlops.exceptions import ConfigurationError
+from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.gates.decision import ChampionRule, ThresholdRule, decide
 from airflow_mlops.gates.metrics import (
     MLFLOW_KEY_MAX_CHARS,

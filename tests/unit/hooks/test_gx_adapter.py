@@ -13,13 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airflow_mlops.hooks.gx import (
-    MAX_PARTIAL_UNEXPECTED,
-    UnknownExpectationError,
-    expectation_class_name,
-    summarize,
-    validate_dataframe,
-)
+from airflow_mlops.errors import UnknownExpectationError
+from airflow_mlops.hooks.gx import MAX_PARTIAL_UNEXPECTED, expectation_class_name, summarize, validate_dataframe
 
 N_ROWS = 200
 

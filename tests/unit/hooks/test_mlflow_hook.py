@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from airflow_mlops.exceptions import ConfigurationError
+from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.hooks.mlflow import MlflowHook, model_version_filter
 from airflow_mlops.record import tag
 

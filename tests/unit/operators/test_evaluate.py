@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_mlops import artifacts
-from airflow_mlops.exceptions import UntrustedModelError
+from airflow_mlops.errors import UntrustedModelError
 from airflow_mlops.ml.metrics import compute_metrics
 from airflow_mlops.record import paths
 

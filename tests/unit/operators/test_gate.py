@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_mlops.exceptions import GateRejectedError
+from airflow_mlops.errors import GateRejectedError
 from airflow_mlops.record import paths, tag
 
 from .conftest import Chain, Stack, gate, run_to_gate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_mlops import artifacts
-from airflow_mlops.exceptions import DataVersionError
+from airflow_mlops.errors import DataVersionError
 
 from .conftest import FEATURES, Stack, prepare, resolve
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from airflow_mlops.exceptions import ConfigurationError
+from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.record import tag
 
 from .conftest import CANDIDATES, MLFLOW_CONN, Stack, context, prepare, resolve, train

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_mlops.exceptions import DataValidationError
+from airflow_mlops.errors import DataValidationError
 from airflow_mlops.record import paths, tag
 
 from .conftest import DVC_CONN, MLFLOW_CONN, Stack, context, resolve

@@ -26,9 +26,9 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
+from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.factory.loader import load_pipeline, load_pipelines
 from airflow_mlops.factory.templates import build_dag
-from airflow_mlops.spec.errors import PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models import PipelineSpec
 from tests.fuzz_strategies import (

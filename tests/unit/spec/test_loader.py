@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_mlops.spec.errors import ConfigIssue, PipelineConfigError
+from airflow_mlops.errors import ConfigIssue, PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models_promotion import ChampionRuleSpec, ThresholdRuleSpec
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.spec import document, tree_checks, yaml_source
-from airflow_mlops.spec.errors import PipelineConfigError
 from airflow_mlops.spec.loader import load_pipeline_spec
 
 REPO = Path(__file__).resolve().parents[3]
