@@ -107,16 +107,7 @@ def _promote_locked(
             f"@{alias} of {model_name} is {_label(current)}, not {_label(expected_champion)} as when this promotion "
             f"was decided; refusing to promote version {version} blindly"
         )
-        append_history(
-            client,
-            model_name,
-            action="refused",
-            actor=actor,
-            from_version=current,
-            to_version=version,
-            reason=message,
-            forced=forced,
-        )
+        _refuse(client, model_name, version, current, actor, message, forced=forced)
         raise PromotionConflictError(message)
     return _move_alias(
         client,
@@ -311,7 +302,17 @@ def request_promotion(
     return {**result, "check": check}
 
 
-def _refuse(client: MlflowClient, model_name: str, version: str, current: str | None, actor: str, why: str) -> None:
+def _refuse(
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    current: str | None,
+    actor: str,
+    why: str,
+    *,
+    forced: bool = False,
+) -> None:
+    """Record a refused promotion in the history, so the audit shows attempts as well as moves."""
     append_history(
         client,
         model_name,
@@ -320,5 +321,5 @@ def _refuse(client: MlflowClient, model_name: str, version: str, current: str | 
         from_version=current,
         to_version=version,
         reason=why,
-        forced=False,
+        forced=forced,
     )
