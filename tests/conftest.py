@@ -1,7 +1,12 @@
-"""Test-wide Airflow settings, applied before anything imports Airflow.
+"""Test-wide Airflow settings, applied before anything imports Airflow, and the test tiers.
 
 Airflow reads AIRFLOW_HOME and its config when first imported; pointing it at a throwaway
-folder here keeps tests away from a developer's ~/airflow and from each other's state.
+folder here keeps tests away from a developer's ~/airflow and from each other's state. Under
+pytest-xdist each worker is its own process and imports this file itself, so each worker gets
+its own home.
+
+The tier of a test is the folder it lives in (tests/unit, tests/integration, tests/distributed),
+so a new test file cannot forget its marker and `make unit` cannot pick up a slow test by accident.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +48,37 @@ def _restore_process_state() -> Iterator[None]:
 
         _tracking_service.utils._tracking_uri = None
         _model_registry.utils._registry_uri = None
+
+
+TIERS = ("unit", "integration", "distributed")
+_TESTS = Path(__file__).resolve().parent
+
+
+def _tier(path: Path) -> str:
+    try:
+        folder = path.resolve().relative_to(_TESTS).parts[0]
+    except (ValueError, IndexError):
+        folder = ""
+    if folder not in TIERS:
+        folders = ", ".join(f"tests/{tier}/" for tier in TIERS)
+        raise pytest.UsageError(f"{path}: a test file belongs in one of {folders}; the folder sets its tier")
+    return folder
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (xdist/remote.py)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's tier, and keep what shares expensive state on one xdist worker.
+
+    A file's tests share its module fixtures (an Airflow database, a trained model, an MLflow
+    server), so a file is one xdist group: split across workers, each would build them again.
+    The distributed tier shares one loopback stack (Postgres databases, Redis database, ports)
+    per session, so all of it is one group, on one worker, started once.
+    """
+    for item in items:
+        tier = _tier(item.path)
+        other = {mark.name for mark in item.iter_markers() if mark.name in TIERS} - {tier}
+        if other:
+            raise pytest.UsageError(f"{item.nodeid} is marked {sorted(other)} but lives in tests/{tier}/")
+        item.add_marker(tier)
+        group = "distributed" if tier == "distributed" else item.path.resolve().relative_to(_TESTS).as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -21,8 +21,6 @@ from airflow_mlops.governance import read_history, recheck_gate
 from airflow_mlops.registry_lock import PromotionLockTimeout, lock_name, promotion_lock
 from tests.integration.harness import MlflowServer, PipelineEnv
 
-pytestmark = pytest.mark.integration
-
 MODEL = "race_model"
 
 

@@ -307,7 +307,6 @@ def sqlite_hook(store: dict[str, Path]) -> MlflowHook:
     return MlflowHook("mlflow_sqlite")
 
 
-@pytest.mark.integration
 def test_sqlite_store_connection(sqlite_hook: MlflowHook, store: dict[str, Path]) -> None:
     ok, message = sqlite_hook.test_connection()
     assert ok is True, message
@@ -315,7 +314,6 @@ def test_sqlite_store_connection(sqlite_hook: MlflowHook, store: dict[str, Path]
     assert store["db"].is_file()
 
 
-@pytest.mark.integration
 def test_get_or_create_experiment_is_idempotent(sqlite_hook: MlflowHook, store: dict[str, Path]) -> None:
     first = sqlite_hook.get_or_create_experiment("churn")
     assert sqlite_hook.get_or_create_experiment("churn") == first
@@ -332,7 +330,6 @@ def test_get_or_create_experiment_is_idempotent(sqlite_hook: MlflowHook, store: 
     assert not (store["cwd"] / "mlflow.db").exists()
 
 
-@pytest.mark.integration
 def test_deleted_experiment_is_restored(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("to_be_deleted")
     client = sqlite_hook.get_client()
@@ -341,7 +338,6 @@ def test_deleted_experiment_is_restored(sqlite_hook: MlflowHook) -> None:
     assert client.get_experiment(experiment_id).lifecycle_stage == "active"
 
 
-@pytest.mark.integration
 def test_pipeline_run_is_one_per_dag_run(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("pipeline_runs")
     first = sqlite_hook.get_or_create_pipeline_run(experiment_id, "dag_a", "scheduled__2024-01-01T00:00:00+00:00")
@@ -356,7 +352,6 @@ def test_pipeline_run_is_one_per_dag_run(sqlite_hook: MlflowHook) -> None:
     assert tags[TAG_ROLE] == "pipeline"
 
 
-@pytest.mark.integration
 def test_pipeline_run_lookup_survives_a_quote_in_the_run_id(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("quoted")
     run_id = "manual__it's"
@@ -364,7 +359,6 @@ def test_pipeline_run_lookup_survives_a_quote_in_the_run_id(sqlite_hook: MlflowH
     assert sqlite_hook.get_or_create_pipeline_run(experiment_id, "dag_q", run_id) == first
 
 
-@pytest.mark.integration
 def test_model_versions_and_aliases(sqlite_hook: MlflowHook) -> None:
     import mlflow
     import mlflow.sklearn
@@ -399,7 +393,6 @@ def test_model_versions_and_aliases(sqlite_hook: MlflowHook) -> None:
     assert sqlite_hook.alias_version(model_name, "previous") is None
 
 
-@pytest.mark.integration
 def test_a_retry_closes_the_runs_an_earlier_try_left_running(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("abandoned")
     client = sqlite_hook.get_client()
