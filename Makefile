@@ -16,10 +16,11 @@ demo: $(STAMP)
 	$(BIN)/airflow-mlops demo --workdir .demo
 
 # Tiers are folders (tests/conftest.py marks each test by its folder). The whole suite runs on 2 xdist
-# workers (the machine has 2 cores; more only adds contention). --dist loadgroup keeps a test file on one
-# worker (its module fixtures: Airflow databases, trained models, servers) and the distributed tier on one
-# (one loopback stack). --durations=15 prints the slowest tests, so a new slow one is seen.
-XDIST := -n 2 --dist loadgroup
+# workers (the machine has 2 cores; more only adds contention). tests/conftest.py schedules a test file
+# as a whole on one worker (its module fixtures: Airflow databases, trained models, servers) and the
+# distributed tier on one (one loopback stack); --dist loadgroup would not: pytest-xdist 3.8.0's groups are
+# ignored under pytest 9.2 (xdist issue #1386). --durations=15 prints the slowest tests, so a new slow one is seen.
+XDIST := -n 2 --dist loadfile
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q $(XDIST) --durations=15

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,14 +66,11 @@ def _tier(path: Path) -> str:
     return folder
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (xdist/remote.py)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its folder's tier, and keep what shares expensive state on one xdist worker.
+    """Mark each test with its folder's tier; run the costly tiers first.
 
-    A file's tests share its module fixtures (an Airflow database, a trained model, an MLflow
-    server), so a file is one xdist group: split across workers, each would build them again.
-    The distributed tier shares one loopback stack (Postgres databases, Redis database, ports)
-    per session, so all of it is one group, on one worker, started once.
+    The order is distributed, integration, unit (stable, so a file's tests stay together): under
+    xdist the longest work units then start first and the short unit files fill the gaps at the end.
     """
     for item in items:
         tier = _tier(item.path)
@@ -80,5 +78,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if other:
             raise pytest.UsageError(f"{item.nodeid} is marked {sorted(other)} but lives in tests/{tier}/")
         item.add_marker(tier)
-        group = "distributed" if tier == "distributed" else item.path.resolve().relative_to(_TESTS).as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: -TIERS.index(_tier(item.path)))
+
+
+def _xdist_scope(nodeid: str) -> str:
+    """What one xdist worker runs as a whole: a test file, or the whole distributed tier.
+
+    A file's tests share its module fixtures (an Airflow database, trained models, an MLflow or API
+    server); split across workers, each would build them again. The distributed tier shares one
+    loopback stack per session (Postgres databases, Redis database 7 under a machine-wide lock), so
+    it runs on one worker: on two, the second would wait for the first worker's whole session.
+    """
+    path = nodeid.split("::", 1)[0]
+    return "tests/distributed" if path.startswith("tests/distributed/") else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Schedule by ``_xdist_scope`` whatever load mode was asked for.
+
+    Not ``--dist loadgroup`` with ``xdist_group`` marks: pytest-xdist 3.8.0 marks a group by
+    rewriting ``item._nodeid``, which pytest 9.2 no longer reads (pytest-xdist issue #1386), so the
+    groups are silently ignored and tests are spread one by one.
+    """
+    if config.getvalue("dist") in ("each", "no"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_scope(nodeid)
+
+    config.option.loadscopereorder = False  # keep the tier order above, not "most tests first"
+    return TierScheduling(config, log)

@@ -1,13 +1,13 @@
 """The unit tier runs in this process only: starting any other process fails the test.
 
-``make unit`` promises minutes, not the half hour of the whole suite; one test that shells out
-to the ``airflow`` CLI, pip or a clean interpreter costs seconds each and would slowly undo that
-without anyone noticing. Such a test belongs in tests/integration/, and this says so.
+``make unit`` promises minutes, not the half hour of the whole suite. Each test that shells out
+to the ``airflow`` CLI, pip or a clean interpreter costs seconds, and a few of them would undo that
+promise without anyone noticing. Such a test belongs in tests/integration/, and this says so.
 
-The guard wraps every phase of a unit test (setup, call, teardown) rather than being a
-function-scoped fixture, because module- and session-scoped fixtures are set up before any
-function-scoped fixture and would slip past it. It is a hook of this folder's conftest, so it
-covers tests under tests/unit/ only, also when xdist mixes tiers on one worker.
+The guard wraps every phase of a unit test (setup, call, teardown) and the import of its module,
+rather than being a function-scoped autouse fixture: module- and session-scoped fixtures are set
+up before any function-scoped fixture and would slip past one. It is a hook of this folder's
+conftest, so it covers tests under tests/unit/ only, also when xdist mixes tiers on one worker.
 """
 
 from __future__ import annotations
