@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.unit.test_provider_info import DIST_NAME, GENERATED, GENERATOR, ROOT, _load_generator, _modules
+from tests.unit.test_provider_info import info as info  # a fixture: pytest finds it by this name
 
 RUFF = Path(sys.executable).with_name("ruff")
 
