@@ -729,7 +729,7 @@ def write_doc(path: Path, bench: Bench, rows: list[Row], info: dict[str, str], e
 Written by `make bench` (`bench/run.py`); do not edit by hand, run it again. Every figure is
 the **median** of k runs, each in a **fresh interpreter**, next to a **baseline measured in
 the same run**; `ratio = ours / baseline`. Goals are reported here and never asserted in tests
-(`tests/unit/test_bench_smoke.py` only checks that the bench still runs, at tiny sizes).
+(`tests/integration/test_bench_smoke.py` only checks that the bench still runs, at tiny sizes).
 
 Run on {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}, git {_git_revision()}, in {elapsed / 60:.1f} min
 (`{cmd}`), {_runs_per_measure(bench)}. Load average at the end: {load}.

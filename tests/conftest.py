@@ -1,7 +1,12 @@
-"""Test-wide Airflow settings, applied before anything imports Airflow.
+"""Test-wide Airflow settings, applied before anything imports Airflow, and the test tiers.
 
 Airflow reads AIRFLOW_HOME and its config when first imported; pointing it at a throwaway
-folder here keeps tests away from a developer's ~/airflow and from each other's state.
+folder here keeps tests away from a developer's ~/airflow and from each other's state. Under
+pytest-xdist each worker is its own process and imports this file itself, so each worker gets
+its own home.
+
+The tier of a test is the folder it lives in (tests/unit, tests/integration, tests/distributed),
+so a new test file cannot forget its marker and `make unit` cannot pick up a slow test by accident.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +49,65 @@ def _restore_process_state() -> Iterator[None]:
 
         _tracking_service.utils._tracking_uri = None
         _model_registry.utils._registry_uri = None
+
+
+TIERS = ("unit", "integration", "distributed")
+_TESTS = Path(__file__).resolve().parent
+
+
+def _tier(path: Path) -> str:
+    try:
+        folder = path.resolve().relative_to(_TESTS).parts[0]
+    except (ValueError, IndexError):
+        folder = ""
+    if folder not in TIERS:
+        folders = ", ".join(f"tests/{tier}/" for tier in TIERS)
+        raise pytest.UsageError(f"{path}: a test file belongs in one of {folders}; the folder sets its tier")
+    return folder
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's tier; run the costly tiers first.
+
+    The order is distributed, integration, unit (stable, so a file's tests stay together): under
+    xdist the longest work units then start first and the short unit files fill the gaps at the end.
+    """
+    for item in items:
+        tier = _tier(item.path)
+        other = {mark.name for mark in item.iter_markers() if mark.name in TIERS} - {tier}
+        if other:
+            raise pytest.UsageError(f"{item.nodeid} is marked {sorted(other)} but lives in tests/{tier}/")
+        item.add_marker(tier)
+    items.sort(key=lambda item: -TIERS.index(_tier(item.path)))
+
+
+def _xdist_scope(nodeid: str) -> str:
+    """What one xdist worker runs as a whole: a test file, or the whole distributed tier.
+
+    A file's tests share its module fixtures (an Airflow database, trained models, an MLflow or API
+    server); split across workers, each would build them again. The distributed tier shares one
+    loopback stack per session (Postgres databases, Redis database 7 under a machine-wide lock), so
+    it runs on one worker: on two, the second would wait for the first worker's whole session.
+    """
+    path = nodeid.split("::", 1)[0]
+    return "tests/distributed" if path.startswith("tests/distributed/") else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Schedule by ``_xdist_scope`` whatever load mode was asked for.
+
+    Not ``--dist loadgroup`` with ``xdist_group`` marks: pytest-xdist 3.8.0 marks a group by
+    rewriting ``item._nodeid``, which pytest 9.2 no longer reads (pytest-xdist issue #1386), so the
+    groups are silently ignored and tests are spread one by one.
+    """
+    if config.getvalue("dist") in ("each", "no"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_scope(nodeid)
+
+    config.option.loadscopereorder = False  # keep the tier order above, not "most tests first"
+    return TierScheduling(config, log)

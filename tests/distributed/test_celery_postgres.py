@@ -14,12 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.distributed.components import WORKERS
 from tests.distributed.stack import LoopbackStack
-
-pytestmark = [pytest.mark.integration, pytest.mark.distributed]
 
 DAG_ID = "breast_cancer_retrain"
 MODEL_NAME = "breast_cancer_classifier"

@@ -14,13 +14,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import pytest
-
 from tests.distributed.faults import FAULT_PIPELINES, RETRIES
 from tests.distributed.stack import LoopbackStack
 from tests.distributed.test_celery_postgres import assignment_table
-
-pytestmark = [pytest.mark.integration, pytest.mark.distributed]
 
 T = TypeVar("T")
 

@@ -6,7 +6,9 @@ home, database and dags folder at import time and this test process has its own 
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -109,12 +111,32 @@ class PipelineEnv:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
 
+# Under pytest-xdist, worker gwN hands out ports from its own block below Linux's ephemeral range
+# (32768-60999), so two workers never pick the same port in the moment between choosing it and the
+# server binding it, and no outgoing connection is given it meanwhile.
+_PORT_BLOCK = 1000
+_FIRST_PORT = 20000
+_next_in_block = itertools.count()
+
+
 def free_port() -> int:
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    start = _FIRST_PORT + _PORT_BLOCK * int(worker.removeprefix("gw"))
+    for _ in range(_PORT_BLOCK):
+        port = start + next(_next_in_block) % _PORT_BLOCK
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken, or still in TIME_WAIT from an earlier server
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + _PORT_BLOCK - 1} for xdist worker {worker}")
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:

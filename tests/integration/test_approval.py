@@ -20,8 +20,6 @@ import pytest
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from tests.integration.harness import ApiServer, PipelineEnv
 
-pytestmark = pytest.mark.integration
-
 USERS = {"alice": "alice-pass-123", "bob": "bob-pass-456"}
 
 

@@ -23,8 +23,6 @@ from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 from tests.integration.harness import REPO_ROOT, PipelineEnv
 
-pytestmark = pytest.mark.integration
-
 EXAMPLE_SCORING = REPO_ROOT / "dags" / "pipelines" / "breast_cancer_scoring.yaml"
 EXAMPLE_RETRAIN = REPO_ROOT / "dags" / "pipelines" / "breast_cancer.yaml"
 RETRAIN = "breast_cancer_retrain"

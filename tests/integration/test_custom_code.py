@@ -11,8 +11,6 @@ import pytest
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from tests.integration.harness import PipelineEnv
 
-pytestmark = pytest.mark.integration
-
 USER_CODE = Path(__file__).resolve().parents[1] / "fixtures" / "user_code"
 
 

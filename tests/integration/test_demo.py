@@ -27,8 +27,6 @@ import yaml
 
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 
-pytestmark = pytest.mark.integration
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((REPO_ROOT / "dags" / "pipelines" / "breast_cancer.yaml").read_text())
 SUITE = yaml.safe_load((REPO_ROOT / "dags" / "pipelines" / "suites" / "breast_cancer.yaml").read_text())

@@ -33,8 +33,6 @@ from airflow_mlops.demo.datasets import breast_cancer_frame, data_versions, to_c
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 from tests.integration.harness import DATA_PATH, REPO_ROOT, PipelineEnv, free_port
 
-pytestmark = pytest.mark.integration
-
 MODEL = "bc_drift_model"
 RETRAIN = "bc_retrain_on_drift"
 MONITOR = "bc_drift_monitor"

@@ -20,8 +20,6 @@ from airflow_mlops.demo.data_repo import commit_data_version, create_data_repo
 from airflow_mlops.errors import ConfigurationError, DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
 
-pytestmark = pytest.mark.integration
-
 CSV_PATH = "data/train.csv"
 V1 = b"x,y\n1,a\n2,b\n"
 V2 = b"x,y\n1,a\n2,b\n3,c\n4,d\n"

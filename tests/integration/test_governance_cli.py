@@ -23,8 +23,6 @@ import pytest
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from tests.integration.harness import PipelineEnv
 
-pytestmark = pytest.mark.integration
-
 DAG = "bc_gov"
 MODEL = "bc_gov_model"
 FLOOR = {"metric": "f1", "min": 0.8}

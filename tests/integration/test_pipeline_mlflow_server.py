@@ -15,8 +15,6 @@ import pytest
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from tests.integration.harness import MlflowServer, PipelineEnv
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:

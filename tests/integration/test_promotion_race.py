@@ -23,8 +23,6 @@ from airflow_mlops.governance.recheck import recheck_gate
 from airflow_mlops.registry_lock import lock_name, promotion_lock
 from tests.integration.harness import MlflowServer, PipelineEnv
 
-pytestmark = pytest.mark.integration
-
 MODEL = "race_model"
 
 

@@ -17,8 +17,6 @@ import pytest
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from tests.integration.harness import PipelineEnv
 
-pytestmark = pytest.mark.integration
-
 MODEL = "bc_model"
 LINEAGE_TAGS = (
     "mlops.dag_id",

@@ -39,8 +39,6 @@ import pytest
 from airflow_mlops.demo.runner import DAG_ID, MODEL_NAME, demo_environment
 from tests.integration.harness import free_port
 
-pytestmark = pytest.mark.integration
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_IMAGES = REPO_ROOT / "docs" / "images"

@@ -1,20 +1,15 @@
 """``airflow-mlops render``: prints the graph the DAG really has, needs no scheduler or database.
 
-"The same graph" is checked two ways: against the DAG built in this process by the factory,
-and against what Airflow's own DagBag parses from the dags folder (through the loader stub
-beside each YAML file) in a fresh interpreter configured like a deployment.
+"The same graph" is checked two ways: here against the DAG built in this process by the factory,
+and in tests/integration/test_cli_render.py against what Airflow's own DagBag parses from the
+dags folder (through the loader stub beside each YAML file) in a fresh interpreter.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +21,9 @@ from airflow.sdk.definitions.mappedoperator import MappedOperator
 
 from airflow_mlops.cli import main
 from airflow_mlops.commands.render import describe_dag, describe_schedule, mapped_over
-from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.factory.templates import build_dag
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models import RetrainingPipelineSpec
-from airflow_mlops.spec.templates import TEMPLATES
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -44,18 +37,8 @@ _LINE = re.compile(r"^# line: (\d+)$", re.M)
 
 
 def built(path: Path) -> tuple[Any, DAG]:
-    """Spec and DAG of an example, or a skip when its template's builder is not importable yet."""
-    try:
-        spec = load_pipeline_spec(path, defaults_root=DAGS)
-    except PipelineConfigError as err:
-        if path == EXAMPLE:
-            raise
-        pytest.skip(f"{path.name} does not load yet: {err}")
-    module_name = TEMPLATES[spec.template].builder.split(":")[0]
-    try:
-        importlib.import_module(module_name)
-    except ImportError as err:
-        pytest.skip(f"the {spec.template} builder is not importable yet: {err}")
+    """Spec and DAG of an example: every example in dags/pipelines must load and build, so neither is skipped."""
+    spec = load_pipeline_spec(path, defaults_root=DAGS)
     return spec, build_dag(spec, source=path.name)
 
 
@@ -120,100 +103,6 @@ def test_tasks_come_in_run_order(capsys: pytest.CaptureFixture[str]) -> None:
         "promote",
     ]
     assert graph["schedule"] == "0 3 * * *"
-
-
-DAGBAG = textwrap.dedent(
-    """
-    import json, sys
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.sdk.definitions.mappedoperator import MappedOperator
-
-    bag = DagBag(dag_folder=sys.argv[1])
-    dags = {}
-
-    def uris(condition):
-        if hasattr(condition, "objects"):  # AssetAll / AssetAny
-            return [uri for inner in condition.objects for uri in uris(inner)]
-        return [condition.uri]
-
-    for dag_id, dag in bag.dags.items():
-        schedule = dag.schedule
-        if schedule is not None and not isinstance(schedule, str):
-            schedule = sorted(uris(dag.timetable.asset_condition))
-        dags[dag_id] = {
-            "fileloc": dag.fileloc,
-            "tasks": sorted(dag.task_ids),
-            "edges": sorted([up, t.task_id] for t in dag.tasks for up in t.upstream_task_ids),
-            "mapped": sorted(t.task_id for t in dag.tasks if isinstance(t, MappedOperator)),
-            "outlets": {t.task_id: [o.uri for o in t.outlets] for t in dag.tasks},
-            "schedule": schedule,
-        }
-    errors = {str(k): str(v) for k, v in bag.import_errors.items()}
-    with open(sys.argv[2], "w") as out:
-        json.dump({"dags": dags, "errors": errors}, out)
-    """
-)
-
-
-@pytest.fixture(scope="module")
-def dagbag(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """What Airflow itself parses from the example dags folder, in a fresh interpreter."""
-    home = tmp_path_factory.mktemp("airflow-home")
-    out = home / "dagbag.json"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", DAGBAG, str(DAGS), str(out)],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    parsed: dict[str, Any] = json.loads(out.read_text())
-    return parsed
-
-
-def schedule_uris(schedule: Any) -> Any:
-    """A rendered asset schedule as the sorted URIs in it; cron and None as they are."""
-    if not isinstance(schedule, dict):
-        return schedule
-    if "asset" in schedule:
-        return [schedule["asset"]]
-    found: list[str] = []
-    for items in schedule.values():
-        for item in items:
-            found.extend(schedule_uris(item) if isinstance(item, dict) else [item])
-    return sorted(found)
-
-
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_json_matches_what_airflow_parses(
-    capsys: pytest.CaptureFixture[str], dagbag: dict[str, Any], path: Path
-) -> None:
-    stub = path.with_suffix(".py")
-    if not stub.exists():
-        pytest.skip(f"no loader stub {stub.name} beside {path.name} (airflow-mlops sync-loaders writes it)")
-    errors = {k: v for k, v in dagbag["errors"].items() if Path(k).name == stub.name}
-    assert not errors, errors
-    spec, _ = built(path)
-    parsed = dagbag["dags"][spec.pipeline]
-    assert Path(parsed["fileloc"]).name == stub.name
-
-    graph = render_json(capsys, path)
-
-    assert sorted(t["task_id"] for t in graph["tasks"]) == parsed["tasks"]
-    assert sorted(graph["edges"]) == parsed["edges"]
-    assert sorted(t["task_id"] for t in graph["tasks"] if t["mapped_over"] is not None) == parsed["mapped"]
-    assert {t["task_id"]: t["outlets"] for t in graph["tasks"]} == parsed["outlets"]
-    assert schedule_uris(graph["schedule"]) == parsed["schedule"]
 
 
 def test_text_shows_graph_mapped_candidates_and_outlets(capsys: pytest.CaptureFixture[str]) -> None:
@@ -335,24 +224,6 @@ def test_broken_file_reports_like_validate_and_exits_one(capsys: pytest.CaptureF
     assert "Traceback" not in err
 
 
-def test_broken_file_in_a_fresh_process_has_no_traceback() -> None:
-    fixture = INVALID / "bad_cron_schedule.yaml"
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow_mlops.cli", "render", str(fixture)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-
-    assert proc.returncode == 1
-    assert proc.stdout == ""
-    assert proc.stderr.startswith(f"{fixture}:7:1: schedule: 'every day' is neither a cron expression")
-    assert "Traceback" not in proc.stderr
-
-
 def test_missing_file_and_folder_exit_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = render(capsys, str(tmp_path / "nope.yaml"))
     assert (code, out) == (1, "")
@@ -377,48 +248,6 @@ def test_a_failing_build_is_one_line_not_a_traceback(
     assert err == (
         f"{EXAMPLE}: cannot render the DAG: ImportError: No module named 'airflow_mlops.factory.batch_scoring'\n"
     )
-
-
-WRAPPER = textwrap.dedent(
-    """
-    import json, sys
-    from airflow_mlops.cli import main
-
-    code = main(["render", *sys.argv[2:]])
-    heavy = sorted({{name.split(".")[0] for name in sys.modules}} & set({heavy!r}))
-    with open(sys.argv[1], "w") as out:
-        json.dump({{"code": code, "heavy": heavy}}, out)
-    """
-)
-
-
-@pytest.mark.parametrize("fmt", ["text", "json", "mermaid"])
-def test_render_loads_no_ml_library_and_touches_no_database(tmp_path: Path, fmt: str) -> None:
-    # A sqlite URL in a folder that does not exist: any query would fail, any write would show.
-    missing = tmp_path / "no-such-dir"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "home"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{missing}/airflow.db",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    }
-    result = tmp_path / "result.json"
-
-    proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER.format(heavy=HEAVY), str(result), str(EXAMPLE), "--format", fmt],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert json.loads(result.read_text()) == {"code": 0, "heavy": []}
-    assert "breast_cancer_retrain" in proc.stdout
-    assert not missing.exists()
-    assert not list((tmp_path / "home").glob("*.db"))
 
 
 def test_mapped_over_labels_expand_kwargs_and_run_time_values() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,17 +16,6 @@ INVALID = REPO / "tests" / "fixtures" / "invalid"
 FIXTURES = sorted(INVALID.glob("*.yaml"))
 _LINE = re.compile(r"^# line: (\d+)$", re.M)
 _FILE = re.compile(r"^# file: ", re.M)
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow_mlops.cli", "validate", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
 
 
 def expected_location(fixture: Path) -> str:
@@ -48,41 +35,6 @@ def expected_location(fixture: Path) -> str:
 def assert_every_fixture_reported(stderr: str) -> None:
     missing = [f.name for f in FIXTURES if not re.search(expected_location(f), stderr, re.M)]
     assert not missing, f"not reported with file:line: {missing}\n{stderr}"
-
-
-def test_valid_folder_exits_zero_and_says_ok() -> None:
-    result = run_cli(str(PIPELINES))
-
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)" in lines
-    # One "ok" line per example pipeline file, and nothing else.
-    assert sorted(line.split(":")[0] for line in lines) == sorted(str(p) for p in PIPELINES.glob("*.yaml"))
-    assert "Traceback" not in result.stderr
-    assert result.stderr == ""
-
-
-def test_invalid_fixtures_folder_exits_one_with_file_and_line_for_each() -> None:
-    result = run_cli(str(INVALID))
-
-    assert result.returncode == 1
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.stdout == ""  # no fixture is valid
-    assert_every_fixture_reported(result.stderr)
-    # Suite files are read through the pipelines that name them, never as pipelines.
-    assert str(INVALID / "suites" / "breast_cancer.yaml") not in result.stderr
-
-
-def test_mixed_files_report_each_and_fail() -> None:
-    bad = INVALID / "bad_cron_schedule.yaml"
-
-    result = run_cli(str(EXAMPLE), str(bad), str(INVALID / "does_not_exist.yaml"))
-
-    assert result.returncode == 1
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.stdout == f"{EXAMPLE}: ok (breast_cancer_retrain, retraining, 2 candidates)\n"
-    assert f"{bad}:7:1: schedule: 'every day' is neither a cron expression" in result.stderr
-    assert f"{INVALID / 'does_not_exist.yaml'}: cannot read file: No such file or directory" in result.stderr
 
 
 def test_in_process_valid(capsys: pytest.CaptureFixture[str]) -> None:

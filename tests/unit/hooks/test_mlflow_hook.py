@@ -308,7 +308,6 @@ def sqlite_hook(store: dict[str, Path]) -> MlflowHook:
     return MlflowHook("mlflow_sqlite")
 
 
-@pytest.mark.integration
 def test_sqlite_store_connection(sqlite_hook: MlflowHook, store: dict[str, Path]) -> None:
     ok, message = sqlite_hook.test_connection()
     assert ok is True, message
@@ -316,7 +315,6 @@ def test_sqlite_store_connection(sqlite_hook: MlflowHook, store: dict[str, Path]
     assert store["db"].is_file()
 
 
-@pytest.mark.integration
 def test_get_or_create_experiment_is_idempotent(sqlite_hook: MlflowHook, store: dict[str, Path]) -> None:
     first = sqlite_hook.get_or_create_experiment("churn")
     assert sqlite_hook.get_or_create_experiment("churn") == first
@@ -333,7 +331,6 @@ def test_get_or_create_experiment_is_idempotent(sqlite_hook: MlflowHook, store: 
     assert not (store["cwd"] / "mlflow.db").exists()
 
 
-@pytest.mark.integration
 def test_deleted_experiment_is_restored(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("to_be_deleted")
     client = sqlite_hook.get_client()
@@ -342,7 +339,6 @@ def test_deleted_experiment_is_restored(sqlite_hook: MlflowHook) -> None:
     assert client.get_experiment(experiment_id).lifecycle_stage == "active"
 
 
-@pytest.mark.integration
 def test_pipeline_run_is_one_per_dag_run(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("pipeline_runs")
     first = sqlite_hook.get_or_create_pipeline_run(experiment_id, "dag_a", "scheduled__2024-01-01T00:00:00+00:00")
@@ -357,7 +353,6 @@ def test_pipeline_run_is_one_per_dag_run(sqlite_hook: MlflowHook) -> None:
     assert tags[tag.ROLE] == "pipeline"
 
 
-@pytest.mark.integration
 def test_pipeline_run_lookup_survives_a_quote_in_the_run_id(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("quoted")
     run_id = "manual__it's"
@@ -365,7 +360,6 @@ def test_pipeline_run_lookup_survives_a_quote_in_the_run_id(sqlite_hook: MlflowH
     assert sqlite_hook.get_or_create_pipeline_run(experiment_id, "dag_q", run_id) == first
 
 
-@pytest.mark.integration
 def test_model_versions_and_aliases(sqlite_hook: MlflowHook) -> None:
     import mlflow
     import mlflow.sklearn
@@ -400,7 +394,6 @@ def test_model_versions_and_aliases(sqlite_hook: MlflowHook) -> None:
     assert sqlite_hook.alias_version(model_name, "previous") is None
 
 
-@pytest.mark.integration
 def test_a_retry_closes_the_runs_an_earlier_try_left_running(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("abandoned")
     client = sqlite_hook.get_client()
@@ -432,7 +425,6 @@ def test_model_version_filter_quotes_each_value_for_mlflow_search() -> None:
 # --- the run lifecycle ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.integration
 def test_get_or_create_run_finds_its_run_by_tags_and_keeps_its_params(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("lifecycle")
     tags = tag.identity("dag_l", "manual__it's", tag.ROLE_DRIFT)
@@ -447,7 +439,6 @@ def test_get_or_create_run_finds_its_run_by_tags_and_keeps_its_params(sqlite_hoo
     assert {k: run.data.tags[k] for k in tags} == tags
 
 
-@pytest.mark.integration
 def test_fail_resume_and_finish_a_run(sqlite_hook: MlflowHook) -> None:
     client = sqlite_hook.get_client()
     experiment_id = sqlite_hook.get_or_create_experiment("lifecycle")
@@ -463,7 +454,6 @@ def test_fail_resume_and_finish_a_run(sqlite_hook: MlflowHook) -> None:
     assert client.get_run(run_id).info.status == "FINISHED"
 
 
-@pytest.mark.integration
 def test_log_batch_stays_within_mlflow_batch_limits(sqlite_hook: MlflowHook) -> None:
     experiment_id = sqlite_hook.get_or_create_experiment("lifecycle")
     run_id = sqlite_hook.create_run(experiment_id, {tag.DAG_ID: "dag_b"}, run_name="b")
@@ -478,7 +468,6 @@ def test_log_batch_stays_within_mlflow_batch_limits(sqlite_hook: MlflowHook) -> 
     assert {k: v for k, v in data.tags.items() if k.startswith("t")} == tags
 
 
-@pytest.mark.integration
 def test_log_json_writes_an_indented_artifact(sqlite_hook: MlflowHook, store: dict[str, Path]) -> None:
     import datetime as dt
 
@@ -490,7 +479,6 @@ def test_log_json_writes_an_indented_artifact(sqlite_hook: MlflowHook, store: di
     assert written.read_text() == json.dumps({"a": str(when), "b": 1}, indent=2)
 
 
-@pytest.mark.integration
 def test_register_version_writes_tags_and_description_in_one_create(sqlite_hook: MlflowHook) -> None:
     import mlflow
     import mlflow.sklearn

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import subprocess
-import sys
 import traceback
 from pathlib import Path
 from typing import Any
@@ -285,41 +283,3 @@ def test_a_known_crasher_does_not_stop_the_valid_pipeline_from_loading(tmp_path:
 @settings(FUZZ_PROFILE, max_examples=15)
 def test_a_broken_file_never_stops_the_valid_one_from_loading(workdir: Path, broken: str | bytes) -> None:
     _isolated(workdir / f"dags{next(_counter)}", broken)
-
-
-# ---------------------------------------------------------------- the real CLI
-
-
-@given(files=st.lists(BROKEN_FILES, min_size=6, max_size=6))
-@settings(FUZZ_PROFILE, max_examples=1)
-def test_validate_cli_reports_every_file_and_never_a_traceback(workdir: Path, files: list[str | bytes]) -> None:
-    """One ``airflow-mlops validate`` run over generated files, the minimised crashers and a valid file."""
-    folder = workdir / f"cli{next(_counter)}"
-    folder.mkdir()
-    shutil.copytree(workdir / "suites", folder / "suites")
-    valid = folder / "valid.yaml"
-    shutil.copy(EXAMPLE, valid)
-    contents = [*files, *KNOWN_CRASHERS.values(), *BUILD_CRASHERS.values()]
-    paths = [_write(folder, content, f"f{i:02}.yaml") for i, content in enumerate(contents)]
-
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow_mlops.cli", "validate", str(folder)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-        check=False,
-    )
-
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
-    assert result.returncode == 1, result.stdout  # the crashers are invalid
-    assert f"{valid}: ok (breast_cancer_retrain, retraining, 2 candidates)" in result.stdout.splitlines()
-    for line in result.stdout.splitlines():
-        assert any(line.startswith(f"{p}: ok (") for p in [valid, *paths]), line
-    for line in result.stderr.splitlines():
-        # One issue per line: file[:line[:col]]: message; the file is a pipeline or a suite it names.
-        named = Path(line.split(":", 1)[0])
-        assert named in paths or named.is_file(), line
-    for path in paths:
-        reported = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith(f"{path}:")]
-        assert reported, f"{path} is not in the output"
