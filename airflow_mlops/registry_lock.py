@@ -31,6 +31,7 @@ from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
 LOCK_SUFFIX = tag.LOCK_MODEL_SUFFIX
 logger = logging.getLogger(__name__)
@@ -83,6 +84,20 @@ def _break_if_left_behind(client: MlflowClient, name: str, owner: LockOwner | No
     return True
 
 
+def _is_transient(err: MlflowException) -> bool:
+    """A server-side failure a second attempt may not meet: a 5xx answer, a busy sqlite store."""
+    return err.get_http_status_code() >= 500 or "database is locked" in str(err)
+
+
+def _holds(client: MlflowClient, name: str, token: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return bool(client.get_registered_model(name).tags.get(tag.LOCK_TOKEN) == token)
+    except MlflowException:
+        return False
+
+
 @contextlib.contextmanager
 def promotion_lock(
     client: MlflowClient,
@@ -122,8 +137,14 @@ def promotion_lock(
             )
             break
         except MlflowException as err:
-            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            if err.error_code != "RESOURCE_ALREADY_EXISTS" and not _is_transient(err):
                 raise
+            # A create that failed with a server error may still have committed: then the lock
+            # there is ours, and waiting for it would wait for ourselves until the lease ends.
+            if _holds(client, name, token):
+                break
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                logger.warning("Taking the promotion lock %s failed (%s); trying again", name, err.error_code)
         if _break_if_left_behind(client, name, owner):
             continue
         if time.monotonic() > deadline:

@@ -45,23 +45,28 @@ def test_the_lock_admits_one_holder_at_a_time(server: MlflowServer) -> None:
     inside: list[int] = []
     overlaps: list[tuple[int, int]] = []
     counter = {"value": 0}
+    failures: list[str] = []
 
     def worker(n: int) -> None:
         client = _client(server)
-        with promotion_lock(client, "lock_model", holder=f"worker-{n}", wait_seconds=120):
-            if inside:
-                overlaps.append((inside[0], n))
-            inside.append(n)
-            value = counter["value"]  # read-sleep-write: loses updates unless exclusive
-            time.sleep(0.2)
-            counter["value"] = value + 1
-            inside.remove(n)
+        try:
+            with promotion_lock(client, "lock_model", holder=f"worker-{n}", wait_seconds=120):
+                if inside:
+                    overlaps.append((inside[0], n))
+                inside.append(n)
+                value = counter["value"]  # read-sleep-write: loses updates unless exclusive
+                time.sleep(0.2)
+                counter["value"] = value + 1
+                inside.remove(n)
+        except Exception as err:  # a thread's exception is otherwise lost; the assertion below names it
+            failures.append(f"worker-{n}: {type(err).__name__}: {err}")
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=180)
+    assert failures == []
     assert overlaps == []
     assert counter["value"] == 5
     with pytest.raises(Exception, match=r"RESOURCE_DOES_NOT_EXIST|not found|does not exist"):

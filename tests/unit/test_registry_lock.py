@@ -97,3 +97,53 @@ def test_an_expired_lease_is_broken_for_anyone(client: Any) -> None:
 )
 def test_left_behind(tags: dict[str, str], owner: LockOwner | None, expected: bool) -> None:
     assert _left_behind(tags, owner) is expected
+
+
+class _FlakyCreate:
+    """A client whose first create of the lock fails with a server error, after or before committing."""
+
+    def __init__(self, client: Any, *, commit_first: bool) -> None:
+        self._client = client
+        self._commit_first = commit_first
+        self.creates = 0
+
+    def create_registered_model(self, name: str, **kwargs: Any) -> Any:
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
+
+        self.creates += 1
+        if self.creates == 1:
+            if self._commit_first:
+                self._client.create_registered_model(name, **kwargs)
+            raise MlflowException("database is locked", error_code=INTERNAL_ERROR)
+        return self._client.create_registered_model(name, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("commit_first", [False, True], ids=["lost", "committed"])
+def test_a_server_error_while_taking_the_lock_is_tried_again_not_raised(client: Any, commit_first: bool) -> None:
+    """A 5xx on create either lost the create (try again) or committed it (the lock is ours: never wait for it)."""
+    model = f"m_flaky_{commit_first}"
+    flaky = _FlakyCreate(client, commit_first=commit_first)
+    with promotion_lock(flaky, model, holder="me", wait_seconds=2):
+        assert client.get_registered_model(lock_name(model)).tags["mlops.lock.holder"] == "me"
+    assert flaky.creates == (1 if commit_first else 2)
+    with pytest.raises(Exception, match=r"RESOURCE_DOES_NOT_EXIST|not found|does not exist"):
+        client.get_registered_model(lock_name(model))  # released
+
+
+def test_a_client_error_while_taking_the_lock_is_raised(client: Any) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    class _Refusing(_FlakyCreate):
+        def create_registered_model(self, name: str, **kwargs: Any) -> Any:
+            raise MlflowException("bad name", error_code=INVALID_PARAMETER_VALUE)
+
+    with (
+        pytest.raises(MlflowException, match="bad name"),
+        promotion_lock(_Refusing(client, commit_first=False), "m_refused", holder="me", wait_seconds=2),
+    ):
+        pass
