@@ -97,3 +97,11 @@ def test_when_no_candidate_survives_the_gate_fails_for_good_naming_each_error(
     with pytest.raises(PermanentError) as raised:
         gate(evaluation, "drop", "r5")
     assert "bad: InvalidParameterError" in str(raised.value) and "nosuch: ConfigurationError" in str(raised.value)
+
+
+def test_the_approval_request_names_the_dropped_candidates() -> None:
+    from airflow_mlops.operators.approval import approval_body
+
+    verdict = {"candidate": "logreg", "outcomes": [], "dropped": {"bad": "ValueError: C must be positive"}}
+    body = approval_body({"verdict": verdict, "candidate": {"estimator": "e"}, "champion": None}, "m")  # type: ignore[typeddict-item]
+    assert "Candidate **bad** failed to train and was not judged: ValueError: C must be positive" in body
