@@ -82,12 +82,29 @@ class TrainedCandidate(TypedDict):
     experiment_id: str
     model_uri: str
     model_id: str | None
+    #: True when training raised and ``on_failure`` is drop: ``model_uri`` is empty, the run FAILED.
+    dropped: NotRequired[bool]
+    #: Why a dropped candidate failed (``ExceptionType: message``).
+    error: NotRequired[str]
+
+
+class DroppedCandidate(TypedDict):
+    """A candidate that failed to train and was left out of the gate, with its error."""
+
+    candidate: str
+    error: str
+    mlflow_run_id: str | None
 
 
 class EvaluatedCandidate(TrainedCandidate):
-    """A trained candidate with its metrics on the shared test split."""
+    """A trained candidate with its metrics on the shared test split.
+
+    ``metrics`` holds finite numbers only; a metric that could not be computed is absent there
+    and named in ``not_computable`` with its reason, so XCom and MLflow stay strict JSON.
+    """
 
     metrics: dict[str, float]
+    not_computable: NotRequired[dict[str, str]]
 
 
 class ChampionScore(TypedDict):
@@ -97,6 +114,7 @@ class ChampionScore(TypedDict):
     run_id: str | None
     model_uri: str
     metrics: dict[str, float]
+    not_computable: NotRequired[dict[str, str]]
 
 
 class Evaluation(TypedDict):
@@ -111,6 +129,8 @@ class Evaluation(TypedDict):
     #: The gate's slice specs, each with the slices too small to judge (``{value: rows}``).
     slices: NotRequired[list[dict[str, Any]]]
     slice_metric_names: NotRequired[dict[str, str]]
+    #: Candidates that failed to train (``candidates.on_failure: drop``), not scored.
+    dropped: NotRequired[list[DroppedCandidate]]
 
 
 # --- the gate and the registry ---------------------------------------------------------------------
@@ -139,6 +159,8 @@ class VerdictRecord(TypedDict):
     n_test: int
     outcomes: list[OutcomeRecord]
     summary: str
+    #: ``{candidate: error}`` of the candidates that failed to train and were not judged.
+    dropped: NotRequired[dict[str, str]]
 
 
 class GateResult(TypedDict):

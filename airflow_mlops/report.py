@@ -99,21 +99,35 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     evaluation = report.get("evaluation")
     if evaluation:
         lines.append(f"  candidates  (scored on the same {evaluation['n_test']} test rows)")
-        rows = [(c["candidate"], c["metrics"]) for c in evaluation["candidates"]]
-        champion = evaluation.get("champion")
-        if champion:
-            rows.append((f"champion v{champion['version']}", champion["metrics"]))
-        names = ["f1", "roc_auc", "accuracy", "precision", "recall", "r2", "rmse", "mae"]
-        shown = [m for m in names if any(m in r[1] for r in rows)]
-        lines.append("              " + f"{'':<14}" + "".join(f"{m:>10}" for m in shown))
-        for name, metrics in rows:
-            lines.append("              " + f"{name:<14}" + "".join(f"{_fmt(metrics.get(m)):>10}" for m in shown))
+        lines += _candidate_lines(evaluation)
     lines += _decision_lines(report)
     registered = report.get("registered_version")
     lines.append(f"  registered  {report['model_name']} v{registered}" if registered else "  registered  nothing")
     aliases = report.get("aliases", {})
     lines.append("  aliases     " + ", ".join(f"@{k} -> {'v' + v if v else 'none'}" for k, v in aliases.items()))
     return "\n".join(lines)
+
+
+def _candidate_lines(evaluation: dict[str, Any]) -> list[str]:
+    """One row per scored model; a metric that could not be computed reads ``n/c``, its reason below."""
+    scored = [(c["candidate"], c) for c in evaluation["candidates"]]
+    champion = evaluation.get("champion")
+    if champion:
+        scored.append((f"champion v{champion['version']}", champion))
+    names = ["f1", "roc_auc", "accuracy", "precision", "recall", "r2", "rmse", "mae"]
+    shown = [m for m in names if any(m in r["metrics"] or m in (r.get("not_computable") or {}) for _, r in scored)]
+    lines = ["              " + f"{'':<14}" + "".join(f"{m:>10}" for m in shown)]
+    notes = []
+    for name, row in scored:
+        missing = row.get("not_computable") or {}
+        cells = ["n/c" if m in missing else _fmt(row["metrics"].get(m)) for m in shown]
+        lines.append("              " + f"{name:<14}" + "".join(f"{cell:>10}" for cell in cells))
+        notes += [
+            f"              n/c {name} {metric}: not computable: {why}" for metric, why in sorted(missing.items())
+        ]
+    for dropped in evaluation.get("dropped") or []:
+        notes.append(f"              dropped {dropped['candidate']}: {dropped['error']}")
+    return lines + notes
 
 
 def _decision_lines(report: dict[str, Any]) -> list[str]:

@@ -40,6 +40,7 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
         "experiment": spec.experiment_name,
         "problem": spec.problem,
         "lineage": lineage,
+        "on_failure": spec.candidates.on_failure,
         **mlflow,
     }
     profiles = {m.resources.model_dump_json() for m in spec.models}

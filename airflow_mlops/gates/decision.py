@@ -114,6 +114,8 @@ class Verdict:
     first_run: bool
     n_test: int
     outcomes: tuple[RuleOutcome, ...] = field(default_factory=tuple)
+    #: ``(candidate, error)`` of each candidate that failed to train and was not judged.
+    dropped: tuple[tuple[str, str], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -128,12 +130,14 @@ class Verdict:
         head = f"{self.decision.upper()} {self.candidate}: {passed}/{len(self.outcomes)} rules passed"
         failed = self.failed_outcomes
         if failed:
-            return head + "; " + "; ".join(o.reason for o in failed)
+            head += "; " + "; ".join(o.reason for o in failed)
+        if self.dropped:
+            head += "; dropped: " + "; ".join(f"{name} ({error})" for name, error in self.dropped)
         return head
 
     def to_dict(self) -> VerdictRecord:
         """Strict JSON: NaN and infinities become None, because stores and XCom reject them."""
-        return {
+        record: VerdictRecord = {
             "decision": self.decision,
             "candidate": self.candidate,
             "champion_version": self.champion_version,
@@ -142,6 +146,9 @@ class Verdict:
             "outcomes": [o.to_dict() for o in self.outcomes],
             "summary": self.summary(),
         }
+        if self.dropped:
+            record["dropped"] = dict(self.dropped)
+        return record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
@@ -152,6 +159,7 @@ class Verdict:
             first_run=bool(data["first_run"]),
             n_test=int(data["n_test"]),
             outcomes=tuple(RuleOutcome(**o) for o in data.get("outcomes", ())),
+            dropped=tuple((str(k), str(v)) for k, v in (data.get("dropped") or {}).items()),
         )
 
 
@@ -170,7 +178,17 @@ def _better_or_equal(value: float, bound: float, direction: Direction) -> bool:
     return value <= bound + _EPSILON
 
 
-def _check_threshold(rule: ThresholdRule, metrics: Mapping[str, float]) -> RuleOutcome:
+def _missing(metric: str, not_computable: Mapping[str, str], whose: str = "the candidate") -> str:
+    """Why ``metric`` has no usable value: its recorded reason, or that it was never computed."""
+    if metric in not_computable:
+        suffix = "" if whose == "the candidate" else f" for {whose}"
+        return f"{metric} not computable{suffix}: {not_computable[metric]}"
+    return f"{metric} was not computed for {whose}"
+
+
+def _check_threshold(
+    rule: ThresholdRule, metrics: Mapping[str, float], not_computable: Mapping[str, str]
+) -> RuleOutcome:
     value = metrics.get(rule.metric)
 
     def outcome(passed: bool, reason: str, bound: float | None) -> RuleOutcome:
@@ -178,7 +196,7 @@ def _check_threshold(rule: ThresholdRule, metrics: Mapping[str, float]) -> RuleO
 
     default_bound = rule.min if rule.min is not None else rule.max
     if not _usable(value):
-        return outcome(False, f"{rule.metric} was not computed for the candidate", default_bound)
+        return outcome(False, _missing(rule.metric, not_computable), default_bound)
     assert value is not None
     if rule.min is not None and value < rule.min - _EPSILON:
         return outcome(False, f"{rule.metric} {value:.4f} is below the minimum {rule.min:g}", rule.min)
@@ -201,6 +219,7 @@ def _check_champion(
     champion_metrics: Mapping[str, float] | None,
     direction: Direction,
     first_run_policy: FirstRunPolicy,
+    not_computable: tuple[Mapping[str, str], Mapping[str, str]],
 ) -> RuleOutcome:
     value = metrics.get(rule.metric)
     champ = champion_metrics.get(rule.metric) if champion_metrics is not None else None
@@ -211,12 +230,14 @@ def _check_champion(
     # The candidate's own value is checked before the first-run branch: a broken metric
     # must never be promoted, not even as the very first champion.
     if not _usable(value):
-        return outcome(False, f"{rule.metric} was not computed for the candidate")
+        return outcome(False, _missing(rule.metric, not_computable[0]))
     if champion_metrics is None:
         if first_run_policy == "promote":
             return outcome(True, "no champion yet; first_run policy is 'promote'")
         return outcome(False, "no champion to compare against and first_run policy is 'fail'")
     if not _usable(champ):
+        if rule.metric in not_computable[1]:
+            return outcome(False, _missing(rule.metric, not_computable[1], "the champion"))
         return outcome(False, f"{rule.metric} could not be computed for the champion on this test set")
     assert value is not None and champ is not None
     bound = champion_bound(rule, champ, direction)
@@ -237,12 +258,18 @@ def decide(
     first_run_policy: FirstRunPolicy = "promote",
     n_test: int,
     min_test_rows: int = 0,
+    candidate_not_computable: Mapping[str, str] | None = None,
+    champion_not_computable: Mapping[str, str] | None = None,
+    dropped: Mapping[str, str] | None = None,
 ) -> Verdict:
     """Apply every rule and promote only if all of them pass.
 
     ``champion_metrics`` is None when no champion exists yet (the first run); the
-    ``first_run_policy`` then says whether champion-relative rules pass or fail.
+    ``first_run_policy`` then says whether champion-relative rules pass or fail. A metric named
+    in ``*_not_computable`` (``{metric: reason}``) fails every rule on it with that reason.
+    ``dropped`` (``{candidate: error}``) is only recorded: those candidates were never judged.
     """
+    missing = (candidate_not_computable or {}, champion_not_computable or {})
     outcomes: list[RuleOutcome] = []
     if min_test_rows:
         enough = n_test >= min_test_rows
@@ -260,12 +287,15 @@ def decide(
         )
     for rule in rules:
         direction = direction_of(rule.metric, problem)
-        for one in _per_slice(rule, candidate_metrics):
+        judged = [*candidate_metrics, *missing[0]]
+        for one in _per_slice(rule, judged):
             if isinstance(one, ThresholdRule):
-                outcomes.append(_check_threshold(one, candidate_metrics))
+                outcomes.append(_check_threshold(one, candidate_metrics, missing[0]))
             else:
-                outcomes.append(_check_champion(one, candidate_metrics, champion_metrics, direction, first_run_policy))
-        if rule.slice_by and not slice_keys(candidate_metrics, rule.metric, rule.slice_by):
+                outcomes.append(
+                    _check_champion(one, candidate_metrics, champion_metrics, direction, first_run_policy, missing)
+                )
+        if rule.slice_by and not slice_keys(judged, rule.metric, rule.slice_by):
             outcomes.append(
                 RuleOutcome(
                     f"{rule.describe()} on every {rule.slice_by}", rule.metric, "slice", None, None, None, False,
@@ -280,24 +310,27 @@ def decide(
         first_run=champion_metrics is None,
         n_test=n_test,
         outcomes=tuple(outcomes),
+        dropped=tuple((dropped or {}).items()),
     )
 
 
-def _per_slice(rule: Rule, metrics: Mapping[str, float]) -> list[Rule]:
+def _per_slice(rule: Rule, metrics: Sequence[str]) -> list[Rule]:
     """The rule itself, or one copy per slice of its ``slice_by`` column (TFX-style slicing).
 
     Each copy names the slice's metric key, so its outcome says which slice passed or failed.
     """
     if not rule.slice_by:
         return [rule]
-    return [replace(rule, metric=key, slice_by=None) for key in slice_keys(metrics, rule.metric, rule.slice_by)]
+    keys = dict.fromkeys(slice_keys(metrics, rule.metric, rule.slice_by))
+    return [replace(rule, metric=key, slice_by=None) for key in keys]
 
 
 def select_best(candidates: Sequence[tuple[str, Mapping[str, float]]], metric: str, problem: Problem) -> str:
     """The candidate with the best value of ``metric``; ties keep the order of the spec.
 
-    A candidate without a usable value ranks last, so one broken candidate cannot hide
-    a good one; if none has a value the first candidate is returned and the gate rejects it.
+    A candidate without a usable value (the metric not computable, NaN, missing) ranks last,
+    so one broken candidate cannot hide a good one; if none has a value the first candidate
+    is returned and the gate rejects it with the reason.
     """
     if not candidates:
         raise ValueError("no candidates to select from")

@@ -134,14 +134,14 @@ def recheck_gate(
     target = leftover[0]
     features, labels = test.drop(columns=[target]), test[target]
     try:
-        candidate_metrics, too_small = gate_metrics(model, features, labels, problem, slices)
+        candidate_metrics, too_small, candidate_missing = gate_metrics(model, features, labels, problem, slices)
     except ConfigurationError as err:  # a slice column the recorded test rows no longer have
         raise PromotionRefusedError(f"version {version} cannot be re-checked: {err}; {FORCE_HINT}") from err
-    champion_metrics = None
+    champion_metrics, champion_missing = None, None
     if champion_version is not None:
         try:
             champion, _ = load_version_model(client, model_name, champion_version)
-            champion_metrics, _ = gate_metrics(champion, features, labels, problem, slices)
+            champion_metrics, _, champion_missing = gate_metrics(champion, features, labels, problem, slices)
         except Exception as err:
             raise PromotionRefusedError(
                 f"the current champion v{champion_version} cannot be scored on version {version}'s test rows "
@@ -157,6 +157,8 @@ def recheck_gate(
         first_run_policy=rules.get("first_run", "promote"),
         n_test=len(test),
         min_test_rows=int(rules.get("min_test_rows", 0)),
+        candidate_not_computable=candidate_missing,
+        champion_not_computable=champion_missing,
     )
     return {
         "verdict": verdict.to_dict(),

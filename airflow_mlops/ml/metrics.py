@@ -1,7 +1,15 @@
-"""Compute the metrics named in gates.metrics for a fitted model on a test set."""
+"""Compute the metrics named in gates.metrics for a fitted model on a test set.
+
+A metric that cannot be computed (roc_auc on a test set holding one class, any metric of a
+model whose scores are NaN) is never written as NaN: it is left out of the numbers and named,
+with the reason, in a second mapping. Every consumer then reads finite floats only, XCom and
+MLflow stay valid JSON, and the gate can reject with the reason instead of a bare "NaN".
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Problem
@@ -9,58 +17,107 @@ from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Problem
 if TYPE_CHECKING:
     import pandas as pd
 
+#: ``{metric: reason}`` for every metric that could not be computed.
+NotComputable = dict[str, str]
 
-def compute_metrics(model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem) -> dict[str, float]:
-    """Every metric the problem type knows; one that cannot be computed is left out.
 
-    Leaving it out (rather than writing NaN) lets the gate say plainly "not computed".
-    """
+def _score(compute: Callable[[], Any]) -> tuple[float | None, str | None]:
+    """``(value, None)`` for a finite number, else ``(None, reason)``: the error or sklearn's warning."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = float(compute())
+        except (ValueError, TypeError, IndexError, ZeroDivisionError) as err:
+            return None, str(err) or type(err).__name__
+    if math.isfinite(value):
+        return value, None
+    said = "; ".join(dict.fromkeys(str(w.message) for w in caught))
+    return None, said or f"the value is {value}"
+
+
+def measure_metrics(
+    model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem
+) -> tuple[dict[str, float], NotComputable]:
+    """Every metric the problem type knows: the finite ones, and the others with why they are missing."""
     import numpy as np
     from sklearn import metrics as skm
 
     predictions = model.predict(features)
     if problem == "regression":
-        return {
-            "r2": float(skm.r2_score(target, predictions)),
-            "rmse": float(np.sqrt(skm.mean_squared_error(target, predictions))),
-            "mae": float(skm.mean_absolute_error(target, predictions)),
+        formulas: dict[str, Callable[[], Any]] = {
+            "r2": lambda: skm.r2_score(target, predictions),
+            "rmse": lambda: np.sqrt(skm.mean_squared_error(target, predictions)),
+            "mae": lambda: skm.mean_absolute_error(target, predictions),
         }
+    else:
+        formulas = _classification_formulas(model, features, target, predictions)
+    values: dict[str, float] = {}
+    missing: NotComputable = {}
+    for name, compute in formulas.items():
+        value, reason = _score(compute)
+        if value is not None:
+            values[name] = value
+        else:
+            missing[name] = reason or "not computable"
+    assert set(values) | set(missing) <= set(METRICS_BY_PROBLEM[problem])
+    return values, missing
+
+
+def _classification_formulas(model: Any, features: Any, target: Any, predictions: Any) -> dict[str, Callable[[], Any]]:
+    import numpy as np
+    from sklearn import metrics as skm
+
     labels = np.unique(np.asarray(target))
     average = "binary" if len(labels) == 2 else "macro"
     pos_label = labels[-1] if average == "binary" else 1
-    result = {
-        "accuracy": float(skm.accuracy_score(target, predictions)),
-        "precision": float(
-            skm.precision_score(target, predictions, average=average, pos_label=pos_label, zero_division=0)
-        ),
-        "recall": float(skm.recall_score(target, predictions, average=average, pos_label=pos_label, zero_division=0)),
-        "f1": float(skm.f1_score(target, predictions, average=average, pos_label=pos_label, zero_division=0)),
+    scoring = {"average": average, "pos_label": pos_label, "zero_division": 0}
+    formulas: dict[str, Callable[[], Any]] = {
+        "accuracy": lambda: skm.accuracy_score(target, predictions),
+        "precision": lambda: skm.precision_score(target, predictions, **scoring),
+        "recall": lambda: skm.recall_score(target, predictions, **scoring),
+        "f1": lambda: skm.f1_score(target, predictions, **scoring),
     }
-    if hasattr(model, "predict_proba"):
-        try:
-            proba = model.predict_proba(features)
-            classes = list(getattr(model, "classes_", labels))
-            if average == "binary":
-                result["roc_auc"] = float(skm.roc_auc_score(target, proba[:, classes.index(pos_label)]))
-            else:
-                result["roc_auc"] = float(skm.roc_auc_score(target, proba, multi_class="ovr", labels=classes))
-            result["log_loss"] = float(skm.log_loss(target, proba, labels=classes))
-        except (ValueError, IndexError):
-            pass
-    assert set(result) <= set(METRICS_BY_PROBLEM[problem])
-    return result
+    try:
+        if not hasattr(model, "predict_proba"):
+            raise ValueError("the model has no predict_proba")
+        proba = np.asarray(model.predict_proba(features), dtype=float)
+    except (ValueError, TypeError, IndexError) as err:
+        failed = err if str(err).startswith("the model") else ValueError(f"predict_proba failed: {err}")
+
+        def refuse() -> Any:
+            raise failed
+
+        return {**formulas, "roc_auc": refuse, "log_loss": refuse}
+    classes = list(getattr(model, "classes_", labels))
+
+    def roc_auc() -> Any:
+        if average == "binary":
+            return skm.roc_auc_score(target, proba[:, classes.index(pos_label)])
+        return skm.roc_auc_score(target, proba, multi_class="ovr", labels=classes)
+
+    formulas["roc_auc"] = roc_auc
+    formulas["log_loss"] = lambda: skm.log_loss(target, proba, labels=classes)
+    return formulas
+
+
+def compute_metrics(model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem) -> dict[str, float]:
+    """The finite metrics only (see :func:`measure_metrics` for the ones that could not be computed)."""
+    return measure_metrics(model, features, target, problem)[0]
 
 
 MAX_SLICES = 50
 
 
-def compute_slice_metrics(
+def measure_slice_metrics(
     model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem, column: str, min_rows: int
-) -> tuple[dict[str, float], dict[str, int]]:
+) -> tuple[dict[str, float], dict[str, int], NotComputable]:
     """Metrics on each value of ``column`` of the test set, keyed like ``recall[region=north]``.
 
     Slices smaller than ``min_rows`` are returned separately, with their size, instead of
-    being judged on a handful of rows. A column with many values is not a slice: it is
+    being judged on a handful of rows; so are the slice metrics that could not be computed,
+    under the same keys, with their reasons. A column with many values is not a slice: it is
     refused, since a gate over hundreds of tiny slices would reject on noise.
     """
     from airflow_mlops.errors import ConfigurationError
@@ -76,12 +133,22 @@ def compute_slice_metrics(
         )
     sliced: dict[str, float] = {}
     skipped: dict[str, int] = {}
+    missing: NotComputable = {}
     for value in sorted(values, key=str):
         mask = (features[column] == value).to_numpy()
         rows = int(mask.sum())
         if rows < min_rows:
             skipped[str(value)] = rows
             continue
-        for metric, number in compute_metrics(model, features[mask], target[mask], problem).items():
-            sliced[slice_key(metric, column, value)] = number
+        numbers, reasons = measure_metrics(model, features[mask], target[mask], problem)
+        sliced.update({slice_key(metric, column, value): number for metric, number in numbers.items()})
+        missing.update({slice_key(metric, column, value): reason for metric, reason in reasons.items()})
+    return sliced, skipped, missing
+
+
+def compute_slice_metrics(
+    model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem, column: str, min_rows: int
+) -> tuple[dict[str, float], dict[str, int]]:
+    """The finite slice metrics and the slices too small to judge (see :func:`measure_slice_metrics`)."""
+    sliced, skipped, _ = measure_slice_metrics(model, features, target, problem, column, min_rows)
     return sliced, skipped

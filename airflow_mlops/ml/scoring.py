@@ -15,25 +15,27 @@ if TYPE_CHECKING:
 
 def gate_metrics(
     model: Any, features: Any, labels: Any, problem: str, slices: Sequence[dict[str, Any]]
-) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
+) -> tuple[dict[str, float], dict[str, dict[str, int]], dict[str, str]]:
     """Whole-test-set metrics plus, for each slice column, the same metrics on every slice.
 
-    Also returns, per column, the slices too small to judge with their row counts. The
+    Also returns, per column, the slices too small to judge with their row counts, and every
+    metric (whole set or slice) that could not be computed, with its reason. The
     ``evaluate`` task and the gate re-check of ``airflow-mlops promote`` both score through
     here, so a re-check sees exactly the metric keys the recorded rules were written against.
     """
-    from airflow_mlops.ml.metrics import compute_metrics, compute_slice_metrics
+    from airflow_mlops.ml.metrics import measure_metrics, measure_slice_metrics
 
     kind = cast("Problem", problem)
-    metrics = compute_metrics(model, features, labels, kind)
+    metrics, not_computable = measure_metrics(model, features, labels, kind)
     too_small: dict[str, dict[str, int]] = {}
     for spec in slices:
-        sliced, skipped = compute_slice_metrics(
+        sliced, skipped, missing = measure_slice_metrics(
             model, features, labels, kind, spec["column"], int(spec.get("min_rows", 10))
         )
         metrics.update(sliced)
+        not_computable.update(missing)
         too_small[spec["column"]] = skipped
-    return metrics, too_small
+    return metrics, too_small, not_computable
 
 
 def input_columns(signature: Any, model: Any, model_uri: str) -> tuple[list[str], list[str]]:

@@ -44,6 +44,8 @@ def approval_body(gate: GateResult, model_name: str) -> str:
             f"| {outcome['rule']} | {number(outcome['candidate_value'])} | {number(outcome['champion_value'])} "
             f"| {number(outcome['threshold'])} | {'pass' if outcome['passed'] else 'FAIL'} |"
         )
+    for name, error in sorted((verdict.get("dropped") or {}).items()):
+        lines += ["", f"Candidate **{name}** failed to train and was not judged: {error}"]
     lines += ["", "Approve to register and promote it; reject to keep the current champion."]
     return "\n".join(lines)
 

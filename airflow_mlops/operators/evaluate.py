@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
 from airflow_mlops.errors import MlopsError
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream, upstream_each
-from airflow_mlops.record import paths
+from airflow_mlops.record import paths, tag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_mlops.contracts import (
         ChampionScore,
+        DroppedCandidate,
         EvaluatedCandidate,
         Evaluation,
         PreparedDataset,
@@ -28,7 +29,9 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
 
     Loading from MLflow rather than reusing the in-memory model proves that what will be
     registered actually loads and scores. The champion is loaded by version number so the
-    gate, the record and the promotion all refer to the same version.
+    gate, the record and the promotion all refer to the same version. Candidates that failed
+    to train (dropped) are not scored, only listed; a metric that cannot be computed is listed
+    with its reason in ``not_computable`` and never logged to MLflow as a number.
     """
 
     template_fields: Sequence[str] = ("dataset", "trained")
@@ -67,18 +70,34 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         columns = [spec["column"] for spec in self.slices]
         hook = self.mlflow_hook
         candidates: list[EvaluatedCandidate] = []
+        dropped: list[DroppedCandidate] = []
         too_small: dict[str, dict[str, int]] = {}
         names: dict[str, str] = {}
         with hook.session():
             client = hook.get_client()
             for trained in list(self.trained):
+                if trained.get("dropped"):
+                    error = str(trained.get("error") or "failed to train")
+                    self.log.warning("Candidate %s was dropped, not scored: %s", trained["candidate"], error)
+                    dropped.append(
+                        {"candidate": trained["candidate"], "error": error, "mlflow_run_id": trained["mlflow_run_id"]}
+                    )
+                    continue
                 model = mlflow.sklearn.load_model(verified_model_uri(client, trained, dag_id, run_id))
-                metrics, too_small = self._metrics(model, features, labels)
+                metrics, too_small, missing = self._metrics(model, features, labels)
                 # Slice keys such as recall[segment=n] are not valid MLflow metric names.
-                named = mlflow_metric_names(metrics, columns)
-                hook.log_batch(trained["mlflow_run_id"], metrics={named[k]: v for k, v in metrics.items()})
+                named = mlflow_metric_names([*metrics, *missing], columns)
+                hook.log_batch(
+                    trained["mlflow_run_id"],
+                    metrics={named[k]: v for k, v in metrics.items()},
+                    tags={tag.NOT_COMPUTABLE: tag.clip(not_computable_text(missing))} if missing else None,
+                )
                 names.update(named)
-                candidates.append({**trained, "metrics": metrics})
+                evaluated = cast("EvaluatedCandidate", {**trained, "metrics": metrics})
+                if missing:
+                    evaluated["not_computable"] = missing
+                    self.log.warning("Candidate %s: not computable: %s", trained["candidate"], missing)
+                candidates.append(evaluated)
                 self.log.info("Candidate %s on %d test rows: %s", trained["candidate"], len(test), metrics)
             champion = self._score_champion(features, labels)
             experiment_id = hook.get_or_create_experiment(self.experiment)
@@ -94,17 +113,21 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
             if self.slices:
                 result["slices"] = [{**spec, "too_small": too_small.get(spec["column"], {})} for spec in self.slices]
                 result["slice_metric_names"] = {k: v for k, v in sorted(names.items()) if "[" in k}
+            if dropped:
+                result["dropped"] = dropped
             hook.log_json(parent, result, paths.EVALUATION_RESULT)
         return result
 
-    def _metrics(self, model: Any, features: Any, labels: Any) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
+    def _metrics(
+        self, model: Any, features: Any, labels: Any
+    ) -> tuple[dict[str, float], dict[str, dict[str, int]], dict[str, str]]:
         from airflow_mlops.ml.scoring import gate_metrics
 
-        metrics, too_small = gate_metrics(model, features, labels, self.problem, self.slices)
+        metrics, too_small, missing = gate_metrics(model, features, labels, self.problem, self.slices)
         for column, skipped in too_small.items():
             if skipped:
                 self.log.info("Slices of %s too small to judge (rows): %s", column, skipped)
-        return metrics, too_small
+        return metrics, too_small, missing
 
     def _score_champion(self, features: Any, labels: Any) -> ChampionScore | None:
         import mlflow.sklearn
@@ -116,7 +139,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         uri = f"models:/{self.model_name}/{version.version}"
         try:
             model = mlflow.sklearn.load_model(uri)
-            metrics, _ = self._metrics(model, features, labels)
+            metrics, _, missing = self._metrics(model, features, labels)
         except Exception as err:
             # A champion that cannot score today's data (e.g. the schema changed) must be
             # looked at by a person; promoting over it silently would hide the break.
@@ -124,9 +147,18 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                 f"the current @{self.alias} {uri} cannot be scored on this test set: {type(err).__name__}: {err}"
             ) from err
         self.log.info("Champion %s on the same test rows: %s", uri, metrics)
-        return {
+        score: ChampionScore = {
             "version": str(version.version),
             "run_id": version.run_id,
             "model_uri": uri,
             "metrics": metrics,
         }
+        if missing:
+            score["not_computable"] = missing
+            self.log.warning("Champion %s: not computable: %s", uri, missing)
+        return score
+
+
+def not_computable_text(missing: dict[str, str]) -> str:
+    """``{metric: reason}`` as one line for a tag: ``roc_auc: Input contains NaN.; log_loss: ...``."""
+    return "; ".join(f"{metric}: {reason}" for metric, reason in sorted(missing.items()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_mlops.errors import GateRejectedError
+from airflow_mlops.errors import GateRejectedError, PermanentError
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, upstream
 from airflow_mlops.record import paths, tag
 
@@ -22,6 +22,8 @@ class EvaluationGateOperator(MlflowBaseOperator):
 
     A rejection is a normal outcome, not an error: by default the task succeeds and the
     register/promote steps skip with the reason. ``on_reject='fail'`` turns it red instead.
+    Dropped candidates (failed to train) are recorded in the verdict; the best is chosen among
+    the others, and when none is left the task fails for good, naming every candidate's error.
     """
 
     template_fields: Sequence[str] = ("evaluation",)
@@ -53,6 +55,10 @@ class EvaluationGateOperator(MlflowBaseOperator):
 
         evaluation = self.evaluation
         candidates = {c["candidate"]: c for c in evaluation["candidates"]}
+        dropped = {d["candidate"]: d["error"] for d in evaluation.get("dropped") or []}
+        if not candidates:
+            errors = "; ".join(f"{name}: {error}" for name, error in dropped.items()) or "none was evaluated"
+            raise PermanentError(f"no candidate trained, so there is nothing to gate: {errors}")
         best = select_best([(n, c["metrics"]) for n, c in candidates.items()], self.select_by, self.problem)
         champion = evaluation["champion"]
         verdict = decide(
@@ -65,6 +71,9 @@ class EvaluationGateOperator(MlflowBaseOperator):
             first_run_policy=self.first_run,
             n_test=int(evaluation["n_test"]),
             min_test_rows=self.min_test_rows,
+            candidate_not_computable=candidates[best].get("not_computable"),
+            champion_not_computable=champion.get("not_computable") if champion else None,
+            dropped=dropped,
         )
         record = verdict.to_dict()
         # What `airflow-mlops promote` re-applies when a person promotes this version later.

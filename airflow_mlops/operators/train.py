@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops import artifacts, settings
 from airflow_mlops.links import MlflowRunLink
@@ -40,11 +40,38 @@ def skops_trusted_types(model: Any) -> list[str]:
     return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
 
 
+def is_transient(error: BaseException) -> bool:
+    """An error another try may not meet: the infrastructure's, not the candidate's.
+
+    A retryable ``MlopsError`` (anything but a ``PermanentError``), connection errors and
+    ``OSError`` (a full disk, an unreachable store) are re-raised even under ``on_failure:
+    drop``: dropping a good candidate because the network blinked would change the winner.
+    """
+    from airflow_mlops.errors import MlopsError, PermanentError
+
+    if isinstance(error, MlopsError):
+        return not isinstance(error, PermanentError)
+    return isinstance(error, ConnectionError | OSError)
+
+
+class CandidateFailed(Exception):
+    """The candidate's own code (build, fit, score, signature) raised ``error``: drop it."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class TrainCandidateOperator(MlflowBaseOperator):
     """Fit preprocessing + estimator on the train split; log params, metrics and the model.
 
     A retry finds the candidate's finished MLflow run for this DAG run and returns it
     instead of training (and logging) the same model twice.
+
+    ``on_failure="drop"`` turns a deterministic error of the candidate's own training into a
+    result: its MLflow run ends FAILED with the reason and the task returns the candidate
+    marked ``dropped``, so the gate picks among the others. Transient errors (see
+    :func:`is_transient`) and errors writing to MLflow are raised either way.
     """
 
     operator_extra_links = (MlflowRunLink(),)
@@ -58,6 +85,7 @@ class TrainCandidateOperator(MlflowBaseOperator):
         experiment: str,
         problem: Problem = "classification",
         lineage: dict[str, str] | None = None,
+        on_failure: Literal["drop", "fail"] = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -66,6 +94,8 @@ class TrainCandidateOperator(MlflowBaseOperator):
         self.experiment = experiment
         self.problem: Problem = problem
         self.lineage = lineage or {}
+        self.on_failure = on_failure
+        self._started_run: str | None = None
 
     def execute(self, context: Context) -> TrainedCandidate:
         dag_id, run_id = run_identity(context)
@@ -82,7 +112,38 @@ class TrainCandidateOperator(MlflowBaseOperator):
             attempt = f"try {getattr(context.get('ti'), 'try_number', '?')}"
             for abandoned in hook.close_abandoned_runs(experiment_id, tags, f"superseded by {attempt}"):
                 self.log.warning("Closed MLflow run %s of %s, left unfinished by an earlier try", abandoned, name)
-            return self._train(experiment_id, parent, tags)
+            try:
+                return self._train(experiment_id, parent, tags)
+            except CandidateFailed as failed:
+                return self._drop(failed.error, experiment_id, parent, tags)
+
+    def _candidate_step(self, step: Any) -> Any:
+        """Run one step of the candidate's own code; under drop, its deterministic errors become CandidateFailed."""
+        try:
+            return step()
+        except Exception as err:
+            if self.on_failure == "drop" and not is_transient(err):
+                raise CandidateFailed(err) from err
+            raise
+
+    def _drop(
+        self, error: BaseException, experiment_id: str, parent_run_id: str, tags: dict[str, str]
+    ) -> TrainedCandidate:
+        """Record the failure on the candidate's run (one is made if training stopped before it) and say so."""
+        name = self.candidate["name"]
+        reason = f"{type(error).__name__}: {error}"
+        hook = self.mlflow_hook
+        run_id = self._started_run or hook.create_run(
+            experiment_id, {**tags, "mlflow.parentRunId": parent_run_id}, run_name=name
+        )
+        hook.fail_run(run_id, reason)
+        self.log.error("Candidate %s failed to train and is dropped (candidates.on_failure: drop): %s", name, reason)
+        return {
+            **self._result(run_id, {tag.MODEL_URI: ""}, experiment_id),
+            "model_id": None,
+            "dropped": True,
+            "error": reason,
+        }
 
     def _train(self, experiment_id: str, parent_run_id: str, tags: dict[str, str]) -> TrainedCandidate:
         import mlflow
@@ -91,10 +152,12 @@ class TrainCandidateOperator(MlflowBaseOperator):
 
         from airflow_mlops.ml.metrics import compute_metrics
 
+        self._started_run = None
         train = artifacts.read_parquet(self.dataset["train_uri"])
         target = self.dataset["target"]
         features, labels = train.drop(columns=[target]), train[target]
-        fit = self._fitter(features, labels)  # configuration errors surface before an MLflow run exists
+        # configuration errors surface before an MLflow run exists
+        fit = self._candidate_step(lambda: self._fitter(features, labels))
         data = self.dataset["data"]
         run_tags = {
             **tags,
@@ -104,6 +167,7 @@ class TrainCandidateOperator(MlflowBaseOperator):
             **tag.prefixed(tag.CODE_PREFIX, self.lineage),
         }
         with mlflow.start_run(experiment_id=experiment_id, run_name=self.candidate["name"], tags=run_tags) as run:
+            self._started_run = run.info.run_id
             mlflow.log_params(
                 {
                     "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
@@ -115,17 +179,19 @@ class TrainCandidateOperator(MlflowBaseOperator):
                     "n_train": len(train),
                 }
             )
-            pipeline = fit()
-            train_metrics = compute_metrics(pipeline, features, labels, self.problem)
+            pipeline = self._candidate_step(fit)
+            train_metrics = self._candidate_step(lambda: compute_metrics(pipeline, features, labels, self.problem))
             mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
             example = features.head(3)
+            signature = self._candidate_step(lambda: infer_signature(example, pipeline.predict(example)))
+            trusted = self._candidate_step(lambda: skops_trusted_types(pipeline))
             info = mlflow.sklearn.log_model(
                 pipeline,
                 name="model",
-                signature=infer_signature(example, pipeline.predict(example)),
+                signature=signature,
                 input_example=example,
                 pip_requirements=pip_requirements(),
-                skops_trusted_types=skops_trusted_types(pipeline),
+                skops_trusted_types=trusted,
             )
             mlflow.set_tags({tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)})
             run_id = run.info.run_id

@@ -61,7 +61,12 @@ def pipelines_view(session: Any, reader: records.MlflowReader, readable: set[str
     return scrubbed(view)
 
 
-def _gate_rows(verdict: dict[str, Any], champion_metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def _gate_rows(
+    verdict: dict[str, Any],
+    champion_metrics: dict[str, Any],
+    not_computable: tuple[dict[str, Any], dict[str, Any]] = ({}, {}),
+) -> list[dict[str, Any]]:
+    """One row per rule; ``not_computable`` (candidate's, champion's) names what stands where a number cannot."""
     rows = []
     for outcome in verdict.get("outcomes") or []:
         metric = outcome.get("metric")
@@ -81,6 +86,8 @@ def _gate_rows(verdict: dict[str, Any], champion_metrics: dict[str, Any]) -> lis
                 "delta": render.delta(candidate, reference),
                 "passed": bool(outcome.get("passed")),
                 "reason": outcome.get("reason"),
+                "candidate_not_computable": not_computable[0].get(metric) if candidate is None else None,
+                "champion_not_computable": not_computable[1].get(metric) if champion is None else None,
             }
         )
     return rows
@@ -91,17 +98,31 @@ def _candidate_rows(evaluation: dict[str, Any], trained: list[dict[str, Any]]) -
         {
             "name": c.get("candidate"),
             "metrics": c.get("metrics") or {},
+            "not_computable": c.get("not_computable") or {},
             "mlflow_run_id": c.get("mlflow_run_id"),
             "experiment_id": c.get("experiment_id"),
             "note": c.get("estimator"),
         }
         for c in evaluation.get("candidates") or []
     ]
+    rows += [
+        {
+            "name": d.get("candidate"),
+            "metrics": {},
+            "not_computable": {},
+            "mlflow_run_id": d.get("mlflow_run_id"),
+            "experiment_id": None,
+            "note": f"dropped: {d.get('error')}",
+            "dropped": True,
+        }
+        for d in evaluation.get("dropped") or []
+    ]
     if not rows:  # evaluation did not run: show what training produced, without test metrics
         rows = [
             {
                 "name": t.get("candidate"),
                 "metrics": {},
+                "not_computable": {},
                 "mlflow_run_id": t.get("mlflow_run_id"),
                 "experiment_id": t.get("experiment_id"),
                 "note": t.get("estimator"),
@@ -114,6 +135,7 @@ def _candidate_rows(evaluation: dict[str, Any], trained: list[dict[str, Any]]) -
             {
                 "name": f"champion v{champion.get('version')}",
                 "metrics": champion.get("metrics") or {},
+                "not_computable": champion.get("not_computable") or {},
                 "mlflow_run_id": champion.get("run_id"),
                 "experiment_id": None,
                 "note": "@champion when scored",
@@ -162,7 +184,7 @@ def run_view(session: Any, reader: records.MlflowReader, dag_id: str, run_id: st
         "data": record.get("data") or returned("resolve_data") or None,
         "validation": validation or None,
         "verdict": verdict or None,
-        "gate_rows": _gate_rows(verdict or {}, champion_metrics),
+        "gate_rows": _gate_rows(verdict or {}, champion_metrics, _not_computable(evaluation, verdict or {})),
         "n_test": evaluation.get("n_test"),
         "candidate_rows": _candidate_rows(evaluation, run["trained"]),
         "champion_row": bool(evaluation.get("champion")),
@@ -172,6 +194,15 @@ def run_view(session: Any, reader: records.MlflowReader, dag_id: str, run_id: st
         "mlflow_ui": reader.ui_base() if error is None else None,
     }
     return scrubbed(view)
+
+
+def _not_computable(evaluation: dict[str, Any], verdict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The judged candidate's and the champion's ``{metric: reason}`` of metrics that could not be computed."""
+    judged: dict[str, Any] = next(
+        (c for c in evaluation.get("candidates") or [] if c.get("candidate") == verdict.get("candidate")), {}
+    )
+    champion = evaluation.get("champion") or {}
+    return dict(judged.get("not_computable") or {}), dict(champion.get("not_computable") or {})
 
 
 def _validation_digest(result: Any) -> dict[str, Any] | None:

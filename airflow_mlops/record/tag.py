@@ -72,6 +72,8 @@ TRAINING_PARAMS = "mlops.training.params"
 TRAINING_PREPROCESSING = "mlops.training.preprocessing"
 TRAINING_RUN_ID = "mlops.training.run_id"
 METRICS = "mlops.metrics"
+#: On a candidate run: the metrics that could not be computed on the test set, ``metric: reason; ...``.
+NOT_COMPUTABLE = "mlops.metrics.not_computable"
 
 # --- promotion audit, on model versions and the registered model ----------------------------------
 PROMOTED_AT = "mlops.promoted_at"

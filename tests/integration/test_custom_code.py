@@ -72,6 +72,8 @@ def test_failure_notifier_hears_about_a_failed_run(deployment: PipelineEnv) -> N
         "custom_broken",
         registry={"model_name": "custom_broken_model"},
         models=[{"name": "bad", "trainer": "acme_ml.training:not_a_model"}],
+        # The training task itself must fail here; under the default (drop) the gate would fail instead.
+        candidates={"on_failure": "fail"},
         notifications={"on_failure": [{"notifier": "acme_ml.notify.FileNotifier", "params": {"path": str(inbox)}}]},
     )
     outcome = deployment.run("custom_broken")
