@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from airflow_mlops.contracts import DataRef, PreparedDataset
     from airflow_mlops.data_contract.vocabulary import Problem
-    from airflow_mlops.operators.contract_check import ContractOutcome
+    from airflow_mlops.ml.contract_check import ContractOutcome
 
 
 class PrepareDatasetOperator(MlflowBaseOperator):
@@ -99,7 +99,7 @@ class PrepareDatasetOperator(MlflowBaseOperator):
 
     def _check(self, frame: Any, dag_id: str, run_id: str, where: str) -> ContractOutcome:
         from airflow_mlops.data_contract.settings import SplitSettings
-        from airflow_mlops.operators.contract_check import (
+        from airflow_mlops.ml.contract_check import (
             ContractSettings,
             champion_contract,
             check_contract,
