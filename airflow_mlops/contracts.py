@@ -66,6 +66,8 @@ class PreparedDataset(TypedDict):
     target: str
     features: list[str]
     data: DataRef
+    #: The data contract the split was checked against and trained on (DataContract JSON).
+    contract: NotRequired[str]
 
 
 # --- training and evaluation ---------------------------------------------------------------------

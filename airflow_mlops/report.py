@@ -184,6 +184,17 @@ def _approval_lines(approval: dict[str, Any]) -> list[str]:
     return [head, f"reason: {approval.get('reason') or '-'}"]
 
 
+def _contract_lines(contract: dict[str, Any]) -> list[str]:
+    """The data contract as ``name  type`` lines, or where it is recorded when it was too long for a tag."""
+    if not contract.get("recorded"):
+        return ["not recorded"]
+    columns = contract.get("columns") or []
+    if columns:
+        width = max(len(c["name"]) for c in columns)
+        return [f"{len(columns)} column(s)", *(f"{c['name']:<{width}}  {c['type']}" for c in columns)]
+    return [f"sha256 {contract.get('sha256') or '-'}", f"full contract: {contract.get('uri') or '-'}"]
+
+
 def format_lineage(info: dict[str, Any]) -> str:
     """``airflow-mlops lineage`` for a terminal: one labelled block per link of the provenance chain."""
     on = " ".join(f"@{a}" for a in info["aliases"])
@@ -207,6 +218,7 @@ def format_lineage(info: dict[str, Any]) -> str:
         )
     else:
         row("data", "not recorded")
+    row("contract", *_contract_lines(info.get("contract") or {}))
     row("validation", _validation_line(info["validation"]))
     row("code", *([f"{k} {v}" for k, v in info["code"].items()] or ["not recorded"]))
     training = info["training"]

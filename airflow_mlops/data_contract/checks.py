@@ -58,11 +58,13 @@ def check_frame(
         *missing_issues(frame, contract, reference),
         *new_column_issues(frame, contract, reference),
         *type_issues(frame, contract, reference),
-        *numeric_text_issues(frame, contract, settings),
-        *infinite_issues(frame, contract),
     ]
+    # Value rules judge what will be trained on: a new column left out (on_new_columns: ignore) is not encoded.
+    trained = set(resolve_features(frame, contract, reference))
+    values = [*numeric_text_issues(frame, contract, settings), *infinite_issues(frame, contract)]
     if settings.id_like:
-        issues += id_like_issues(frame, contract, settings)
+        values += id_like_issues(frame, contract, settings)
+    issues += [issue for issue in values if issue.column in trained]
     target = contract.target
     if target is None or target not in present_columns(frame):
         return issues

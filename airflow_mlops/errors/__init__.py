@@ -33,6 +33,7 @@ Importing a task error from this package loads Airflow on first use only, so
             ├── ConfigurationError                a connection or setting is missing or malformed
             ├── DataVersionError                  the pinned data cannot be resolved or read
             ├── DataValidationError               the data failed its suite
+            ├── DataContractError                 the data breaks the contract: headers, schema, target, leakage
             ├── GateRejectedError                 the gate rejected and the pipeline fails on rejection
             ├── PromotionConflictError            the champion moved after the gate compared against it
             ├── UntrustedModelError               a model this DAG run did not log is refused
@@ -56,6 +57,7 @@ from airflow_mlops.errors.config import (
 if TYPE_CHECKING:
     from airflow_mlops.errors.task import (
         ConfigurationError,
+        DataContractError,
         DataValidationError,
         DataVersionError,
         GateRejectedError,
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigIssue",
     "ConfigurationError",
+    "DataContractError",
     "DataValidationError",
     "DataVersionError",
     "DriftInputError",

@@ -27,6 +27,10 @@ class DataValidationError(PermanentError):
     """The data failed its validation suite; training must not start."""
 
 
+class DataContractError(PermanentError):
+    """The data breaks the pipeline's contract (duplicate headers, schema drift, a bad target, leakage)."""
+
+
 class GateRejectedError(PermanentError):
     """The gate rejected the challenger and the pipeline asked to fail on rejection."""
 

@@ -73,6 +73,27 @@ def _slices(spec: RetrainingPipelineSpec) -> list[dict[str, Any]]:
     return slice_specs(rule.model_dump() for rule in spec.gate.metrics)
 
 
+def _contract_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
+    """What prepare_data checks the data against: the YAML's data section and the champion's signature."""
+    data = spec.data
+    return {
+        "problem": spec.problem,
+        "columns": data.columns,
+        "policies": {
+            "on_new_columns": data.on_new_columns,
+            "on_missing_columns": data.on_missing_columns,
+            "on_type_change": data.on_type_change,
+        },
+        "id_columns": data.id_columns,
+        "categorical": data.categorical,
+        "checks": data.checks.model_dump(),
+        "model_name": spec.registry.model_name,
+        "alias": spec.registry.alias,
+        "experiment": spec.experiment_name,
+        "mlflow_conn_id": spec.mlflow_conn_id,
+    }
+
+
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
     lineage = spec_lineage(spec, source)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
@@ -99,6 +120,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             seed=spec.data.split.seed,
             stratify=spec.stratify_split,
             dvc_conn_id=spec.data.dvc_conn_id,
+            **_contract_args(spec),
         )
         validate >> prepare
         trained = _train_tasks(spec, prepare.output, lineage, mlflow)
@@ -149,6 +171,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             data=resolve.output,
             validation=validate.output,
             approval=approval,
+            dataset=prepare.output,
             model_name=spec.registry.model_name,
             lineage=lineage,
             **mlflow,

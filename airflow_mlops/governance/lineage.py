@@ -22,6 +22,17 @@ def _timestamp(millis: Any) -> str | None:
     return datetime.fromtimestamp(int(millis) / 1000, UTC).isoformat(timespec="seconds")
 
 
+def _contract(recorded: VersionLineage) -> dict[str, Any]:
+    """The data contract the version was trained on: its columns and types, or where the full record is."""
+    contract = recorded.contract
+    return {
+        "recorded": contract.document is not None or contract.sha256 is not None,
+        "columns": [{"name": name, "type": kind} for name, kind in contract.columns()],
+        "sha256": contract.sha256,
+        "uri": contract.uri,
+    }
+
+
 def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
     """Everything recorded about where a version came from and how it reached its aliases.
 
@@ -55,6 +66,7 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
         "source": mv.source,
         "pipeline": {"dag_id": recorded.dag_id, "run_id": recorded.run_id},
         "data": recorded.data.model_dump(),
+        "contract": _contract(recorded),
         "validation": recorded.validation.model_dump(),
         "code": recorded.code,
         "training": {**recorded.training.model_dump(), "run_id": training_run_id, "run_params": run_params},

@@ -264,7 +264,9 @@ class DvcHook(BaseHook):
         if suffix not in _CSV_SUFFIXES | _PARQUET_SUFFIXES:
             raise target.error(f"unsupported file type '{suffix or '(none)'}'; expected .csv or .parquet")
 
-        buffer = io.BytesIO(self.read_bytes(ref))
+        data = self.read_bytes(ref)
+        _refuse_duplicate_header(data, target)
+        buffer = io.BytesIO(data)
         try:
             if suffix in _CSV_SUFFIXES:
                 return pd.read_csv(buffer)
@@ -293,3 +295,24 @@ class DvcHook(BaseHook):
             rev=rev if isinstance(rev, str) and rev else fields["commit"],
             commit=fields["commit"],
         )
+
+
+def _refuse_duplicate_header(data: bytes, target: _Target) -> None:
+    """Stop on a header that repeats a name, before pandas renames the copy (``target`` -> ``target.1``).
+
+    The renamed copy would be a feature like any other, and a second label column holding the
+    answer trains a model that scores perfectly and is promoted; no later check can tell.
+    """
+    from airflow_mlops.data_contract.header import header_issues, raw_header
+    from airflow_mlops.errors import DataContractError
+
+    try:
+        header = raw_header(data, target.path)
+    except Exception:  # an unreadable file is reported by the parser below, with its error
+        return
+    issues = header_issues(header)
+    if issues:
+        names = ", ".join(repr(issue.column) for issue in issues)
+        where = f"{target.path}@{(target.commit or target.rev)[:12]} in repo '{target.repo}'"
+        details = "; ".join(str(issue) for issue in issues)
+        raise DataContractError(f"data {where} repeats column name(s) {names} in its header: {details}")

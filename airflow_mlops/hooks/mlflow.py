@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
@@ -128,6 +128,19 @@ class MlflowHook(MlflowRunsMixin, BaseHook):
             if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
                 return None
             raise
+
+    def model_signature_inputs(self, model_uri: str) -> list[dict[str, Any]] | None:
+        """The input columns of a logged model's signature (``[{"name", "type", "required"}]``), or None.
+
+        The data contract of the next run is checked against these: the columns the champion
+        was trained on. A model logged without a signature has nothing to compare.
+        """
+        from mlflow.models import get_model_info
+
+        signature = get_model_info(model_uri).signature
+        if signature is None or signature.inputs is None:
+            return None
+        return [dict(spec) for spec in signature.inputs.to_dict()]
 
     def find_model_version(self, model_name: str, tags: Mapping[str, str]) -> ModelVersion | None:
         """A version already registered for these tags (idempotent registration on retry)."""

@@ -10,7 +10,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from airflow_mlops.governance.promotion import promote_version
 from airflow_mlops.links import ModelVersionLink
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
-from airflow_mlops.record import tag
+from airflow_mlops.record import paths, tag
 from airflow_mlops.record.lineage import lineage_tags
 from airflow_mlops.registry_lock import LockOwner
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         ApprovalRecord,
         DataRef,
         GateResult,
+        PreparedDataset,
         Promotion,
         Registration,
         ValidationDigest,
@@ -35,7 +36,7 @@ class RegisterModelOperator(MlflowBaseOperator):
     """
 
     operator_extra_links = (ModelVersionLink(),)
-    template_fields: Sequence[str] = ("gate", "data", "validation", "approval")
+    template_fields: Sequence[str] = ("gate", "data", "validation", "approval", "dataset")
 
     def __init__(
         self,
@@ -46,9 +47,11 @@ class RegisterModelOperator(MlflowBaseOperator):
         model_name: str,
         approval: Upstream[ApprovalRecord | None] = None,
         lineage: dict[str, str] | None = None,
+        dataset: Upstream[PreparedDataset | None] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.dataset: PreparedDataset | None = upstream(dataset)
         self.gate: GateResult = upstream(gate)
         self.data: DataRef = upstream(data)
         self.validation: ValidationDigest = upstream(validation)
@@ -78,6 +81,9 @@ class RegisterModelOperator(MlflowBaseOperator):
                     lineage=self.lineage,
                     # Who signed off, when a person had to (approval: manual); rejections never get here.
                     approval=self.approval,
+                    # The data contract prepare_data checked, with the pipeline run's record of the check.
+                    contract=self.dataset.get("contract") if self.dataset else None,
+                    contract_uri=f"runs:/{self.validation['mlflow_run_id']}/{paths.DATA_CONTRACT}",
                 )
                 description = tag.clip(f"{dag_id} {run_id}: {verdict['summary']}")
                 version = hook.register_version(self.model_name, candidate["model_uri"], tags, description)

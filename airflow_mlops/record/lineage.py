@@ -8,6 +8,7 @@ reads as missing facts (None), never as an error.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,50 @@ class DataLineage(_Record):
     rev: str | None = None
     commit: str | None = None
     md5: str | None = None
+
+
+class ContractLineage(_Record):
+    """The data contract the version was trained on: its columns, their types and the target.
+
+    ``document`` is the contract (DataContract as JSON data) when it fitted a tag; a longer one is
+    kept as its ``sha256`` and ``uri``, the pipeline run's artifact that holds the full check.
+    """
+
+    document: Any = None
+    sha256: str | None = None
+    uri: str | None = None
+
+    def to_tags(self) -> dict[str, str]:
+        """The contract as compact JSON when it fits a tag, its sha256, and where the full record is."""
+        written: dict[str, str] = {}
+        if self.document is not None:
+            compact = json.dumps(self.document, sort_keys=True, separators=(",", ":"))
+            written[t.CONTRACT_SHA256] = hashlib.sha256(compact.encode()).hexdigest()
+            if len(compact) <= t.VALUE_MAX_CHARS:
+                written[t.CONTRACT] = compact
+        elif self.sha256:
+            written[t.CONTRACT_SHA256] = self.sha256
+        if self.uri:
+            written[t.CONTRACT_URI] = t.clip(self.uri)
+        return written
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str]) -> ContractLineage:
+        return cls(
+            document=json_tag(tags, t.CONTRACT), sha256=tags.get(t.CONTRACT_SHA256), uri=tags.get(t.CONTRACT_URI)
+        )
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, type) of each feature, then the target marked as such; empty when the document is not here."""
+        document = self.document if isinstance(self.document, dict) else {}
+        shown = [
+            (str(c.get("name")), str(c.get("type") or "any"))
+            for c in document.get("columns") or []
+            if isinstance(c, dict)
+        ]
+        if document.get("target"):
+            shown.append((str(document["target"]), f"{document.get('target_type') or 'any'}, target"))
+        return shown
 
 
 class ValidationLineage(_Record):
@@ -76,6 +121,7 @@ class VersionLineage(_Record):
     dag_id: str | None = None
     run_id: str | None = None
     data: DataLineage = DataLineage()
+    contract: ContractLineage = ContractLineage()
     validation: ValidationLineage = ValidationLineage()
     code: dict[str, str] = {}
     training: TrainingLineage = TrainingLineage()
@@ -109,6 +155,7 @@ class VersionLineage(_Record):
             t.TRAINING_RUN_ID: str(self.training.run_id),
             t.METRICS: json.dumps(self.metrics, sort_keys=True),
         }
+        written.update(self.contract.to_tags())
         written.update(t.prefixed(t.CODE_PREFIX, self.code))
         written.update(t.prefixed(t.APPROVAL_PREFIX, self.approval))
         return written
@@ -124,13 +171,21 @@ class VersionLineage(_Record):
         gate: Mapping[str, Any],
         code: Mapping[str, Any],
         approval: Mapping[str, Any] | None = None,
+        contract: str | None = None,
+        contract_uri: str | None = None,
     ) -> VersionLineage:
-        """The lineage of the gate's winner, from what the pipeline's tasks returned in XCom."""
+        """The lineage of the gate's winner, from what the pipeline's tasks returned in XCom.
+
+        ``contract`` is the JSON prepare_data returned; ``contract_uri`` where its check is recorded.
+        """
         candidate, verdict = gate["candidate"], gate["verdict"]
         return cls(
             dag_id=dag_id,
             run_id=run_id,
             data=DataLineage(**{field: str(data[field]) for field in t.DATA_FIELDS}),
+            contract=ContractLineage(
+                document=json.loads(contract) if contract else None, uri=contract_uri if contract else None
+            ),
             validation=ValidationLineage(success=bool(validation["success"]), statistics=validation["statistics"]),
             code={key: str(value) for key, value in code.items()},
             training=TrainingLineage(
@@ -162,6 +217,7 @@ class VersionLineage(_Record):
             dag_id=tags.get(t.DAG_ID),
             run_id=tags.get(t.RUN_ID),
             data=DataLineage(**{field: tags.get(t.data_tag(field)) for field in t.DATA_FIELDS}),
+            contract=ContractLineage.from_tags(tags),
             validation=ValidationLineage(
                 success=bool_tag(tags, t.VALIDATION_SUCCESS), statistics=json_tag(tags, t.VALIDATION_STATISTICS)
             ),
@@ -203,10 +259,20 @@ def lineage_tags(
     gate: Mapping[str, Any],
     lineage: Mapping[str, Any],
     approval: Mapping[str, Any] | None = None,
+    contract: str | None = None,
+    contract_uri: str | None = None,
 ) -> dict[str, str]:
     """Everything an auditor needs to answer "where did this version come from?", as version tags."""
     return VersionLineage.from_pipeline(
-        dag_id=dag_id, run_id=run_id, data=data, validation=validation, gate=gate, code=lineage, approval=approval
+        dag_id=dag_id,
+        run_id=run_id,
+        data=data,
+        validation=validation,
+        gate=gate,
+        code=lineage,
+        approval=approval,
+        contract=contract,
+        contract_uri=contract_uri,
     ).to_tags()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 #: The full Great Expectations result, on the pipeline run.
 VALIDATION_RESULT = "validation/result.json"
+#: The data contract the split was checked against, and every issue the check found, on the pipeline run.
+DATA_CONTRACT = "data/contract.json"
 #: Every candidate's and the champion's test metrics, on the pipeline run.
 EVALUATION_RESULT = "evaluation/result.json"
 #: The gate's verdict, on the pipeline run and on the winning candidate's run.

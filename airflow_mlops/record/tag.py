@@ -58,6 +58,14 @@ DATA_COMMIT = f"{DATA_PREFIX}commit"
 DATA_MD5 = f"{DATA_PREFIX}md5"
 DATA_PATH = f"{DATA_PREFIX}path"
 
+#: The data contract a version was trained on: compact JSON, or when too long for a tag, its
+#: sha256 (:data:`CONTRACT_SHA256`) and where the full document is (:data:`CONTRACT_URI`).
+CONTRACT = "mlops.contract"
+CONTRACT_SHA256 = "mlops.contract.sha256"
+CONTRACT_URI = "mlops.contract.uri"
+#: On the pipeline run: whether the data passed its contract check ("true"/"false").
+CONTRACT_PASSED = "mlops.contract.passed"
+
 VALIDATION_SUCCESS = "mlops.validation.success"
 VALIDATION_STATISTICS = "mlops.validation.statistics"
 

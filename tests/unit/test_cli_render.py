@@ -130,7 +130,7 @@ def test_text_shows_graph_mapped_candidates_and_outlets(capsys: pytest.CaptureFi
         "promote",
     ]
     assert re.search(r"^  train\[logreg, forest\]\s+<- prepare_data\s+mapped: 2 instances$", out, re.M)
-    assert re.search(r"^  register\s+<- resolve_data, validate_data, gate$", out, re.M)
+    assert re.search(r"^  register\s+<- resolve_data, validate_data, prepare_data, gate$", out, re.M)
     assert re.search(r"^  promote\s+<- gate, register\s+outlets mlflow://models/breast_cancer_classifier$", out, re.M)
     assert re.search(r"^  resolve_data$", out, re.M)
 

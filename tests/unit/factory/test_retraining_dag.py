@@ -39,6 +39,8 @@ EDGES = {
     ("gate", "register"),
     ("resolve_data", "register"),
     ("validate_data", "register"),
+    # register copies the data contract prepare_data checked onto the version.
+    ("prepare_data", "register"),
     ("register", "promote"),
     ("gate", "promote"),
 }

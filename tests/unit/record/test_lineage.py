@@ -94,3 +94,52 @@ def test_all_names_live_in_the_mlops_namespace() -> None:
     assert json.dumps(tag.identity("d", "r", tag.ROLE_PIPELINE)) == json.dumps(
         {"mlops.dag_id": "d", "mlops.run_id": "r", "mlops.role": "pipeline"}
     )
+
+
+CONTRACT = {
+    "source": "frame",
+    "target": "target",
+    "target_type": "integer",
+    "columns": [{"name": "mean_radius", "type": "float", "required": True}],
+    "closed": True,
+}
+
+
+def _contract_tags(document: object, uri: str = "runs:/p/data/contract.json") -> dict[str, str]:
+    return lineage_tags(
+        dag_id="dag",
+        run_id="manual__1",
+        data=DATA,
+        validation=VALIDATION,
+        gate=_gate(),  # type: ignore[arg-type]
+        lineage={},
+        contract=json.dumps(document),
+        contract_uri=uri,
+    )
+
+
+def test_the_data_contract_round_trips_through_the_version_tags() -> None:
+    tags = _contract_tags(CONTRACT)
+    assert json.loads(tags[tag.CONTRACT]) == CONTRACT
+    assert tags[tag.CONTRACT_URI] == "runs:/p/data/contract.json"
+    read = VersionLineage.from_tags(tags)
+    assert read.contract.document == CONTRACT
+    assert read.contract.columns() == [("mean_radius", "float"), ("target", "integer, target")]
+    assert VersionLineage.from_tags(read.to_tags()).to_tags() == tags
+
+
+def test_a_contract_too_long_for_a_tag_is_kept_as_its_digest_and_artifact() -> None:
+    wide = {**CONTRACT, "columns": [{"name": f"feature_{i:04d}", "type": "float"} for i in range(400)]}
+    tags = _contract_tags(wide)
+    assert tag.CONTRACT not in tags
+    assert len(tags[tag.CONTRACT_SHA256]) == 64
+    read = VersionLineage.from_tags(tags)
+    assert read.contract.document is None and read.contract.columns() == []
+    assert read.contract.sha256 == tags[tag.CONTRACT_SHA256]
+    assert read.contract.uri == "runs:/p/data/contract.json"
+    assert VersionLineage.from_tags(read.to_tags()).to_tags() == tags
+
+
+def test_a_version_without_a_contract_writes_no_contract_tag() -> None:
+    assert not {tag.CONTRACT, tag.CONTRACT_SHA256, tag.CONTRACT_URI} & set(_tags())
+    assert VersionLineage.from_tags(_tags()).contract.document is None
