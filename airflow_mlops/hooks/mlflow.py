@@ -70,6 +70,12 @@ class MlflowHook(MlflowRunsMixin, BaseHook):
         return str(self._settings["tracking_uri"])
 
     @property
+    def known_tracking_uri(self) -> str | None:
+        """The tracking URI if the connection was read already, else None: safe in an error path."""
+        read = self.__dict__.get("_settings")
+        return str(read["tracking_uri"]) if read else None
+
+    @property
     def registry_uri(self) -> str:
         return str(self._settings["registry_uri"] or self.tracking_uri)
 
