@@ -137,6 +137,7 @@ def close_runs_task(spec: PipelineSpec, dag: Any) -> CloseMlflowRunsOperator:
         **step_args(spec, CLOSE_RUNS_STEP),
         experiment=spec.experiment_name,
         mlflow_conn_id=spec.mlflow_conn_id,
-    ).as_teardown()
+    )
+    close.as_teardown()
     leaves >> close
     return close
