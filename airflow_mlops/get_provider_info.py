@@ -51,6 +51,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops.operators.gate",
                     "airflow_mlops.operators.drift",
                     "airflow_mlops.operators.approval",
+                    "airflow_mlops.operators.close_runs",
                 ],
             },
         ],

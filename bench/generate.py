@@ -142,6 +142,7 @@ import datetime
 from airflow.sdk import DAG
 
 from airflow_mlops.assets import champion_asset
+from airflow_mlops.operators.close_runs import CloseMlflowRunsOperator
 from airflow_mlops.operators.data import ResolveDataVersionOperator
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
@@ -232,7 +233,7 @@ with DAG(
         lineage=LINEAGE,
         mlflow_conn_id={mlflow!r},
     )
-    PromoteModelOperator(
+    promote = PromoteModelOperator(
         task_id="promote",
         registered=register.output,
         gate=gate.output,
@@ -243,6 +244,13 @@ with DAG(
         outlets=[champion_asset({model_name!r})],
         mlflow_conn_id={mlflow!r},
     )
+    close_runs = CloseMlflowRunsOperator(
+        task_id="close_runs",
+        experiment={experiment!r},
+        mlflow_conn_id={mlflow!r},
+    )
+    close_runs.as_teardown()
+    promote >> close_runs
 '''
 
 

@@ -61,7 +61,11 @@ class EmbeddedStack:
                 "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps(
                     {
                         "conn_type": "mlflow",
-                        "extra": {"tracking_uri": self.tracking_uri, "artifact_location": self.artifact_location},
+                        "extra": {
+                            "tracking_uri": self.tracking_uri,
+                            "artifact_location": self.artifact_location,
+                            "create_store": True,
+                        },
                     }
                 ),
                 "AIRFLOW_CONN_DVC_DEFAULT": json.dumps({"conn_type": "dvc", "extra": {"repo": str(self.repo)}}),

@@ -1,6 +1,6 @@
 """Run one DAG once with ``dag.test()`` and write the outcome as JSON.
 
-Executed as ``python -m airflow_mlops.demo.run_dag DAG_ID OUT.json`` in a child process,
+Executed as ``python -m airflow_mlops.demo.run_dag DAG_ID OUT.json [LOGICAL_DATE]`` in a child process,
 because Airflow reads its configuration (home, database, dags folder) at import time and the
 parent sets that environment up first.
 """
@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 
-def run(dag_id: str, out: Path) -> int:
+def run(dag_id: str, out: Path, logical_date: str | None = None) -> int:
+    """``logical_date`` (ISO 8601) names a DAG run: given again, dag.test() replaces that DAG run (same run id)."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.configuration import conf
     from airflow.utils.session import create_session
@@ -25,7 +26,13 @@ def run(dag_id: str, out: Path) -> int:
     if dag is None:
         out.write_text(json.dumps({"import_errors": {dag_id: "DAG not found"}}))
         return 2
-    dag_run = dag.test()
+    if logical_date:
+        from datetime import datetime
+
+        when = datetime.fromisoformat(logical_date)
+        dag_run = dag.test(logical_date=when, run_after=when)  # the run id derives from run_after
+    else:
+        dag_run = dag.test()
     with create_session() as session:
         tis = dag_run.get_task_instances(session=session)
         states = {
@@ -34,9 +41,17 @@ def run(dag_id: str, out: Path) -> int:
             )
             for ti in tis
         }
-        out.write_text(json.dumps({"run_id": dag_run.run_id, "state": str(dag_run.state), "tasks": states}))
+        tries = {
+            (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"): int(
+                ti.try_number or 0
+            )
+            for ti in tis
+        }
+        out.write_text(
+            json.dumps({"run_id": dag_run.run_id, "state": str(dag_run.state), "tasks": states, "tries": tries})
+        )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1], Path(sys.argv[2])))
+    sys.exit(run(sys.argv[1], Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None))

@@ -39,6 +39,7 @@ def demo_environment(workdir: Path, dags_folder: Path) -> dict[str, str]:
                     "extra": {
                         "tracking_uri": f"sqlite:///{workdir / 'mlflow.db'}",
                         "artifact_location": str(workdir / "mlflow-artifacts"),
+                        "create_store": True,  # the demo starts from nothing: creating the store is the point
                     },
                 }
             ),

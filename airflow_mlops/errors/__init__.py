@@ -12,6 +12,10 @@ Two families, because they live at different times:
   :class:`~airflow_mlops.errors.task.MlopsError` subclasses ``AirflowException`` and is retried
   with the task's backoff (a server that was down may be up again).
 
+Library exceptions raised inside an operator are translated into these classes in one place,
+:func:`airflow_mlops.errors.translate.translate` (applied by every operator's ``execute``), so
+a ValueError from scikit-learn fails once instead of spending the task's retries.
+
 Importing a task error from this package loads Airflow on first use only, so
 ``from airflow_mlops.errors import DataValidationError`` is cheap at parse time.
 
@@ -29,7 +33,9 @@ Importing a task error from this package loads Airflow on first use only, so
         │   └── NotFoundError                     the model, version, alias or page does not exist
         ├── PromotionLockTimeout                  another promotion held the lock too long
         ├── MlflowUnavailableError                MLflow could not be read (UI)
+        ├── TransientError                        a server down, a locked database: retried with backoff
         └── PermanentError (AirflowFailException) never retried
+            ├── LibraryError                      a library refused the input (a ValueError, MLflow's 4xx)
             ├── ConfigurationError                a connection or setting is missing or malformed
             ├── DataVersionError                  the pinned data cannot be resolved or read
             ├── DataValidationError               the data failed its suite
@@ -62,6 +68,7 @@ if TYPE_CHECKING:
         DataVersionError,
         GateRejectedError,
         GovernanceError,
+        LibraryError,
         MlflowUnavailableError,
         MlopsError,
         NoChampionError,
@@ -70,6 +77,7 @@ if TYPE_CHECKING:
         PromotionConflictError,
         PromotionLockTimeout,
         PromotionRefusedError,
+        TransientError,
         UntrustedModelError,
     )
 
@@ -82,6 +90,7 @@ __all__ = [
     "DriftInputError",
     "GateRejectedError",
     "GovernanceError",
+    "LibraryError",
     "MlflowUnavailableError",
     "MlopsError",
     "MlopsException",
@@ -94,6 +103,7 @@ __all__ = [
     "PromotionLockTimeout",
     "PromotionRefusedError",
     "SpecValueError",
+    "TransientError",
     "UnknownExpectationError",
     "UntrustedModelError",
 ]

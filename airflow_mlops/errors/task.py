@@ -15,6 +15,14 @@ class PermanentError(AirflowFailException, MlopsError):
     """A task error a retry cannot fix: Airflow fails the task at once instead of spending its retries."""
 
 
+class TransientError(MlopsError):
+    """A failure a later try may not meet (a server down, a locked database): Airflow's backoff retries it."""
+
+
+class LibraryError(PermanentError):
+    """A library refused this input (scikit-learn, pandas, MLflow's 4xx): the same input fails the same way."""
+
+
 class ConfigurationError(PermanentError):
     """A connection or setting the task needs is missing or malformed."""
 

@@ -2,6 +2,7 @@
 
 ```
 resolve_data >> score   (score emits the asset mlops://predictions/<pipeline>)
+(every task) >> close_runs   (a teardown: closes this DAG run's MLflow runs)
 ```
 Only thin operators are built here; nothing heavy is imported, because this runs on every
 DAG parse.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from airflow.sdk import DAG
 
 from airflow_mlops.assets import predictions_asset
-from airflow_mlops.factory.common import dag_kwargs, resolve_data_task, spec_lineage, step_args
+from airflow_mlops.factory.common import close_runs_task, dag_kwargs, resolve_data_task, spec_lineage, step_args
 from airflow_mlops.operators.scoring import BatchScoreOperator
 
 if TYPE_CHECKING:
@@ -39,4 +40,5 @@ def build_batch_scoring_dag(spec: BatchScoringPipelineSpec, source: str = "") ->
             mlflow_conn_id=spec.mlflow_conn_id,
             outlets=[predictions_asset(spec.pipeline)],
         )
+        close_runs_task(spec, dag)
     return dag

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import AssetAny
 
 from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
+from airflow_mlops.operators.close_runs import CloseMlflowRunsOperator
 from airflow_mlops.operators.data import ResolveDataVersionOperator
 from airflow_mlops.spec.models_common import AssetTriggerSpec
 
@@ -117,3 +118,26 @@ def resolve_data_task(spec: PipelineSpec) -> ResolveDataVersionOperator:
         repo=spec.data.repo,
         dvc_conn_id=spec.data.dvc_conn_id,
     )
+
+
+#: The task id of :func:`close_runs_task`; every template lists it among its step names.
+CLOSE_RUNS_STEP = "close_runs"
+
+
+def close_runs_task(spec: PipelineSpec, dag: Any) -> CloseMlflowRunsOperator:
+    """The last step of every template: a teardown after the DAG's leaves that ends the DAG run's MLflow runs.
+
+    A teardown runs whatever happened upstream and is ignored for the DAG run's state, so the
+    pipeline run ends FAILED or FINISHED to match the DAG run without changing it.
+    """
+    # After the leaves is after everything: a leaf is done only once all its upstream tasks are.
+    leaves = [task for task in dag.tasks if not task.downstream_list]
+    close = CloseMlflowRunsOperator(
+        task_id=CLOSE_RUNS_STEP,
+        **step_args(spec, CLOSE_RUNS_STEP),
+        experiment=spec.experiment_name,
+        mlflow_conn_id=spec.mlflow_conn_id,
+    )
+    close.as_teardown()
+    leaves >> close
+    return close

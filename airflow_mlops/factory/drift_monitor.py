@@ -2,6 +2,7 @@
 
 ```
 resolve_data >> check_drift >> publish_drift
+(every task) >> close_runs   (a teardown: closes this DAG run's MLflow runs)
 ```
 ``publish_drift`` carries the ``mlops://drift/<model>`` outlet and succeeds only on drift, so a
 retraining pipeline with ``schedule: {on: drift_detected}`` runs after drifted data only.
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from airflow.sdk import DAG
 
 from airflow_mlops.assets import drift_asset
-from airflow_mlops.factory.common import dag_kwargs, resolve_data_task, step_args
+from airflow_mlops.factory.common import close_runs_task, dag_kwargs, resolve_data_task, step_args
 from airflow_mlops.operators.drift import DriftCheckOperator, PublishDriftOperator
 
 if TYPE_CHECKING:
@@ -51,4 +52,5 @@ def build_drift_monitor_dag(spec: DriftMonitorPipelineSpec, source: str = "") ->
             report=check.output,
             outlets=[drift_asset(spec.model.name)],
         )
+        close_runs_task(spec, dag)
     return dag

@@ -2,6 +2,7 @@
 
 ```
 resolve_data >> validate_data >> prepare_data >> train[candidate...] >> evaluate >> gate >> register >> promote
+(every task) >> close_runs   (a teardown: ends this DAG run's MLflow runs, FINISHED or FAILED)
 ```
 Only thin operators are built here; nothing heavy is imported, because this runs on every
 DAG parse.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import DAG
 
 from airflow_mlops.assets import champion_asset
-from airflow_mlops.factory.common import dag_kwargs, resolve_data_task, spec_lineage, step_args
+from airflow_mlops.factory.common import close_runs_task, dag_kwargs, resolve_data_task, spec_lineage, step_args
 from airflow_mlops.factory.resources import task_resources
 from airflow_mlops.gates.metrics import slice_specs
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
@@ -188,4 +189,5 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             outlets=[champion_asset(spec.registry.model_name)],
             **mlflow,
         )
+        close_runs_task(spec, dag)
     return dag

@@ -19,7 +19,14 @@ def open_client(conn_id: str = "mlflow_default", tracking_uri: str | None = None
     if tracking_uri:
         from mlflow import MlflowClient
 
-        yield MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        from airflow_mlops.hooks.mlflow import temporary_env
+        from airflow_mlops.hooks.mlflow_reach import check_server, check_sqlite_store, http_bounds
+
+        # The same fail-fast rules as a connection: a typo never creates a store, a dead server fails in seconds.
+        check_sqlite_store(tracking_uri, "--tracking-uri", create_store=False)
+        check_server(tracking_uri, "--tracking-uri")
+        with temporary_env(http_bounds({})):
+            yield MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         return
     from airflow_mlops.hooks.mlflow import MlflowHook
 

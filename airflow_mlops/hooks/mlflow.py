@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow.sdk import BaseHook
 
 from airflow_mlops.errors import ConfigurationError
+from airflow_mlops.hooks.mlflow_reach import check_server, check_sqlite_store, http_bounds
 from airflow_mlops.hooks.mlflow_runs import MlflowRunsMixin, tag_clauses
 from airflow_mlops.hooks.mlflow_runs import filter_literal as filter_literal  # the UI plugin's searches use it
 
@@ -32,7 +33,9 @@ class MlflowHook(MlflowRunsMixin, BaseHook):
     Connection fields: host (+ schema/port) for an ``http(s)`` server, or the extra
     ``tracking_uri`` for anything else (``sqlite:///...``, ``databricks``); optional extras
     ``registry_uri`` and ``artifact_location`` (where new experiments keep artifacts when
-    there is no server to proxy them). Login and password become MLflow basic-auth credentials.
+    there is no server to proxy them), ``http_max_retries`` and ``http_timeout`` (MLflow's client
+    retries, bounded by default: see mlflow_reach.py) and ``create_store`` (true: a missing
+    ``sqlite:///`` file may be created). Login and password become MLflow basic-auth credentials.
     """
 
     conn_name_attr = "mlflow_conn_id"
@@ -61,6 +64,7 @@ class MlflowHook(MlflowRunsMixin, BaseHook):
             "tracking_uri": str(tracking_uri),
             "registry_uri": str(extra["registry_uri"]) if extra.get("registry_uri") else None,
             "artifact_location": str(extra["artifact_location"]) if extra.get("artifact_location") else None,
+            **{key: _text(extra.get(key)) for key in ("http_max_retries", "http_timeout", "create_store")},
             "username": conn.login or None,
             "password": conn.password or None,
         }
@@ -68,6 +72,12 @@ class MlflowHook(MlflowRunsMixin, BaseHook):
     @property
     def tracking_uri(self) -> str:
         return str(self._settings["tracking_uri"])
+
+    @property
+    def known_tracking_uri(self) -> str | None:
+        """The tracking URI if the connection was read already, else None: safe in an error path."""
+        read = self.__dict__.get("_settings")
+        return str(read["tracking_uri"]) if read else None
 
     @property
     def registry_uri(self) -> str:
@@ -88,15 +98,36 @@ class MlflowHook(MlflowRunsMixin, BaseHook):
             "MLFLOW_TRACKING_USERNAME": self._settings["username"],
             "MLFLOW_TRACKING_PASSWORD": self._settings["password"],
         }
-        with temporary_env({k: v for k, v in credentials.items() if v}):
+        # MLflow's own HTTP retries are bounded for the block (mlflow_reach.py): Airflow's backoff retries.
+        bounds = http_bounds(self._settings)
+        with temporary_env({**{k: v for k, v in credentials.items() if v}, **bounds}):
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri)
             yield
 
-    def get_client(self) -> MlflowClient:
+    def get_client(self, *, preflight: bool = True) -> MlflowClient:
+        """A client for this connection; first (once per hook) :meth:`check_reachable` unless told not to."""
         from mlflow import MlflowClient
 
+        if preflight:
+            self.check_reachable()
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+
+    def check_reachable(self) -> None:
+        """Once per hook: the store exists (sqlite) or the server answers (http), else a clear error.
+
+        An unreachable server raises TransientError naming this connection and the URI, in seconds
+        rather than after MLflow's minutes of retries; a missing sqlite file raises
+        ConfigurationError unless the connection's extra says ``"create_store": true``.
+        """
+        if self.__dict__.get("_reachable"):
+            return
+        who = f"connection {self.mlflow_conn_id!r}"
+        create_store = str(self._settings["create_store"]).lower() in ("true", "1", "yes")
+        for uri in dict.fromkeys((self.tracking_uri, self.registry_uri)):
+            check_sqlite_store(uri, who, create_store=create_store)
+        check_server(self.tracking_uri, who, username=self._settings["username"], password=self._settings["password"])
+        self.__dict__["_reachable"] = True
 
     def get_or_create_experiment(self, name: str) -> str:
         client = self.get_client()
@@ -219,6 +250,10 @@ def temporary_env(values: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = previous
+
+
+def _text(value: object) -> str | None:
+    return None if value in (None, "") else str(value)
 
 
 def _server_uri(host: str, schema: str | None, port: int | None) -> str:

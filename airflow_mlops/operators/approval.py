@@ -13,7 +13,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops.operators.base import MlflowOperatorMixin, Upstream, run_identity, upstream
+from airflow_mlops.operators.base import MlflowOperatorMixin, TranslatesErrors, Upstream, run_identity, upstream
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def approval_body(gate: GateResult, model_name: str) -> str:
     return "\n".join(lines)
 
 
-class ModelApprovalOperator(MlflowOperatorMixin, ApprovalOperator):
+class ModelApprovalOperator(TranslatesErrors, MlflowOperatorMixin, ApprovalOperator):
     """Ask for approval only when the gate passed, and record who decided and why.
 
     The decision is written to the DAG run's MLflow record before Airflow acts on it, so a

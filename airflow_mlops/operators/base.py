@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar, Union, cast
 
 from airflow.sdk import BaseOperator
 
+from airflow_mlops import settings
+from airflow_mlops.errors.translate import ErrorScope, translate
 from airflow_mlops.hooks.mlflow import MlflowHook
 
 if TYPE_CHECKING:
@@ -50,6 +53,54 @@ def run_identity(context: Context) -> tuple[str, str]:
     return str(dag_run.dag_id), str(dag_run.run_id)
 
 
+#: The operator arguments that name a connection; a translated error names their values.
+CONNECTION_ARGUMENTS = ("mlflow_conn_id", "dvc_conn_id")
+#: The methods Airflow calls to run a task; their errors are translated (errors/translate.py).
+TRANSLATED_METHODS = ("execute", "execute_complete")
+
+
+class TranslatesErrors:
+    """Every ``execute``/``execute_complete`` a subclass defines raises domain errors, not library ones.
+
+    Wrapping happens once per class, when it is defined, so no operator has to remember it: a
+    scikit-learn ValueError fails the task at once (a retry would fail the same way), a refused
+    connection is retried, and both name the task's connections and tracking server.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in TRANSLATED_METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_translates_errors", False):
+                setattr(cls, name, _translating(method))
+
+    def error_scope(self) -> ErrorScope:
+        """This task's connection ids, its tracking URI if already read, and the artifact root."""
+        connections = tuple((arg, str(getattr(self, arg))) for arg in CONNECTION_ARGUMENTS if getattr(self, arg, None))
+        hook = self.__dict__.get("mlflow_hook")
+        uri = hook.known_tracking_uri if isinstance(hook, MlflowHook) else None
+        try:
+            root: str | None = settings.artifact_root()
+        except Exception:  # the error being translated matters more than naming the root
+            root = None
+        return ErrorScope(connections=connections, tracking_uri=uri, artifact_root=root)
+
+
+def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def run(self: TranslatesErrors, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as err:
+            translated = translate(err, self.error_scope())
+            if translated is err:
+                raise
+            raise translated from err
+
+    run._translates_errors = True  # type: ignore[attr-defined]
+    return run
+
+
 class MlflowOperatorMixin:
     """Lazily builds the MLflow hook so constructing the operator at parse time costs nothing."""
 
@@ -60,8 +111,8 @@ class MlflowOperatorMixin:
         return MlflowHook(self.mlflow_conn_id)
 
 
-class MlopsBaseOperator(BaseOperator):
-    """Marker base class: the UI plugin lists DAGs built from these operators."""
+class MlopsBaseOperator(TranslatesErrors, BaseOperator):
+    """Marker base class (the UI plugin lists DAGs built from these operators); errors are translated."""
 
     ui_color = "#e8f0fe"
 

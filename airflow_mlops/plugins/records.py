@@ -59,7 +59,7 @@ class MlflowReader:
     def client(self) -> Iterator[MlflowClient]:
         try:
             with _LOCK, temporary_env(_FAST_FAIL), self.hook.session():
-                yield self.hook.get_client()
+                yield self.hook.get_client(preflight=False)  # _FAST_FAIL bounds it; errors are shown by type
         except NotFoundError:
             raise
         except Exception as err:

@@ -43,7 +43,7 @@ class RetrainingPipelineSpec(PipelineBase):
 
     def step_names(self) -> tuple[str, ...]:
         steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
-        return (*steps, "approve") if self.approval.mode == "manual" else steps
+        return (*steps, "approve", "close_runs") if self.approval.mode == "manual" else (*steps, "close_runs")
 
     def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
         """Rules that span fields, reported with the path of the field at fault.
@@ -100,7 +100,7 @@ class BatchScoringPipelineSpec(PipelineBase):
     prediction_column: str = "prediction"
 
     def step_names(self) -> tuple[str, ...]:
-        return ("resolve_data", "score")
+        return ("resolve_data", "score", "close_runs")
 
 
 class DriftSpec(StrictModel):
@@ -122,7 +122,7 @@ class DriftMonitorPipelineSpec(PipelineBase):
     drift: DriftSpec = DriftSpec()
 
     def step_names(self) -> tuple[str, ...]:
-        return ("resolve_data", "check_drift", "publish_drift")
+        return ("resolve_data", "check_drift", "publish_drift", "close_runs")
 
 
 # Every template's spec, for type checking; spec/templates.py lists them with their builders (a test

@@ -86,14 +86,15 @@ class PipelineEnv:
         outcome["log"] = log
         return outcome
 
-    def run(self, dag_id: str) -> dict[str, Any]:
+    def run(self, dag_id: str, logical_date: str | None = None) -> dict[str, Any]:
+        """One DAG run with dag.test(); the same ``logical_date`` again re-runs that DAG run (same run id)."""
         self._runs += 1
         out = self.root / "logs" / f"{self._runs}-{dag_id}.json"
         log = out.with_suffix(".log")
         out.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as handle:
             code = subprocess.call(
-                [sys.executable, "-m", "airflow_mlops.demo.run_dag", dag_id, str(out)],
+                [sys.executable, "-m", "airflow_mlops.demo.run_dag", dag_id, str(out), *filter(None, [logical_date])],
                 env=self.env,
                 stdout=handle,
                 stderr=subprocess.STDOUT,

@@ -101,6 +101,7 @@ def test_tasks_come_in_run_order(capsys: pytest.CaptureFixture[str]) -> None:
         "gate",
         "register",
         "promote",
+        "close_runs",
     ]
     assert graph["schedule"] == "0 3 * * *"
 
@@ -128,6 +129,7 @@ def test_text_shows_graph_mapped_candidates_and_outlets(capsys: pytest.CaptureFi
         "gate",
         "register",
         "promote",
+        "close_runs",
     ]
     assert re.search(r"^  train\[logreg, forest\]\s+<- prepare_data\s+mapped: 2 instances$", out, re.M)
     assert re.search(r"^  register\s+<- resolve_data, validate_data, prepare_data, gate$", out, re.M)

@@ -487,6 +487,8 @@ def test_mlflow_hook_ignores_unknown_extras(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.delenv(name, raising=False)
     clients: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     monkeypatch.setattr(mlflow, "MlflowClient", lambda *args, **kwargs: clients.append((args, kwargs)))
+    # The hosts are fictitious: no preflight (tests/unit/hooks/test_fail_fast.py covers it).
+    monkeypatch.setattr(MlflowHook, "check_reachable", lambda self: None)
     hook = MlflowHook("mlflow_x")
     before = dict(os.environ)
 
@@ -500,7 +502,11 @@ def test_mlflow_hook_ignores_unknown_extras(monkeypatch: pytest.MonkeyPatch) -> 
         "MLFLOW_REGISTRY_URI",
         "MLFLOW_TRACKING_USERNAME",
         "MLFLOW_TRACKING_PASSWORD",
+        # the hook's own bounds on MLflow's HTTP retries (hooks/mlflow_reach.py), never an extra's value
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
     }
+    assert {inside[k] for k in changed if k.startswith("MLFLOW_HTTP_")} <= {"1", "15"}
     assert clients == [((), {"tracking_uri": "http://mlflow.internal:5000", "registry_uri": "http://reg:5001"})]
     assert not [k for k in changed if "evil" in inside[k]]
 

@@ -41,8 +41,11 @@ def dag() -> DAG:
 
 def test_task_ids_and_the_one_edge(dag: DAG) -> None:
     assert dag.dag_id == DAG_ID
-    assert set(dag.task_ids) == {"resolve_data", "score"}
-    assert {(up, t.task_id) for t in dag.tasks for up in t.upstream_task_ids} == {("resolve_data", "score")}
+    assert set(dag.task_ids) == {"resolve_data", "score", "close_runs"}
+    assert {(up, t.task_id) for t in dag.tasks for up in t.upstream_task_ids} == {
+        ("resolve_data", "score"),
+        ("score", "close_runs"),  # the teardown that closes the DAG run's MLflow runs
+    }
 
 
 def test_score_reads_the_pinned_ref_not_the_rev(dag: DAG) -> None:
@@ -90,7 +93,7 @@ def test_template_registry_and_tags(dag: DAG) -> None:
 
 def test_dag_serializes(dag: DAG) -> None:
     restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
-    assert sorted(restored.task_ids) == ["resolve_data", "score"]
+    assert sorted(restored.task_ids) == ["close_runs", "resolve_data", "score"]
     assert [a.uri for a in restored.get_task("score").outlets] == [f"mlops://predictions/{DAG_ID}"]
 
 

@@ -24,7 +24,7 @@ EXAMPLE = ROOT / "dags" / "pipelines" / "breast_cancer_drift.yaml"
 RETRAINING_EXAMPLE = ROOT / "dags" / "pipelines" / "breast_cancer.yaml"
 DAG_ID = "breast_cancer_drift"
 MODEL = "breast_cancer_classifier"
-TASK_IDS = {"resolve_data", "check_drift", "publish_drift"}
+TASK_IDS = {"resolve_data", "check_drift", "publish_drift", "close_runs"}
 
 
 def _spec(tmp_path: Path, example: Path = EXAMPLE, **changes: Any) -> Any:
@@ -49,9 +49,13 @@ def test_task_ids_and_chain(dag: DAG) -> None:
     assert dag.dag_id == DAG_ID
     assert set(dag.task_ids) == TASK_IDS
     edges = {(up, t.task_id) for t in dag.tasks for up in t.upstream_task_ids}
-    assert edges == {("resolve_data", "check_drift"), ("check_drift", "publish_drift")}
+    assert edges == {
+        ("resolve_data", "check_drift"),
+        ("check_drift", "publish_drift"),
+        ("publish_drift", "close_runs"),
+    }
     assert [t.task_id for t in dag.roots] == ["resolve_data"]
-    assert [t.task_id for t in dag.leaves] == ["publish_drift"]
+    assert [t.task_id for t in dag.leaves] == ["close_runs"] and dag.get_task("close_runs").is_teardown
 
 
 def test_step_names_match_the_tasks() -> None:

@@ -25,7 +25,17 @@ PIPELINES = ROOT / "dags" / "pipelines"
 EXAMPLE = PIPELINES / "breast_cancer.yaml"
 DAG_ID = "breast_cancer_retrain"
 
-TASK_IDS = {"resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote"}
+TASK_IDS = {
+    "resolve_data",
+    "validate_data",
+    "prepare_data",
+    "train",
+    "evaluate",
+    "gate",
+    "register",
+    "promote",
+    "close_runs",
+}
 # Every edge comes from an XComArg (a task consuming another's output) except validate_data >> prepare_data,
 # which is explicit: a dataset is only prepared from data that passed validation.
 EDGES = {
@@ -43,6 +53,8 @@ EDGES = {
     ("prepare_data", "register"),
     ("register", "promote"),
     ("gate", "promote"),
+    # the teardown after the only leaf: it ends the DAG run's MLflow runs
+    ("promote", "close_runs"),
 }
 
 
@@ -82,9 +94,11 @@ def test_ordering_invariants(dag: DAG) -> None:
     assert "validate_data" in dag.get_task("prepare_data").upstream_task_ids
     assert "gate" in dag.get_task("register").upstream_task_ids
     assert "register" in dag.get_task("promote").upstream_task_ids
-    assert dag.get_task("promote").get_flat_relative_ids(upstream=True) == TASK_IDS - {"promote"}
+    assert dag.get_task("promote").get_flat_relative_ids(upstream=True) == TASK_IDS - {"promote", "close_runs"}
+    assert dag.get_task("close_runs").get_flat_relative_ids(upstream=True) == TASK_IDS - {"close_runs"}
+    assert dag.get_task("close_runs").is_teardown
     assert [t.task_id for t in dag.roots] == ["resolve_data"]
-    assert [t.task_id for t in dag.leaves] == ["promote"]
+    assert [t.task_id for t in dag.leaves] == ["close_runs"]
 
 
 def test_train_is_mapped_over_the_two_candidates(dag: DAG) -> None:

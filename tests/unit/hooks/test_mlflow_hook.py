@@ -270,7 +270,7 @@ def test_password_never_in_repr_or_logs(
 
 
 def test_urls_are_none_for_a_sqlite_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    set_conn(monkeypatch, "mlflow_sql", extra={"tracking_uri": f"sqlite:///{tmp_path}/mlflow.db"})
+    set_conn(monkeypatch, "mlflow_sql", extra={"tracking_uri": f"sqlite:///{tmp_path}/mlflow.db", "create_store": True})
     hook = MlflowHook("mlflow_sql")
     assert hook.run_url("1", "abc") is None
     assert hook.model_version_url("model", "3") is None
@@ -296,7 +296,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
         set_conn(
             patch,
             "mlflow_sqlite",
-            extra={"tracking_uri": f"sqlite:///{paths['db']}", "artifact_location": str(paths["artifacts"])},
+            extra={
+                "tracking_uri": f"sqlite:///{paths['db']}",
+                "artifact_location": str(paths["artifacts"]),
+                "create_store": True,  # a fresh store, created by the first test
+            },
         )
         # A stray ./mlruns or ./mlflow.db in the working directory would mean the hook's URIs were ignored.
         patch.chdir(paths["cwd"])

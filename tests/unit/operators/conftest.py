@@ -118,7 +118,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _no_subprocesses: None) -> I
             json.dumps(
                 {
                     "conn_type": "mlflow",
-                    "extra": {"tracking_uri": f"sqlite:///{root}/mlflow.db", "artifact_location": str(root / "mlruns")},
+                    "extra": {
+                        "tracking_uri": f"sqlite:///{root}/mlflow.db",
+                        "artifact_location": str(root / "mlruns"),
+                        "create_store": True,
+                    },
                 }
             ),
         )
