@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.errors import PromotionLockTimeout
+from airflow_mlops.errors.classify import is_transient
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
 LOCK_SUFFIX = tag.LOCK_MODEL_SUFFIX
 logger = logging.getLogger(__name__)
@@ -84,11 +84,6 @@ def _break_if_left_behind(client: MlflowClient, name: str, owner: LockOwner | No
     return True
 
 
-def _is_transient(err: MlflowException) -> bool:
-    """A server-side failure a second attempt may not meet: a 5xx answer, a busy sqlite store."""
-    return err.get_http_status_code() >= 500 or "database is locked" in str(err)
-
-
 def _holds(client: MlflowClient, name: str, token: str) -> bool:
     from mlflow.exceptions import MlflowException
 
@@ -137,7 +132,7 @@ def promotion_lock(
             )
             break
         except MlflowException as err:
-            if err.error_code != "RESOURCE_ALREADY_EXISTS" and not _is_transient(err):
+            if err.error_code != "RESOURCE_ALREADY_EXISTS" and not is_transient(err):
                 raise
             # A create that failed with a server error may still have committed: then the lock
             # there is ours, and waiting for it would wait for ourselves until the lease ends.

@@ -125,6 +125,19 @@ def kind_of(err: BaseException) -> Kind:
     return "unknown"
 
 
+def is_transient(err: BaseException) -> bool:
+    """An error another try may not meet: the infrastructure's (network, server, store, disk), not the input's.
+
+    Our own errors say it by their base class; anything else by :func:`kind_of`, with an OSError
+    (a full disk, an unreachable mount) counted as the infrastructure's.
+    """
+    from airflow_mlops.errors.task import MlopsError, PermanentError
+
+    if isinstance(err, MlopsError):
+        return not isinstance(err, PermanentError)
+    return kind_of(err) == "transient" or isinstance(err, OSError)
+
+
 def raised_in(err: BaseException) -> str:
     """The module of the innermost frame that raised ``err``: where to look (``sklearn.utils.multiclass``)."""
     tb = err.__traceback__

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops import artifacts, settings
+from airflow_mlops.errors.classify import is_transient
 from airflow_mlops.links import MlflowRunLink
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
 from airflow_mlops.record import tag
@@ -38,20 +39,6 @@ def skops_trusted_types(model: Any) -> list[str]:
     import skops.io
 
     return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
-
-
-def is_transient(error: BaseException) -> bool:
-    """An error another try may not meet: the infrastructure's, not the candidate's.
-
-    A retryable ``MlopsError`` (anything but a ``PermanentError``), connection errors and
-    ``OSError`` (a full disk, an unreachable store) are re-raised even under ``on_failure:
-    drop``: dropping a good candidate because the network blinked would change the winner.
-    """
-    from airflow_mlops.errors import MlopsError, PermanentError
-
-    if isinstance(error, MlopsError):
-        return not isinstance(error, PermanentError)
-    return isinstance(error, ConnectionError | OSError)
 
 
 class CandidateFailed(Exception):
