@@ -154,6 +154,7 @@ from airflow_mlops.operators.validation import ValidateDataOperator
 LINEAGE = {lineage!r}
 EXPECTATIONS = {expectations!r}
 CANDIDATES = {candidates!r}
+CONTRACT = {contract!r}
 
 with DAG(
     dag_id={dag_id!r},
@@ -186,6 +187,7 @@ with DAG(
         seed={seed!r},
         stratify={stratify!r},
         dvc_conn_id={dvc!r},
+        **CONTRACT,
     )
     validate >> prepare
     trained = (
@@ -196,6 +198,7 @@ with DAG(
             experiment={experiment!r},
             problem={problem!r},
             lineage=LINEAGE,
+            on_failure={candidate_failure!r},
             mlflow_conn_id={mlflow!r},
         )
         .expand(candidate=CANDIDATES)
@@ -229,6 +232,7 @@ with DAG(
         data=resolve.output,
         validation=validate.output,
         approval=None,
+        dataset=prepare.output,
         model_name={model_name!r},
         lineage=LINEAGE,
         mlflow_conn_id={mlflow!r},
@@ -277,7 +281,7 @@ def _shape_supported(spec: Any) -> None:
 def handwritten_source(yaml_path: Path, source: str) -> str:
     """A Python DAG file with the exact arguments the factory passes for ``yaml_path``."""
     from airflow_mlops.factory.common import dag_kwargs, spec_lineage
-    from airflow_mlops.factory.retraining import _slices
+    from airflow_mlops.factory.retraining import _contract_args, _slices
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
@@ -304,7 +308,9 @@ def handwritten_source(yaml_path: Path, source: str) -> str:
         features=spec.data.features,
         test_size=spec.data.split.test_size,
         seed=spec.data.split.seed,
-        stratify=spec.data.split.stratify,
+        stratify=spec.stratify_split,
+        contract=_contract_args(spec),
+        candidate_failure=spec.candidates.on_failure,
         problem=spec.problem,
         model_name=spec.registry.model_name,
         alias=spec.registry.alias,
@@ -329,7 +335,7 @@ def _pull(task_id: str) -> str:
 def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
     """The same DAG as a dag-factory 1.1 config: operators by import path, XComs as templates."""
     from airflow_mlops.factory.common import dag_kwargs, spec_lineage
-    from airflow_mlops.factory.retraining import _slices
+    from airflow_mlops.factory.retraining import _contract_args, _slices
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
@@ -364,8 +370,9 @@ def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
             "features": spec.data.features,
             "test_size": spec.data.split.test_size,
             "seed": spec.data.split.seed,
-            "stratify": spec.data.split.stratify,
+            "stratify": spec.stratify_split,
             "dvc_conn_id": spec.data.dvc_conn_id,
+            **_contract_args(spec),
             "dependencies": ["resolve_data", "validate_data"],
         },
         "train": {
@@ -376,6 +383,7 @@ def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
                 "experiment": spec.experiment_name,
                 "problem": spec.problem,
                 "lineage": lineage,
+                "on_failure": spec.candidates.on_failure,
                 **mlflow,
             },
             "expand": {"candidate": [m.model_dump() for m in spec.models]},
@@ -410,10 +418,11 @@ def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
             "gate": _pull("gate"),
             "data": _pull("resolve_data"),
             "validation": _pull("validate_data"),
+            "dataset": _pull("prepare_data"),
             "model_name": spec.registry.model_name,
             "lineage": lineage,
             **mlflow,
-            "dependencies": ["gate", "resolve_data", "validate_data"],
+            "dependencies": ["gate", "resolve_data", "validate_data", "prepare_data"],
         },
         "promote": {
             "operator": f"{ops}.registry.PromoteModelOperator",

@@ -119,7 +119,7 @@ def runs(deployment: PipelineEnv) -> dict[str, Any]:
 def test_scoring_before_any_champion_fails_clearly_and_writes_nothing(runs: dict[str, Any]) -> None:
     outcome = runs["no_champion"]
     assert outcome["state"] == "failed"
-    assert outcome["tasks"] == {"resolve_data": "success", "score": "failed"}
+    assert outcome["tasks"] == {"resolve_data": "success", "score": "failed", "close_runs": "success"}
     assert f"no @champion for model {MODEL} yet; run its retraining pipeline first" in outcome["log"]
     assert "NoChampionError" in outcome["log"]
     assert runs["left_behind"] == {"artifacts": [], "experiment": None, "events": []}
