@@ -168,7 +168,12 @@ def _drift_runs(deployment: PipelineEnv, run_id: str, monitor: str = MONITOR) ->
 def test_without_a_champion_there_is_nothing_to_compare(before_champion: dict[str, Any]) -> None:
     outcome = before_champion["outcome"]
     assert outcome["state"] == "success", outcome["log"][-3000:]
-    assert outcome["tasks"] == {"resolve_data": "success", "check_drift": "skipped", "publish_drift": "skipped", "close_runs": "success"}
+    assert outcome["tasks"] == {
+        "resolve_data": "success",
+        "check_drift": "skipped",
+        "publish_drift": "skipped",
+        "close_runs": "success",
+    }
     assert before_champion["events"] == []
     assert before_champion["recorded"] is False  # skipped before comparing: no drift record either
 
@@ -176,7 +181,12 @@ def test_without_a_champion_there_is_nothing_to_compare(before_champion: dict[st
 def test_no_drift_publishes_nothing(deployment: PipelineEnv, champion: dict[str, Any], stable: dict[str, Any]) -> None:
     outcome = stable["outcome"]
     assert outcome["state"] == "success", outcome["log"][-3000:]
-    assert outcome["tasks"] == {"resolve_data": "success", "check_drift": "success", "publish_drift": "skipped", "close_runs": "success"}
+    assert outcome["tasks"] == {
+        "resolve_data": "success",
+        "check_drift": "success",
+        "publish_drift": "skipped",
+        "close_runs": "success",
+    }
     assert stable["events"] == []
     assert _queued_for_drift(deployment) == []
     run = _drift_runs(deployment, outcome["run_id"])
@@ -193,7 +203,12 @@ def test_drift_emits_the_asset_event_with_its_extra(
 ) -> None:
     outcome = drifted["outcome"]
     assert outcome["state"] == "success", outcome["log"][-3000:]
-    assert outcome["tasks"] == {"resolve_data": "success", "check_drift": "success", "publish_drift": "success", "close_runs": "success"}
+    assert outcome["tasks"] == {
+        "resolve_data": "success",
+        "check_drift": "success",
+        "publish_drift": "success",
+        "close_runs": "success",
+    }
     [event] = _drift_events(deployment)
     assert (event["dag_id"], event["task_id"], event["run_id"]) == (MONITOR, "publish_drift", outcome["run_id"])
     extra = event["extra"]
@@ -342,7 +357,12 @@ def test_example_monitors_the_demos_model(example: dict[str, Any]) -> None:
 def test_example_sees_no_drift_in_the_demos_second_data_version(example: dict[str, Any]) -> None:
     outcome = example["outcomes"]["same"]
     assert outcome["state"] == "success", outcome["log"][-3000:]
-    assert outcome["tasks"] == {"resolve_data": "success", "check_drift": "success", "publish_drift": "skipped", "close_runs": "success"}
+    assert outcome["tasks"] == {
+        "resolve_data": "success",
+        "check_drift": "success",
+        "publish_drift": "skipped",
+        "close_runs": "success",
+    }
     assert example["same_events"] == []
     run = example["runs"]["same"]
     assert run.data.tags["mlops.drift.drifted"] == "false"
@@ -355,7 +375,12 @@ def test_example_sees_no_drift_in_the_demos_second_data_version(example: dict[st
 def test_example_reports_drift_and_emits_its_asset_event(example: dict[str, Any]) -> None:
     outcome = example["outcomes"]["changed"]
     assert outcome["state"] == "success", outcome["log"][-3000:]
-    assert outcome["tasks"] == {"resolve_data": "success", "check_drift": "success", "publish_drift": "success", "close_runs": "success"}
+    assert outcome["tasks"] == {
+        "resolve_data": "success",
+        "check_drift": "success",
+        "publish_drift": "success",
+        "close_runs": "success",
+    }
     run = example["runs"]["changed"]
     assert run.data.tags["mlops.drift.drifted"] == "true"
     assert run.data.tags["mlops.drift.reference.commit"] == example["commits"]["v1"]
