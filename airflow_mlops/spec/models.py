@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Problem
+from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
 from airflow_mlops.spec.models_base import StrictModel
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
@@ -26,6 +26,12 @@ class RetrainingPipelineSpec(PipelineBase):
 
     template: Literal["retraining"] = "retraining"
     problem: Problem = "classification"
+    average: Average | None = Field(
+        None,
+        description="How precision, recall, f1 and roc_auc are averaged over the classes of a multiclass "
+        "problem: macro (every class counts the same; the default), weighted (by class size) or micro "
+        "(over all rows). Two classes score the positive class (the larger label). Classification only.",
+    )
     data: DataSpec
     validation: ValidationSpec
     models: list[CandidateSpec] = Field(..., min_length=1)
@@ -40,6 +46,11 @@ class RetrainingPipelineSpec(PipelineBase):
         """``data.split.stratify`` as written, or by default true for classification and false for regression."""
         written = self.data.split.stratify
         return self.problem == "classification" if written is None else written
+
+    @property
+    def averaging(self) -> Average:
+        """``average`` as written, or macro."""
+        return self.average or "macro"
 
     def step_names(self) -> tuple[str, ...]:
         steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
@@ -65,14 +76,7 @@ class RetrainingPipelineSpec(PipelineBase):
                         hint,
                     )
                 )
-        if self.problem == "regression" and self.data.split.stratify:
-            issues.append(
-                (
-                    ("data", "split", "stratify"),
-                    "a regression target cannot be stratified",
-                    "remove stratify (it defaults to false for regression) or set problem: classification",
-                )
-            )
+        issues.extend(self._problem_issues())
         seen: set[str] = set()
         for index, model in enumerate(self.models):
             issues.extend(model.semantic_issues(("models", index)))
@@ -85,6 +89,32 @@ class RetrainingPipelineSpec(PipelineBase):
                     )
                 )
             seen.add(model.name)
+        return issues
+
+    def _problem_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
+        """Settings that only a classification problem has, refused on a regression at their own line."""
+        if self.problem != "regression":
+            return []
+        issues: list[tuple[tuple[str | int, ...], str, str]] = []
+        if self.data.split.stratify:
+            issues.append(
+                (
+                    ("data", "split", "stratify"),
+                    "a regression target cannot be stratified",
+                    "remove stratify (it defaults to false for regression) or set problem: classification",
+                )
+            )
+        if self.average is not None:
+            issues.append((("average",), "average applies to classification only", "remove it for regression"))
+        for index, model in enumerate(self.models):
+            if model.class_weight is not None:
+                issues.append(
+                    (
+                        ("models", index, "class_weight"),
+                        "class_weight applies to classification only",
+                        "remove it, or set problem: classification",
+                    )
+                )
         return issues
 
 
