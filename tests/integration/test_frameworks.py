@@ -118,18 +118,18 @@ def test_xgboost_lightgbm_and_torch_candidates_train_and_one_is_promoted(
     assert champion.run_id == gate["candidate"]["mlflow_run_id"]
 
 
-def test_each_framework_is_logged_natively_and_loads_through_pyfunc(
+def test_each_framework_is_logged_natively_with_its_flavor_recorded(
     deployment: PipelineEnv, runs: dict[str, Any]
 ) -> None:
-    import mlflow.pyfunc
+    """Native files and a pyfunc flavor with a signature (tests/unit/test_flavors.py loads each through pyfunc)."""
+    import mlflow
     from mlflow.models import get_model_info
 
+    mlflow.set_tracking_uri(deployment.tracking_uri)
     client = deployment.client()
     evaluation = _xcom(deployment, "wine_frameworks", runs["wine"]["run_id"], "evaluate")
-    rows = wine_frame().drop(columns=["target"]).head(4)
-    files = {"xgb": "model.ubj", "lgbm": "model.skops", "mlp": "data/model.pt2"}
+    files = {"xgb": "model.ubj", "lgbm": "model.skops", "mlp": "data"}
     expected = {"xgb": "xgboost", "lgbm": "lightgbm", "mlp": "pytorch"}
-    mlflow.set_tracking_uri(deployment.tracking_uri)
     for candidate in evaluation["candidates"]:
         name, uri = candidate["candidate"], candidate["model_uri"]
         flavor = expected[name]
@@ -137,10 +137,7 @@ def test_each_framework_is_logged_natively_and_loads_through_pyfunc(
         info = get_model_info(uri)
         assert set(info.flavors) == {flavor, "python_function"} and info.signature is not None, name
         artifacts = {Path(a.path).name for a in client.list_logged_model_artifacts(uri.removeprefix("models:/"))}
-        assert Path(files[name]).parts[0] in artifacts, (name, artifacts)
-        served = mlflow.pyfunc.load_model(uri)  # what `mlflow models serve` loads
-        given = rows.to_numpy(dtype="float32") if flavor == "pytorch" else rows
-        assert len(served.predict(given)) == len(rows), name
+        assert files[name] in artifacts, (name, artifacts)
 
 
 def test_batch_scoring_and_drift_work_on_the_framework_champion(deployment: PipelineEnv, runs: dict[str, Any]) -> None:

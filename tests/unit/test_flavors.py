@@ -5,7 +5,7 @@ One tiny model per framework (a few trees, a few epochs, CPU), logged once for t
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,16 @@ from airflow_mlops.ml import flavors
 from airflow_mlops.ml.estimators import build_pipeline, fit_weighted, train_with_function
 from airflow_mlops.ml.metrics import averaging_text, measure_metrics
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "user_code"))
+USER_CODE = Path(__file__).resolve().parents[1] / "fixtures" / "user_code"
 PREFIXES = ("sklearn.", "xgboost.", "lightgbm.", "acme_ml.")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _user_code() -> Iterator[None]:
+    """The trainers of tests/fixtures/user_code (acme_ml) importable, as a deployment would have them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(USER_CODE))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +38,12 @@ def wine() -> tuple[pd.DataFrame, pd.Series]:
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory: pytest.TempPathFactory, wine: tuple[pd.DataFrame, pd.Series]) -> dict[str, Any]:
+def logged(tmp_path_factory: pytest.TempPathFactory, wine: tuple[pd.DataFrame, pd.Series]) -> Iterator[dict[str, Any]]:
     """Each framework's model logged once: ``{name: (in-memory model, model info, predictor, flavor)}``."""
     import mlflow
 
     root = tmp_path_factory.mktemp("flavors")
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     experiment = mlflow.create_experiment("flavors", artifact_location=str(root / "artifacts"))
     features, labels = wine
@@ -82,13 +91,15 @@ def logged(tmp_path_factory: pytest.TempPathFactory, wine: tuple[pd.DataFrame, p
             mean,
             *flavors.log_model(mean, regression.drop(columns="target"), regression["target"], "regression"),
         )
-    return out
+    yield out
+    mlflow.set_tracking_uri(previous)
 
 
 @pytest.mark.parametrize(("name", "flavor"), [("xgb", "xgboost"), ("lgbm", "lightgbm"), ("mlp", "pytorch")])
 def test_each_framework_round_trips_with_its_probabilities(
     logged: dict[str, Any], wine: tuple[pd.DataFrame, pd.Series], name: str, flavor: str
 ) -> None:
+    import mlflow.pyfunc
     from mlflow.models import get_model_info
 
     features, labels = wine
@@ -101,6 +112,9 @@ def test_each_framework_round_trips_with_its_probabilities(
     assert [int(c) for c in loaded.classes_] == [0, 1, 2]
     metrics, missing = measure_metrics(loaded, features, labels, "classification", "weighted")
     assert not missing and metrics["f1"] > 0.8 and metrics["roc_auc"] > 0.9
+    served = mlflow.pyfunc.load_model(info.model_uri)  # what `mlflow models serve` loads
+    given = features.head(4).to_numpy(dtype="float32") if flavor == "pytorch" else features.head(4)
+    assert len(served.predict(given)) == 4
 
 
 def test_torch_model_records_its_columns_for_scoring_and_drift(logged: dict[str, Any]) -> None:
