@@ -264,5 +264,10 @@ def load_predictor(model_uri: str) -> Any:
     pyfunc = mlflow.pyfunc.load_model(model_uri)
     if "pytorch" in flavors:
         meta = logged.metadata or {}
+        if not meta.get(META_COLUMNS):
+            raise ConfigurationError(
+                f"the PyTorch model {model_uri} records no input columns ({META_COLUMNS} in its MLmodel metadata); "
+                "only PyTorch models logged by airflow-mlops' training can be scored by column name"
+            )
         return _tensor_predictor(lambda matrix: pyfunc.predict(matrix), meta[META_COLUMNS], meta.get(META_CLASSES))
     return pyfunc

@@ -141,6 +141,7 @@ class TrainCandidateOperator(MlflowBaseOperator):
                     "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
                     "preprocessing": json.dumps(self.candidate.get("preprocessing", {}), sort_keys=True),
                     **{f"param.{k}": json.dumps(v) for k, v in self.candidate.get("params", {}).items()},
+                    **({"class_weight": json.dumps(weight)} if (weight := self.candidate.get("class_weight")) else {}),
                     "data.rev": data["rev"],
                     "data.commit": data["commit"],
                     "data.md5": str(data["md5"]),
