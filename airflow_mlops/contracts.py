@@ -88,6 +88,8 @@ class TrainedCandidate(TypedDict):
     dropped: NotRequired[bool]
     #: Why a dropped candidate failed (``ExceptionType: message``).
     error: NotRequired[str]
+    #: With cross-validation: ``cv_<metric>_mean`` / ``cv_<metric>_std`` over the training folds.
+    cv_metrics: NotRequired[dict[str, float]]
 
 
 class DroppedCandidate(TypedDict):

@@ -178,6 +178,27 @@ def _check_probabilities(predictor: TensorClassifier, example: pd.DataFrame) -> 
         )
 
 
+class _PythonModelPredictor:
+    """An in-memory pyfunc ``PythonModel`` seen as a predictor (it has no context outside MLflow)."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def predict(self, features: pd.DataFrame) -> Any:
+        return self._model.predict(None, features)
+
+
+def in_memory_predictor(model: Any, features: pd.DataFrame, labels: pd.Series, problem: str) -> Any:
+    """A fitted model, as it is in memory, behind the predictor interface (for train and fold metrics)."""
+    flavor = flavor_of(model)
+    if flavor == "pytorch":
+        classes = class_list(labels) if problem == "classification" else None
+        return _tensor_predictor(torch_forward(model), list(features.columns), classes)
+    if flavor == "pyfunc":
+        return _PythonModelPredictor(model)
+    return model
+
+
 def log_model(model: Any, features: pd.DataFrame, labels: pd.Series, problem: str) -> tuple[ModelInfo, Any, Flavor]:
     """Log ``model`` in its native flavor with a signature and an input example.
 
@@ -193,16 +214,15 @@ def log_model(model: Any, features: pd.DataFrame, labels: pd.Series, problem: st
     if flavor == "pytorch":
         import mlflow.pytorch
 
-        classes = class_list(labels) if problem == "classification" else None
-        forward = torch_forward(model)
-        predictor = _tensor_predictor(forward, list(features.columns), classes)
+        predictor = in_memory_predictor(model, features, labels, problem)
+        classes = getattr(predictor, "classes_", None)
         if isinstance(predictor, TensorClassifier):
             _check_probabilities(predictor, example)
         matrix = numeric_matrix(example, "a PyTorch model")
         info = mlflow.pytorch.log_model(
             model,
             input_example=matrix,
-            signature=infer_signature(matrix, forward(matrix)),
+            signature=infer_signature(matrix, torch_forward(model)(matrix)),
             metadata={META_COLUMNS: list(map(str, features.columns)), META_CLASSES: classes},
             **common,
         )

@@ -52,6 +52,8 @@ class TrainCandidateOperator(MlflowBaseOperator):
         experiment: str,
         problem: Problem = "classification",
         average: Average = "macro",
+        cv_folds: int = 0,
+        cv_seed: int = 42,
         lineage: dict[str, str] | None = None,
         on_failure: Literal["drop", "fail"] = "fail",
         **kwargs: Any,
@@ -62,6 +64,8 @@ class TrainCandidateOperator(MlflowBaseOperator):
         self.experiment = experiment
         self.problem: Problem = problem
         self.average: Average = average
+        self.cv_folds = cv_folds
+        self.cv_seed = cv_seed
         self.lineage = lineage or {}
         self.on_failure = on_failure
         self._started_run: str | None = None
@@ -77,7 +81,8 @@ class TrainCandidateOperator(MlflowBaseOperator):
             done = hook.find_run(experiment_id, tags, finished_only=True)
             if done is not None and done.data.tags.get(tag.MODEL_URI):
                 self.log.info("Candidate %s already trained in MLflow run %s; reusing it", name, done.info.run_id)
-                return self._result(done.info.run_id, done.data.tags, experiment_id)
+                cv = {k: v for k, v in done.data.metrics.items() if k.startswith("cv_")}
+                return self._result(done.info.run_id, done.data.tags, experiment_id, cv)
             attempt = f"try {getattr(context.get('ti'), 'try_number', '?')}"
             for abandoned in hook.close_abandoned_runs(experiment_id, tags, f"superseded by {attempt}"):
                 self.log.warning("Closed MLflow run %s of %s, left unfinished by an earlier try", abandoned, name)
@@ -154,10 +159,30 @@ class TrainCandidateOperator(MlflowBaseOperator):
                 lambda: compute_metrics(predictor, features, labels, self.problem, self.average)
             )
             mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
+            cv = self._candidate_step(lambda: self._cross_validate(features, labels))
+            if cv:
+                mlflow.log_metrics(cv)
             mlflow.set_tags({tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id), tag.MODEL_FLAVOR: flavor})
             run_id = run.info.run_id
         self.log.info("Trained %s: train metrics %s", self.candidate["name"], train_metrics)
-        return self._result(run_id, {tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)}, experiment_id)
+        uri_tags = {tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)}
+        return self._result(run_id, uri_tags, experiment_id, cv)
+
+    def _cross_validate(self, features: Any, labels: Any) -> dict[str, float]:
+        """``cv_<metric>_mean``/``_std`` over ``cv_folds`` folds of the training split, each fitted afresh."""
+        if self.cv_folds < 2:
+            return {}
+        from airflow_mlops.ml.cross_validation import cross_validate
+
+        return cross_validate(
+            lambda x, y: self._fitter(x, y)(),
+            features,
+            labels,
+            problem=self.problem,
+            folds=self.cv_folds,
+            seed=self.cv_seed,
+            average=self.average,
+        )
 
     def _fitter(self, features: Any, labels: Any) -> Any:
         """A zero-argument callable that fits the candidate: an estimator pipeline or a trainer."""
@@ -182,8 +207,10 @@ class TrainCandidateOperator(MlflowBaseOperator):
         )
         return lambda: fit_weighted(pipeline, features, labels, class_weight)
 
-    def _result(self, run_id: str, tags: Mapping[str, str], experiment_id: str) -> TrainedCandidate:
-        return {
+    def _result(
+        self, run_id: str, tags: Mapping[str, str], experiment_id: str, cv: Mapping[str, float] | None = None
+    ) -> TrainedCandidate:
+        result: TrainedCandidate = {
             "candidate": self.candidate["name"],
             "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
             "params": self.candidate.get("params", {}),
@@ -193,3 +220,6 @@ class TrainCandidateOperator(MlflowBaseOperator):
             "model_uri": tags[tag.MODEL_URI],
             "model_id": tags.get(tag.MODEL_ID),
         }
+        if cv:
+            result["cv_metrics"] = dict(cv)
+        return result

@@ -18,7 +18,7 @@ from airflow_mlops.spec.models_base import StrictModel
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
-from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec
+from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec, CrossValidationSpec
 
 
 class RetrainingPipelineSpec(PipelineBase):
@@ -36,6 +36,7 @@ class RetrainingPipelineSpec(PipelineBase):
     validation: ValidationSpec
     models: list[CandidateSpec] = Field(..., min_length=1)
     candidates: CandidatesSpec = CandidatesSpec()
+    cross_validation: CrossValidationSpec | None = None
     select_by: str
     gate: GateSpec
     approval: ApprovalSpec = ApprovalSpec()

@@ -157,6 +157,21 @@ class CandidateSpec(StrictModel):
         return issues
 
 
+class CrossValidationSpec(StrictModel):
+    """K-fold cross-validation of every candidate on the training split, recorded beside its test metrics.
+
+    The gate still judges the held-out test rows; the folds show how stable a candidate is.
+    """
+
+    folds: int = Field(
+        5,
+        ge=2,
+        le=20,
+        description="Number of folds (stratified for classification), cut with data.split.seed. Each candidate "
+        "is fitted once per fold; its run records cv_<metric>_mean and cv_<metric>_std.",
+    )
+
+
 class CandidatesSpec(StrictModel):
     """What a candidate that fails to train does to the run."""
 

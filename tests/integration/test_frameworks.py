@@ -4,7 +4,8 @@ One pipeline trains an XGBoost, a LightGBM and a PyTorch candidate (through a tr
 multiclass wine example (``dags/pipelines/wine.yaml`` with its models swapped), evaluates,
 gates, registers and promotes one; batch scoring and the drift monitor then run on that
 champion. The regression example (``dags/pipelines/diabetes.yaml``) runs unchanged but for
-retries: default settings, no stratify. Models are tiny (few trees, few epochs), CPU only.
+retries: default settings (no stratify), plus its 3-fold cross-validation. Models are tiny (few
+trees, few epochs), CPU only.
 """
 
 from __future__ import annotations
@@ -166,3 +167,9 @@ def test_regression_example_validates_and_runs_with_default_settings(
     assert "averaging" not in gate["verdict"]
     champion = deployment.client().get_model_version_by_alias("diabetes_regressor", "champion")
     assert champion.run_id == gate["candidate"]["mlflow_run_id"]
+    # cross_validation: {folds: 3} in the example: every candidate's run has the fold statistics
+    for candidate in _xcom(deployment, "diabetes_retrain", outcome["run_id"], "evaluate")["candidates"]:
+        metrics = deployment.client().get_run(candidate["mlflow_run_id"]).data.metrics
+        assert candidate["cv_metrics"] == {k: v for k, v in metrics.items() if k.startswith("cv_")}
+        assert set(candidate["cv_metrics"]) == {f"cv_{m}_{s}" for m in ("r2", "rmse", "mae") for s in ("mean", "std")}
+        assert 0 < metrics["cv_r2_mean"] < 1 and metrics["cv_rmse_std"] > 0
