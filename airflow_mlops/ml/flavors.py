@@ -109,7 +109,7 @@ def numeric_matrix(features: pd.DataFrame, what: str) -> Any:
     text = [str(c) for c in features.columns if features[c].dtype.kind not in "biuf"]
     if text:
         raise ConfigurationError(f"{what} takes numeric features only; non-numeric columns: {text}")
-    return features.to_numpy(dtype=np.float32)
+    return features.to_numpy(dtype=np.float32, copy=True)  # writable: torch refuses read-only arrays
 
 
 class TensorPredictor:
