@@ -119,7 +119,7 @@ def run_demo(workdir: Path, dags_folder: Path) -> int:
     commit_data_version(repo, "data/breast_cancer.csv", to_csv_bytes(v1), "data v1: first labelled batch", "data-v1")
     print(f"    data v1 committed: {len(v1)} rows, tag data-v1, pushed to the DVC remote")
 
-    _step("Run 1: no champion yet (first-run policy decides); a pipeline run takes about a minute", started)
+    _step("Run 1: no champion yet (first-run policy decides); a pipeline run takes 30 to 60 s", started)
     first = _run_pipeline(env, workdir, "run1")
     print(_summary(env, first, f"Run 1 ({first['state']}): {first['run_id']}"))
 
