@@ -1,19 +1,39 @@
 # The two commands a newcomer runs: `make demo` and `make test`. Both build the virtualenv first.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+, := ,
 VENV ?= .venv
 BIN := $(VENV)/bin
+# What the demo needs (the package and its runtime dependencies), then the development tools on top.
+RUNTIME := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
+PIP_INSTALL := $(BIN)/python -m pip install --progress-bar on -c requirements/constraints.txt
+
+# A first `make demo` installs for minutes: each phase prints a line with the time since make started,
+# so a newcomer can tell progress from a hang.
+STARTED := $(shell date +%s)
+phase = @echo "==> [$$(( $$(date +%s) - $(STARTED) )) s] $(1)"
 
 .PHONY: demo test lint typecheck unit integration distributed clean bench
 
-$(STAMP): pyproject.toml requirements/constraints.txt
+$(RUNTIME): pyproject.toml requirements/constraints.txt
+	$(call phase,Creating $(VENV) with $(PYTHON))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	$(call phase,Installing airflow-mlops with Airflow$(,) MLflow$(,) GX$(,) DVC and scikit-learn (requirements/constraints.txt pins them; minutes on a first download))
+	$(PIP_INSTALL) -e .
+	$(call phase,Installed)
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
+	$(call phase,Installing the development tools (pytest$(,) ruff$(,) mypy$(,) playwright and the distributed tier's clients))
+	$(PIP_INSTALL) -e ".[dev]"
+	$(call phase,Installed)
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME)
+	$(call phase,Running the demo: the example pipeline twice)
 	$(BIN)/airflow-mlops demo --workdir .demo
+	$(call phase,Demo done)
 
 # Tiers are folders (tests/conftest.py marks each test by its folder). The whole suite runs on 2 xdist
 # workers (the machine has 2 cores; more only adds contention). tests/conftest.py schedules a test file

@@ -436,6 +436,15 @@ def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
             **mlflow,
             "dependencies": ["register", "gate"],
         },
+        # dag-factory 1.1 cannot mark a teardown; all_done runs it whatever promote's outcome, as a
+        # teardown would, and gives the same task graph as the factory's and the hand-written DAG.
+        "close_runs": {
+            "operator": f"{ops}.close_runs.CloseMlflowRunsOperator",
+            "experiment": spec.experiment_name,
+            "trigger_rule": "all_done",
+            **mlflow,
+            "dependencies": ["promote"],
+        },
     }
     return {
         kwargs["dag_id"]: {

@@ -44,6 +44,7 @@ def markdown_reference() -> str:
     ]
     for template in template_names():
         lines += _template_section(template)
+    lines += _suite_section()
     lines += _defaults_section()
     lines += _retries_section()
     lines += _timeouts_section()
@@ -129,6 +130,46 @@ def _defaults_example() -> str:
     finally:
         loader.dispose()
     return str(yaml.safe_dump(data, default_flow_style=True, sort_keys=False, width=1000)).strip()
+
+
+_SUITE_EXAMPLE = """\
+# dags/pipelines/suites/churn.yaml
+name: churn_data
+expectations:
+  - expect_table_row_count_to_be_between: {min_value: 1000}
+  - expect_column_to_exist: {column: churned}
+  - expect_column_values_to_be_in_set: {column: churned, value_set: [0, 1]}
+  - expect_column_values_to_not_be_null: {column: tenure_months, mostly: 0.99}
+"""
+
+
+def _suite_section() -> list[str]:
+    from airflow_mlops.spec.models_data import SuiteFileSpec
+
+    rows = [
+        f"| `{name}` | {'yes' if field.is_required() else ''} | {field.description} |"
+        for name, field in SuiteFileSpec.model_fields.items()
+    ]
+    return [
+        '<a id="suite-files"></a>',
+        "",
+        "## Suite files",
+        "",
+        "`validation.suite` names a YAML file of Great Expectations rules, relative to the file that "
+        "names it and inside the dags folder, so that pipelines can share it. `airflow-mlops validate` "
+        "checks it with the pipeline, and reports its errors at its own lines. Unknown keys are errors.",
+        "",
+        "| key | required | meaning |",
+        "|---|---|---|",
+        *rows,
+        "",
+        "```yaml",
+        *_SUITE_EXAMPLE.splitlines(),
+        "```",
+        "",
+        "`validation.expectations` takes the same list inline, instead of a file.",
+        "",
+    ]
 
 
 def _defaults_section() -> list[str]:

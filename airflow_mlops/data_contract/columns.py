@@ -168,11 +168,13 @@ def id_like_issues(frame: pd.DataFrame, contract: DataContract, settings: CheckS
             continue
         series = column_of(frame, name)
         kind = logical_type_of(series)
+        named = bool(_ID_NAME.search(name) or _CAMEL_ID.search(name))
+        if not (is_text(kind) or (kind == "integer" and named)):
+            continue  # counting distinct values is the costly part; only these two cases use it
         if is_text(kind) and numeric_share(series)[0] >= settings.numeric_text_ratio:
             continue  # a number column with a few bad values: numeric_text says so
         unique = int(series.nunique(dropna=True))
         many = unique / rows > settings.id_max_unique_ratio
-        named = bool(_ID_NAME.search(name) or _CAMEL_ID.search(name))
         if is_text(kind) and many and (named or unique > settings.id_min_unique):
             message = f"{unique} distinct values in {rows} rows look like an identifier, not a category; {_DECLARE}"
             issues.append(ContractIssue("id_like_string", name, message, found=kind))
@@ -208,12 +210,12 @@ def infinite_issues(frame: pd.DataFrame, contract: DataContract) -> list[Contrac
     """Number features holding infinity: imputation fills NaN, but scikit-learn refuses inf outright."""
     import numpy as np
 
+    names = [name for name in candidate_features(frame, contract) if logical_type_of(column_of(frame, name)) == "float"]
+    if not names:
+        return []
+    block = np.column_stack([column_of(frame, name).to_numpy(dtype="float64", na_value=np.nan) for name in names])
     issues = []
-    for name in candidate_features(frame, contract):
-        series = column_of(frame, name)
-        if logical_type_of(series) != "float":
-            continue
-        count = int(np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).sum())
+    for name, count in zip(names, np.isinf(block).sum(axis=0).tolist(), strict=True):
         if count:
             message = f"{count} row(s) hold infinity, which no estimator accepts; replace them (e.g. with empty cells)"
             issues.append(ContractIssue("feature_not_finite", name, message, found="float"))

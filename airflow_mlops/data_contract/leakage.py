@@ -16,7 +16,8 @@ problem do not predict the label alone with near-certainty, so each feature is j
   ``leakage_correlation`` (default 0.999) is a leak.
 
 It stays fast: a random sample of at most ``leakage_sample_rows`` rows (default 50,000),
-one depth-limited tree per numeric feature, no model of all features together. Datetime
+one depth-limited tree per numeric feature, no model of all features together, and no tree
+at all where counting shows it cannot reach the threshold (:func:`_cannot_reach`). Datetime
 features are skipped. Fewer than 50 labelled rows give too little evidence to judge
 "predicts"; "equals" is still checked.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.data_contract.issues import ContractIssue
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from airflow_mlops.data_contract.settings import CheckSettings
-    from airflow_mlops.data_contract.vocabulary import Problem
+    from airflow_mlops.data_contract.vocabulary import LogicalType, Problem
 
 MIN_ROWS_TO_JUDGE = 50
 _SEED = 0
@@ -51,20 +53,21 @@ def leakage_issues(
         sample = sample.sample(n=settings.leakage_sample_rows, random_state=_SEED)
     if len(sample) < 2 or sample[target].nunique() < 2:
         return []
-    labels = sample[target]
+    labels = _Target.of(sample[target], problem)
+    limit = settings.leakage_accuracy if problem == "classification" else settings.leakage_correlation
     issues = []
     for name in features:
         if name == target:
             continue
         series = sample[name]
-        if logical_type_of(series) == "datetime":
+        kind = logical_type_of(series)
+        if kind == "datetime":
             continue
-        if _equals(series, labels, problem):
+        if _equals(series, kind, labels):
             message = "its values are the target's (or an encoding of them); remove it from the data or the features"
             issues.append(ContractIssue("leakage_equals_target", name, message))
             continue
-        score = _predictive_score(series, labels, problem) if len(sample) >= MIN_ROWS_TO_JUDGE else None
-        limit = settings.leakage_accuracy if problem == "classification" else settings.leakage_correlation
+        score = _predictive_score(series, kind, labels, limit) if len(sample) >= MIN_ROWS_TO_JUDGE else None
         if score is not None and score >= limit:
             what = "balanced accuracy" if problem == "classification" else "|correlation|"
             message = f"alone it predicts the target ({what} {score:.4f} >= {limit}); suspected leakage: drop it, "
@@ -73,58 +76,106 @@ def leakage_issues(
     return issues
 
 
-def _equals(series: pd.Series, labels: pd.Series, problem: Problem) -> bool:
+@dataclass(frozen=True)
+class _Target:
+    """The target as every feature's check reads it, computed once per dataset rather than once per feature."""
+
+    problem: Problem
+    classes: Any  # integer codes (classification)
+    numbers: Any  # float values (regression)
+    fit: Any  # the half of the rows a tree is fitted on
+    held: Any  # the other half, on which it is scored
+
+    @classmethod
+    def of(cls, labels: pd.Series, problem: Problem) -> _Target:
+        import numpy as np
+
+        order = np.random.default_rng(_SEED).permutation(len(labels))
+        classification = problem == "classification"
+        return cls(
+            problem=problem,
+            classes=_codes(labels) if classification else None,
+            numbers=None if classification else labels.to_numpy(dtype="float64", na_value=np.nan),
+            fit=order[: len(order) // 2],
+            held=order[len(order) // 2 :],
+        )
+
+
+def _equals(series: pd.Series, kind: LogicalType, target: _Target) -> bool:
     import numpy as np
 
-    if problem == "classification":
-        values, classes = _codes(series), _codes(labels)
-        pairs = values * (int(classes.max()) + 1) + classes
-        distinct = len(np.unique(pairs))
-        return distinct == len(np.unique(values)) == len(np.unique(classes))
-    if is_text(logical_type_of(series)):
+    if target.problem == "classification":
+        # factorize codes run from 0 to (number of distinct values - 1)
+        values, classes = _codes(series, kind), target.classes
+        n_values, n_classes = int(values.max()) + 1, int(classes.max()) + 1
+        return n_values == n_classes and len(np.unique(values * n_classes + classes)) == n_values
+    if is_text(kind):
         return False
     values = series.to_numpy(dtype="float64", na_value=np.nan)
-    target = labels.to_numpy(dtype="float64", na_value=np.nan)
-    both = np.isfinite(values) & np.isfinite(target)
-    return bool(both.sum() >= 2 and both.mean() > 0.9 and np.allclose(values[both], target[both]))
+    both = np.isfinite(values) & np.isfinite(target.numbers)
+    return bool(both.sum() >= 2 and both.mean() > 0.9 and np.allclose(values[both], target.numbers[both]))
 
 
-def _predictive_score(series: pd.Series, labels: pd.Series, problem: Problem) -> float | None:
+def _predictive_score(series: pd.Series, kind: LogicalType, target: _Target, limit: float) -> float | None:
     import numpy as np
 
-    if problem == "regression":
-        if is_text(logical_type_of(series)):
+    if target.problem == "regression":
+        if is_text(kind):
             return None
         values = series.to_numpy(dtype="float64", na_value=np.nan)
-        target = labels.to_numpy(dtype="float64", na_value=np.nan)
-        both = np.isfinite(values) & np.isfinite(target)
-        if both.sum() < MIN_ROWS_TO_JUDGE or np.std(values[both]) == 0 or np.std(target[both]) == 0:
+        both = np.isfinite(values) & np.isfinite(target.numbers)
+        if both.sum() < MIN_ROWS_TO_JUDGE or np.std(values[both]) == 0 or np.std(target.numbers[both]) == 0:
             return None
-        return float(abs(np.corrcoef(values[both], target[both])[0, 1]))
-    order = np.random.default_rng(_SEED).permutation(len(series))
-    fit, held = order[: len(order) // 2], order[len(order) // 2 :]
-    if is_text(logical_type_of(series)):
-        return _group_accuracy(series, labels, fit, held)
-    return _tree_accuracy(series, labels, fit, held)
+        return float(abs(np.corrcoef(values[both], target.numbers[both])[0, 1]))
+    if is_text(kind):
+        return _group_accuracy(_codes(series, kind), target)
+    return _tree_accuracy(series, target, limit)
 
 
-def _tree_accuracy(series: pd.Series, labels: pd.Series, fit: Any, held: Any) -> float:
+def _tree_accuracy(series: pd.Series, target: _Target, limit: float) -> float | None:
+    """The held-out balanced accuracy of a shallow tree on this feature; None where it cannot reach ``limit``."""
     import numpy as np
     from sklearn.tree import DecisionTreeClassifier
 
     values = series.to_numpy(dtype="float64", na_value=np.nan).reshape(-1, 1)
     values = np.where(np.isinf(values), np.nan, values)  # feature_not_finite reports inf; a tree takes NaN
-    classes = _codes(labels)
+    classes, fit, held = target.classes, target.fit, target.held
     depth = min(6, max(2, math.ceil(math.log2(max(2, len(np.unique(classes)))))))
+    if _cannot_reach(values[held, 0], classes[held], 2**depth, limit):
+        return None
     tree = DecisionTreeClassifier(max_depth=depth, random_state=_SEED).fit(values[fit], classes[fit])
     return _balanced_accuracy(classes[held], tree.predict(values[held]))
 
 
-def _group_accuracy(series: pd.Series, labels: pd.Series, fit: Any, held: Any) -> float:
+def _cannot_reach(values: Any, truth: Any, leaves: int, limit: float) -> bool:
+    """Whether no tree of at most ``leaves`` leaves on this feature reaches ``limit`` on these rows.
+
+    A tree on one feature predicts one class per leaf, and each leaf is an interval of values
+    (plus, for one leaf, the missing values). Sort the rows by value, missing last: wherever two
+    neighbours differ in class, either the prediction changes between them (at most once per
+    boundary between blocks, and there are at most ``leaves`` blocks, one more with missing
+    values) or one of the two is misclassified (each error serves at most two neighbour pairs;
+    tied values share a leaf, so the order among them does not matter). A balanced accuracy of
+    ``limit`` allows at most K * (1 - limit) * N_max errors (K classes, N_max rows in the largest).
+    Too many class changes rule the tree out without fitting it, which keeps the check at a few
+    milliseconds: most real features are ruled out.
+    """
+    import numpy as np
+
+    ordered = truth[np.argsort(values, kind="stable")]  # NaN sorts last
+    changes = int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+    boundaries = leaves if np.isnan(values).any() else leaves - 1
+    counts = np.bincount(truth)
+    counts = counts[counts > 0]
+    errors = math.floor(len(counts) * (1 - limit) * int(counts.max()) + 1e-9)
+    return changes > boundaries + 2 * errors
+
+
+def _group_accuracy(keys: Any, target: _Target) -> float:
     """Predict each held-out row's class as the majority class of its value among the fitted rows."""
     import numpy as np
 
-    keys, classes = _codes(series), _codes(labels)
+    classes, fit, held = target.classes, target.fit, target.held
     counts: Any = np.zeros((int(keys.max()) + 1, int(classes.max()) + 1), dtype=np.int64)
     np.add.at(counts, (keys[fit], classes[fit]), 1)
     overall = int(np.bincount(classes[fit]).argmax())
@@ -141,12 +192,12 @@ def _balanced_accuracy(truth: Any, predicted: Any) -> float:
     return float(np.mean(recalls))
 
 
-def _codes(series: pd.Series) -> Any:
+def _codes(series: pd.Series, kind: LogicalType | None = None) -> Any:
     """Integer codes of the values, NaN its own code, numbers compared as numbers (1 and 1.0 are one value)."""
     import numpy as np
     import pandas as pd
 
-    if logical_type_of(series) in {"integer", "float", "boolean"}:
+    if (kind or logical_type_of(series)) in {"integer", "float", "boolean"}:
         values = series.to_numpy(dtype="float64", na_value=np.nan)
     else:
         values = series.astype("object").to_numpy()

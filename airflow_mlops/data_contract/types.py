@@ -8,7 +8,8 @@ that now holds the text "abc") changes what the model sees, so it blocks by defa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.data_contract.vocabulary import LOGICAL_TYPES, LogicalType
 
@@ -39,10 +40,19 @@ _FAMILY: dict[LogicalType, str] = {
 
 def logical_type_of(series: pd.Series) -> LogicalType:
     """The logical type of a column as pandas read it; anything unusual counts as text."""
+    try:
+        return _logical_type_of_dtype(series.dtype)
+    except TypeError:  # an unhashable dtype: judge it uncached
+        return _logical_type_of_dtype.__wrapped__(series.dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _logical_type_of_dtype(dtype: Any) -> LogicalType:
+    # pandas' dtype predicates cost microseconds each and every rule asks about every column,
+    # so each distinct dtype is judged once.
     import pandas as pd
     from pandas.api import types
 
-    dtype = series.dtype
     if types.is_bool_dtype(dtype):
         return "boolean"
     if isinstance(dtype, pd.CategoricalDtype):

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 DAG_ID = "breast_cancer_retrain"
@@ -53,8 +54,9 @@ def demo_environment(workdir: Path, dags_folder: Path) -> dict[str, str]:
     return env
 
 
-def _step(message: str) -> None:
-    print(f"==> {message}", flush=True)
+def _step(message: str, started: float) -> None:
+    """A phase, with the seconds since the demo started: a quiet minute must not look like a hang."""
+    print(f"==> [{time.monotonic() - started:.0f} s] {message}", flush=True)
 
 
 def _run_pipeline(env: dict[str, str], workdir: Path, label: str) -> dict[str, object]:
@@ -97,13 +99,14 @@ def run_demo(workdir: Path, dags_folder: Path) -> int:
     from airflow_mlops.demo.data_repo import commit_data_version, create_data_repo
     from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 
+    started = time.monotonic()
     workdir = workdir.resolve()
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     env = demo_environment(workdir, dags_folder.resolve())
 
-    _step(f"Preparing the embedded default in {workdir}")
+    _step(f"Preparing the embedded default in {workdir}", started)
     subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
         env=env,
@@ -116,13 +119,13 @@ def run_demo(workdir: Path, dags_folder: Path) -> int:
     commit_data_version(repo, "data/breast_cancer.csv", to_csv_bytes(v1), "data v1: first labelled batch", "data-v1")
     print(f"    data v1 committed: {len(v1)} rows, tag data-v1, pushed to the DVC remote")
 
-    _step("Run 1: no champion yet (first-run policy decides)")
+    _step("Run 1: no champion yet (first-run policy decides); a pipeline run takes 30 to 60 s", started)
     first = _run_pipeline(env, workdir, "run1")
     print(_summary(env, first, f"Run 1 ({first['state']}): {first['run_id']}"))
 
     commit_data_version(repo, "data/breast_cancer.csv", to_csv_bytes(v2), "data v2: more labels", "data-v2")
     print(f"\n    data v2 committed: {len(v2)} rows, tag data-v2")
-    _step("Run 2: challenger vs champion on the same test rows")
+    _step("Run 2: challenger vs champion on the same test rows", started)
     second = _run_pipeline(env, workdir, "run2")
     print(_summary(env, second, f"Run 2 ({second['state']}): {second['run_id']}"))
 

@@ -202,17 +202,17 @@ def load_pipeline(globals_dict: MutableMapping[str, Any], loader_file: str | Pat
         if issues:
             name = _pipeline_name(path)
             headline = (
-                f"{path}: pipeline {name!r} was not loaded: strict loading ([mlops] strict_loading) loads no "
+                f"{path}: pipeline {name!r} was not loaded: strict loading (AIRFLOW__MLOPS__STRICT_LOADING) loads no "
                 f"pipeline while the dags folder has {_problems(len(issues))}:"
             )
-            raise PipelineNotLoaded(issues, [name], headline=headline)
+            raise PipelineNotLoaded(issues, (name,), headline=headline)
     try:
         spec = load_pipeline_spec(path, allowed_import_prefixes=settings.allowed_import_prefixes(), defaults_root=root)
     except PipelineConfigError as err:
         # Named only on failure: finding the name reads the file once more.
         name = _pipeline_name(path)
         headline = f"{path}: pipeline {name!r} was not loaded, {_problems(len(err.issues))}:"
-        raise PipelineNotLoaded(err.issues, [name], headline=headline) from None
+        raise PipelineNotLoaded(err.issues, (name,), headline=headline) from None
     globals_dict[spec.pipeline] = build_dag(spec, source=source_label(path, root))
     return spec.pipeline
 

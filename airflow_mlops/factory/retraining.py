@@ -112,6 +112,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             experiment=spec.experiment_name,
             on_failure=spec.validation.on_failure,
             dvc_conn_id=spec.data.dvc_conn_id,
+            suite_name=spec.validation.name,
             **mlflow,
         )
         prepare = PrepareDatasetOperator(

@@ -35,11 +35,13 @@ class ValidateDataOperator(MlflowBaseOperator):
         experiment: str,
         on_failure: Literal["fail", "warn"] = "fail",
         dvc_conn_id: str = "dvc_default",
+        suite_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.data: DataRef = upstream(data)
         self.expectations = expectations
+        self.suite_name = suite_name
         self.experiment = experiment
         self.on_failure = on_failure
         self.dvc_conn_id = dvc_conn_id
@@ -49,7 +51,7 @@ class ValidateDataOperator(MlflowBaseOperator):
 
         dag_id, run_id = run_identity(context)
         frame = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
-        result = gx.validate_dataframe(frame, self.expectations, suite_name=f"{dag_id}.validation")
+        result = gx.validate_dataframe(frame, self.expectations, suite_name=self.suite_name or f"{dag_id}.validation")
         hook = self.mlflow_hook
         with hook.session():
             experiment_id = hook.get_or_create_experiment(self.experiment)

@@ -168,9 +168,15 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _schedule(summary: str | None) -> str | None:
+    """The schedule in words, or None for a DAG that runs only when triggered (Airflow says "None")."""
+    return None if summary in (None, "", "None") else summary
+
+
 def run_summary(run: DagRun, xcoms: dict[str, Any]) -> dict[str, Any]:
     """One run as the pipeline list shows it: state, times, the gate's verdict and the winner's metrics."""
     gate, promote, register = _dict(xcoms.get("gate")), _dict(xcoms.get("promote")), _dict(xcoms.get("register"))
+    data = _dict(xcoms.get("resolve_data"))
     verdict = _dict(gate.get("verdict"))
     candidate = _dict(gate.get("candidate"))
     return {
@@ -187,6 +193,8 @@ def run_summary(run: DagRun, xcoms: dict[str, Any]) -> dict[str, Any]:
         "metric": next((o.get("metric") for o in verdict.get("outcomes") or [] if o.get("metric")), None),
         "registered_version": register.get("version"),
         "promoted_version": promote.get("version"),
+        # Metrics of runs on different data are scored on different test rows: the trend marks the change.
+        "data_commit": data.get("commit"),
     }
 
 
@@ -225,7 +233,7 @@ def pipelines(session: Session, dag_ids: list[str], runs_per_dag: int = 10) -> l
                 .limit(runs_per_dag)
             )
         )
-        xcoms = _xcoms(session, dag.dag_id, [r.run_id for r in runs], ("gate", "register", "promote"))
+        xcoms = _xcoms(session, dag.dag_id, [r.run_id for r in runs], ("resolve_data", "gate", "register", "promote"))
         summaries = [run_summary(r, xcoms.get(r.run_id, {})) for r in runs]
         result.append(
             {
@@ -235,7 +243,7 @@ def pipelines(session: Session, dag_ids: list[str], runs_per_dag: int = 10) -> l
                 "description": dag.description or _doc(session, dag.dag_id),
                 "is_paused": bool(dag.is_paused),
                 "is_stale": bool(dag.is_stale),
-                "schedule": dag.timetable_summary,
+                "schedule": _schedule(dag.timetable_summary),
                 "models": models.get(dag.dag_id, []),
                 "runs": summaries,
                 "last_run": summaries[0] if summaries else None,

@@ -103,8 +103,10 @@ def delta(candidate: float | None, reference: float | None) -> float | None:
 def sparkline(points: Sequence[dict[str, Any]], width: int = 140, height: int = 32) -> Markup:
     """An inline SVG line of ``value`` over runs (oldest first), a dot per run coloured by verdict.
 
-    ``points`` are ``{"value": float | None, "decision": str | None, "label": str}``; runs
-    without a value leave a gap in the line but keep their place on the x axis.
+    ``points`` are ``{"value": float | None, "decision": str | None, "label": str, "data": str | None}``;
+    runs without a value leave a gap in the line but keep their place on the x axis. Runs on
+    different data (``data``: the commit) were scored on different test rows, so the line is not
+    drawn across a change of data: a dashed mark stands there instead, titled with both commits.
     """
     values: list[float] = [float(p["value"]) for p in points if isinstance(p.get("value"), int | float)]
     if not values:
@@ -118,21 +120,31 @@ def sparkline(points: Sequence[dict[str, Any]], width: int = 140, height: int = 
         return height - pad - (value - low) / span * (height - 2 * pad)
 
     segments: list[list[str]] = [[]]
-    dots = []
+    dots: list[str] = []
+    marks: list[str] = []
+    data: Any = None
     for i, point in enumerate(points):
         value = point.get("value")
         if not isinstance(value, int | float):
             segments.append([])
             continue
         x = pad + i * step
+        if dots and point.get("data") != data:
+            segments.append([])
+            title = escape(f"data changed: {str(data or '?')[:8]} → {str(point.get('data') or '?')[:8]}")
+            middle = x - step / 2
+            marks.append(f'<line class="spark-data-change" x1="{middle:.1f}" y1="0" x2="{middle:.1f}" y2="{height}">'
+                         f"<title>{title}</title></line>")  # fmt: skip
+        data = point.get("data")
         yy = y(float(value)) if high != low else height / 2
         segments[-1].append(f"{x:.1f},{yy:.1f}")
         css = {"promote": "dot-promote", "reject": "dot-reject"}.get(str(point.get("decision")), "dot-none")
         title = escape(f"{point.get('label', '')}: {number(value)} ({point.get('decision') or 'no verdict'})")
         dots.append(f'<circle class="{css}" cx="{x:.1f}" cy="{yy:.1f}" r="2.6"><title>{title}</title></circle>')
     lines = "".join(f'<polyline class="spark" points="{" ".join(s)}"/>' for s in segments if len(s) > 1)
-    label = escape(f"from {number(values[0])} to {number(values[-1])} over {len(points)} runs")
+    versions = f" on {len(marks) + 1} data versions" if marks else ""
+    label = escape(f"from {number(values[0])} to {number(values[-1])} over {len(points)} runs{versions}")
     return Markup(
         f'<svg class="sparkline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{label}">{lines}{"".join(dots)}</svg>'
+        f'role="img" aria-label="{label}">{"".join(marks)}{lines}{"".join(dots)}</svg>'
     )

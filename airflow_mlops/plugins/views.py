@@ -30,13 +30,14 @@ def scrub(value: Any) -> Any:
 
 
 def _trend(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The selected candidate's value of the first gate metric over recent runs, oldest first."""
+    """The selected candidate's first gate metric over recent runs, oldest first, with each run's data commit."""
     metric = next((r["metric"] for r in runs if r.get("metric")), None)
     points = [
         {
             "value": r["metrics"].get(metric) if metric else None,
             "decision": r.get("decision"),
             "label": r["run_id"],
+            "data": r.get("data_commit"),
         }
         for r in reversed(runs)
     ]

@@ -124,7 +124,7 @@ _HOW_TO_WRITE: dict[type, str] = {
     float: "a number such as 0.25, without quotes",
     bool: "true or false, without quotes",
     str: "text; put it in quotes when YAML would read it as a number, a date or true/false",
-    list: "a list: one '- item' per line below the key, or [a, b] on one line",
+    list: "a list: one '- item' per line below the key, or a comma-separated list in square brackets on one line",
     dict: "a mapping: 'key: value' lines indented below the key, or {key: value} on one line",
     date: "a date as YYYY-MM-DD, e.g. 2025-01-31",
 }
@@ -275,6 +275,10 @@ def _describe_error(error: Any, model: type[BaseModel]) -> tuple[str, str]:
         return "required field is missing", _hint_for(error, model, loc)
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        # The hint says the form in words; a regex's '[a-z...]' would also be eaten as markup by
+        # the rich table of `airflow dags list-import-errors`.
+        message = "does not have the form this field takes"
     if kind not in ("value_error", "assertion_error") and "input" in error:
         shown = _short_repr(error["input"])
         message += f" (got {shown[:60]}{'...' if len(shown) > 60 else ''})"
@@ -288,19 +292,52 @@ def _short_repr(value: Any) -> str:
         return f"a {type(value).__name__} too large to print"
 
 
-def validate(model: type[BaseModel], doc: LoadedYaml, context: dict[str, Any], top_level_hint: str) -> Any:
-    """``model`` from the document, or every problem at its line; ``top_level_hint`` says what the file holds."""
+def _top_level_mapping(doc: LoadedYaml, top_level_hint: str) -> None:
     if not isinstance(doc.data, dict):
         found = "an empty file" if doc.data is None else type(doc.data).__name__
         line, column = (doc.root.start_mark.line + 1, doc.root.start_mark.column + 1) if doc.root else (1, 1)
         message = f"expected a mapping of settings at the top level, found {found}"
         raise PipelineConfigError([ConfigIssue(doc.file, line, column, "", message, top_level_hint)])
+
+
+def _issues_of(err: ValidationError, model: type[BaseModel], doc: LoadedYaml) -> list[ConfigIssue]:
+    issues = []
+    for error in err.errors():
+        message, hint = _describe_error(error, model)
+        loc, _ = _walk(model, tuple(error["loc"]))
+        issues.append(issue_at(doc, loc, message, hint))
+    return issues
+
+
+def validate(model: type[BaseModel], doc: LoadedYaml, context: dict[str, Any], top_level_hint: str) -> Any:
+    """``model`` from the document, or every problem at its line; ``top_level_hint`` says what the file holds."""
+    _top_level_mapping(doc, top_level_hint)
     try:
         return model.model_validate(doc.data, context=context)
     except ValidationError as err:
-        issues = []
-        for error in err.errors():
-            message, hint = _describe_error(error, model)
-            loc, _ = _walk(model, tuple(error["loc"]))
-            issues.append(issue_at(doc, loc, message, hint))
-        raise PipelineConfigError(issues) from None
+        raise PipelineConfigError(_issues_of(err, model, doc)) from None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The schema's verdict on a document, with what the cross-field rules may still read."""
+
+    spec: Any  # the model; when ``issues``, built from the sections that passed (None: nothing can be read)
+    failed: frozenset[str]  # top-level sections left out of ``spec``
+    issues: list[ConfigIssue]
+
+
+def check(model: type[BaseModel], doc: LoadedYaml, context: dict[str, Any], top_level_hint: str) -> Checked:
+    """Like ``validate``, but a schema error leaves a spec of the good sections for the cross-field rules."""
+    from airflow_mlops.spec.partial import partial_spec, sections_that_failed
+
+    _top_level_mapping(doc, top_level_hint)
+    try:
+        return Checked(model.model_validate(doc.data, context=context), frozenset(), [])
+    except ValidationError as err:
+        issues = _issues_of(err, model, doc)
+        failed = sections_that_failed(err.errors(include_url=False, include_context=False, include_input=False))
+        if failed is None:
+            return Checked(None, frozenset(model.model_fields), issues)
+        spec, left_out = partial_spec(model, doc.data, failed, context)
+        return Checked(spec, left_out, issues)

@@ -2,7 +2,8 @@
 
 The sections the templates are made of live beside this module (models_common, models_data,
 models_training, models_promotion). Cross-field rules live in ``model_validator``s next to
-the fields they tie together, or in ``semantic_issues`` when the error must point at a field.
+the fields they tie together, or in ``cross_field_rule`` methods when the error must point at a field
+(the loader runs those on every section that passed the schema, see PipelineBase.semantic_issues).
 
 Annotations are evaluated as the classes are defined (no ``from __future__ import
 annotations``): pydantic would otherwise compile each one from its string and evaluate it,
@@ -14,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
-from airflow_mlops.spec.models_base import StrictModel
+from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_field_rule
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
@@ -57,66 +58,72 @@ class RetrainingPipelineSpec(PipelineBase):
         steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
         return (*steps, "approve", "close_runs") if self.approval.mode == "manual" else (*steps, "close_runs")
 
-    def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
-        """Rules that span fields, reported with the path of the field at fault.
+    def _metric_hint(self) -> str:
+        return f"known {self.problem} metrics: {', '.join(sorted(METRICS_BY_PROBLEM[self.problem]))}"
 
-        They are not model validators because pydantic reports those at the model's root,
-        which would lose the line number the user needs.
-        """
-        issues = self.base_issues()
+    @cross_field_rule("problem", "select_by")
+    def _select_by_is_a_metric_of_the_problem(self) -> list[SemanticIssue]:
+        if self.select_by in METRICS_BY_PROBLEM[self.problem]:
+            return []
+        return [(("select_by",), f"unknown {self.problem} metric {self.select_by!r}", self._metric_hint())]
+
+    @cross_field_rule("problem", "gate")
+    def _gate_rules_name_metrics_of_the_problem(self) -> list[SemanticIssue]:
         known = METRICS_BY_PROBLEM[self.problem]
-        hint = f"known {self.problem} metrics: {', '.join(sorted(known))}"
-        if self.select_by not in known:
-            issues.append((("select_by",), f"unknown {self.problem} metric {self.select_by!r}", hint))
-        for index, rule in enumerate(self.gate.metrics):
-            if rule.metric not in known:
-                issues.append(
-                    (
-                        ("gate", "metrics", index, "metric"),
-                        f"unknown {self.problem} metric {rule.metric!r}",
-                        hint,
-                    )
-                )
-        issues.extend(self._problem_issues())
+        return [
+            (
+                ("gate", "metrics", index, "metric"),
+                f"unknown {self.problem} metric {rule.metric!r}",
+                self._metric_hint(),
+            )
+            for index, rule in enumerate(self.gate.metrics)
+            if rule.metric not in known
+        ]
+
+    @cross_field_rule("problem", "data")
+    def _regression_is_not_stratified(self) -> list[SemanticIssue]:
+        if self.problem != "regression" or not self.data.split.stratify:
+            return []
+        return [
+            (
+                ("data", "split", "stratify"),
+                "a regression target cannot be stratified",
+                "remove stratify (it defaults to false for regression) or set problem: classification",
+            )
+        ]
+
+    @cross_field_rule("models")
+    def _candidates_are_unique_and_whole(self) -> list[SemanticIssue]:
+        issues: list[SemanticIssue] = []
         seen: set[str] = set()
         for index, model in enumerate(self.models):
             issues.extend(model.semantic_issues(("models", index)))
             if model.name in seen:
                 issues.append(
-                    (
-                        ("models", index, "name"),
-                        f"duplicate candidate name {model.name!r}",
-                        "names must be unique",
-                    )
+                    (("models", index, "name"), f"duplicate candidate name {model.name!r}", "names must be unique")
                 )
             seen.add(model.name)
         return issues
 
-    def _problem_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
-        """Settings that only a classification problem has, refused on a regression at their own line."""
+    @cross_field_rule("problem", "average")
+    def _average_is_for_classification(self) -> list[SemanticIssue]:
+        if self.problem != "regression" or self.average is None:
+            return []
+        return [(("average",), "average applies to classification only", "remove it for regression")]
+
+    @cross_field_rule("problem", "models")
+    def _class_weight_is_for_classification(self) -> list[SemanticIssue]:
         if self.problem != "regression":
             return []
-        issues: list[tuple[tuple[str | int, ...], str, str]] = []
-        if self.data.split.stratify:
-            issues.append(
-                (
-                    ("data", "split", "stratify"),
-                    "a regression target cannot be stratified",
-                    "remove stratify (it defaults to false for regression) or set problem: classification",
-                )
+        return [
+            (
+                ("models", index, "class_weight"),
+                "class_weight applies to classification only",
+                "remove it, or set problem: classification",
             )
-        if self.average is not None:
-            issues.append((("average",), "average applies to classification only", "remove it for regression"))
-        for index, model in enumerate(self.models):
-            if model.class_weight is not None:
-                issues.append(
-                    (
-                        ("models", index, "class_weight"),
-                        "class_weight applies to classification only",
-                        "remove it, or set problem: classification",
-                    )
-                )
-        return issues
+            for index, model in enumerate(self.models)
+            if model.class_weight is not None
+        ]
 
 
 class BatchScoringPipelineSpec(PipelineBase):

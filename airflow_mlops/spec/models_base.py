@@ -4,7 +4,10 @@ Every model forbids unknown keys: a typo such as ``test_sise`` must be an error 
 the field, not a silently ignored setting.
 """
 
+import functools
 import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo
 
@@ -13,6 +16,35 @@ from airflow_mlops.errors import SpecValueError
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
 DEFAULT_ALLOWED_IMPORT_PREFIXES = ("sklearn.",)
 ParamValue = str | int | float | bool | None | list[str | int | float | bool | None]
+# A rule's finding: the field path at fault, the message and the hint.
+SemanticIssue = tuple[tuple[str | int, ...], str, str]
+_Rule = TypeVar("_Rule", bound=Callable[..., list[SemanticIssue]])
+
+
+def cross_field_rule(*sections: str) -> Callable[[_Rule], _Rule]:
+    """Mark a method as a rule that spans fields, reading these top-level ``sections``.
+
+    The loader runs a rule even when other sections of the file failed the schema, as long
+    as none of the sections it reads did: a typo in ``data:`` does not hide an unknown
+    ``select_by`` metric, and a bad ``problem:`` does not add a bogus "unknown metric".
+    """
+
+    def mark(rule: _Rule) -> _Rule:
+        rule.reads = frozenset(sections)  # type: ignore[attr-defined]
+        return rule
+
+    return mark
+
+
+@functools.cache
+def rules_of(model: type[Any]) -> tuple[Callable[[Any], list[SemanticIssue]], ...]:
+    """The cross-field rules of a spec class, its base classes' first, each in the order written."""
+    found: dict[str, Callable[[Any], list[SemanticIssue]]] = {}
+    for owner in reversed(model.__mro__):
+        for name, value in vars(owner).items():
+            if callable(value) and hasattr(value, "reads"):
+                found[name] = value
+    return tuple(found.values())
 
 
 class StrictModel(BaseModel):
@@ -39,7 +71,7 @@ def check_import_path(value: str, info: ValidationInfo, *, example: str, functio
     if not value.startswith(tuple(allowed)):
         raise SpecValueError(
             f"{value!r} is outside the allowed import prefixes {list(allowed)}; "
-            "an administrator can extend [mlops] allowed_import_prefixes",
+            "an administrator can extend the allowed_import_prefixes option of the mlops section",
             "use a path under one of these prefixes, or have its prefix added to "
             "AIRFLOW__MLOPS__ALLOWED_IMPORT_PREFIXES on every Airflow component",
         )

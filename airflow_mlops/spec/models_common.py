@@ -5,13 +5,21 @@ annotations``): pydantic would otherwise compile each one from its string and ev
 at every import, and every DAG file that loads a pipeline imports this module.
 """
 
+from collections.abc import Collection
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from airflow_mlops.spec.cron import check_cron
-from airflow_mlops.spec.models_base import DEFAULT_ALLOWED_IMPORT_PREFIXES, StrictModel, check_import_path
+from airflow_mlops.spec.models_base import (
+    DEFAULT_ALLOWED_IMPORT_PREFIXES,
+    SemanticIssue,
+    StrictModel,
+    check_import_path,
+    cross_field_rule,
+    rules_of,
+)
 
 
 class RetriesSpec(StrictModel):
@@ -125,7 +133,8 @@ class PipelineBase(StrictModel):
         """The task ids of this template, for validating per-step settings."""
         return ()
 
-    def base_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
+    @cross_field_rule("timeouts", "approval")  # the steps depend on the approval mode
+    def _timeouts_name_steps(self) -> list[SemanticIssue]:
         steps = self.step_names()
         return [
             (("timeouts", key), f"unknown step {key!r}", f"steps of this template: default, {', '.join(steps)}")
@@ -133,8 +142,15 @@ class PipelineBase(StrictModel):
             if key != "default" and key not in steps
         ]
 
-    def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
-        return self.base_issues()
+    def semantic_issues(self, failed: Collection[str] = ()) -> list[SemanticIssue]:
+        """The findings of every cross-field rule that reads none of the ``failed`` top-level sections.
+
+        Rules are not model validators because pydantic reports those at the model's root, which
+        would lose the line number, and skips them once any field fails; here the loader runs
+        them on the sections that passed the schema too (``failed`` names the others).
+        """
+        skipped = set(failed)
+        return [issue for rule in rules_of(type(self)) if not rule.reads & skipped for issue in rule(self)]  # type: ignore[attr-defined]
 
 
 class ModelRefSpec(StrictModel):

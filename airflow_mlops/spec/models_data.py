@@ -223,6 +223,12 @@ class ValidationSpec(StrictModel):
     )
     expectations: list[Expectation] | None = Field(None, description="Inline expectations instead of a file.")
     on_failure: Literal["fail", "warn"] = "fail"
+    name: str | None = Field(
+        None,
+        max_length=200,
+        description="Name of the expectation suite in the validation report; default: the suite file's "
+        "name:, else <pipeline>.validation.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -239,5 +245,15 @@ class ValidationSpec(StrictModel):
 class SuiteFileSpec(StrictModel):
     """A Great Expectations suite written in YAML."""
 
-    name: str | None = None
-    expectations: list[Expectation]
+    name: str | None = Field(
+        None,
+        max_length=200,
+        description="The suite's name in the validation report, its MLflow artifact and the UI; default: "
+        "`<pipeline>.validation`. A pipeline's `validation.name` overrides it.",
+    )
+    expectations: list[Expectation] = Field(
+        ...,
+        description="One item per rule: a mapping with one key, a Great Expectations 1.x expectation name "
+        "(`expect_...`, snake_case), and its arguments as a mapping, e.g. "
+        "`- expect_column_values_to_not_be_null: {column: age, mostly: 0.99}`.",
+    )

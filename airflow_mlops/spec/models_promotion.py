@@ -20,7 +20,7 @@ def _check_slice_column(value: str) -> str:
     if "=" in value:
         # f1[a=b=c] would be column 'a', value 'b=c' as well as column 'a=b', value 'c'.
         raise SpecValueError(
-            f"slice column {value!r} contains '=', which slice keys such as f1[{value}=...] cannot tell apart",
+            f"slice column {value!r} contains '=', which slice metric names use between column and value",
             "rename the column in the data (or in a prepare step) to a name without '='",
         )
     return value

@@ -59,7 +59,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "Traceback" not in out + result.stderr
-    run1, run2 = out.split("==> Run 2")
+    # Every phase line shows the seconds since the demo started (issue #15: progress, not silence).
+    phases = re.findall(r"^==> \[(\d+) s\] (\S+ \S+)", out, re.MULTILINE)
+    assert [text for _, text in phases] == ["Preparing the", "Run 1:", "Run 2:"], phases
+    assert [int(seconds) for seconds, _ in phases] == sorted(int(seconds) for seconds, _ in phases)
+    run1, run2 = re.split(r"^==> \[\d+ s\] Run 2", out, flags=re.MULTILINE)
     repo = workdir / "data-repo"
     v1, v2 = data_versions()
     test_size = EXAMPLE["data"]["split"]["test_size"]

@@ -6,8 +6,10 @@ import time
 
 import numpy as np
 import pandas as pd
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from airflow_mlops.data_contract.leakage import leakage_issues
+from airflow_mlops.data_contract.leakage import _balanced_accuracy, _cannot_reach, leakage_issues
 from airflow_mlops.data_contract.settings import CheckSettings, SplitSettings
 
 from .conftest import check, rules
@@ -84,3 +86,49 @@ def test_large_frames_are_sampled_so_the_check_stays_fast() -> None:
 
     assert [(i.rule, i.column) for i in issues] == [("leakage_predicts_target", "leak")]
     assert elapsed < 20, elapsed
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.integers(min_value=4, max_value=120),
+    classes=st.integers(min_value=2, max_value=4),
+    distinct=st.integers(min_value=1, max_value=40),
+    noise=st.floats(min_value=0.0, max_value=0.3),
+    missing=st.floats(min_value=0.0, max_value=0.2),
+    depth=st.integers(min_value=1, max_value=4),
+    limit=st.sampled_from([0.9, 0.95, 0.99, 1.0]),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_a_tree_ruled_out_by_counting_never_reaches_the_limit(
+    rows: int, classes: int, distinct: int, noise: float, missing: float, depth: int, limit: float, seed: int
+) -> None:
+    """The screen that skips fitting is sound: whatever tree it rules out scores below the limit on those rows.
+
+    Data are built near the edge: a few distinct values (ties), missing values, and classes that a
+    threshold almost separates, flipped by noise. The tree is fitted on the very rows it is scored on,
+    the best case for it, so a held-out split can only score lower.
+    """
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, distinct, rows).astype("float64")
+    truth = np.minimum((values * classes) // max(distinct, 1), classes - 1).astype(np.int64)
+    flip = rng.random(rows) < noise
+    truth[flip] = rng.integers(0, classes, int(flip.sum()))
+    values[rng.random(rows) < missing] = np.nan
+    truth = pd.factorize(truth)[0]
+    assume(len(np.unique(truth)) >= 2)
+
+    leaves = 2**depth
+    if _cannot_reach(values, truth, leaves, limit):
+        tree = DecisionTreeClassifier(max_depth=depth, random_state=0).fit(values.reshape(-1, 1), truth)
+        assert _balanced_accuracy(truth, tree.predict(values.reshape(-1, 1))) < limit
+
+
+def test_the_screen_keeps_a_feature_that_separates_the_classes() -> None:
+    values = np.arange(100, dtype="float64")
+    truth = (values >= 50).astype(np.int64)
+    truth[[10, 80]] = 1 - truth[[10, 80]]  # two errors: balanced accuracy 0.98
+
+    assert not _cannot_reach(values, truth, leaves=4, limit=0.97)
+    assert _cannot_reach(np.random.default_rng(0).permutation(values), truth, leaves=4, limit=0.97)
