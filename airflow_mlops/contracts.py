@@ -88,6 +88,8 @@ class TrainedCandidate(TypedDict):
     dropped: NotRequired[bool]
     #: Why a dropped candidate failed (``ExceptionType: message``).
     error: NotRequired[str]
+    #: With cross-validation: ``cv_<metric>_mean`` / ``cv_<metric>_std`` over the training folds.
+    cv_metrics: NotRequired[dict[str, float]]
 
 
 class DroppedCandidate(TypedDict):
@@ -133,6 +135,10 @@ class Evaluation(TypedDict):
     slice_metric_names: NotRequired[dict[str, str]]
     #: Candidates that failed to train (``candidates.on_failure: drop``), not scored.
     dropped: NotRequired[list[DroppedCandidate]]
+    #: Classification: the ``average`` asked for, and how precision, recall, f1 and roc_auc were
+    #: combined over the test set's classes ("positive class 1", "weighted average over 3 classes").
+    average: NotRequired[str]
+    averaging: NotRequired[str]
 
 
 # --- the gate and the registry ---------------------------------------------------------------------
@@ -163,6 +169,8 @@ class VerdictRecord(TypedDict):
     summary: str
     #: ``{candidate: error}`` of the candidates that failed to train and were not judged.
     dropped: NotRequired[dict[str, str]]
+    #: How the class-averaged metrics were combined (``Evaluation.averaging``).
+    averaging: NotRequired[str]
 
 
 class GateResult(TypedDict):

@@ -17,6 +17,23 @@ def breast_cancer_frame() -> pd.DataFrame:
     return frame
 
 
+def diabetes_frame() -> pd.DataFrame:
+    """The diabetes progression data (regression): ten scaled features and a ``target`` column."""
+    from sklearn.datasets import load_diabetes
+
+    frame: pd.DataFrame = load_diabetes(as_frame=True).frame
+    return frame
+
+
+def wine_frame() -> pd.DataFrame:
+    """The wine cultivar data (three classes) with column names usable as identifiers and a ``target`` column."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    frame.columns = [str(c).replace("/", "_") for c in frame.columns]
+    return frame
+
+
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return str(frame.to_csv(index=False)).encode()
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_mlops.gates.metrics import Direction, Problem, direction_of, slice_keys
+from airflow_mlops.gates.metrics import AVERAGED_METRICS, Direction, Problem, direction_of, slice_keys
 
 if TYPE_CHECKING:
     from airflow_mlops.contracts import OutcomeRecord, VerdictRecord
@@ -40,7 +40,8 @@ class ThresholdRule:
         if self.min is None and self.max is None:
             raise ValueError(f"threshold rule on {self.metric!r} needs min or max")
 
-    def describe(self) -> str:
+    def describe(self, direction: Direction = "higher") -> str:
+        """The rule as a person reads it; a bound reads the same whichever way the metric improves."""
         parts = []
         if self.min is not None:
             parts.append(f"{self.metric} >= {self.min:g}")
@@ -68,11 +69,14 @@ class ChampionRule:
         if self.max_drop is not None and self.min_gain is not None:
             raise ValueError(f"champion rule on {self.metric!r} sets both max_drop and min_gain")
 
-    def describe(self) -> str:
+    def describe(self, direction: Direction = "higher") -> str:
+        """Worse and better in the metric's own direction: rmse "may rise at most 2", f1 "drops at most 0.01"."""
         unit = " (relative)" if self.relative else ""
         if self.min_gain is not None:
-            return f"{self.metric} gains at least {self.min_gain:g}{unit} over champion"
-        return f"{self.metric} drops at most {self.max_drop or 0.0:g}{unit} below champion"
+            better = "gains at least {:g}{} over" if direction == "higher" else "falls at least {:g}{} below"
+            return f"{self.metric} {better.format(self.min_gain, unit)} champion"
+        worse = "drops at most {:g}{} below" if direction == "higher" else "may rise at most {:g}{} over"
+        return f"{self.metric} {worse.format(self.max_drop or 0.0, unit)} champion"
 
 
 Rule = ThresholdRule | ChampionRule
@@ -116,6 +120,8 @@ class Verdict:
     outcomes: tuple[RuleOutcome, ...] = field(default_factory=tuple)
     #: ``(candidate, error)`` of each candidate that failed to train and was not judged.
     dropped: tuple[tuple[str, str], ...] = ()
+    #: How the class-averaged metrics were combined ("weighted average over 3 classes"), if any.
+    averaging: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -128,6 +134,8 @@ class Verdict:
     def summary(self) -> str:
         passed = sum(o.passed for o in self.outcomes)
         head = f"{self.decision.upper()} {self.candidate}: {passed}/{len(self.outcomes)} rules passed"
+        if self.averaging:
+            head += f" (precision, recall, f1, roc_auc: {self.averaging})"
         failed = self.failed_outcomes
         if failed:
             head += "; " + "; ".join(o.reason for o in failed)
@@ -148,6 +156,8 @@ class Verdict:
         }
         if self.dropped:
             record["dropped"] = dict(self.dropped)
+        if self.averaging:
+            record["averaging"] = self.averaging
         return record
 
     @classmethod
@@ -160,6 +170,7 @@ class Verdict:
             n_test=int(data["n_test"]),
             outcomes=tuple(RuleOutcome(**o) for o in data.get("outcomes", ())),
             dropped=tuple((str(k), str(v)) for k, v in (data.get("dropped") or {}).items()),
+            averaging=data.get("averaging"),
         )
 
 
@@ -225,7 +236,7 @@ def _check_champion(
     champ = champion_metrics.get(rule.metric) if champion_metrics is not None else None
 
     def outcome(passed: bool, reason: str, bound: float | None = None) -> RuleOutcome:
-        return RuleOutcome(rule.describe(), rule.metric, "champion", value, champ, bound, passed, reason)
+        return RuleOutcome(rule.describe(direction), rule.metric, "champion", value, champ, bound, passed, reason)
 
     # The candidate's own value is checked before the first-run branch: a broken metric
     # must never be promoted, not even as the very first champion.
@@ -261,6 +272,7 @@ def decide(
     candidate_not_computable: Mapping[str, str] | None = None,
     champion_not_computable: Mapping[str, str] | None = None,
     dropped: Mapping[str, str] | None = None,
+    averaging: str | None = None,
 ) -> Verdict:
     """Apply every rule and promote only if all of them pass.
 
@@ -268,6 +280,8 @@ def decide(
     ``first_run_policy`` then says whether champion-relative rules pass or fail. A metric named
     in ``*_not_computable`` (``{metric: reason}``) fails every rule on it with that reason.
     ``dropped`` (``{candidate: error}``) is only recorded: those candidates were never judged.
+    ``averaging`` (``"weighted average over 3 classes"``) is added to the text of every rule on a
+    metric combined over classes, so the verdict says what its f1 means.
     """
     missing = (candidate_not_computable or {}, champion_not_computable or {})
     outcomes: list[RuleOutcome] = []
@@ -298,10 +312,13 @@ def decide(
         if rule.slice_by and not slice_keys(judged, rule.metric, rule.slice_by):
             outcomes.append(
                 RuleOutcome(
-                    f"{rule.describe()} on every {rule.slice_by}", rule.metric, "slice", None, None, None, False,
+                    f"{rule.describe(direction)} on every {rule.slice_by}", rule.metric, "slice",
+                    None, None, None, False,
                     f"no slice of {rule.slice_by} had enough test rows to judge {rule.metric}",
                 )
             )  # fmt: skip
+    if averaging:
+        outcomes = [_averaged(o, averaging) for o in outcomes]
     decision: Decision = "promote" if all(o.passed for o in outcomes) else "reject"
     return Verdict(
         decision=decision,
@@ -311,7 +328,15 @@ def decide(
         n_test=n_test,
         outcomes=tuple(outcomes),
         dropped=tuple((dropped or {}).items()),
+        averaging=averaging,
     )
+
+
+def _averaged(outcome: RuleOutcome, averaging: str) -> RuleOutcome:
+    """The outcome with how its metric was combined over classes, when it was."""
+    if outcome.metric.partition("[")[0] not in AVERAGED_METRICS:
+        return outcome
+    return replace(outcome, rule=f"{outcome.rule} ({averaging})")
 
 
 def _per_slice(rule: Rule, metrics: Sequence[str]) -> list[Rule]:

@@ -11,6 +11,11 @@ from typing import Any, Literal
 
 Direction = Literal["higher", "lower"]
 Problem = Literal["classification", "regression"]
+#: How a multiclass problem's per-class scores are combined (scikit-learn's ``average``).
+Average = Literal["macro", "weighted", "micro"]
+#: The classification metrics computed per class and then combined by ``Average`` (or, for two
+#: classes, taken for the positive class).
+AVERAGED_METRICS = frozenset({"precision", "recall", "f1", "roc_auc"})
 
 CLASSIFICATION_METRICS: dict[str, Direction] = {
     "accuracy": "higher",

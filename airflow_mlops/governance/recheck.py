@@ -52,14 +52,17 @@ def pipeline_run_of(client: MlflowClient, mv: ModelVersion) -> str | None:
 
 
 def load_version_model(client: MlflowClient, model_name: str, version: str) -> tuple[Any, list[str] | None]:
-    """The sklearn model of a version and its signature's input columns.
+    """The model of a version, loaded by its flavor (ml/flavors.py), and its input columns.
 
     Downloaded through ``client`` rather than ``models:/`` URIs, which MLflow resolves against
     its process-global registry URI whatever client is in hand.
     """
     import mlflow.artifacts
-    import mlflow.sklearn
     from mlflow.models import Model
+
+    from airflow_mlops.errors import ConfigurationError
+    from airflow_mlops.ml.flavors import load_predictor
+    from airflow_mlops.ml.scoring import input_columns
 
     uri = client.get_model_version_download_uri(model_name, str(version))
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp, warnings.catch_warnings():
@@ -67,9 +70,12 @@ def load_version_model(client: MlflowClient, model_name: str, version: str) -> t
         # module shims answer each lookup with a warning, thousands of lines on a terminal.
         warnings.simplefilter("ignore")
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=client.tracking_uri)
-        model = mlflow.sklearn.load_model(local)
+        model = load_predictor(local)
         signature = Model.load(local).signature
-    inputs = list(signature.inputs.input_names()) if signature is not None and signature.inputs else None
+    try:
+        inputs: list[str] | None = input_columns(signature, model, uri)[0]
+    except ConfigurationError:
+        inputs = None
     return model, inputs
 
 
@@ -116,6 +122,7 @@ def recheck_gate(
     recorded = recorded_gate(client, model_name, model_version(client, model_name, version))
     rules, evaluation = recorded["rules"], recorded["evaluation"]
     problem = rules.get("problem", "classification")
+    average = evaluation.get("average", "macro")
     slices = slice_specs(rules.get("rules", []))
     try:
         test = artifacts.read_parquet(evaluation["test_uri"])
@@ -134,14 +141,16 @@ def recheck_gate(
     target = leftover[0]
     features, labels = test.drop(columns=[target]), test[target]
     try:
-        candidate_metrics, too_small, candidate_missing = gate_metrics(model, features, labels, problem, slices)
+        candidate_metrics, too_small, candidate_missing = gate_metrics(
+            model, features, labels, problem, slices, average
+        )
     except ConfigurationError as err:  # a slice column the recorded test rows no longer have
         raise PromotionRefusedError(f"version {version} cannot be re-checked: {err}; {FORCE_HINT}") from err
     champion_metrics, champion_missing = None, None
     if champion_version is not None:
         try:
             champion, _ = load_version_model(client, model_name, champion_version)
-            champion_metrics, _, champion_missing = gate_metrics(champion, features, labels, problem, slices)
+            champion_metrics, _, champion_missing = gate_metrics(champion, features, labels, problem, slices, average)
         except Exception as err:
             raise PromotionRefusedError(
                 f"the current champion v{champion_version} cannot be scored on version {version}'s test rows "
@@ -159,6 +168,7 @@ def recheck_gate(
         min_test_rows=int(rules.get("min_test_rows", 0)),
         candidate_not_computable=candidate_missing,
         champion_not_computable=champion_missing,
+        averaging=evaluation.get("averaging"),
     )
     return {
         "verdict": verdict.to_dict(),

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.errors import ConfigurationError
+from airflow_mlops.ml.flavors import flavor_of
+from airflow_mlops.spec.models_training import TREE_FRAMEWORKS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,12 +61,40 @@ def train_with_function(
     if not callable(trainer):
         raise ConfigurationError(f"trainer {trainer_path!r} is not a function")
     model = trainer(features, labels, dict(params))
-    if not hasattr(model, "predict"):
-        raise ConfigurationError(
-            f"trainer {trainer_path!r} returned {type(model).__name__}, which has no predict(); "
-            "return a fitted scikit-learn compatible model"
-        )
+    try:
+        flavor_of(model)
+    except ConfigurationError as err:
+        raise ConfigurationError(f"trainer {trainer_path!r} returned {err}") from None
     return model
+
+
+def fit_weighted(model: Any, features: pd.DataFrame, labels: pd.Series, class_weight: Any) -> Any:
+    """Fit ``model``; a candidate's ``class_weight`` becomes per-row sample weights.
+
+    Sample weights work the same for every estimator whose ``fit`` takes them (scikit-learn,
+    XGBoost, LightGBM), where a ``class_weight`` parameter exists only for some. Labels arrive
+    from YAML through JSON, so a weight's key is matched to a label by its text.
+    """
+    if class_weight is None:
+        return model.fit(features, labels)
+    import numpy as np
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    if isinstance(class_weight, Mapping):
+        given = {str(k): float(v) for k, v in class_weight.items()}
+        classes = [c.item() if hasattr(c, "item") else c for c in np.unique(labels.to_numpy())]
+        unknown = sorted(set(given) - {str(c) for c in classes})
+        if unknown:
+            raise ConfigurationError(f"class_weight names labels {unknown} that the training data lacks: {classes}")
+        class_weight = {c: given.get(str(c), 1.0) for c in classes}
+    weights = compute_sample_weight(class_weight, labels)
+    step = f"{model.steps[-1][0]}__sample_weight" if hasattr(model, "steps") else "sample_weight"
+    try:
+        return model.fit(features, labels, **{step: weights})
+    except TypeError as err:
+        if "sample_weight" not in str(err):
+            raise
+        raise ConfigurationError(f"class_weight: {type(model).__name__} does not take sample weights ({err})") from None
 
 
 def build_pipeline(
@@ -74,8 +104,12 @@ def build_pipeline(
     preprocessing: Mapping[str, Any],
     features: pd.DataFrame,
     allowed_prefixes: Sequence[str],
-) -> Pipeline:
-    """Preprocessing and estimator in one Pipeline, so the logged model scores raw rows."""
+) -> Pipeline | Any:
+    """Preprocessing and estimator in one Pipeline, so the logged model scores raw rows.
+
+    An XGBoost or LightGBM estimator is returned alone: it takes the numeric features as they
+    are and is logged in its own flavor (ml/flavors.py), not wrapped in a Pipeline.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -86,6 +120,14 @@ def build_pipeline(
         estimator = estimator_cls(**dict(params))
     except TypeError as err:
         raise ConfigurationError(f"invalid params for {estimator_path}: {err}") from None
+    if estimator_path.partition(".")[0] in TREE_FRAMEWORKS:
+        text = [str(c) for c in features.columns if features[c].dtype.kind not in "biuf"]
+        if text:
+            raise ConfigurationError(
+                f"{estimator_path} is trained on numeric features as they are; non-numeric columns {text}: "
+                "encode them upstream, drop them, or train through a trainer"
+            )
+        return estimator
 
     numeric = [c for c in features.columns if features[c].dtype.kind in "biuf"]
     categorical = [c for c in features.columns if c not in numeric]

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Problem
+from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,10 +37,34 @@ def _score(compute: Callable[[], Any]) -> tuple[float | None, str | None]:
     return None, said or f"the value is {value}"
 
 
+def model_classes(model: Any, target: Any) -> list[Any]:
+    """The classes the model knows (``classes_``), else those of ``target``.
+
+    The model's own list decides binary or multiclass, so a slice of a three-class test set
+    that holds only two classes is still scored the multiclass way.
+    """
+    import numpy as np
+
+    known = getattr(model, "classes_", None)
+    return list(np.asarray(known)) if known is not None else list(np.unique(np.asarray(target)))
+
+
+def averaging_text(classes: list[Any], average: Average) -> str:
+    """How precision, recall, f1 and roc_auc were combined over ``classes``, as the verdict shows it."""
+    if len(classes) == 2:
+        positive = classes[-1].item() if hasattr(classes[-1], "item") else classes[-1]
+        return f"positive class {positive!r}"
+    return f"{average} average over {len(classes)} classes"
+
+
 def measure_metrics(
-    model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem
+    model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem, average: Average = "macro"
 ) -> tuple[dict[str, float], NotComputable]:
-    """Every metric the problem type knows: the finite ones, and the others with why they are missing."""
+    """Every metric the problem type knows: the finite ones, and the others with why they are missing.
+
+    For more than two classes, ``average`` combines the per-class precision, recall, f1 and
+    roc_auc (one-vs-rest); two classes score the positive class, the larger label.
+    """
     import numpy as np
     from sklearn import metrics as skm
 
@@ -52,7 +76,7 @@ def measure_metrics(
             "mae": lambda: skm.mean_absolute_error(target, predictions),
         }
     else:
-        formulas = _classification_formulas(model, features, target, predictions)
+        formulas = _classification_formulas(model, features, target, predictions, average)
     values: dict[str, float] = {}
     missing: NotComputable = {}
     for name, compute in formulas.items():
@@ -65,14 +89,18 @@ def measure_metrics(
     return values, missing
 
 
-def _classification_formulas(model: Any, features: Any, target: Any, predictions: Any) -> dict[str, Callable[[], Any]]:
+def _classification_formulas(
+    model: Any, features: Any, target: Any, predictions: Any, average: Average
+) -> dict[str, Callable[[], Any]]:
     import numpy as np
     from sklearn import metrics as skm
 
-    labels = np.unique(np.asarray(target))
-    average = "binary" if len(labels) == 2 else "macro"
-    pos_label = labels[-1] if average == "binary" else 1
-    scoring = {"average": average, "pos_label": pos_label, "zero_division": 0}
+    classes = model_classes(model, target)
+    binary = len(classes) == 2
+    pos_label = classes[-1] if binary else 1
+    scoring = {"average": "binary" if binary else average, "pos_label": pos_label, "zero_division": 0}
+    if not binary:
+        scoring["labels"] = classes
     formulas: dict[str, Callable[[], Any]] = {
         "accuracy": lambda: skm.accuracy_score(target, predictions),
         "precision": lambda: skm.precision_score(target, predictions, **scoring),
@@ -90,28 +118,38 @@ def _classification_formulas(model: Any, features: Any, target: Any, predictions
             raise failed
 
         return {**formulas, "roc_auc": refuse, "log_loss": refuse}
-    classes = list(getattr(model, "classes_", labels))
 
     def roc_auc() -> Any:
-        if average == "binary":
+        if binary:
             return skm.roc_auc_score(target, proba[:, classes.index(pos_label)])
-        return skm.roc_auc_score(target, proba, multi_class="ovr", labels=classes)
+        if average == "micro":  # scikit-learn's one-vs-rest micro average: every (row, class) pair counts once
+            indicator = np.asarray(target)[:, None] == np.asarray(classes)[None, :]
+            return skm.roc_auc_score(indicator, proba, average="micro")
+        return skm.roc_auc_score(target, proba, multi_class="ovr", labels=classes, average=average)
 
     formulas["roc_auc"] = roc_auc
     formulas["log_loss"] = lambda: skm.log_loss(target, proba, labels=classes)
     return formulas
 
 
-def compute_metrics(model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem) -> dict[str, float]:
+def compute_metrics(
+    model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem, average: Average = "macro"
+) -> dict[str, float]:
     """The finite metrics only (see :func:`measure_metrics` for the ones that could not be computed)."""
-    return measure_metrics(model, features, target, problem)[0]
+    return measure_metrics(model, features, target, problem, average)[0]
 
 
 MAX_SLICES = 50
 
 
 def measure_slice_metrics(
-    model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem, column: str, min_rows: int
+    model: Any,
+    features: pd.DataFrame,
+    target: pd.Series,
+    problem: Problem,
+    column: str,
+    min_rows: int,
+    average: Average = "macro",
 ) -> tuple[dict[str, float], dict[str, int], NotComputable]:
     """Metrics on each value of ``column`` of the test set, keyed like ``recall[region=north]``.
 
@@ -140,7 +178,7 @@ def measure_slice_metrics(
         if rows < min_rows:
             skipped[str(value)] = rows
             continue
-        numbers, reasons = measure_metrics(model, features[mask], target[mask], problem)
+        numbers, reasons = measure_metrics(model, features[mask], target[mask], problem, average)
         sliced.update({slice_key(metric, column, value): number for metric, number in numbers.items()})
         missing.update({slice_key(metric, column, value): reason for metric, reason in reasons.items()})
     return sliced, skipped, missing

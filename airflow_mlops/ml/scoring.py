@@ -10,11 +10,11 @@ from airflow_mlops.errors import ConfigurationError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from airflow_mlops.gates.metrics import Problem
+    from airflow_mlops.gates.metrics import Average, Problem
 
 
 def gate_metrics(
-    model: Any, features: Any, labels: Any, problem: str, slices: Sequence[dict[str, Any]]
+    model: Any, features: Any, labels: Any, problem: str, slices: Sequence[dict[str, Any]], average: str = "macro"
 ) -> tuple[dict[str, float], dict[str, dict[str, int]], dict[str, str]]:
     """Whole-test-set metrics plus, for each slice column, the same metrics on every slice.
 
@@ -26,11 +26,12 @@ def gate_metrics(
     from airflow_mlops.ml.metrics import measure_metrics, measure_slice_metrics
 
     kind = cast("Problem", problem)
-    metrics, not_computable = measure_metrics(model, features, labels, kind)
+    averaged = cast("Average", average)
+    metrics, not_computable = measure_metrics(model, features, labels, kind, averaged)
     too_small: dict[str, dict[str, int]] = {}
     for spec in slices:
         sliced, skipped, missing = measure_slice_metrics(
-            model, features, labels, kind, spec["column"], int(spec.get("min_rows", 10))
+            model, features, labels, kind, spec["column"], int(spec.get("min_rows", 10)), averaged
         )
         metrics.update(sliced)
         not_computable.update(missing)

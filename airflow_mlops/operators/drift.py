@@ -165,9 +165,11 @@ class DriftCheckOperator(MlflowBaseOperator):
     def _model_inputs(self, version: ModelVersion) -> list[str]:
         from mlflow.models import get_model_info
 
+        from airflow_mlops.ml.flavors import input_names
+
         uri = f"models:/{self.model_name}/{version.version}"
-        signature = get_model_info(uri).signature
-        names = signature.inputs.input_names() if signature is not None and signature.inputs is not None else []
+        info = get_model_info(uri)
+        names = input_names(info.signature, info.metadata)
         if not names:
             raise ConfigurationError(
                 f"{uri} has no named input signature to take the features from; list them under 'features'"

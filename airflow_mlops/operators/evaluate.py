@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         PreparedDataset,
         TrainedCandidate,
     )
-    from airflow_mlops.gates.metrics import Problem
+    from airflow_mlops.gates.metrics import Average, Problem
 
 
 class EvaluateCandidatesOperator(MlflowBaseOperator):
@@ -45,6 +45,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         model_name: str,
         alias: str = "champion",
         problem: Problem = "classification",
+        average: Average = "macro",
         slices: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -55,12 +56,12 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         self.model_name = model_name
         self.alias = alias
         self.problem: Problem = problem
+        self.average: Average = average
         self.slices = slices or []
 
     def execute(self, context: Context) -> Evaluation:
-        import mlflow.sklearn
-
         from airflow_mlops.gates.metrics import mlflow_metric_names
+        from airflow_mlops.ml.flavors import load_predictor
         from airflow_mlops.ml.trust import verified_model_uri
 
         dag_id, run_id = run_identity(context)
@@ -83,7 +84,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                         {"candidate": trained["candidate"], "error": error, "mlflow_run_id": trained["mlflow_run_id"]}
                     )
                     continue
-                model = mlflow.sklearn.load_model(verified_model_uri(client, trained, dag_id, run_id))
+                model = load_predictor(verified_model_uri(client, trained, dag_id, run_id))
                 metrics, too_small, missing = self._metrics(model, features, labels)
                 # Slice keys such as recall[segment=n] are not valid MLflow metric names.
                 named = mlflow_metric_names([*metrics, *missing], columns)
@@ -115,6 +116,11 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                 result["slice_metric_names"] = {k: v for k, v in sorted(names.items()) if "[" in k}
             if dropped:
                 result["dropped"] = dropped
+            if self.problem == "classification":
+                from airflow_mlops.ml.metrics import averaging_text, model_classes
+
+                result["average"] = self.average
+                result["averaging"] = averaging_text(model_classes(None, labels), self.average)
             hook.log_json(parent, result, paths.EVALUATION_RESULT)
         return result
 
@@ -123,14 +129,14 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
     ) -> tuple[dict[str, float], dict[str, dict[str, int]], dict[str, str]]:
         from airflow_mlops.ml.scoring import gate_metrics
 
-        metrics, too_small, missing = gate_metrics(model, features, labels, self.problem, self.slices)
+        metrics, too_small, missing = gate_metrics(model, features, labels, self.problem, self.slices, self.average)
         for column, skipped in too_small.items():
             if skipped:
                 self.log.info("Slices of %s too small to judge (rows): %s", column, skipped)
         return metrics, too_small, missing
 
     def _score_champion(self, features: Any, labels: Any) -> ChampionScore | None:
-        import mlflow.sklearn
+        from airflow_mlops.ml.flavors import load_predictor
 
         version = self.mlflow_hook.alias_version(self.model_name, self.alias)
         if version is None:
@@ -138,7 +144,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
             return None
         uri = f"models:/{self.model_name}/{version.version}"
         try:
-            model = mlflow.sklearn.load_model(uri)
+            model = load_predictor(uri)
             metrics, _, missing = self._metrics(model, features, labels)
         except Exception as err:
             # A champion that cannot score today's data (e.g. the schema changed) must be

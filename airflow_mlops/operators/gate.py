@@ -74,6 +74,7 @@ class EvaluationGateOperator(MlflowBaseOperator):
             candidate_not_computable=candidates[best].get("not_computable"),
             champion_not_computable=champion.get("not_computable") if champion else None,
             dropped=dropped,
+            averaging=evaluation.get("averaging"),
         )
         record = verdict.to_dict()
         # What `airflow-mlops promote` re-applies when a person promotes this version later.

@@ -160,17 +160,14 @@ class BatchScoreOperator(MlflowBaseOperator):
         }
 
     def _load_model(self, model_uri: str) -> tuple[Any, list[str], list[str]]:
-        import mlflow.pyfunc
-        import mlflow.sklearn
         from mlflow.models import get_model_info
 
-        info = get_model_info(model_uri)
-        # The sklearn flavour keeps predict_proba; any other flavour scores through pyfunc.
-        if "sklearn" in info.flavors:
-            model = mlflow.sklearn.load_model(model_uri)
-        else:
-            model = mlflow.pyfunc.load_model(model_uri)
+        from airflow_mlops.ml.flavors import load_predictor
         from airflow_mlops.ml.scoring import input_columns
+
+        info = get_model_info(model_uri)
+        # Loaded by its own flavor, so a classifier of any framework keeps predict_proba.
+        model = load_predictor(model_uri)
 
         columns, required = input_columns(info.signature, model, model_uri)
         return model, columns, required

@@ -18,27 +18,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_mlops.contracts import PreparedDataset, TrainedCandidate
-    from airflow_mlops.gates.metrics import Problem
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements, given explicitly: letting MLflow infer them costs ~7 s per model."""
-    from importlib.metadata import version
-
-    return [f"{dist}=={version(dist)}" for dist in ("scikit-learn", "pandas", "numpy", "scipy", "skops")]
-
-
-def skops_trusted_types(model: Any) -> list[str]:
-    """Types skops must be told to trust to load this model back.
-
-    MLflow saves sklearn models with skops, which refuses any type not on its default list
-    (even ``numpy.dtype`` or a tree's ``Tree``). The model was just built by this task from
-    an allowlisted estimator, so trusting exactly the types it contains is sound, and the
-    list is saved with the model for whoever loads it.
-    """
-    import skops.io
-
-    return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+    from airflow_mlops.gates.metrics import Average, Problem
 
 
 class CandidateFailed(Exception):
@@ -71,6 +51,9 @@ class TrainCandidateOperator(MlflowBaseOperator):
         candidate: dict[str, Any],
         experiment: str,
         problem: Problem = "classification",
+        average: Average = "macro",
+        cv_folds: int = 0,
+        cv_seed: int = 42,
         lineage: dict[str, str] | None = None,
         on_failure: Literal["drop", "fail"] = "fail",
         **kwargs: Any,
@@ -80,6 +63,9 @@ class TrainCandidateOperator(MlflowBaseOperator):
         self.candidate = candidate
         self.experiment = experiment
         self.problem: Problem = problem
+        self.average: Average = average
+        self.cv_folds = cv_folds
+        self.cv_seed = cv_seed
         self.lineage = lineage or {}
         self.on_failure = on_failure
         self._started_run: str | None = None
@@ -95,7 +81,8 @@ class TrainCandidateOperator(MlflowBaseOperator):
             done = hook.find_run(experiment_id, tags, finished_only=True)
             if done is not None and done.data.tags.get(tag.MODEL_URI):
                 self.log.info("Candidate %s already trained in MLflow run %s; reusing it", name, done.info.run_id)
-                return self._result(done.info.run_id, done.data.tags, experiment_id)
+                cv = {k: v for k, v in done.data.metrics.items() if k.startswith("cv_")}
+                return self._result(done.info.run_id, done.data.tags, experiment_id, cv)
             attempt = f"try {getattr(context.get('ti'), 'try_number', '?')}"
             for abandoned in hook.close_abandoned_runs(experiment_id, tags, f"superseded by {attempt}"):
                 self.log.warning("Closed MLflow run %s of %s, left unfinished by an earlier try", abandoned, name)
@@ -134,9 +121,8 @@ class TrainCandidateOperator(MlflowBaseOperator):
 
     def _train(self, experiment_id: str, parent_run_id: str, tags: dict[str, str]) -> TrainedCandidate:
         import mlflow
-        import mlflow.sklearn
-        from mlflow.models import infer_signature
 
+        from airflow_mlops.ml.flavors import log_model
         from airflow_mlops.ml.metrics import compute_metrics
 
         self._started_run = None
@@ -160,39 +146,55 @@ class TrainCandidateOperator(MlflowBaseOperator):
                     "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
                     "preprocessing": json.dumps(self.candidate.get("preprocessing", {}), sort_keys=True),
                     **{f"param.{k}": json.dumps(v) for k, v in self.candidate.get("params", {}).items()},
+                    **({"class_weight": json.dumps(weight)} if (weight := self.candidate.get("class_weight")) else {}),
                     "data.rev": data["rev"],
                     "data.commit": data["commit"],
                     "data.md5": str(data["md5"]),
                     "n_train": len(train),
                 }
             )
-            pipeline = self._candidate_step(fit)
-            train_metrics = self._candidate_step(lambda: compute_metrics(pipeline, features, labels, self.problem))
-            mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
-            example = features.head(3)
-            signature = self._candidate_step(lambda: infer_signature(example, pipeline.predict(example)))
-            trusted = self._candidate_step(lambda: skops_trusted_types(pipeline))
-            info = mlflow.sklearn.log_model(
-                pipeline,
-                name="model",
-                signature=signature,
-                input_example=example,
-                pip_requirements=pip_requirements(),
-                skops_trusted_types=trusted,
+            model = self._candidate_step(fit)
+            info, predictor, flavor = self._candidate_step(lambda: log_model(model, features, labels, self.problem))
+            train_metrics = self._candidate_step(
+                lambda: compute_metrics(predictor, features, labels, self.problem, self.average)
             )
-            mlflow.set_tags({tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)})
+            mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
+            cv = self._candidate_step(lambda: self._cross_validate(features, labels))
+            if cv:
+                mlflow.log_metrics(cv)
+            mlflow.set_tags({tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id), tag.MODEL_FLAVOR: flavor})
             run_id = run.info.run_id
         self.log.info("Trained %s: train metrics %s", self.candidate["name"], train_metrics)
-        return self._result(run_id, {tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)}, experiment_id)
+        uri_tags = {tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)}
+        return self._result(run_id, uri_tags, experiment_id, cv)
+
+    def _cross_validate(self, features: Any, labels: Any) -> dict[str, float]:
+        """``cv_<metric>_mean``/``_std`` over ``cv_folds`` folds of the training split, each fitted afresh."""
+        if self.cv_folds < 2:
+            return {}
+        from airflow_mlops.ml.cross_validation import cross_validate
+
+        return cross_validate(
+            lambda x, y: self._fitter(x, y)(),
+            features,
+            labels,
+            problem=self.problem,
+            folds=self.cv_folds,
+            seed=self.cv_seed,
+            average=self.average,
+        )
 
     def _fitter(self, features: Any, labels: Any) -> Any:
         """A zero-argument callable that fits the candidate: an estimator pipeline or a trainer."""
-        from airflow_mlops.ml.estimators import build_pipeline, train_with_function
+        from airflow_mlops.ml.estimators import build_pipeline, fit_weighted, train_with_function
 
         allowed = settings.allowed_import_prefixes()
         params = self.candidate.get("params", {})
+        class_weight = self.candidate.get("class_weight")
         if self.candidate.get("trainer"):
             trainer = self.candidate["trainer"]
+            if class_weight is not None:
+                params = {**params, "class_weight": class_weight}
             return lambda: train_with_function(
                 trainer_path=trainer, params=params, features=features, labels=labels, allowed_prefixes=allowed
             )
@@ -203,10 +205,12 @@ class TrainCandidateOperator(MlflowBaseOperator):
             features=features,
             allowed_prefixes=allowed,
         )
-        return lambda: pipeline.fit(features, labels)
+        return lambda: fit_weighted(pipeline, features, labels, class_weight)
 
-    def _result(self, run_id: str, tags: Mapping[str, str], experiment_id: str) -> TrainedCandidate:
-        return {
+    def _result(
+        self, run_id: str, tags: Mapping[str, str], experiment_id: str, cv: Mapping[str, float] | None = None
+    ) -> TrainedCandidate:
+        result: TrainedCandidate = {
             "candidate": self.candidate["name"],
             "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
             "params": self.candidate.get("params", {}),
@@ -216,3 +220,6 @@ class TrainCandidateOperator(MlflowBaseOperator):
             "model_uri": tags[tag.MODEL_URI],
             "model_id": tags.get(tag.MODEL_ID),
         }
+        if cv:
+            result["cv_metrics"] = dict(cv)
+        return result

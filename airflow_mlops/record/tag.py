@@ -47,6 +47,8 @@ ROLE_DRIFT = "drift"
 # --- a trained candidate's run -----------------------------------------------------------------
 MODEL_URI = "mlops.model_uri"
 MODEL_ID = "mlops.model_id"
+#: The MLflow flavor the model was logged with (sklearn, xgboost, lightgbm, pytorch, pyfunc; ml/flavors.py).
+MODEL_FLAVOR = "mlops.model_flavor"
 
 # --- lineage, on candidate runs and registered versions --------------------------------------------
 DATA_PREFIX = "mlops.data."

@@ -14,12 +14,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Problem
+from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
 from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_field_rule
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
-from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec
+from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec, CrossValidationSpec
 
 
 class RetrainingPipelineSpec(PipelineBase):
@@ -27,10 +27,17 @@ class RetrainingPipelineSpec(PipelineBase):
 
     template: Literal["retraining"] = "retraining"
     problem: Problem = "classification"
+    average: Average | None = Field(
+        None,
+        description="How precision, recall, f1 and roc_auc are averaged over the classes of a multiclass "
+        "problem: macro (every class counts the same; the default), weighted (by class size) or micro "
+        "(over all rows). Two classes score the positive class (the larger label). Classification only.",
+    )
     data: DataSpec
     validation: ValidationSpec
     models: list[CandidateSpec] = Field(..., min_length=1)
     candidates: CandidatesSpec = CandidatesSpec()
+    cross_validation: CrossValidationSpec | None = None
     select_by: str
     gate: GateSpec
     approval: ApprovalSpec = ApprovalSpec()
@@ -41,6 +48,11 @@ class RetrainingPipelineSpec(PipelineBase):
         """``data.split.stratify`` as written, or by default true for classification and false for regression."""
         written = self.data.split.stratify
         return self.problem == "classification" if written is None else written
+
+    @property
+    def averaging(self) -> Average:
+        """``average`` as written, or macro."""
+        return self.average or "macro"
 
     def step_names(self) -> tuple[str, ...]:
         steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
@@ -92,6 +104,26 @@ class RetrainingPipelineSpec(PipelineBase):
                 )
             seen.add(model.name)
         return issues
+
+    @cross_field_rule("problem", "average")
+    def _average_is_for_classification(self) -> list[SemanticIssue]:
+        if self.problem != "regression" or self.average is None:
+            return []
+        return [(("average",), "average applies to classification only", "remove it for regression")]
+
+    @cross_field_rule("problem", "models")
+    def _class_weight_is_for_classification(self) -> list[SemanticIssue]:
+        if self.problem != "regression":
+            return []
+        return [
+            (
+                ("models", index, "class_weight"),
+                "class_weight applies to classification only",
+                "remove it, or set problem: classification",
+            )
+            for index, model in enumerate(self.models)
+            if model.class_weight is not None
+        ]
 
 
 class BatchScoringPipelineSpec(PipelineBase):

@@ -13,6 +13,11 @@ from pydantic import Field, ValidationInfo, field_validator
 from airflow_mlops.errors import SpecValueError
 from airflow_mlops.spec.models_base import IDENTIFIER, ParamValue, StrictModel, check_import_path
 
+#: Estimator packages whose models are trained on the features as they are and logged in their
+#: own MLflow flavor (ml/flavors.py): gradient-boosted trees need no scaling and handle missing
+#: values themselves, and a scikit-learn Pipeline around them could only be saved with skops.
+TREE_FRAMEWORKS = ("xgboost", "lightgbm")
+
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
 
 
@@ -74,13 +79,24 @@ class CandidateSpec(StrictModel):
     """One model to train: an allowlisted estimator, or your own training function."""
 
     name: str = Field(..., pattern=IDENTIFIER)
-    estimator: str | None = Field(None, description="Import path of the estimator class, e.g. sklearn.svm.SVC.")
+    estimator: str | None = Field(
+        None,
+        description="Import path of the estimator class, e.g. sklearn.svm.SVC, or (once an administrator allows "
+        "their prefixes) xgboost.XGBClassifier, lightgbm.LGBMRegressor; those take no preprocessing.",
+    )
     trainer: str | None = Field(
         None,
         description="Your training function 'package.module:function'; it gets (features, labels, params) "
-        "and returns a fitted scikit-learn compatible model.",
+        "and returns a fitted model: scikit-learn compatible (XGBoost and LightGBM included), a torch.nn.Module "
+        "or an mlflow.pyfunc.PythonModel (docs/frameworks.md).",
     )
     params: dict[str, ParamValue] = Field(default_factory=dict)
+    class_weight: Literal["balanced"] | dict[str | int, float] | None = Field(
+        None,
+        description="Classification only: 'balanced' or a weight per class label, applied as sample weights "
+        "when the estimator is fitted (any estimator whose fit() takes sample_weight, XGBoost and LightGBM "
+        "included); a trainer receives it as params['class_weight'].",
+    )
     preprocessing: PreprocessingSpec = PreprocessingSpec()
     resources: ResourcesSpec = ResourcesSpec()
 
@@ -112,6 +128,24 @@ class CandidateSpec(StrictModel):
                     "your training function receives the raw features; preprocess inside it",
                 )
             )
+        tree = self.estimator is not None and self.estimator.partition(".")[0] in TREE_FRAMEWORKS
+        if tree and "preprocessing" in self.model_fields_set:
+            issues.append(
+                (
+                    (*loc, "preprocessing"),
+                    f"preprocessing does not apply to {str(self.estimator).partition('.')[0]} estimators",
+                    "they are trained on the numeric features as they are (trees need no scaling and handle "
+                    "missing values); encode categories upstream or in a trainer",
+                )
+            )
+        if self.class_weight is not None and "class_weight" in self.params:
+            issues.append(
+                (
+                    (*loc, "class_weight"),
+                    "class_weight is set twice, here and in params",
+                    "keep the candidate's class_weight: it works for every estimator; remove params.class_weight",
+                )
+            )
         if self.resources.wants_pod and "pod_override" in self.resources.executor_config:
             issues.append(
                 (
@@ -121,6 +155,21 @@ class CandidateSpec(StrictModel):
                 )
             )
         return issues
+
+
+class CrossValidationSpec(StrictModel):
+    """K-fold cross-validation of every candidate on the training split, recorded beside its test metrics.
+
+    The gate still judges the held-out test rows; the folds show how stable a candidate is.
+    """
+
+    folds: int = Field(
+        5,
+        ge=2,
+        le=20,
+        description="Number of folds (stratified for classification), cut with data.split.seed. Each candidate "
+        "is fitted once per fold; its run records cv_<metric>_mean and cv_<metric>_std.",
+    )
 
 
 class CandidatesSpec(StrictModel):

@@ -31,8 +31,8 @@ class PipelineEnv:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.dags = root / "dags"
-        (self.dags / "pipelines" / "suites").mkdir(parents=True)
-        shutil.copy(EXAMPLE_SUITE, self.dags / "pipelines" / "suites" / "breast_cancer.yaml")
+        (self.dags / "pipelines").mkdir(parents=True)
+        shutil.copytree(EXAMPLE_SUITE.parent, self.dags / "pipelines" / "suites")
         self.env = demo_environment(root, self.dags)
         self.tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
         subprocess.run(
@@ -44,8 +44,8 @@ class PipelineEnv:
         self.repo = create_data_repo(root / "data-repo", root / "dvc-remote")
         self._runs = 0
 
-    def commit_data(self, content: bytes, message: str, tag: str | None = None) -> str:
-        return commit_data_version(self.repo, DATA_PATH, content, message, tag)
+    def commit_data(self, content: bytes, message: str, tag: str | None = None, path: str = DATA_PATH) -> str:
+        return commit_data_version(self.repo, path, content, message, tag)
 
     def write_pipeline(self, dag_id: str, **overrides: Any) -> dict[str, Any]:
         """The example pipeline under another dag_id, with top-level sections replaced."""

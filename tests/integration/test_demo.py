@@ -178,7 +178,8 @@ def _lineage_facts(demo: dict[str, Any], n: int, summary_reasons: list[str]) -> 
     test_metrics = "  ".join(f"{m} {table[winner][m]}" for m in COLUMNS)
     against = "vs champion v1" if n == 2 else "no champion yet"
     run_id = demo["run_ids"][n]
-    passed = f"PROMOTE {winner}: {len(summary_reasons)}/{len(summary_reasons)} rules passed"
+    rules = len(summary_reasons)
+    passed = f"PROMOTE {winner}: {rules}/{rules} rules passed (precision, recall, f1, roc_auc: positive class 1)"
     return [
         f" by {DAG} / {run_id}\n",
         f"  data        {DATA_PATH} @ {REV} -> commit {demo['commits'][n]}\n",

@@ -135,7 +135,7 @@ def test_candidate_runs_record_params_metrics_and_a_model_with_signature(
     import mlflow.pyfunc
     from mlflow.artifacts import download_artifacts
 
-    from airflow_mlops.operators.train import pip_requirements
+    from airflow_mlops.ml.flavors import pip_requirements
 
     client = deployment.client()
     experiment = client.get_experiment_by_name("bc_retrain")
@@ -162,7 +162,7 @@ def test_candidate_runs_record_params_metrics_and_a_model_with_signature(
         assert info.signature is not None
         assert info.signature.inputs.input_names() == [c for c in data_versions()[0].columns if c != "target"]
         requirements = Path(mlflow.pyfunc.get_model_dependencies(model_uri)).read_text().split()
-        assert sorted(r for r in requirements if not r.startswith("mlflow")) == sorted(pip_requirements())
+        assert sorted(r for r in requirements if not r.startswith("mlflow")) == sorted(pip_requirements("sklearn"))
     # The full Great Expectations result is on the DAG run's pipeline run, not only its summary.
     pipeline_runs = client.search_runs(
         [experiment.experiment_id], filter_string=f"tags.`mlops.run_id` = '{run_id}' and tags.`mlops.role` = 'pipeline'"

@@ -107,7 +107,7 @@ def _log_model(model: Any, train: Any, experiment_id: str, tags: dict[str, str])
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from airflow_mlops.operators.train import skops_trusted_types
+    from airflow_mlops.ml.flavors import skops_trusted_types
 
     features, labels = train.drop(columns=["target"]), train["target"]
     model.fit(features, labels)

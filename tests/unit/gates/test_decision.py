@@ -23,6 +23,7 @@ from airflow_mlops.gates.decision import (
     decide,
     select_best,
 )
+from airflow_mlops.gates.metrics import direction_of
 
 SETTINGS = settings(max_examples=200, deadline=None)
 NAN = float("nan")
@@ -160,7 +161,7 @@ def test_decision_is_conjunction_of_outcomes_one_per_rule(inputs: dict[str, obje
     for rule, outcome in zip(rules, verdict.outcomes[extra:], strict=True):
         assert outcome.metric == rule.metric
         assert outcome.kind == ("threshold" if isinstance(rule, ThresholdRule) else "champion")
-        assert outcome.rule == rule.describe()
+        assert outcome.rule == rule.describe(direction_of(rule.metric, inputs["problem"]))  # type: ignore[arg-type]
         assert outcome.reason
     summary = verdict.summary()
     assert summary.startswith(f"{verdict.decision.upper()} challenger: ")
@@ -576,7 +577,7 @@ def test_rmse_min_gain_met_promotes() -> None:
     assert verdict.decision == "promote"
     (outcome,) = verdict.outcomes
     assert outcome.threshold == pytest.approx(1.05)
-    assert outcome.rule == "rmse gains at least 0.05 over champion"
+    assert outcome.rule == "rmse falls at least 0.05 below champion"
     assert outcome.reason == "rmse 1.0000 meets <= 1.0500 (champion 1.1000)"
     assert verdict.summary() == "PROMOTE challenger: 1/1 rules passed"
 
@@ -599,7 +600,7 @@ def test_relative_tolerances_scale_with_abs_champion() -> None:
     assert champion_bound(drop, -0.5, "higher") == pytest.approx(-0.55)
     assert champion_bound(drop, 0.8, "higher") == pytest.approx(0.72)
     gain = ChampionRule("log_loss", min_gain=0.25, relative=True)
-    assert gain.describe() == "log_loss gains at least 0.25 (relative) over champion"
+    assert gain.describe("lower") == "log_loss falls at least 0.25 (relative) below champion"
     assert champion_bound(gain, 0.4, "lower") == pytest.approx(0.3)
     verdict = run(
         problem="classification",
@@ -613,7 +614,7 @@ def test_relative_tolerances_scale_with_abs_champion() -> None:
 
 def test_default_champion_rule_requires_no_worsening() -> None:
     rule = ChampionRule("mae")
-    assert rule.describe() == "mae drops at most 0 below champion"
+    assert rule.describe("lower") == "mae may rise at most 0 over champion"
     common = {"problem": "regression", "champion_metrics": {"mae": 2.0}, "rules": [rule]}
     assert run(candidate_metrics={"mae": 2.0}, **common).decision == "promote"
     assert run(candidate_metrics={"mae": 2.001}, **common).decision == "reject"
@@ -804,3 +805,23 @@ def test_contradictory_rules_are_refused() -> None:
         ThresholdRule("f1")
     with pytest.raises(ValueError, match="both max_drop and min_gain"):
         ChampionRule("f1", max_drop=0.1, min_gain=0.1)
+
+
+def test_averaging_is_named_on_class_averaged_rules_and_in_the_summary() -> None:
+    verdict = run(
+        problem="classification",
+        candidate_metrics={"f1": 0.9, "accuracy": 0.95, "recall[region=north]": 0.8},
+        champion_metrics=None,
+        rules=[ThresholdRule("f1", min=0.8), ThresholdRule("accuracy", min=0.9), ThresholdRule("recall", min=0.7,
+               slice_by="region")],
+        averaging="weighted average over 3 classes",
+    )  # fmt: skip
+    assert [o.rule for o in verdict.outcomes] == [
+        "f1 >= 0.8 (weighted average over 3 classes)",
+        "accuracy >= 0.9",
+        "recall[region=north] >= 0.7 (weighted average over 3 classes)",
+    ]
+    assert verdict.summary().endswith(
+        "3/3 rules passed (precision, recall, f1, roc_auc: weighted average over 3 classes)"
+    )
+    assert Verdict.from_dict(verdict.to_dict()) == verdict

@@ -1,0 +1,74 @@
+"""ml/cross_validation.py: folds fitted the way the candidate is, for an estimator and for a torch trainer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from airflow_mlops.demo.datasets import wine_frame
+from airflow_mlops.errors import ConfigurationError
+from airflow_mlops.ml.cross_validation import cross_validate
+from airflow_mlops.ml.estimators import build_pipeline, train_with_function
+
+USER_CODE = Path(__file__).resolve().parents[1] / "fixtures" / "user_code"
+PREFIXES = ("sklearn.", "acme_ml.")
+WINE = wine_frame()
+FEATURES, LABELS = WINE.drop(columns=["target"]), WINE["target"]
+
+
+@pytest.fixture(autouse=True)
+def _user_code(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.syspath_prepend(str(USER_CODE))
+    yield
+
+
+def _logreg(features: pd.DataFrame, labels: pd.Series) -> object:
+    pipeline = build_pipeline(
+        estimator_path="sklearn.linear_model.LogisticRegression",
+        params={"max_iter": 500},
+        preprocessing={},
+        features=features,
+        allowed_prefixes=PREFIXES,
+    )
+    return pipeline.fit(features, labels)
+
+
+def test_each_fold_is_fitted_afresh_and_scored_on_rows_it_did_not_see() -> None:
+    fitted: list[int] = []
+
+    def fit(features: pd.DataFrame, labels: pd.Series) -> object:
+        fitted.append(len(features))
+        return _logreg(features, labels)
+
+    result = cross_validate(fit, FEATURES, LABELS, problem="classification", folds=3, seed=0, average="weighted")
+    assert len(fitted) == 3 and all(abs(n - len(WINE) * 2 / 3) <= 2 for n in fitted)
+    assert set(result) == {f"cv_{m}_{s}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+                           for s in ("mean", "std")}  # fmt: skip
+    assert 0.9 < result["cv_accuracy_mean"] <= 1 and 0 <= result["cv_accuracy_std"] < 0.1
+    again = cross_validate(_logreg, FEATURES, LABELS, problem="classification", folds=3, seed=0, average="weighted")
+    assert again == result  # the seed fixes the folds
+
+
+def test_a_torch_trainer_is_cross_validated_through_its_predictor() -> None:
+    def fit(features: pd.DataFrame, labels: pd.Series) -> object:
+        return train_with_function(
+            trainer_path="acme_ml.torch_training:train_mlp",
+            params={"epochs": 10},
+            features=features,
+            labels=labels,
+            allowed_prefixes=PREFIXES,
+        )
+
+    result = cross_validate(fit, FEATURES, LABELS, problem="classification", folds=2, seed=0)
+    assert result["cv_f1_mean"] > 0.8 and "cv_log_loss_mean" in result
+
+
+def test_more_folds_than_rows_of_a_class_is_refused_naming_the_class() -> None:
+    few = pd.concat([WINE[WINE["target"] != 2], WINE[WINE["target"] == 2].head(3)])
+    with pytest.raises(
+        ConfigurationError, match=r"folds 5 needs at least 5 training rows of each class; class 2 has 3"
+    ):
+        cross_validate(_logreg, few.drop(columns=["target"]), few["target"], problem="classification", folds=5, seed=0)
