@@ -53,6 +53,9 @@ def run_cli(command: str, action: Callable[[], int]) -> int:
     from airflow.sdk.exceptions import AirflowException
     from mlflow.exceptions import MlflowException
 
+    from airflow_mlops.observability.emit import use_airflow_config
+
+    use_airflow_config()  # a promotion or rollback from a shell is counted as one from a task is
     try:
         return action()
     except (AirflowException, MlflowException) as err:

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Problem
 from airflow_mlops.spec.models_base import StrictModel
+from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
@@ -34,6 +35,7 @@ class RetrainingPipelineSpec(PipelineBase):
     gate: GateSpec
     approval: ApprovalSpec = ApprovalSpec()
     registry: RegistrySpec
+    card: CardSpec = Field(CardSpec(), description="Intended use and owners, shown on each version's model card.")
 
     @property
     def stratify_split(self) -> bool:
