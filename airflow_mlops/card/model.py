@@ -10,15 +10,13 @@ the worst and the best slice is computed here from them (see :mod:`airflow_mlops
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from airflow_mlops.gates.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, Direction, split_slice_key
 from airflow_mlops.gates.slices import slice_columns, slice_spread
-
-if TYPE_CHECKING:
-    from airflow_mlops.record.lineage import VersionLineage
+from airflow_mlops.record.lineage import DataLineage, VersionLineage
 
 #: Which way is better for each metric the pipeline computes (names do not overlap between problems).
 _DIRECTIONS: dict[str, Direction] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
@@ -74,7 +72,7 @@ class ModelCard(_Card):
     purpose: Purpose = Purpose()
     dag_id: str | None = None
     run_id: str | None = None
-    data: dict[str, str | None] = {}
+    data: DataLineage = DataLineage()
     validation_success: bool | None = None
     validation: dict[str, Any] = {}
     candidate: str | None = None
@@ -148,7 +146,7 @@ def build_card(
         purpose=Purpose(**{k: v for k, v in (purpose or {}).items() if k in Purpose.model_fields}),
         dag_id=lineage.dag_id,
         run_id=lineage.run_id,
-        data=lineage.data.model_dump(),
+        data=lineage.data,
         validation_success=lineage.validation.success,
         validation=_validation(lineage.validation.statistics),
         candidate=lineage.training.candidate,

@@ -64,7 +64,7 @@ def test_the_card_carries_the_record_and_the_purpose() -> None:
     card = build_card("bc_model", "4", _lineage(), PURPOSE)
     assert card.purpose.owners == ["ml-team@example.com", "Dr. Who"]
     assert (card.dag_id, card.run_id, card.candidate, card.training_run_id) == ("bc", "manual__1", "forest", "run123")
-    assert card.data["commit"] == "c0ffee" and card.validation_success is True
+    assert card.data.commit == "c0ffee" and card.validation_success is True
     assert card.validation["successful_expectations"] == 12
     assert card.n_test == 143
     assert list(card.metrics) == ["f1", "recall", "log_loss"]  # whole-set only, in the usual order
@@ -108,6 +108,6 @@ def test_no_recorded_text_reaches_html_or_markdown_as_markup() -> None:
     for html in (to_html(card), to_html_fragment(card)):
         assert "<script>" not in html and "&lt;script&gt;" in html
     text = to_markdown(card)
-    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "<script>" not in text and "&lt;script>" in text
     assert "[link](" not in text and "**bold**" not in text and " | **" not in text
     assert md("a|b\nc") == "a\\|b c"
