@@ -292,7 +292,9 @@ def test_gate_can_be_asked_to_fail_the_run(deployment: PipelineEnv, two_runs: di
     assert _aliases(deployment) == {"champion": "2", "previous": "1"}
 
 
-def test_bad_data_stops_the_run_before_training(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
+def test_bad_data_stops_the_run_before_training(
+    deployment: PipelineEnv, two_runs: dict[str, Any], statsd: StatsdListener
+) -> None:
     _, v2 = data_versions()
     bad = v2.copy()
     bad.loc[:40, "target"] = None  # unlabelled rows
@@ -312,6 +314,10 @@ def test_bad_data_stops_the_run_before_training(deployment: PipelineEnv, two_run
     # The failed validation is on record, with what failed.
     tags = _pipeline_run_tags(deployment, "bc_bad", outcome["run_id"])
     assert tags["mlops.validation.success"] == "false"
+    # ... and on the metrics the validation alert reads, sent before the task failed.
+    sent = statsd.named("airflow.mlops.validation.success_percent.bc_bad")
+    assert 0 <= sent["airflow.mlops.validation.success_percent.bc_bad"] < 100
+    assert not any(k.startswith("airflow.mlops.gate.") and "bc_bad" in k for k in statsd.named("airflow.mlops."))
 
 
 def _with_region(frame: Any) -> Any:

@@ -27,7 +27,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = ROOT / "airflow_mlops" / "plugins"
-UI_DIRS = (PLUGINS / "static", PLUGINS / "templates")
+# The model card templates render the card in the ML view and in the artifacts register stores.
+UI_DIRS = (PLUGINS / "static", PLUGINS / "templates", ROOT / "airflow_mlops" / "card" / "templates")
 # The one absolute URL allowed in UI assets: an SVG's namespace, an identifier that is never fetched.
 ALLOWED_URLS = {'xmlns="http://www.w3.org/2000/svg"'}
 URL = re.compile(r"""(?:xmlns(?::\w+)?=["'])?https?://[^\s"'<>)]*["']?""", re.IGNORECASE)
