@@ -109,7 +109,7 @@ def test_provider_metadata_ships_and_matches_provider_yaml(wheel: zipfile.ZipFil
     assert re.search(r"^Classifier: Framework :: Apache Airflow :: Provider$", metadata, re.MULTILINE)
 
 
-@pytest.mark.parametrize("path", _ui_files(), ids=lambda p: p.relative_to(PLUGINS).as_posix())
+@pytest.mark.parametrize("path", _ui_files(), ids=lambda p: p.relative_to(ROOT / "airflow_mlops").as_posix())
 def test_ui_files_fetch_nothing_from_other_hosts(path: Path) -> None:
     text = path.read_text()
     urls = [m.group(0) for m in URL.finditer(text)]
