@@ -149,7 +149,7 @@ class OutcomeRecord(TypedDict):
 
     rule: str
     metric: str
-    kind: Literal["threshold", "champion", "sample_size", "slice"]
+    kind: Literal["threshold", "champion", "sample_size", "slice", "slice_gap"]
     candidate_value: float | None
     champion_value: float | None
     threshold: float | None

@@ -64,6 +64,7 @@ def pipeline_run_report(
             report["mlflow_run_id"] = parent.info.run_id
         registered = hook.find_model_version(model_name, {tag.DAG_ID: dag_id, tag.RUN_ID: run_id})
         report["registered_version"] = str(registered.version) if registered else None
+        report["registered_run_id"] = registered.run_id if registered else None
         champion = hook.alias_version(model_name, alias)
         previous = hook.alias_version(model_name, previous_alias)
         report["aliases"] = {
@@ -103,6 +104,11 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     lines += _decision_lines(report)
     registered = report.get("registered_version")
     lines.append(f"  registered  {report['model_name']} v{registered}" if registered else "  registered  nothing")
+    if registered:
+        lines.append(
+            f"  model card  airflow-mlops card {report['model_name']}/{registered}  "
+            f"(runs:/{report.get('registered_run_id')}/{paths.MODEL_CARD_MARKDOWN}, and on the version's page)"
+        )
     aliases = report.get("aliases", {})
     lines.append("  aliases     " + ", ".join(f"@{k} -> {'v' + v if v else 'none'}" for k, v in aliases.items()))
     return "\n".join(lines)

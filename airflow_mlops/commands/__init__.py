@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "airflow_mlops.commands.promote",
     "airflow_mlops.commands.rollback",
     "airflow_mlops.commands.lineage",
+    "airflow_mlops.commands.card",
 )
 
 

@@ -29,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
         _print_result(result, args.model, args.previous_alias)
         return 0
 
-    return run_cli("promote", action)
+    return run_cli("promote", action, metrics=True)
 
 
 def _print_result(result: dict[str, object], model: str, previous_alias: str) -> None:

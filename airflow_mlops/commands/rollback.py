@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"@{args.alias} of {args.model} rolled back: {moved_from} -> v{result['version']} ({kept})")
         return 0
 
-    return run_cli("rollback", action)
+    return run_cli("rollback", action, metrics=True)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -180,6 +180,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             dataset=prepare.output,
             model_name=spec.registry.model_name,
             lineage=lineage,
+            card=spec.card.model_dump(),
             **mlflow,
         )
         PromoteModelOperator(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops.gates.metrics import AVERAGED_METRICS, Direction, Problem, direction_of, slice_keys
+from airflow_mlops.gates.slices import SliceGapRule, slice_spread
 
 if TYPE_CHECKING:
     from airflow_mlops.contracts import OutcomeRecord, VerdictRecord
@@ -79,7 +80,7 @@ class ChampionRule:
         return f"{self.metric} {worse.format(self.max_drop or 0.0, unit)} champion"
 
 
-Rule = ThresholdRule | ChampionRule
+Rule = ThresholdRule | ChampionRule | SliceGapRule
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class RuleOutcome:
 
     rule: str
     metric: str
-    kind: Literal["threshold", "champion", "sample_size", "slice"]
+    kind: Literal["threshold", "champion", "sample_size", "slice", "slice_gap"]
     candidate_value: float | None
     champion_value: float | None
     threshold: float | None
@@ -258,6 +259,20 @@ def _check_champion(
     return outcome(ok, f"{rule.metric} {value:.4f} {verb} {cmp} {bound:.4f} (champion {champ:.4f})", bound)
 
 
+def _check_slice_gap(rule: SliceGapRule, metrics: Mapping[str, float], direction: Direction) -> RuleOutcome:
+    spread = slice_spread(metrics, rule.metric, rule.slice_by, direction)
+    if spread is None:
+        reason = f"fewer than two slices of {rule.slice_by} had enough test rows to compare {rule.metric}"
+        return RuleOutcome(rule.describe(), rule.metric, "slice_gap", None, None, rule.max_slice_gap, False, reason)
+    ok = spread.gap <= rule.max_slice_gap + _EPSILON
+    reason = (
+        f"{rule.metric} gap {spread.gap:.4f} between {rule.slice_by}={spread.worst} ({spread.worst_value:.4f}) and "
+        f"{rule.slice_by}={spread.best} ({spread.best_value:.4f}) is {'within' if ok else 'above'} "
+        f"the maximum {rule.max_slice_gap:g}"
+    )
+    return RuleOutcome(rule.describe(), rule.metric, "slice_gap", spread.gap, None, rule.max_slice_gap, ok, reason)
+
+
 def decide(
     *,
     candidate: str,
@@ -301,6 +316,9 @@ def decide(
         )
     for rule in rules:
         direction = direction_of(rule.metric, problem)
+        if isinstance(rule, SliceGapRule):
+            outcomes.append(_check_slice_gap(rule, candidate_metrics, direction))
+            continue
         judged = [*candidate_metrics, *missing[0]]
         for one in _per_slice(rule, judged):
             if isinstance(one, ThresholdRule):
@@ -339,7 +357,7 @@ def _averaged(outcome: RuleOutcome, averaging: str) -> RuleOutcome:
     return replace(outcome, rule=f"{outcome.rule} ({averaging})")
 
 
-def _per_slice(rule: Rule, metrics: Sequence[str]) -> list[Rule]:
+def _per_slice(rule: ThresholdRule | ChampionRule, metrics: Sequence[str]) -> list[ThresholdRule | ChampionRule]:
     """The rule itself, or one copy per slice of its ``slice_by`` column (TFX-style slicing).
 
     Each copy names the slice's metric key, so its outcome says which slice passed or failed.

@@ -10,13 +10,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_mlops.gates.decision import ChampionRule, Rule, ThresholdRule
+from airflow_mlops.gates.slices import SliceGapRule
 
 
 def rules_from_spec(rules: Sequence[dict[str, Any]]) -> list[Rule]:
     """Gate rules as the spec serialises them (plain dicts) -> pure rule objects."""
     parsed: list[Rule] = []
     for rule in rules:
-        if rule.get("compare_to") == "champion":
+        if rule.get("max_slice_gap") is not None:
+            parsed.append(SliceGapRule(rule["metric"], str(rule["slice_by"]), float(rule["max_slice_gap"])))
+        elif rule.get("compare_to") == "champion":
             parsed.append(
                 ChampionRule(
                     rule["metric"], rule.get("max_drop"), rule.get("min_gain"), bool(rule.get("relative")),

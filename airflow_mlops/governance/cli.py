@@ -48,11 +48,19 @@ def cli_actor() -> str:
         return "cli:unknown"
 
 
-def run_cli(command: str, action: Callable[[], int]) -> int:
-    """Run a command; an expected failure becomes one line on stderr and exit code 1, not a traceback."""
+def run_cli(command: str, action: Callable[[], int], *, metrics: bool = False) -> int:
+    """Run a command; an expected failure becomes one line on stderr and exit code 1, not a traceback.
+
+    ``metrics``: the command moves an alias, so it sends metrics through Airflow's ``[metrics]``
+    backend as the ``promote`` task would; read-only commands start no metrics client.
+    """
     from airflow.sdk.exceptions import AirflowException
     from mlflow.exceptions import MlflowException
 
+    from airflow_mlops.observability.emit import use_airflow_config
+
+    if metrics:
+        use_airflow_config()
     try:
         return action()
     except (AirflowException, MlflowException) as err:

@@ -19,6 +19,7 @@ from airflow_mlops.governance.registry import (
     model_version,
     registered_model,
 )
+from airflow_mlops.observability import emit
 from airflow_mlops.record import tag
 from airflow_mlops.registry_lock import LockOwner, promotion_lock, registry_writer
 
@@ -159,6 +160,7 @@ def _move_alias(
     }
     for key, value in audit.items():
         writer.set_model_version_tag(model_name, version, key, value)
+    emit.alias_moved(model_name, action, now)
     append_history(
         client,
         model_name,

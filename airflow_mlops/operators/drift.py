@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.errors import ConfigurationError, DataValidationError, DataVersionError, DriftInputError
 from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import (
     MlflowBaseOperator,
     MlopsBaseOperator,
@@ -145,6 +146,7 @@ class DriftCheckOperator(MlflowBaseOperator):
         report["current"] = _ref_digest(self.data)
         mlflow_run_id = self._record(report, dag_id, run_id)
         summary: DriftSummary = report["summary"]
+        emit.drift(dag_id, {name: r["psi"] for name, r in report["features"].items()}, bool(summary["drifted"]))
         self.log.info(
             "%s: %d of %d features drifted (%s)",
             "DRIFT" if summary["drifted"] else "no drift",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
 from airflow_mlops.errors import MlopsError
+from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream, upstream_each
 from airflow_mlops.record import paths, tag
 
@@ -153,6 +154,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                 f"the current @{self.alias} {uri} cannot be scored on this test set: {type(err).__name__}: {err}"
             ) from err
         self.log.info("Champion %s on the same test rows: %s", uri, metrics)
+        emit.champion_age(self.model_name, (version.tags or {}).get(tag.PROMOTED_AT))
         score: ChampionScore = {
             "version": str(version.version),
             "run_id": version.run_id,

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops.errors import GateRejectedError, PermanentError
-from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, upstream
+from airflow_mlops.observability import emit
+from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
 from airflow_mlops.record import paths, tag
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class EvaluationGateOperator(MlflowBaseOperator):
         from airflow_mlops.gates.decision import decide, select_best
         from airflow_mlops.gates.rules import rules_from_spec
 
+        dag_id, _ = run_identity(context)
         evaluation = self.evaluation
         candidates = {c["candidate"]: c for c in evaluation["candidates"]}
         dropped = {d["candidate"]: d["error"] for d in evaluation.get("dropped") or []}
@@ -100,6 +102,10 @@ class EvaluationGateOperator(MlflowBaseOperator):
         for outcome in verdict.outcomes:
             self.log.info("%s %s", "PASS" if outcome.passed else "FAIL", outcome.reason)
         self.log.info("Gate verdict: %s", verdict.summary())
+        emit.gate_verdict(
+            dag_id, verdict.decision, {n: c["metrics"] for n, c in candidates.items()},
+            champion["metrics"] if champion else None,
+        )  # fmt: skip
         if not verdict.passed and self.on_reject == "fail":
             raise GateRejectedError(f"gate rejected {best}: {verdict.summary()}")
         return {"verdict": record, "candidate": candidates[best], "champion": champion}

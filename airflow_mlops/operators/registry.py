@@ -11,7 +11,7 @@ from airflow_mlops.governance.promotion import promote_version
 from airflow_mlops.links import ModelVersionLink
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
 from airflow_mlops.record import paths, tag
-from airflow_mlops.record.lineage import lineage_tags
+from airflow_mlops.record.lineage import VersionLineage
 from airflow_mlops.registry_lock import LockOwner
 
 if TYPE_CHECKING:
@@ -29,10 +29,12 @@ if TYPE_CHECKING:
 
 
 class RegisterModelOperator(MlflowBaseOperator):
-    """Create a model version for the gate's winner, carrying lineage tags.
+    """Create a model version for the gate's winner, carrying lineage tags and a model card.
 
     Only winners are registered, so the registry holds what may be served. Registration is
-    keyed by (dag_id, run_id): a retry finds the version it already created.
+    keyed by (dag_id, run_id): a retry finds the version it already created. The model card
+    (``card`` is the YAML's ``card:`` section) is built from the same lineage and stored on the
+    version's run as JSON, Markdown and HTML; a retry writes it again, identical.
     """
 
     operator_extra_links = (ModelVersionLink(),)
@@ -48,9 +50,11 @@ class RegisterModelOperator(MlflowBaseOperator):
         approval: Upstream[ApprovalRecord | None] = None,
         lineage: dict[str, str] | None = None,
         dataset: Upstream[PreparedDataset | None] = None,
+        card: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.card = card or {}
         self.dataset: PreparedDataset | None = upstream(dataset)
         self.gate: GateResult = upstream(gate)
         self.data: DataRef = upstream(data)
@@ -65,6 +69,19 @@ class RegisterModelOperator(MlflowBaseOperator):
             raise AirflowSkipException(f"gate rejected the challenger, nothing to register: {verdict['summary']}")
         dag_id, run_id = run_identity(context)
         candidate = self.gate["candidate"]
+        recorded = VersionLineage.from_pipeline(
+            dag_id=dag_id,
+            run_id=run_id,
+            data=self.data,
+            validation=self.validation,
+            gate=self.gate,
+            code=self.lineage,
+            # Who signed off, when a person had to (approval: manual); rejections never get here.
+            approval=self.approval,
+            # The data contract prepare_data checked, with the pipeline run's record of the check.
+            contract=self.dataset.get("contract") if self.dataset else None,
+            contract_uri=f"runs:/{self.validation['mlflow_run_id']}/{paths.DATA_CONTRACT}",
+        )
         hook = self.mlflow_hook
         with hook.session():
             existing = hook.find_model_version(self.model_name, {tag.DAG_ID: dag_id, tag.RUN_ID: run_id})
@@ -72,22 +89,12 @@ class RegisterModelOperator(MlflowBaseOperator):
                 self.log.info("Version %s was already registered by this run; reusing it", existing.version)
                 version = str(existing.version)
             else:
-                tags = lineage_tags(
-                    dag_id=dag_id,
-                    run_id=run_id,
-                    data=self.data,
-                    validation=self.validation,
-                    gate=self.gate,
-                    lineage=self.lineage,
-                    # Who signed off, when a person had to (approval: manual); rejections never get here.
-                    approval=self.approval,
-                    # The data contract prepare_data checked, with the pipeline run's record of the check.
-                    contract=self.dataset.get("contract") if self.dataset else None,
-                    contract_uri=f"runs:/{self.validation['mlflow_run_id']}/{paths.DATA_CONTRACT}",
-                )
                 description = tag.clip(f"{dag_id} {run_id}: {verdict['summary']}")
-                version = hook.register_version(self.model_name, candidate["model_uri"], tags, description)
+                version = hook.register_version(
+                    self.model_name, candidate["model_uri"], recorded.to_tags(), description
+                )
                 self.log.info("Registered %s version %s from %s", self.model_name, version, candidate["model_uri"])
+            self._log_card(version, recorded, candidate["mlflow_run_id"])
         return {
             "model_name": self.model_name,
             "version": version,
@@ -95,6 +102,18 @@ class RegisterModelOperator(MlflowBaseOperator):
             "source_run_id": candidate["mlflow_run_id"],
             "url": hook.model_version_url(self.model_name, version),
         }
+
+    def _log_card(self, version: str, recorded: VersionLineage, run_id: str) -> None:
+        """The version's model card, on its run (the one ``models:/name/version`` was logged in)."""
+        from airflow_mlops.card.model import build_card
+        from airflow_mlops.card.render import to_html, to_markdown
+
+        card = build_card(self.model_name, version, recorded, self.card)
+        client = self.mlflow_hook.get_client()
+        self.mlflow_hook.log_json(run_id, card.model_dump(mode="json"), paths.MODEL_CARD_DATA)
+        client.log_text(run_id, to_markdown(card), paths.MODEL_CARD_MARKDOWN)
+        client.log_text(run_id, to_html(card), paths.MODEL_CARD_HTML)
+        self.log.info("Model card of %s v%s: runs:/%s/%s", self.model_name, version, run_id, paths.MODEL_CARD_MARKDOWN)
 
 
 class PromoteModelOperator(MlflowBaseOperator):

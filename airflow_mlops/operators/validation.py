@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_mlops.errors import DataValidationError
 from airflow_mlops.hooks.dvc import DvcHook
 from airflow_mlops.links import MlflowRunLink, ValidationReportLink
+from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
 from airflow_mlops.record import paths, tag
 
@@ -63,6 +64,7 @@ class ValidateDataOperator(MlflowBaseOperator):
                 tags={tag.VALIDATION_SUCCESS: str(result["success"]).lower()},
                 metrics={"validation_success_percent": float(result["statistics"]["success_percent"] or 0.0)},
             )
+        emit.validation(dag_id, result["statistics"]["success_percent"])
         summary = gx.summarize(result)
         digest: ValidationDigest = {
             "success": summary["success"],

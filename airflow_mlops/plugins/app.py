@@ -34,7 +34,7 @@ from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessE
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag, requires_authenticated
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from airflow_mlops.errors import MlflowUnavailableError, NotFoundError
 from airflow_mlops.plugins import metadata, records, render, urls, views
@@ -169,6 +169,14 @@ def version_page(
 ) -> HTMLResponse:
     view = views.version_view(session, reader, readable, model_name, version)
     return _page(request, "version.html", title=f"{model_name} v{version}", **view)
+
+
+@pages.get("/models/{model_name}/versions/{version}/model_card.md", response_class=PlainTextResponse)
+def version_card_page(
+    model_name: str, version: str, session: SessionDep, reader: Reader, readable: ReadableDags
+) -> PlainTextResponse:
+    text = views.version_card_markdown(session, reader, readable, model_name, version)
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
 @pages.get("/mlflow-runs/{mlflow_run_id}", response_class=HTMLResponse)

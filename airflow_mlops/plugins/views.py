@@ -8,7 +8,11 @@ returned has credentials removed from URLs (``scrub``).
 
 from typing import Any
 
+from markupsafe import Markup
+
+from airflow_mlops.card.render import to_html_fragment, to_markdown
 from airflow_mlops.errors import MlflowUnavailableError, NotFoundError
+from airflow_mlops.governance.card import version_card
 from airflow_mlops.plugins import metadata, records, render, urls
 
 
@@ -266,9 +270,27 @@ def version_view(
     try:
         with reader.client() as client:
             info = records.version_lineage(client, model_name, version)
+            card, stored = version_card(client, model_name, version)
     except NotFoundError as err:
         raise NotFoundError(str(err), title="Version not found") from err
-    return scrubbed({"model_name": model_name, "dag_ids": dag_ids, "info": info, "mlflow_ui": reader.ui_base()})
+    view = scrubbed({"model_name": model_name, "dag_ids": dag_ids, "info": info, "mlflow_ui": reader.ui_base()})
+    # The card's own templates escape every value (autoescape), so its HTML is markup, not text.
+    view["card_html"] = Markup(to_html_fragment(card))
+    view["card_stored"] = stored
+    return view
+
+
+def version_card_markdown(
+    session: Any, reader: records.MlflowReader, readable: set[str], model_name: str, version: str
+) -> str:
+    """The version's model card as Markdown, for a repository."""
+    _model_dags(session, readable, model_name)
+    try:
+        with reader.client() as client:
+            card, _ = version_card(client, model_name, version)
+    except NotFoundError as err:
+        raise NotFoundError(str(err), title="Version not found") from err
+    return to_markdown(card)
 
 
 def mlflow_run_view(

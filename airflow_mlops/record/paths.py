@@ -20,3 +20,8 @@ GATE_RULES = "gate/rules.json"
 DRIFT_REPORT = "drift/report.json"
 #: Where a candidate's model is logged inside its run.
 MODEL = "model"
+#: A registered version's model card, on the version's own run (the candidate's): its data, as the
+#: CLI and the UI read it back, and the two renderings people open (see airflow_mlops.card).
+MODEL_CARD_DATA = "model_card/model_card.json"
+MODEL_CARD_MARKDOWN = "model_card/model_card.md"
+MODEL_CARD_HTML = "model_card/model_card.html"

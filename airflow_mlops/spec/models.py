@@ -16,6 +16,7 @@ from pydantic import Field
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
 from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_field_rule
+from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
@@ -42,6 +43,7 @@ class RetrainingPipelineSpec(PipelineBase):
     gate: GateSpec
     approval: ApprovalSpec = ApprovalSpec()
     registry: RegistrySpec
+    card: CardSpec = Field(CardSpec(), description="Intended use and owners, shown on each version's model card.")
 
     @property
     def stratify_split(self) -> bool:

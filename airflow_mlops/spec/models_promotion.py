@@ -80,16 +80,31 @@ class ChampionRuleSpec(StrictModel):
         return self
 
 
+class SliceGapRuleSpec(StrictModel):
+    """``{metric: recall, slice_by: region, max_slice_gap: 0.1}``: the best slice beats the worst by at most 0.1."""
+
+    metric: str
+    slice_by: SliceColumn = Field(..., description="The column whose slices are compared, e.g. a region or segment.")
+    max_slice_gap: float = Field(..., ge=0, description="The largest allowed difference between best and worst slice.")
+    min_slice_rows: int = Field(10, ge=1, description="Slices with fewer test rows are reported, not compared.")
+
+
 def _rule_kind(value: Any) -> str:
     # Pick the rule type from its keys so errors speak about the right kind of rule
-    # instead of listing why the value matched neither.
+    # instead of listing why the value matched none.
     if isinstance(value, dict):
+        if "max_slice_gap" in value:
+            return "slice_gap"
         return "champion" if "compare_to" in value else "threshold"
+    if isinstance(value, SliceGapRuleSpec):
+        return "slice_gap"
     return "champion" if isinstance(value, ChampionRuleSpec) else "threshold"
 
 
 GateRuleSpec = Annotated[
-    Annotated[ChampionRuleSpec, Tag("champion")] | Annotated[ThresholdRuleSpec, Tag("threshold")],
+    Annotated[ChampionRuleSpec, Tag("champion")]
+    | Annotated[ThresholdRuleSpec, Tag("threshold")]
+    | Annotated[SliceGapRuleSpec, Tag("slice_gap")],
     Discriminator(_rule_kind),
 ]
 

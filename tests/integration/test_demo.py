@@ -169,6 +169,27 @@ def test_run_2_compares_with_the_champion_on_the_same_rows_and_promotes(demo: di
     assert "  aliases     @champion -> v2, @previous -> v1" in lines
 
 
+def test_every_version_the_demo_registers_has_a_model_card(demo: dict[str, Any], tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    uri = demo["tracking"][1]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for n in (1, 2):
+        # The summary says where the card is: the command, and the artifact on the version's run.
+        found = re.search(
+            rf"^  model card  airflow-mlops card {MODEL}/{n}  \(runs:/(\w+)/model_card/model_card\.md",
+            demo["runs"][n],
+            re.M,
+        )
+        assert found, demo["runs"][n]
+        assert found.group(1) == client.get_model_version(MODEL, str(n)).run_id
+        card = Path(client.download_artifacts(found.group(1), "model_card/model_card.md", str(tmp_path / str(n))))
+        text = card.read_text()
+        assert text.startswith(f"# Model card: {MODEL.replace('_', chr(92) + '_')} version {n}\n"), text[:200]
+        assert EXAMPLE["card"]["owners"][0] in text and "Not for clinical use." in text
+        assert demo["commits"][n] in text and demo["md5"][n] in text
+
+
 def _lineage_facts(demo: dict[str, Any], n: int, summary_reasons: list[str]) -> list[str]:
     """The lines `airflow-mlops lineage` must print for the version run ``n`` registered."""
     table = _table(demo["runs"][n])

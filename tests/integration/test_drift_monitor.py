@@ -32,6 +32,7 @@ import yaml
 from airflow_mlops.demo.datasets import breast_cancer_frame, data_versions, to_csv_bytes
 from airflow_mlops.spec.yaml_source import PipelineYamlLoader
 from tests.integration.harness import DATA_PATH, REPO_ROOT, PipelineEnv, free_port
+from tests.statsd_capture import StatsdListener
 
 MODEL = "bc_drift_model"
 RETRAIN = "bc_retrain_on_drift"
@@ -139,11 +140,23 @@ def stable(deployment: PipelineEnv, champion: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def drifted(deployment: PipelineEnv, stable: dict[str, Any]) -> dict[str, Any]:
-    """Six features scaled by 1.5 with a little noise: what a unit change upstream looks like."""
+    """Six features scaled by 1.5 with a little noise: what a unit change upstream looks like.
+
+    This run's metrics go through Airflow's StatsD backend to a real UDP socket.
+    """
     _, v2 = data_versions()
     commit = deployment.commit_data(to_csv_bytes(_shifted(v2)), "upstream unit change")
-    outcome = deployment.run(MONITOR)
-    return {"commit": commit, "outcome": outcome}
+    statsd = StatsdListener()
+    metrics = {"AIRFLOW__METRICS__STATSD_ON": "True", "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port)}
+    deployment.env.update(metrics)
+    try:
+        outcome = deployment.run(MONITOR)
+        sent = statsd.named("airflow.mlops.")
+    finally:
+        statsd.close()
+        for key in metrics:
+            deployment.env.pop(key)
+    return {"commit": commit, "outcome": outcome, "metrics": sent}
 
 
 def _shifted(frame: Any) -> Any:
@@ -224,6 +237,11 @@ def test_drift_emits_the_asset_event_with_its_extra(
     assert report["summary"]["drifted"] is True
     assert all(report["features"][f]["drifted"] for f in SHIFTED)
     assert all(run.data.metrics[f"psi.{f}"] > 0.2 for f in SHIFTED)
+    # The drift alert's metrics: drift found, and every feature's PSI as recorded.
+    sent = drifted["metrics"]
+    assert sent[f"airflow.mlops.drift.detected.{MONITOR}"] == 1.0
+    psi = {k.rsplit(".", 1)[1]: v for k, v in sent.items() if k.startswith(f"airflow.mlops.drift.psi.{MONITOR}.")}
+    assert psi == pytest.approx({name: feature["psi"] for name, feature in report["features"].items()})
 
 
 def test_retraining_dag_is_queued_on_the_drift_asset(deployment: PipelineEnv, drifted: dict[str, Any]) -> None:

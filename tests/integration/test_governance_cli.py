@@ -15,6 +15,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from tests.integration.harness import PipelineEnv
+from tests.statsd_capture import StatsdListener
 
 DAG = "bc_gov"
 MODEL = "bc_gov_model"
@@ -46,10 +48,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> PipelineEnv:
     return env
 
 
-def cli(env: PipelineEnv, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(env: PipelineEnv, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     # The demo environment silences Python warnings; a person's shell does not, and stderr must
     # stay readable there (loading a model once printed thousands of Airflow deprecation lines).
-    shell = {k: v for k, v in env.env.items() if k != "PYTHONWARNINGS"}
+    shell = {k: v for k, v in env.env.items() if k != "PYTHONWARNINGS"} | (extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "airflow_mlops.cli", *args],
         env=shell,
@@ -133,16 +135,39 @@ def test_lineage_json_carries_the_same_facts(deployment: PipelineEnv) -> None:
     assert [(e["action"], e["from"], e["to"]) for e in info["history"]] == [("promote", "1", "2")]
 
 
+def test_card_prints_the_model_card_register_stored(deployment: PipelineEnv) -> None:
+    out = ok(cli(deployment, "card", f"{MODEL}@champion"))
+
+    tags = _tags(deployment, "2")
+    assert out.startswith("# Model card: bc\\_gov\\_model version 2\n")
+    assert f"commit {tags['mlops.data.commit']}" in out and "md5" in out
+    assert "## Where the slices differ most" not in out and "No slices" in out
+    assert "PASS f1 >= 0.8: f1 0." in out
+
+
 def test_rollback_restores_the_previous_champion_in_one_command(deployment: PipelineEnv) -> None:
-    # --tracking-uri wins over the connection: the named connection does not even exist.
-    out = ok(
-        cli(
-            deployment, "rollback", MODEL, "--reason", "v2 regressed in prod",
-            "--conn-id", "no_such_conn", "--tracking-uri", deployment.tracking_uri,
-        )
-    )  # fmt: skip
+    # --tracking-uri wins over the connection: the named connection does not even exist. The
+    # command sends its metrics as a task would, through Airflow's [metrics] settings.
+    statsd = StatsdListener()
+    metrics = {"AIRFLOW__METRICS__STATSD_ON": "True", "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port)}
+    try:
+        out = ok(
+            cli(
+                deployment, "rollback", MODEL, "--reason", "v2 regressed in prod",
+                "--conn-id", "no_such_conn", "--tracking-uri", deployment.tracking_uri, extra_env=metrics,
+            )
+        )  # fmt: skip
+        sent = statsd.named("airflow.mlops.")
+    finally:
+        statsd.close()
 
     assert f"@champion of {MODEL} rolled back: v2 -> v1 (@previous = v2)" in out
+    promoted_at = datetime.fromisoformat(_tags(deployment, "1")["mlops.promoted_at"]).timestamp()
+    assert sent == {
+        "airflow.mlops.registry.rollbacks.bc_gov_model": 1.0,
+        "airflow.mlops.champion.promoted_timestamp.bc_gov_model": promoted_at,
+        "airflow.mlops.champion.age_seconds.bc_gov_model": pytest.approx(0.0, abs=5),
+    }
     assert _aliases(deployment) == {"champion": "1", "previous": "2"}
     shown = ok(cli(deployment, "lineage", f"{MODEL}@champion"))
     assert f"{MODEL} v1  @champion" in shown

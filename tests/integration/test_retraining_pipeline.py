@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from tests.integration.harness import PipelineEnv
+from tests.statsd_capture import StatsdListener
 
 MODEL = "bc_model"
 LINEAGE_TAGS = (
@@ -41,8 +44,23 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> PipelineEnv:
 
 
 @pytest.fixture(scope="module")
-def two_runs(deployment: PipelineEnv) -> dict[str, Any]:
-    """Data v1 -> run 1 (first champion), data v2 -> run 2 (challenger vs champion)."""
+def statsd() -> Iterator[StatsdListener]:
+    udp = StatsdListener()
+    yield udp
+    udp.close()
+
+
+@pytest.fixture(scope="module")
+def two_runs(deployment: PipelineEnv, statsd: StatsdListener) -> dict[str, Any]:
+    """Data v1 -> run 1 (first champion), data v2 -> run 2 (challenger vs champion).
+
+    Airflow's StatsD backend sends every run's metrics to a real UDP socket; each run's are kept.
+    """
+    deployment.env.update(
+        AIRFLOW__METRICS__STATSD_ON="True",
+        AIRFLOW__METRICS__STATSD_HOST="127.0.0.1",
+        AIRFLOW__METRICS__STATSD_PORT=str(statsd.port),
+    )
     v1, v2 = data_versions()
     deployment.write_pipeline(
         "bc_retrain",
@@ -51,9 +69,12 @@ def two_runs(deployment: PipelineEnv) -> dict[str, Any]:
     )
     deployment.commit_data(to_csv_bytes(v1), "v1", "data-v1")
     first = deployment.run("bc_retrain")
+    first["metrics"] = statsd.named("airflow.mlops.")
+    statsd.received.clear()
     aliases_after_first = _aliases(deployment)
     commit_v2 = deployment.commit_data(to_csv_bytes(v2), "v2", "data-v2")
     second = deployment.run("bc_retrain")
+    second["metrics"] = statsd.named("airflow.mlops.")
     return {"first": first, "second": second, "aliases_after_first": aliases_after_first, "commit_v2": commit_v2}
 
 
@@ -126,6 +147,53 @@ def test_every_version_carries_lineage(deployment: PipelineEnv, two_runs: dict[s
     assert v2_tags["mlops.data.commit"] == two_runs["commit_v2"]
     _, v2 = data_versions()
     assert v2_tags["mlops.data.md5"] == hashlib.md5(to_csv_bytes(v2)).hexdigest()
+
+
+def test_each_run_sends_its_metrics_through_airflows_statsd_client(
+    deployment: PipelineEnv, two_runs: dict[str, Any]
+) -> None:
+    client = deployment.client()
+    for run, number in ((two_runs["first"], "1"), (two_runs["second"], "2")):
+        got = run["metrics"]
+        assert got["airflow.mlops.gate.passed.bc_retrain"] == 1.0
+        assert got["airflow.mlops.gate.decisions.bc_retrain.promote"] == 1.0
+        assert got["airflow.mlops.validation.success_percent.bc_retrain"] == 100.0
+        assert got["airflow.mlops.registry.promotions.bc_model"] == 1.0
+        promoted_at = client.get_model_version(MODEL, number).tags["mlops.promoted_at"]
+        assert (
+            got["airflow.mlops.champion.promoted_timestamp.bc_model"] == datetime.fromisoformat(promoted_at).timestamp()
+        )
+        # Each candidate's test metrics are the ones its MLflow run recorded.
+        evaluation = json.loads(client.get_model_version(MODEL, number).tags["mlops.metrics"])
+        winner = client.get_model_version(MODEL, number).tags["mlops.candidate"]
+        for metric in ("f1", "roc_auc", "accuracy", "log_loss"):
+            assert got[f"airflow.mlops.candidate.test.bc_retrain.{winner}.{metric}"] == pytest.approx(
+                evaluation[metric]
+            )
+        assert {k.split(".")[-2] for k in got if k.startswith("airflow.mlops.candidate.test.")} == {"logreg", "forest"}
+        assert not any("[" in k for k in got)
+    # Only the second run had a champion to score on the same rows, and an age to report.
+    assert not any(k.startswith("airflow.mlops.champion.test.") for k in two_runs["first"]["metrics"])
+    champion_f1 = two_runs["second"]["metrics"]["airflow.mlops.champion.test.bc_retrain.f1"]
+    verdict = json.loads(client.get_model_version(MODEL, "2").tags["mlops.gate.verdict"])
+    (champion_rule,) = [o for o in verdict["outcomes"] if o["kind"] == "champion"]
+    assert champion_f1 == pytest.approx(champion_rule["champion_value"])
+    assert two_runs["second"]["metrics"]["airflow.mlops.champion.age_seconds.bc_model"] >= 0
+
+
+def test_every_version_has_a_model_card_on_its_run(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
+    client = deployment.client()
+    for version in _versions(deployment, MODEL):
+        folder = Path(
+            client.download_artifacts(version.run_id, "model_card", str(deployment.root / f"card{version.version}"))
+        )
+        markdown = (folder / "model_card.md").read_text()
+        assert markdown.startswith(f"# Model card: bc\\_model version {version.version}\n")
+        assert version.tags["mlops.data.commit"] in markdown
+        assert "## Gate and approval" in markdown and "promote" in markdown
+        assert "<h2>Model card: bc_model v" in (folder / "model_card.html").read_text()
+        card = json.loads((folder / "model_card.json").read_text())
+        assert card["version"] == str(version.version) and card["metrics"]["f1"] > 0.8
 
 
 def test_candidate_runs_record_params_metrics_and_a_model_with_signature(
@@ -224,7 +292,9 @@ def test_gate_can_be_asked_to_fail_the_run(deployment: PipelineEnv, two_runs: di
     assert _aliases(deployment) == {"champion": "2", "previous": "1"}
 
 
-def test_bad_data_stops_the_run_before_training(deployment: PipelineEnv, two_runs: dict[str, Any]) -> None:
+def test_bad_data_stops_the_run_before_training(
+    deployment: PipelineEnv, two_runs: dict[str, Any], statsd: StatsdListener
+) -> None:
     _, v2 = data_versions()
     bad = v2.copy()
     bad.loc[:40, "target"] = None  # unlabelled rows
@@ -244,6 +314,10 @@ def test_bad_data_stops_the_run_before_training(deployment: PipelineEnv, two_run
     # The failed validation is on record, with what failed.
     tags = _pipeline_run_tags(deployment, "bc_bad", outcome["run_id"])
     assert tags["mlops.validation.success"] == "false"
+    # ... and on the metrics the validation alert reads, sent before the task failed.
+    sent = statsd.named("airflow.mlops.validation.success_percent.bc_bad")
+    assert 0 <= sent["airflow.mlops.validation.success_percent.bc_bad"] < 100
+    assert not any(k.startswith("airflow.mlops.gate.") and "bc_bad" in k for k in statsd.named("airflow.mlops."))
 
 
 def _with_region(frame: Any) -> Any:
@@ -265,6 +339,7 @@ def test_slice_rules_judge_every_region_in_a_real_run(deployment: PipelineEnv) -
                 {"metric": "f1", "min": 0.8},
                 {"metric": "recall", "min": 0.8, "slice_by": "region"},
                 {"metric": "recall", "compare_to": "champion", "max_drop": 0.05, "slice_by": "region"},
+                {"metric": "recall", "slice_by": "region", "max_slice_gap": 0.5},
             ]
         },
     )
@@ -313,3 +388,15 @@ def test_slice_rules_judge_every_region_in_a_real_run(deployment: PipelineEnv) -
     )
     assert sliced[("champion", "recall[region=north]")] == "no champion yet; first_run policy is 'promote'"
     assert not any("unknown" in o["metric"] for o in verdict["outcomes"]), "a slice too small is reported, not judged"
+    (gap,) = [o for o in verdict["outcomes"] if o["kind"] == "slice_gap"]
+    assert gap["passed"] and re.match(r"recall gap 0\.\d{4} between region=", gap["reason"]), gap
+
+    # The version's model card shows every region's metrics and the gap the rule bounded.
+    card = json.loads(
+        Path(client.download_artifacts(version.run_id, "model_card/model_card.json", str(deployment.root))).read_text()
+    )
+    (table,) = card["slices"]
+    assert table["column"] == "region" and [row[0] for row in table["rows"]] == ["north", "south east"]
+    recall_gap = next(g for g in card["gaps"] if g["metric"] == "recall")
+    assert recall_gap["gap"] == pytest.approx(gap["candidate_value"])
+    assert {recall_gap["worst"], recall_gap["best"]} == {"north", "south east"}

@@ -293,6 +293,9 @@ def test_browser_logs_in_and_walks_the_ml_views(deployment: Deployment) -> None:
             _screenshot(page, deploy, "ui-model.png")
             model.locator("#v2 a").first.click()
             expect(model.locator("dl.lineage")).to_contain_text(deploy.xcom(second, "resolve_data")["commit"])
+            # The version's model card, stored at registration, rendered in the page.
+            expect(model.locator("#model-card h2")).to_contain_text(f"Model card: {MODEL_NAME} v2")
+            expect(model.locator("#model-card")).to_contain_text(deploy.xcom(second, "resolve_data")["commit"])
         finally:
             browser.close()
 
@@ -313,6 +316,7 @@ def _plugin_urls(deploy: Deployment) -> dict[str, str]:
         "/dags/{dag_id}/model": f"/mlops/dags/{DAG_ID}/model",
         "/models/{model_name}": f"/mlops/models/{MODEL_NAME}",
         "/models/{model_name}/versions/{version}": f"/mlops/models/{MODEL_NAME}/versions/2",
+        "/models/{model_name}/versions/{version}/model_card.md": f"/mlops/models/{MODEL_NAME}/versions/2/model_card.md",
         "/mlflow-runs/{mlflow_run_id}": f"/mlops/mlflow-runs/{mlflow_run_id}",
         "/api/pipelines": "/mlops/api/pipelines",
         "/api/dags/{dag_id}/runs/{run_id:path}": f"/mlops/api/dags/{DAG_ID}/runs/{run}",

@@ -27,7 +27,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = ROOT / "airflow_mlops" / "plugins"
-UI_DIRS = (PLUGINS / "static", PLUGINS / "templates")
+# The model card templates render the card in the ML view and in the artifacts register stores.
+UI_DIRS = (PLUGINS / "static", PLUGINS / "templates", ROOT / "airflow_mlops" / "card" / "templates")
 # The one absolute URL allowed in UI assets: an SVG's namespace, an identifier that is never fetched.
 ALLOWED_URLS = {'xmlns="http://www.w3.org/2000/svg"'}
 URL = re.compile(r"""(?:xmlns(?::\w+)?=["'])?https?://[^\s"'<>)]*["']?""", re.IGNORECASE)
@@ -108,7 +109,7 @@ def test_provider_metadata_ships_and_matches_provider_yaml(wheel: zipfile.ZipFil
     assert re.search(r"^Classifier: Framework :: Apache Airflow :: Provider$", metadata, re.MULTILINE)
 
 
-@pytest.mark.parametrize("path", _ui_files(), ids=lambda p: p.relative_to(PLUGINS).as_posix())
+@pytest.mark.parametrize("path", _ui_files(), ids=lambda p: p.relative_to(ROOT / "airflow_mlops").as_posix())
 def test_ui_files_fetch_nothing_from_other_hosts(path: Path) -> None:
     text = path.read_text()
     urls = [m.group(0) for m in URL.finditer(text)]

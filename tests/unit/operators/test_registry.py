@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +34,7 @@ def _register(chain: Chain, gate_result: Any, run_id: str = "r1", approval: Any 
         approval=approval,
         model_name=MODEL,
         lineage={"spec_sha": "abc"},
+        card={"intended_use": "Tests <only>.", "owners": ["team-a"]},
         mlflow_conn_id=MLFLOW_CONN,
     )
     return op.execute(context("reg", run_id))
@@ -52,7 +55,7 @@ def _promote(registered: Any, gate_result: Any, outlets: list[Asset] | None = No
     return op.execute(ctx), ctx["outlet_events"]
 
 
-def test_the_winner_is_registered_once_with_its_lineage(stack: Stack, chain: Chain) -> None:
+def test_the_winner_is_registered_once_with_its_lineage(stack: Stack, chain: Chain, tmp_path: Path) -> None:
     approval = {"decision": "approved", "by": "alice", "at": "2026-01-01T00:00:00+00:00", "reason": "ok"}
     registered = _register(chain, chain.gate, approval=approval)
     candidate = chain.gate["candidate"]
@@ -73,6 +76,16 @@ def test_the_winner_is_registered_once_with_its_lineage(stack: Stack, chain: Cha
     assert version.tags[tag.GATE_DECISION] == "promote"
     assert version.tags[f"{tag.APPROVAL_PREFIX}by"] == "alice"
     assert version.tags[f"{tag.CODE_PREFIX}spec_sha"] == "abc"
+    # The model card, from the same lineage plus the YAML's card: section, on the version's run.
+    card_dir = Path(stack.client().download_artifacts(version.run_id, "model_card", str(tmp_path)))
+    assert sorted(p.name for p in card_dir.iterdir()) == ["model_card.html", "model_card.json", "model_card.md"]
+    markdown = (card_dir / "model_card.md").read_text()
+    assert markdown.startswith("# Model card: registry\\_model version 1\n\n## Intended use\n\nTests &lt;only>.")
+    assert "team-a" in markdown and f"commit {chain.data['commit']}" in markdown and "alice" in markdown
+    assert "Tests &lt;only&gt;." in (card_dir / "model_card.html").read_text()
+    assert json.loads((card_dir / "model_card.json").read_text())["metrics"] == {
+        k: v for k, v in candidate["metrics"].items() if "[" not in k
+    }
     # A retry of the same DAG run finds the version instead of registering a second one.
     assert _register(chain, chain.gate) == registered
     assert len(stack.client().search_model_versions(f"name = '{MODEL}'")) == 1

@@ -66,6 +66,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         version_tags = {tag.DAG_ID: DAG, tag.RUN_ID: run_id}
         client.create_model_version("churn", str(root / "artifacts" / "model"), version_run, tags=version_tags)
     client.set_registered_model_alias("churn", "champion", "4")
+    # v4's model card, as register stores it, with text someone could have written into the YAML.
+    card = {"model_name": "churn", "version": "4", "purpose": {"intended_use": "<script>alert(1)</script> churn"}}
+    client.log_text(parent, json.dumps(card), paths.MODEL_CARD_DATA)
     return {
         "uri": uri,
         "parent": parent,
@@ -244,6 +247,29 @@ def test_a_page_that_needs_mlflow_says_so_when_it_is_down(
     assert response.status_code == 503
     assert "MLflow could not be read (MlflowException)" in response.text
     assert "127.0.0.1" not in response.text  # the message names the error type, never the address
+
+
+def test_the_version_page_shows_its_model_card_escaped(
+    monkeypatch: pytest.MonkeyPatch, reader: records.MlflowReader
+) -> None:
+    monkeypatch.setattr(metadata, "mlops_dag_ids", lambda session, readable: [DAG])
+    monkeypatch.setattr(metadata, "dags_of_model", lambda session, name, dag_ids: [DAG])
+    client = serve(reader)
+    page = client.get("/models/churn/versions/4")
+    assert page.status_code == 200, page.text
+    assert '<section class="model-card" id="model-card">' in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; churn" in page.text and "<script>" not in page.text
+    assert "no card was stored" not in page.text
+    markdown = client.get("/models/churn/versions/4/model_card.md")
+    assert markdown.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert (
+        markdown.text.startswith("# Model card: churn version 4\n")
+        and "&lt;script>alert(1)&lt;/script>" in markdown.text
+    )
+    # A version registered without a card gets one rebuilt from its tags, and the page says so.
+    older = client.get("/models/churn/versions/1")
+    assert "Model card: churn v1" in older.text and "no card was stored at registration" in older.text
+    assert client.get("/models/churn/versions/9/model_card.md").status_code == 404
 
 
 def test_the_reader_dependency_reads_the_default_connection() -> None:

@@ -270,7 +270,7 @@ def test_reference_rows_say_type_default_constraints_and_allowed_values() -> Non
     assert rows["timeouts"].allowed.startswith("keys: `default`, `resolve_data`")
     assert "schedule[].on" in rows and "schedule.on" in rows
     rules = [row for row in field_rows("retraining") if row.path.startswith("gate.metrics[].")]
-    assert {row.description.split(":*")[0] for row in rules} == {"*champion rule", "*threshold rule"}
+    assert {row.description.split(":*")[0] for row in rules} == {"*champion rule", "*threshold rule", "*slice gap rule"}
 
 
 def test_reference_names_metrics_and_trigger_assets_from_the_code() -> None:

@@ -1,0 +1,120 @@
+"""Every metric airflow-mlops emits: its name, kind and labels, in one place.
+
+Like ``record/tag.py`` for MLflow tags, this is the only module that spells a metric name. The
+statsd-exporter mapping, the Grafana dashboard and the Prometheus rules under ``docs/observability/``
+are checked against this table by tests, so a renamed metric cannot leave a dashboard behind.
+
+Plain StatsD has no tags (Airflow's StatsD client drops them unless ``statsd_influxdb_enabled``),
+so each label value is also written into the name as a trailing dot-separated component, the way
+Airflow's own ``dagrun.duration.success.<dag_id>`` does; the same values go along as tags for
+DogStatsD, InfluxDB-style StatsD and OpenTelemetry. The statsd-exporter mapping turns the
+components back into Prometheus labels. Label values are sanitized so that a value can never add
+a component (``.`` is the separator) or a character StatsD or Prometheus refuses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["gauge", "counter"]
+
+#: Airflow refuses a StatsD name longer than this (prefix excluded); OTel allows 255 with the prefix.
+NAME_MAX_CHARS = 250
+#: The longest a single label value may be in a name, so several labels still fit.
+VALUE_MAX_CHARS = 60
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: ``name`` is the fixed part, ``labels`` the components that follow it, in order."""
+
+    name: str
+    kind: Kind
+    labels: tuple[str, ...]
+    help: str
+
+    def pattern(self) -> str:
+        """The name with one ``*`` per label, as a statsd-exporter glob matches it (without the prefix)."""
+        return ".".join([self.name, *("*" for _ in self.labels)])
+
+    def prometheus_name(self, prefix: str = "airflow") -> str:
+        """The name the shipped statsd-exporter mapping gives it in Prometheus."""
+        base = f"{prefix}_{self.name}".replace(".", "_")
+        return f"{base}_total" if self.kind == "counter" else base
+
+
+GATE_PASSED = Metric(
+    "mlops.gate.passed",
+    "gauge",
+    ("pipeline",),
+    "1 when the last gate verdict promoted its candidate, 0 when it rejected",
+)
+GATE_DECISIONS = Metric(
+    "mlops.gate.decisions", "counter", ("pipeline", "decision"), "gate verdicts, by decision (promote or reject)"
+)
+CANDIDATE_METRIC = Metric(
+    "mlops.candidate.test", "gauge", ("pipeline", "candidate", "metric"), "each candidate's metric on the test set"
+)
+CHAMPION_METRIC = Metric(
+    "mlops.champion.test", "gauge", ("pipeline", "metric"), "the champion's metric on the same test set"
+)
+VALIDATION_SUCCESS = Metric(
+    "mlops.validation.success_percent", "gauge", ("pipeline",), "percent of expectations the last data version met"
+)
+DRIFT_SCORE = Metric("mlops.drift.psi", "gauge", ("pipeline", "feature"), "population stability index per feature")
+DRIFT_DETECTED = Metric(
+    "mlops.drift.detected", "gauge", ("pipeline",), "1 when the last drift check found drift, else 0"
+)
+PROMOTIONS = Metric("mlops.registry.promotions", "counter", ("model",), "moves of the champion alias by a promotion")
+ROLLBACKS = Metric("mlops.registry.rollbacks", "counter", ("model",), "moves of the champion alias by a rollback")
+CHAMPION_PROMOTED_AT = Metric(
+    "mlops.champion.promoted_timestamp",
+    "gauge",
+    ("model",),
+    "unix time at which the current champion took the alias; alert on time() minus it",
+)
+CHAMPION_AGE = Metric(
+    "mlops.champion.age_seconds",
+    "gauge",
+    ("model",),
+    "seconds the current champion had held the alias when last measured (each pipeline run and each move)",
+)
+
+#: Every metric, in the order docs/observability.md lists them.
+METRICS: tuple[Metric, ...] = (
+    GATE_PASSED,
+    GATE_DECISIONS,
+    CANDIDATE_METRIC,
+    CHAMPION_METRIC,
+    VALIDATION_SUCCESS,
+    DRIFT_SCORE,
+    DRIFT_DETECTED,
+    PROMOTIONS,
+    ROLLBACKS,
+    CHAMPION_PROMOTED_AT,
+    CHAMPION_AGE,
+)
+
+
+def label_value(value: object) -> str:
+    """``value`` as one name component: runs of anything but letters, digits, ``_`` and ``-`` become ``_``.
+
+    A dag_id such as ``team.churn`` becomes ``team_churn``; an empty value becomes ``_``.
+    """
+    return (_UNSAFE.sub("_", str(value)) or "_")[:VALUE_MAX_CHARS]
+
+
+def stat(metric: Metric, /, **labels: object) -> tuple[str, dict[str, str]]:
+    """The StatsD name and the tags of one sample of ``metric``; every label must be given, no other.
+
+    >>> stat(GATE_DECISIONS, pipeline="team.churn", decision="promote")
+    ('mlops.gate.decisions.team_churn.promote', {'pipeline': 'team_churn', 'decision': 'promote'})
+    """
+    if set(labels) != set(metric.labels):
+        raise ValueError(f"{metric.name} takes the labels {list(metric.labels)}, got {sorted(labels)}")
+    tags = {key: label_value(labels[key]) for key in metric.labels}
+    name = ".".join([metric.name, *tags.values()])
+    return name[:NAME_MAX_CHARS], tags
