@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         PreparedDataset,
         Promotion,
         Registration,
+        ServingCheckResult,
         ValidationDigest,
     )
 
@@ -36,7 +37,7 @@ class RegisterModelOperator(MlflowBaseOperator):
     """
 
     operator_extra_links = (ModelVersionLink(),)
-    template_fields: Sequence[str] = ("gate", "data", "validation", "approval", "dataset")
+    template_fields: Sequence[str] = ("gate", "data", "validation", "approval", "dataset", "serving_check")
 
     def __init__(
         self,
@@ -48,10 +49,12 @@ class RegisterModelOperator(MlflowBaseOperator):
         approval: Upstream[ApprovalRecord | None] = None,
         lineage: dict[str, str] | None = None,
         dataset: Upstream[PreparedDataset | None] = None,
+        serving_check: Upstream[ServingCheckResult | None] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.dataset: PreparedDataset | None = upstream(dataset)
+        self.serving_check: ServingCheckResult | None = upstream(serving_check)
         self.gate: GateResult = upstream(gate)
         self.data: DataRef = upstream(data)
         self.validation: ValidationDigest = upstream(validation)
@@ -84,6 +87,8 @@ class RegisterModelOperator(MlflowBaseOperator):
                     # The data contract prepare_data checked, with the pipeline run's record of the check.
                     contract=self.dataset.get("contract") if self.dataset else None,
                     contract_uri=f"runs:/{self.validation['mlflow_run_id']}/{paths.DATA_CONTRACT}",
+                    # How the version answered in a real model server before it was registered.
+                    serving=self.serving_check,
                 )
                 description = tag.clip(f"{dag_id} {run_id}: {verdict['summary']}")
                 version = hook.register_version(self.model_name, candidate["model_uri"], tags, description)

@@ -18,6 +18,7 @@ from airflow_mlops.spec.models_base import StrictModel
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
+from airflow_mlops.spec.models_serving import ServingCheckSpec
 from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec
 
 
@@ -32,6 +33,7 @@ class RetrainingPipelineSpec(PipelineBase):
     candidates: CandidatesSpec = CandidatesSpec()
     select_by: str
     gate: GateSpec
+    serving_check: ServingCheckSpec = ServingCheckSpec()
     approval: ApprovalSpec = ApprovalSpec()
     registry: RegistrySpec
 
@@ -42,8 +44,13 @@ class RetrainingPipelineSpec(PipelineBase):
         return self.problem == "classification" if written is None else written
 
     def step_names(self) -> tuple[str, ...]:
-        steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
-        return (*steps, "approve", "close_runs") if self.approval.mode == "manual" else (*steps, "close_runs")
+        """The task ids in run order; ``serving_check`` and ``approve`` only when the YAML asks for them."""
+        steps: tuple[str, ...] = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate")
+        if self.serving_check.enabled:
+            steps += ("serving_check",)
+        if self.approval.mode == "manual":
+            steps += ("approve",)
+        return (*steps, "register", "promote", "close_runs")
 
     def semantic_issues(self) -> list[tuple[tuple[str | int, ...], str, str]]:
         """Rules that span fields, reported with the path of the field at fault.
