@@ -139,3 +139,16 @@ def test_the_run_page_shows_the_failed_check_and_why_nothing_was_registered() ->
     assert "parity: 66.67% of 3 served labels equal the offline ones" in section
     assert "empty_batch: a request with no rows got 500" in section
     assert "nothing (the serving check failed)" in html
+
+
+def test_a_person_is_asked_only_after_the_check_and_without_it_register_follows_the_gate(tmp_path: Path) -> None:
+    from airflow_mlops.factory.retraining import build_retraining_dag
+
+    manual = build_retraining_dag(load_pipeline_spec(_example(tmp_path, approval="manual")))
+    assert "serving_check" in manual.get_task("approve").upstream_task_ids
+    assert {"serving_check", "approve"} <= manual.get_task("register").upstream_task_ids
+    assert manual.get_task("evaluate").prediction_rows == 200
+    off = build_retraining_dag(load_pipeline_spec(_example(tmp_path, serving_check={"enabled": False})))
+    assert "serving_check" not in off.task_ids
+    assert "gate" in off.get_task("register").upstream_task_ids
+    assert off.get_task("evaluate").prediction_rows == 0
