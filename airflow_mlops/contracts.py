@@ -177,7 +177,7 @@ class ServingOutcomeRecord(TypedDict):
     """One check of the serving check, as ``gates.serving.ServingOutcome`` writes it."""
 
     check: str
-    kind: Literal["parity", "latency", "malformed"]
+    kind: Literal["parity", "latency", "malformed", "startup"]
     passed: bool
     reason: str
     value: float | None

@@ -22,7 +22,7 @@ PROBE_MEANING: dict[str, str] = {
     "empty_batch": "a request with no rows",
 }
 
-Kind = Literal["parity", "latency", "malformed"]
+Kind = Literal["parity", "latency", "malformed", "startup"]
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,11 @@ def malformed(probe: str, answer: Answer) -> ServingOutcome:
     else:
         reason = f"{probe}: {what} got {status}; expected a 4xx, a server error means the model crashed on it"
     return ServingOutcome(probe, "malformed", False, reason, status)
+
+
+def not_served(model_uri: str, rows: int, reason: str) -> ServingVerdict:
+    """The verdict when the model server exited before it answered: nothing else could be checked."""
+    return ServingVerdict(model_uri, rows, [ServingOutcome("startup", "startup", False, f"startup: {reason}")])
 
 
 def judge(

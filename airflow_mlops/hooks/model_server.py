@@ -13,6 +13,7 @@ for SIGTERM on its parent's death).
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import os
 import signal
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -52,14 +54,19 @@ def free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGTERM the server when the worker that started it dies, even by SIGKILL."""
+def _die_with_parent() -> Callable[[], object] | None:
+    """What the child runs between fork and exec: ask Linux to SIGTERM it when the worker dies, even by SIGKILL.
+
+    libc's ``prctl`` is looked up here, in the parent, so the child only calls it (no dlopen after fork).
+    None where there is no prctl (not Linux): the operator's finally and on_kill still stop the server.
+    """
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass  # not Linux: the operator's finally and on_kill still stop it
+        return None
+    return functools.partial(prctl, _PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ModelServer:
@@ -125,7 +132,7 @@ class ModelServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, stopped as one
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent(),  # only prctl, looked up before the fork
             )
         self._started = time.monotonic()
 

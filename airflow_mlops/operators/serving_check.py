@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops import artifacts
-from airflow_mlops.errors import ConfigurationError, ServingCheckError
+from airflow_mlops.errors import ConfigurationError, ModelServerError, ServingCheckError
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
 from airflow_mlops.record import paths, tag
 
@@ -73,7 +73,7 @@ class ServingCheckOperator(MlflowBaseOperator):
         self._server: ModelServer | None = None
 
     def execute(self, context: Context) -> ServingCheckResult:
-        from airflow_mlops.gates.serving import ServingLimits, judge
+        from airflow_mlops.gates.serving import ServingLimits, judge, not_served
 
         if self.gate["verdict"]["decision"] != "promote":
             summary = self.gate["verdict"]["summary"]
@@ -91,6 +91,13 @@ class ServingCheckOperator(MlflowBaseOperator):
                     self.log.info("Serving %s on %s (up in %.1f s)", model_uri, server.url, server.startup_seconds)
                     served, failure, latencies, answers = self._probe(server, rows)
                     port, startup = int(server.port or 0), float(server.startup_seconds or 0.0)
+            except ModelServerError as err:
+                # The model cannot be served here: a verdict too, so the reason is where people look.
+                port = int(self._server.port or 0) if self._server else 0
+                lines = str(err).splitlines()  # what failed, then the server's output: keep its last line
+                verdict = not_served(model_uri, len(offline), " ... ".join(dict.fromkeys([lines[0], lines[-1]])))
+                self._record(candidate, dag_id, run_id, self._result(verdict, port, 0.0), verdict)
+                raise
             finally:
                 self._server = None
         verdict = judge(
@@ -105,11 +112,15 @@ class ServingCheckOperator(MlflowBaseOperator):
             ),
             batch_failure=failure,
         )
-        result = cast("ServingCheckResult", {**verdict.to_dict(), "port": port, "startup_seconds": round(startup, 3)})
+        result = self._result(verdict, port, startup)
         self._record(candidate, dag_id, run_id, result, verdict)
         if not verdict.passed:
             raise ServingCheckError(f"serving check failed for {candidate['candidate']}: {verdict.summary()}")
         return result
+
+    @staticmethod
+    def _result(verdict: ServingVerdict, port: int, startup: float) -> ServingCheckResult:
+        return cast("ServingCheckResult", {**verdict.to_dict(), "port": port, "startup_seconds": round(startup, 3)})
 
     def on_kill(self) -> None:
         """Airflow is killing the task: stop the model server before the process goes."""

@@ -56,9 +56,10 @@ def server_processes(environ_marker: str | None = None) -> list[int]:
             environ = (entry / "environ").read_bytes() if environ_marker else b""
         except OSError:
             continue
-        if b"scoring_server.app" not in cmdline:
+        state, parent_pid = stat.rsplit(")", 1)[1].split()[:2]
+        if b"scoring_server.app" not in cmdline or state == "Z":  # a zombie has exited; only reaping is left
             continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        parent = int(parent_pid)
         if (environ_marker and environ_marker.encode() in environ.split(b"\0")) or (
             not environ_marker and parent == os.getpid()
         ):
@@ -123,6 +124,45 @@ def test_a_served_model_answers_like_offline_and_a_killed_task_stops_it(chain: d
     assert server.process is None
 
 
+WORKER = """
+import sys, time
+from airflow_mlops.hooks.model_server import ModelServer
+server = ModelServer(sys.argv[1], model_uri="models:/m-worker", workdir=sys.argv[2]).__enter__()
+print(server.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_worker_killed_outright_takes_its_model_server_with_it(chain: dict[str, Any], tmp_path: Path) -> None:
+    """SIGKILL runs no finally and no on_kill: Linux's parent-death signal stops the server."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    local = _local_model(chain["stack"], chain["gate"]["candidate"], tmp_path / "model")
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, local, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        server_pid = int(worker.stdout.readline())
+        assert _running(server_pid)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    deadline = time.monotonic() + 15
+    while _running(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(server_pid), f"model server {server_pid} outlived its worker"
+
+
+def _running(pid: int) -> bool:
+    """Not exited: a zombie left to a PID 1 that does not reap (a container's) has exited."""
+    try:
+        return (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_server_that_cannot_load_its_model_fails_fast_naming_uri_port_and_output(tmp_path: Path) -> None:
     from airflow_mlops.hooks.model_server import ModelServer
 
@@ -172,6 +212,29 @@ def test_served_labels_that_differ_from_the_offline_ones_fail_and_are_recorded(c
         assert "parity" in run.data.tags[tag.SERVING_SUMMARY]
         # Nothing was registered: register never runs after a failed check (test_pipeline_* below).
         assert hook.find_model_version(MODEL, {tag.DAG_ID: DAG, tag.RUN_ID: RUN}) is None
+
+
+def test_a_model_the_server_cannot_load_is_a_recorded_failure(chain: dict[str, Any]) -> None:
+    """The winner's logged files lose their python_function flavor: the server exits, the verdict says why."""
+    from airflow_mlops.hooks.mlflow import MlflowHook
+
+    candidate = chain["gate"]["candidate"]
+    [mlmodel] = (chain["stack"].root / "mlruns").rglob(f"{candidate['model_id']}/artifacts/MLmodel")
+    original = mlmodel.read_text()
+    mlmodel.write_text("flavors: {}\n")
+    try:
+        with pytest.raises(ModelServerError) as raised:
+            _operator(chain).execute(context(DAG, RUN))
+    finally:
+        mlmodel.write_text(original)
+    assert candidate["model_uri"] in str(raised.value)
+    assert server_processes() == []
+    hook = MlflowHook(MLFLOW_CONN)
+    with hook.session():
+        run = hook.get_client().get_run(candidate["mlflow_run_id"])
+    assert run.data.tags[tag.SERVING_DECISION] == "fail"
+    assert run.data.tags[tag.SERVING_SUMMARY].startswith(f"FAIL: served {candidate['model_uri']}: startup: the model")
+    assert "python_function" in run.data.tags[tag.SERVING_SUMMARY], run.data.tags[tag.SERVING_SUMMARY]
 
 
 # --- real pipeline runs -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_mlops.gates.serving import Answer, ServingLimits, judge, latency, malformed, p95, parity
+from airflow_mlops.gates.serving import Answer, ServingLimits, judge, latency, malformed, not_served, p95, parity
 
 LIMITS = ServingLimits(absolute_tolerance=1e-6, relative_tolerance=1e-6, min_label_match=1.0, max_p95_ms=100)
 
@@ -122,3 +122,10 @@ def test_the_verdict_passes_only_when_every_check_does_and_says_why_not() -> Non
     record = bad.to_dict()
     assert record["decision"] == "fail" and record["rows"] == 2
     assert [o["check"] for o in record["outcomes"]] == ["parity", "latency", "empty_batch"]
+
+
+def test_a_model_that_was_never_served_fails_with_the_servers_reason() -> None:
+    verdict = not_served("models:/m-1", 40, "the server exited: no python_function flavor")
+    assert not verdict.passed
+    assert [o.kind for o in verdict.outcomes] == ["startup"]
+    assert verdict.summary() == "FAIL: served models:/m-1: startup: the server exited: no python_function flavor"
