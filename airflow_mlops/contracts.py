@@ -181,6 +181,30 @@ class GateResult(TypedDict):
     champion: ChampionScore | None
 
 
+class ServingOutcomeRecord(TypedDict):
+    """One check of the serving check, as ``gates.serving.ServingOutcome`` writes it."""
+
+    check: str
+    kind: Literal["parity", "latency", "malformed", "startup"]
+    passed: bool
+    reason: str
+    value: float | None
+    limit: float | None
+
+
+class ServingCheckResult(TypedDict):
+    """``serving_check``: how the gate's winner answered in a real model server (only a pass is returned)."""
+
+    decision: Literal["pass", "fail"]
+    model_uri: str
+    rows: int
+    outcomes: list[ServingOutcomeRecord]
+    summary: str
+    #: The server's loopback port and how long it took to answer /ping, for the log and the bench.
+    port: int
+    startup_seconds: float
+
+
 class ApprovalRecord(TypedDict):
     """``approve``: who signed off (or rejected), when and why."""
 

@@ -49,6 +49,7 @@ def pipeline_run_report(
             report["validation"] = _load_json(parent.info.run_id, paths.VALIDATION_RESULT)
             report["evaluation"] = _load_json(parent.info.run_id, paths.EVALUATION_RESULT)
             report["verdict"] = _load_json(parent.info.run_id, paths.GATE_VERDICT)
+            report["serving"] = _load_json(parent.info.run_id, paths.SERVING_VERDICT)
             approval = {
                 k.removeprefix(tag.APPROVAL_PREFIX): v
                 for k, v in parent.data.tags.items()
@@ -144,9 +145,20 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"  gate        {verdict['decision'].upper()} {verdict['candidate']}")
         for outcome in verdict["outcomes"]:
             lines.append(f"              {'ok ' if outcome['passed'] else 'NO '} {outcome['reason']}")
+    lines += serving_lines(report.get("serving"))
     if report.get("approval"):
         for i, line in enumerate(_approval_lines(report["approval"])):
             lines.append(f"  {'approval' if i == 0 else '':<11} {line}")
+    return lines
+
+
+def serving_lines(serving: Any, label: str = "serving") -> list[str]:
+    """The serving check's verdict and each check's reason; nothing when the run had no serving check."""
+    if not isinstance(serving, dict) or not serving.get("decision"):
+        return []
+    lines = [f"  {label:<11} {str(serving['decision']).upper()} {serving.get('model_uri') or ''}".rstrip()]
+    for outcome in serving.get("outcomes") or []:
+        lines.append(f"              {'ok ' if outcome.get('passed') else 'NO '} {outcome.get('reason')}")
     return lines
 
 
@@ -247,6 +259,8 @@ def format_lineage(info: dict[str, Any]) -> str:
         row("gate", f"{gate.get('summary') or gate['decision'].upper()} ({against})", *reasons)
     else:
         row("gate", "not recorded")
+    serving = info.get("serving") or {}
+    row("serving", serving.get("summary") or "not checked (the pipeline ran no serving check)")
     row("approver", *_approval_lines(info["approval"]))
     promotion = info["promotion"]
     if promotion.get("promoted_at"):

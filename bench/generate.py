@@ -148,6 +148,7 @@ from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
 from airflow_mlops.operators.prepare import PrepareDatasetOperator
 from airflow_mlops.operators.registry import PromoteModelOperator, RegisterModelOperator
+from airflow_mlops.operators.serving_check import ServingCheckOperator
 from airflow_mlops.operators.train import TrainCandidateOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 
@@ -155,6 +156,7 @@ LINEAGE = {lineage!r}
 EXPECTATIONS = {expectations!r}
 CANDIDATES = {candidates!r}
 CONTRACT = {contract!r}
+SERVING_CHECK = {serving_check!r}
 
 with DAG(
     dag_id={dag_id!r},
@@ -213,6 +215,7 @@ with DAG(
         alias={alias!r},
         problem={problem!r},
         slices={slices!r},
+        prediction_rows={prediction_rows!r},
         mlflow_conn_id={mlflow!r},
     )
     gate = EvaluationGateOperator(
@@ -226,12 +229,19 @@ with DAG(
         min_test_rows={min_test_rows!r},
         mlflow_conn_id={mlflow!r},
     )
+    serving = ServingCheckOperator(
+        task_id="serving_check",
+        gate=gate.output,
+        dataset=prepare.output,
+        **SERVING_CHECK,
+    )
     register = RegisterModelOperator(
         task_id="register",
         gate=gate.output,
         data=resolve.output,
         validation=validate.output,
         approval=None,
+        serving_check=serving.output,
         dataset=prepare.output,
         model_name={model_name!r},
         lineage=LINEAGE,
@@ -269,19 +279,21 @@ def _shape_supported(spec: Any) -> None:
     from airflow_mlops.factory.common import callbacks, step_args
     from airflow_mlops.factory.resources import task_resources
 
-    steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
+    steps = spec.step_names()
     if callbacks(spec) or any(step_args(spec, s) for s in steps):
         raise ValueError("bench template does not spell out callbacks or per-step timeouts")
     if len({m.resources.model_dump_json() for m in spec.models}) != 1 or task_resources(spec.models[0].resources):
         raise ValueError("bench template spells out one mapped train task without resources")
     if spec.approval.mode == "manual":
         raise ValueError("bench template spells out the graph without a manual approval step")
+    if not spec.serving_check.enabled:
+        raise ValueError("bench template spells out the graph with its default serving check")
 
 
 def handwritten_source(yaml_path: Path, source: str) -> str:
     """A Python DAG file with the exact arguments the factory passes for ``yaml_path``."""
     from airflow_mlops.factory.common import dag_kwargs, spec_lineage
-    from airflow_mlops.factory.retraining import _contract_args, _slices
+    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
@@ -310,6 +322,8 @@ def handwritten_source(yaml_path: Path, source: str) -> str:
         seed=spec.data.split.seed,
         stratify=spec.stratify_split,
         contract=_contract_args(spec),
+        serving_check=_serving_check_args(spec),
+        prediction_rows=spec.serving_check.rows,
         candidate_failure=spec.candidates.on_failure,
         problem=spec.problem,
         model_name=spec.registry.model_name,
@@ -335,7 +349,7 @@ def _pull(task_id: str) -> str:
 def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
     """The same DAG as a dag-factory 1.1 config: operators by import path, XComs as templates."""
     from airflow_mlops.factory.common import dag_kwargs, spec_lineage
-    from airflow_mlops.factory.retraining import _contract_args, _slices
+    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
@@ -398,6 +412,7 @@ def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
             "alias": spec.registry.alias,
             "problem": spec.problem,
             "slices": _slices(spec),
+            "prediction_rows": spec.serving_check.rows,
             **mlflow,
             "dependencies": ["prepare_data", "train"],
         },
@@ -413,16 +428,24 @@ def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
             **mlflow,
             "dependencies": ["evaluate"],
         },
+        "serving_check": {
+            "operator": f"{ops}.serving_check.ServingCheckOperator",
+            "gate": _pull("gate"),
+            "dataset": _pull("prepare_data"),
+            **_serving_check_args(spec),
+            "dependencies": ["gate", "prepare_data"],
+        },
         "register": {
             "operator": f"{ops}.registry.RegisterModelOperator",
             "gate": _pull("gate"),
             "data": _pull("resolve_data"),
             "validation": _pull("validate_data"),
+            "serving_check": _pull("serving_check"),
             "dataset": _pull("prepare_data"),
             "model_name": spec.registry.model_name,
             "lineage": lineage,
             **mlflow,
-            "dependencies": ["gate", "resolve_data", "validate_data", "prepare_data"],
+            "dependencies": ["gate", "serving_check", "resolve_data", "validate_data", "prepare_data"],
         },
         "promote": {
             "operator": f"{ops}.registry.PromoteModelOperator",

@@ -168,12 +168,13 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
 
     from airflow_mlops.assets import champion_asset
     from airflow_mlops.factory.common import spec_lineage
-    from airflow_mlops.factory.retraining import _slices
+    from airflow_mlops.factory.retraining import _serving_check_args, _slices
     from airflow_mlops.operators.data import ResolveDataVersionOperator
     from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
     from airflow_mlops.operators.gate import EvaluationGateOperator
     from airflow_mlops.operators.prepare import PrepareDatasetOperator
     from airflow_mlops.operators.registry import PromoteModelOperator, RegisterModelOperator
+    from airflow_mlops.operators.serving_check import ServingCheckOperator
     from airflow_mlops.operators.train import TrainCandidateOperator
     from airflow_mlops.operators.validation import ValidateDataOperator
 
@@ -214,7 +215,7 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
     evaluate = EvaluateCandidatesOperator(
         task_id="evaluate", dataset=dataset, trained=trained, experiment=spec.experiment_name,
         model_name=spec.registry.model_name, alias=spec.registry.alias, problem=spec.problem, slices=_slices(spec),
-        **mlflow,
+        prediction_rows=spec.serving_check.rows, **mlflow,
     )  # fmt: skip
     evaluation = timer.run("evaluate", evaluate.execute, context)
     gate_op = EvaluationGateOperator(
@@ -223,8 +224,12 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
         min_test_rows=spec.gate.min_test_rows, **mlflow,
     )  # fmt: skip
     gate = timer.run("gate", gate_op.execute, context)
+    # Timed as a step of its own: the plain script has no model server, so it is reported as the
+    # seconds it adds to a run, outside the chain's ratio (run.py, SERVING_CHECK_STEP).
+    serving_op = ServingCheckOperator(task_id="serving_check", gate=gate, dataset=dataset, **_serving_check_args(spec))
+    serving = timer.run("serving_check", serving_op.execute, context)
     register = RegisterModelOperator(
-        task_id="register", gate=gate, data=ref, validation=validation, approval=None,
+        task_id="register", gate=gate, data=ref, validation=validation, approval=None, serving_check=serving,
         model_name=spec.registry.model_name, lineage=lineage, **mlflow,
     )  # fmt: skip
     registered = timer.run("register", register.execute, context)

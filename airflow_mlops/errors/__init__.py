@@ -41,6 +41,8 @@ Importing a task error from this package loads Airflow on first use only, so
             ├── DataValidationError               the data failed its suite
             ├── DataContractError                 the data breaks the contract: headers, schema, target, leakage
             ├── GateRejectedError                 the gate rejected and the pipeline fails on rejection
+            ├── ServingCheckError                 the winner, served for real, failed its serving check
+            ├── ModelServerError                  the model server exited before it answered
             ├── PromotionConflictError            the champion moved after the gate compared against it
             ├── UntrustedModelError               a model this DAG run did not log is refused
             └── NoChampionError                   the alias names no version yet
@@ -71,12 +73,14 @@ if TYPE_CHECKING:
         LibraryError,
         MlflowUnavailableError,
         MlopsError,
+        ModelServerError,
         NoChampionError,
         NotFoundError,
         PermanentError,
         PromotionConflictError,
         PromotionLockTimeout,
         PromotionRefusedError,
+        ServingCheckError,
         TransientError,
         UntrustedModelError,
     )
@@ -94,6 +98,7 @@ __all__ = [
     "MlflowUnavailableError",
     "MlopsError",
     "MlopsException",
+    "ModelServerError",
     "NoChampionError",
     "NotFoundError",
     "PermanentError",
@@ -102,6 +107,7 @@ __all__ = [
     "PromotionConflictError",
     "PromotionLockTimeout",
     "PromotionRefusedError",
+    "ServingCheckError",
     "SpecValueError",
     "TransientError",
     "UnknownExpectationError",

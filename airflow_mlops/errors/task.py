@@ -43,6 +43,14 @@ class GateRejectedError(PermanentError):
     """The gate rejected the challenger and the pipeline asked to fail on rejection."""
 
 
+class ServingCheckError(PermanentError):
+    """The gate's winner, served by a real model server, failed its serving check; nothing is registered."""
+
+
+class ModelServerError(PermanentError):
+    """The model server exited before it answered: this model cannot be served in this environment."""
+
+
 class PromotionConflictError(PermanentError):
     """The champion moved after the gate compared against it; promoting now would be blind."""
 

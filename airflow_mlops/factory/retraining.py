@@ -1,7 +1,8 @@
 """The ``retraining`` template: data -> validation -> training -> gate -> registry.
 
 ```
-resolve_data >> validate_data >> prepare_data >> train[candidate...] >> evaluate >> gate >> register >> promote
+resolve_data >> validate_data >> prepare_data >> train[candidate...] >> evaluate >> gate
+    >> serving_check (unless serving_check.enabled is false) >> approve (approval: manual) >> register >> promote
 (every task) >> close_runs   (a teardown: ends this DAG run's MLflow runs, FINISHED or FAILED)
 ```
 Only thin operators are built here; nothing heavy is imported, because this runs on every
@@ -22,6 +23,7 @@ from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
 from airflow_mlops.operators.prepare import PrepareDatasetOperator
 from airflow_mlops.operators.registry import PromoteModelOperator, RegisterModelOperator
+from airflow_mlops.operators.serving_check import ServingCheckOperator
 from airflow_mlops.operators.train import TrainCandidateOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 
@@ -98,6 +100,35 @@ def _contract_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
     }
 
 
+def _serving_check_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
+    """The serving check's limits from the YAML, as ServingCheckOperator arguments."""
+    check = spec.serving_check
+    return {
+        "problem": spec.problem,
+        "rows": check.rows,
+        "absolute_tolerance": check.parity.absolute,
+        "relative_tolerance": check.parity.relative,
+        "min_label_match": check.parity.min_label_match,
+        "max_p95_ms": check.max_p95_ms,
+        "latency_requests": check.latency_requests,
+        "malformed_requests": list(check.malformed_requests),
+        "startup_timeout_seconds": check.startup_timeout_seconds,
+        "request_timeout_seconds": check.request_timeout_seconds,
+        "mlflow_conn_id": spec.mlflow_conn_id,
+    }
+
+
+def _serving_check_task(spec: RetrainingPipelineSpec, gate: Any, prepare: Any) -> ServingCheckOperator:
+    """The gate's winner in a real model server, before anything is registered (docs/architecture.md)."""
+    return ServingCheckOperator(
+        task_id="serving_check",
+        **step_args(spec, "serving_check"),
+        gate=gate.output,
+        dataset=prepare.output,
+        **_serving_check_args(spec),
+    )
+
+
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
     lineage = spec_lineage(spec, source)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
@@ -140,6 +171,8 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             problem=spec.problem,
             average=spec.averaging,
             slices=_slices(spec),
+            # evaluate's predictions on the rows the serving check sends, to compare the served ones with
+            prediction_rows=spec.serving_check.rows if spec.serving_check.enabled else 0,
             **mlflow,
         )
         gate = EvaluationGateOperator(
@@ -154,6 +187,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             min_test_rows=spec.gate.min_test_rows,
             **mlflow,
         )
+        serving = _serving_check_task(spec, gate, prepare) if spec.serving_check.enabled else None
         approval: Any = None
         if spec.approval.mode == "manual":
             from airflow_mlops.operators.approval import ModelApprovalOperator
@@ -170,6 +204,8 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
                 **mlflow,
             )
             approval = approve.output
+            if serving is not None:
+                serving >> approve  # a person is asked only about a model that answered in a server
         register = RegisterModelOperator(
             task_id="register",
             **step_args(spec, "register"),
@@ -177,6 +213,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             data=resolve.output,
             validation=validate.output,
             approval=approval,
+            serving_check=serving.output if serving is not None else None,
             dataset=prepare.output,
             model_name=spec.registry.model_name,
             lineage=lineage,

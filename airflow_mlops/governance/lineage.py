@@ -77,6 +77,8 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
             "champion_version": gate.champion_version,
             "outcomes": gate.verdict.get("outcomes") if isinstance(gate.verdict, dict) else None,
         },
+        # Written by register from the serving_check task's verdict: how it answered in a real model server.
+        "serving": recorded.serving.model_dump(),
         # Written by the approve task (approval: manual) and copied onto the version by register.
         "approval": {
             "status": approval.get("decision") or ("recorded" if approval else "not required"),

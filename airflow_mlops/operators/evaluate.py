@@ -48,6 +48,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         problem: Problem = "classification",
         average: Average = "macro",
         slices: list[dict[str, Any]] | None = None,
+        prediction_rows: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -59,10 +60,13 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         self.problem: Problem = problem
         self.average: Average = average
         self.slices = slices or []
+        #: Record each candidate's predictions on this many test rows, for the serving check's parity.
+        self.prediction_rows = prediction_rows
 
     def execute(self, context: Context) -> Evaluation:
         from airflow_mlops.gates.metrics import mlflow_metric_names
         from airflow_mlops.ml.flavors import load_predictor
+        from airflow_mlops.ml.serving_requests import offline_predictions
         from airflow_mlops.ml.trust import verified_model_uri
 
         dag_id, run_id = run_identity(context)
@@ -95,6 +99,9 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                     tags={tag.NOT_COMPUTABLE: tag.clip(not_computable_text(missing))} if missing else None,
                 )
                 names.update(named)
+                if self.prediction_rows:
+                    record = offline_predictions(model, features, self.prediction_rows)
+                    hook.log_json(trained["mlflow_run_id"], record, paths.OFFLINE_PREDICTIONS)
                 evaluated = cast("EvaluatedCandidate", {**trained, "metrics": metrics})
                 if missing:
                     evaluated["not_computable"] = missing

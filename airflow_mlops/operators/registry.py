@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         PreparedDataset,
         Promotion,
         Registration,
+        ServingCheckResult,
         ValidationDigest,
     )
 
@@ -38,7 +39,7 @@ class RegisterModelOperator(MlflowBaseOperator):
     """
 
     operator_extra_links = (ModelVersionLink(),)
-    template_fields: Sequence[str] = ("gate", "data", "validation", "approval", "dataset")
+    template_fields: Sequence[str] = ("gate", "data", "validation", "approval", "dataset", "serving_check")
 
     def __init__(
         self,
@@ -51,11 +52,13 @@ class RegisterModelOperator(MlflowBaseOperator):
         lineage: dict[str, str] | None = None,
         dataset: Upstream[PreparedDataset | None] = None,
         card: dict[str, Any] | None = None,
+        serving_check: Upstream[ServingCheckResult | None] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.card = card or {}
         self.dataset: PreparedDataset | None = upstream(dataset)
+        self.serving_check: ServingCheckResult | None = upstream(serving_check)
         self.gate: GateResult = upstream(gate)
         self.data: DataRef = upstream(data)
         self.validation: ValidationDigest = upstream(validation)
@@ -81,6 +84,8 @@ class RegisterModelOperator(MlflowBaseOperator):
             # The data contract prepare_data checked, with the pipeline run's record of the check.
             contract=self.dataset.get("contract") if self.dataset else None,
             contract_uri=f"runs:/{self.validation['mlflow_run_id']}/{paths.DATA_CONTRACT}",
+            # How the version answered in a real model server before it was registered.
+            serving=self.serving_check,
         )
         hook = self.mlflow_hook
         with hook.session():

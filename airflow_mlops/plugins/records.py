@@ -118,7 +118,7 @@ def find_pipeline_run(client: MlflowClient, dag_id: str, run_id: str, hint: str 
 def run_record(
     client: MlflowClient, dag_id: str, run_id: str, *, hint: str | None, model_names: Iterable[str]
 ) -> dict[str, Any]:
-    """Data version, validation, evaluation and verdict of one DAG run, plus where its models stand now."""
+    """Data, validation, evaluation and verdicts (gate, serving check) of one DAG run; where its models stand now."""
     record: dict[str, Any] = {"found": False, "aliases": {}, "registered": []}
     parent = find_pipeline_run(client, dag_id, run_id, hint)
     if parent is not None:
@@ -132,6 +132,7 @@ def run_record(
                 "validation": download_json(client, mlflow_run_id, paths.VALIDATION_RESULT),
                 "evaluation": download_json(client, mlflow_run_id, paths.EVALUATION_RESULT),
                 "verdict": download_json(client, mlflow_run_id, paths.GATE_VERDICT),
+                "serving": download_json(client, mlflow_run_id, paths.SERVING_VERDICT),
             }
         )
     for model_name in model_names:

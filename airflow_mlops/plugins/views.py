@@ -189,6 +189,8 @@ def run_view(session: Any, reader: records.MlflowReader, dag_id: str, run_id: st
         "data": record.get("data") or returned("resolve_data") or None,
         "validation": validation or None,
         "verdict": verdict or None,
+        # A failed check returns nothing to XCom: its verdict is read from the MLflow record.
+        "serving": record.get("serving") or returned("serving_check") or None,
         "gate_rows": _gate_rows(verdict or {}, champion_metrics, _not_computable(evaluation, verdict or {})),
         "n_test": evaluation.get("n_test"),
         "candidate_rows": _candidate_rows(evaluation, run["trained"]),

@@ -102,6 +102,13 @@ class GateLineage(_Record):
     champion_version: str | None = None
 
 
+class ServingLineage(_Record):
+    """The serving check the version passed before it was registered; None when the pipeline skipped it."""
+
+    decision: str | None = None
+    summary: str | None = None
+
+
 class PromotionLineage(_Record):
     """The audit of the last alias move onto (and off) this version."""
 
@@ -127,6 +134,7 @@ class VersionLineage(_Record):
     training: TrainingLineage = TrainingLineage()
     metrics: Any = None
     gate: GateLineage = GateLineage()
+    serving: ServingLineage = ServingLineage()
     approval: dict[str, str] = {}
     promotion: PromotionLineage = PromotionLineage()
 
@@ -156,6 +164,9 @@ class VersionLineage(_Record):
             t.METRICS: json.dumps(self.metrics, sort_keys=True),
         }
         written.update(self.contract.to_tags())
+        if self.serving.decision:
+            written[t.SERVING_DECISION] = self.serving.decision
+            written[t.SERVING_SUMMARY] = t.clip(self.serving.summary or "")
         written.update(t.prefixed(t.CODE_PREFIX, self.code))
         written.update(t.prefixed(t.APPROVAL_PREFIX, self.approval))
         return written
@@ -173,10 +184,12 @@ class VersionLineage(_Record):
         approval: Mapping[str, Any] | None = None,
         contract: str | None = None,
         contract_uri: str | None = None,
+        serving: Mapping[str, Any] | None = None,
     ) -> VersionLineage:
         """The lineage of the gate's winner, from what the pipeline's tasks returned in XCom.
 
-        ``contract`` is the JSON prepare_data returned; ``contract_uri`` where its check is recorded.
+        ``contract`` is the JSON prepare_data returned; ``contract_uri`` where its check is recorded;
+        ``serving`` what serving_check returned (None when the pipeline has no serving check).
         """
         candidate, verdict = gate["candidate"], gate["verdict"]
         return cls(
@@ -202,6 +215,9 @@ class VersionLineage(_Record):
                 verdict=verdict,
                 champion_version=str(verdict["champion_version"]) if verdict.get("champion_version") else None,
             ),
+            serving=ServingLineage(decision=serving["decision"], summary=serving["summary"])
+            if serving
+            else ServingLineage(),
             approval={key: str(value) for key, value in (approval or {}).items()},
         )
 
@@ -236,6 +252,7 @@ class VersionLineage(_Record):
                 verdict=verdict,
                 champion_version=tags.get(t.GATE_CHAMPION_VERSION) or None,
             ),
+            serving=ServingLineage(decision=tags.get(t.SERVING_DECISION), summary=tags.get(t.SERVING_SUMMARY)),
             approval=t.unprefixed(t.APPROVAL_PREFIX, tags),
             promotion=PromotionLineage(
                 promoted_at=tags.get(t.PROMOTED_AT),
@@ -261,6 +278,7 @@ def lineage_tags(
     approval: Mapping[str, Any] | None = None,
     contract: str | None = None,
     contract_uri: str | None = None,
+    serving: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Everything an auditor needs to answer "where did this version come from?", as version tags."""
     return VersionLineage.from_pipeline(
@@ -273,6 +291,7 @@ def lineage_tags(
         approval=approval,
         contract=contract,
         contract_uri=contract_uri,
+        serving=serving,
     ).to_tags()
 
 

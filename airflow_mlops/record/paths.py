@@ -14,6 +14,12 @@ DATA_CONTRACT = "data/contract.json"
 EVALUATION_RESULT = "evaluation/result.json"
 #: The gate's verdict, on the pipeline run and on the winning candidate's run.
 GATE_VERDICT = "gate/verdict.json"
+#: The offline predictions ``evaluate`` made on the first test rows, on each candidate's run: what the
+#: serving check compares the served predictions with (``{"rows": n, "predictions": [...]}``).
+OFFLINE_PREDICTIONS = "evaluation/predictions.json"
+#: The serving check's verdict (the gate's winner in a real model server), on the pipeline run and the
+#: winner's run.
+SERVING_VERDICT = "serving/verdict.json"
 #: The rules the gate applied, so `airflow-mlops promote` can re-apply them later.
 GATE_RULES = "gate/rules.json"
 #: The full drift report, on the drift run.

@@ -77,6 +77,11 @@ GATE_VERDICT = "mlops.gate.verdict"
 GATE_CANDIDATE = "mlops.gate.candidate"
 GATE_CHAMPION_VERSION = "mlops.gate.champion_version"
 
+#: The serving check's outcome ("pass"/"fail") and its one-line reasons, on the pipeline run, the
+#: winner's run and (when it passed) the registered version.
+SERVING_DECISION = "mlops.serving.decision"
+SERVING_SUMMARY = "mlops.serving.summary"
+
 TRAINING_ESTIMATOR = "mlops.training.estimator"
 TRAINING_PARAMS = "mlops.training.params"
 TRAINING_PREPROCESSING = "mlops.training.preprocessing"

@@ -20,6 +20,7 @@ from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
+from airflow_mlops.spec.models_serving import ServingCheckSpec
 from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec, CrossValidationSpec
 
 
@@ -41,6 +42,7 @@ class RetrainingPipelineSpec(PipelineBase):
     cross_validation: CrossValidationSpec | None = None
     select_by: str
     gate: GateSpec
+    serving_check: ServingCheckSpec = ServingCheckSpec()
     approval: ApprovalSpec = ApprovalSpec()
     registry: RegistrySpec
     card: CardSpec = Field(CardSpec(), description="Intended use and owners, shown on each version's model card.")
@@ -57,8 +59,13 @@ class RetrainingPipelineSpec(PipelineBase):
         return self.average or "macro"
 
     def step_names(self) -> tuple[str, ...]:
-        steps = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
-        return (*steps, "approve", "close_runs") if self.approval.mode == "manual" else (*steps, "close_runs")
+        """The task ids in run order; ``serving_check`` and ``approve`` only when the YAML asks for them."""
+        steps: tuple[str, ...] = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate")
+        if self.serving_check.enabled:
+            steps += ("serving_check",)
+        if self.approval.mode == "manual":
+            steps += ("approve",)
+        return (*steps, "register", "promote", "close_runs")
 
     def _metric_hint(self) -> str:
         return f"known {self.problem} metrics: {', '.join(sorted(METRICS_BY_PROBLEM[self.problem]))}"

@@ -48,11 +48,16 @@ class PipelineEnv:
         return commit_data_version(self.repo, path, content, message, tag)
 
     def write_pipeline(self, dag_id: str, **overrides: Any) -> dict[str, Any]:
-        """The example pipeline under another dag_id, with top-level sections replaced."""
+        """The example pipeline under another dag_id, with top-level sections replaced.
+
+        The serving check is off unless a test passes ``serving_check={...}``: it starts a model
+        server per run (seconds on two cores), and only the tests about it need one.
+        """
         spec = yaml.safe_load(EXAMPLE_PIPELINE.read_text())
         spec["pipeline"] = dag_id
         spec["retries"] = {"retries": 0}
         spec["models"][1]["params"]["n_estimators"] = 25
+        spec["serving_check"] = {**spec.get("serving_check", {}), "enabled": False}
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(spec.get(key), dict):
                 spec[key] = {**spec[key], **value}

@@ -132,7 +132,20 @@ def _check_common_summary(demo: dict[str, Any], n: int) -> tuple[list[str], dict
     winner = _winner(table)
     gate_at = lines.index(f"  gate        PROMOTE {winner}")
     reasons = lines[gate_at + 1 : gate_at + 1 + len(EXAMPLE["gate"]["metrics"])]
-    assert lines[gate_at + 1 + len(reasons)].startswith("  registered  "), summary
+    # Then the serving check of the winner in a real model server: parity, latency, three malformed requests.
+    serving_at = gate_at + 1 + len(reasons)
+    assert lines[serving_at].startswith("  serving     PASS models:/m-"), summary
+    checks = lines[serving_at + 1 : serving_at + 6]
+    assert [c.split(":")[0].split()[-1] for c in checks] == [
+        "parity",
+        "latency",
+        "missing_column",
+        "wrong_type",
+        "empty_batch",
+    ]
+    assert all(c.startswith("              ok  ") for c in checks), checks
+    assert f"parity: 100.00% of {demo['test_rows'][n]} served labels equal the offline ones" in checks[0], checks
+    assert lines[serving_at + 6].startswith("  registered  "), summary
     assert all(r.startswith("              ok  ") for r in reasons), reasons
     absolute, _ = _rules()
     for rule, reason in zip(absolute, reasons, strict=False):
@@ -214,6 +227,8 @@ def _lineage_facts(demo: dict[str, Any], n: int, summary_reasons: list[str]) -> 
         f"  metrics     test  {test_metrics}  log_loss ",
         f"  gate        {passed} ({against})\n",
         *[f"{reason}\n" for reason in summary_reasons],  # the same reasons the run's summary gave
+        "  serving     PASS: served models:/m-",
+        f" matched its offline predictions on {demo['test_rows'][n]} rows; latency: p95 ",
         "  approver    not required\n",
         f"promote {'v1' if n == 2 else 'nothing'} -> v{n} by airflow:{DAG}/{run_id}: {passed}",
     ]

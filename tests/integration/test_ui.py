@@ -270,6 +270,9 @@ def test_browser_logs_in_and_walks_the_ml_views(deployment: Deployment) -> None:
             expect(frame.locator("#data")).to_contain_text(deploy.xcom(second, "resolve_data")["commit"])
             expect(frame.locator("#validation")).to_contain_text("9/9 expectations met")
             expect(frame.locator("table.metrics tbody tr")).to_have_count(3)  # two candidates and the champion
+            # The winner answered in a real model server before it was registered: one row per check.
+            expect(frame.locator("#serving .summary")).to_contain_text("pass")
+            expect(frame.locator("#serving tbody tr.pass")).to_have_count(5)
             _screenshot(page, deploy, "ui-run.png")
 
             # The validation report, from the run view.
@@ -296,6 +299,7 @@ def test_browser_logs_in_and_walks_the_ml_views(deployment: Deployment) -> None:
             # The version's model card, stored at registration, rendered in the page.
             expect(model.locator("#model-card h2")).to_contain_text(f"Model card: {MODEL_NAME} v2")
             expect(model.locator("#model-card")).to_contain_text(deploy.xcom(second, "resolve_data")["commit"])
+            expect(model.locator("#serving")).to_contain_text("matched its offline predictions")
         finally:
             browser.close()
 
@@ -364,6 +368,7 @@ def test_json_api_matches_airflow_and_mlflow(deployment: Deployment) -> None:
     run = deploy.get(f"/mlops/api/dags/{DAG_ID}/runs/{quote(deploy.run_ids[1], safe='')}").json()
     assert run["verdict"] == deploy.xcom(deploy.run_ids[1], "gate")["verdict"]
     assert run["data"]["commit"] == deploy.xcom(deploy.run_ids[1], "resolve_data")["commit"]
+    assert run["serving"] == deploy.xcom(deploy.run_ids[1], "serving_check")
     missing = deploy.get(f"/mlops/api/dags/{DAG_ID}/runs/not-a-run")
     assert missing.status_code == 404
 

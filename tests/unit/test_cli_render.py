@@ -24,6 +24,7 @@ from airflow_mlops.commands.render import describe_dag, describe_schedule, mappe
 from airflow_mlops.factory.templates import build_dag
 from airflow_mlops.spec.loader import load_pipeline_spec
 from airflow_mlops.spec.models import RetrainingPipelineSpec
+from tests.pipeline_steps import retraining_steps
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -92,17 +93,7 @@ def test_tasks_come_in_run_order(capsys: pytest.CaptureFixture[str]) -> None:
     for task in graph["tasks"]:
         assert set(task["upstream"]) <= seen, task
         seen.add(task["task_id"])
-    assert [t["task_id"] for t in graph["tasks"]] == [
-        "resolve_data",
-        "validate_data",
-        "prepare_data",
-        "train",
-        "evaluate",
-        "gate",
-        "register",
-        "promote",
-        "close_runs",
-    ]
+    assert [t["task_id"] for t in graph["tasks"]] == retraining_steps()
     assert graph["schedule"] == "0 3 * * *"
 
 
@@ -120,19 +111,9 @@ def test_text_shows_graph_mapped_candidates_and_outlets(capsys: pytest.CaptureFi
         "retries   2 per task",
     ]
     tasks = {line.split()[0]: line for line in lines if line.startswith("  ")}
-    assert list(tasks) == [
-        "resolve_data",
-        "validate_data",
-        "prepare_data",
-        "train[logreg,",
-        "evaluate",
-        "gate",
-        "register",
-        "promote",
-        "close_runs",
-    ]
+    assert list(tasks) == [step if step != "train" else "train[logreg," for step in retraining_steps()]
     assert re.search(r"^  train\[logreg, forest\]\s+<- prepare_data\s+mapped: 2 instances$", out, re.M)
-    assert re.search(r"^  register\s+<- resolve_data, validate_data, prepare_data, gate$", out, re.M)
+    assert re.search(r"^  register\s+<- resolve_data, validate_data, prepare_data, gate, serving_check$", out, re.M)
     assert re.search(r"^  promote\s+<- gate, register\s+outlets mlflow://models/breast_cancer_classifier$", out, re.M)
     assert re.search(r"^  resolve_data$", out, re.M)
 

@@ -19,23 +19,14 @@ from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.factory.loader import load_pipelines
 from airflow_mlops.factory.retraining import build_retraining_dag
 from airflow_mlops.spec.loader import load_pipeline_spec
+from tests.pipeline_steps import retraining_steps
 
 ROOT = Path(__file__).resolve().parents[3]
 PIPELINES = ROOT / "dags" / "pipelines"
 EXAMPLE = PIPELINES / "breast_cancer.yaml"
 DAG_ID = "breast_cancer_retrain"
 
-TASK_IDS = {
-    "resolve_data",
-    "validate_data",
-    "prepare_data",
-    "train",
-    "evaluate",
-    "gate",
-    "register",
-    "promote",
-    "close_runs",
-}
+TASK_IDS = set(retraining_steps())
 # Every edge comes from an XComArg (a task consuming another's output) except validate_data >> prepare_data,
 # which is explicit: a dataset is only prepared from data that passed validation.
 EDGES = {
@@ -46,6 +37,10 @@ EDGES = {
     ("train", "evaluate"),
     ("prepare_data", "evaluate"),
     ("evaluate", "gate"),
+    # the gate's winner is served, on the test rows prepare_data split, before anything is registered
+    ("gate", "serving_check"),
+    ("prepare_data", "serving_check"),
+    ("serving_check", "register"),
     ("gate", "register"),
     ("resolve_data", "register"),
     ("validate_data", "register"),

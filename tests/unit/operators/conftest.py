@@ -7,6 +7,7 @@ that shells out fails here rather than slowing down every task of every pipeline
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -94,13 +95,16 @@ def commit_data(repo_dir: Path, frame: Any, message: str) -> str:
     return str(git.create_commit("HEAD", signature, signature, message, index.write_tree(), parents))
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, _no_subprocesses: None) -> Iterator[Stack]:
+@contextlib.contextmanager
+def open_stack(root: Path) -> Iterator[Stack]:
+    """A sqlite MLflow store, a git + DVC data repository and the connections to both, under ``root``.
+
+    Shared with the integration tests that run an operator beside a real server process.
+    """
     import pygit2
     from dvc.repo import Repo
     from sklearn.datasets import load_breast_cancer
 
-    root = tmp_path_factory.mktemp("operators")
     repo_dir, remote = root / "data-repo", root / "dvc-remote"
     remote.mkdir()
     pygit2.init_repository(str(repo_dir), initial_head="main")
@@ -132,6 +136,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _no_subprocesses: None) -> I
         # Task outputs (the prepared splits, the predictions) go under the artifact root.
         patch.setenv("AIRFLOW__MLOPS__ARTIFACT_ROOT", f"file://{root}/artifacts")
         yield Stack(root=root, repo=repo_dir, frame=frame)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, _no_subprocesses: None) -> Iterator[Stack]:
+    with open_stack(tmp_path_factory.mktemp("operators")) as opened:
+        yield opened
 
 
 def context(dag_id: str, run_id: str, try_number: int = 1) -> Any:
@@ -168,7 +178,14 @@ def train(stack: Stack, dataset: Any, candidate: dict[str, Any], experiment: str
 
 
 def evaluate(
-    stack: Stack, dataset: Any, trained: list[Any], experiment: str, model: str, dag_id: str, run_id: str
+    stack: Stack,
+    dataset: Any,
+    trained: list[Any],
+    experiment: str,
+    model: str,
+    dag_id: str,
+    run_id: str,
+    **kwargs: Any,
 ) -> Any:
     from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 
@@ -179,6 +196,7 @@ def evaluate(
         experiment=experiment,
         model_name=model,
         mlflow_conn_id=MLFLOW_CONN,
+        **kwargs,
     )
     return op.execute(context(dag_id, run_id))
 

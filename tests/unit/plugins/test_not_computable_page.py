@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mlops.plugins import render, views
+from airflow_mlops.plugins import views
+from tests.unit.plugins.run_page import render_run_page
 
 EVALUATION: dict[str, Any] = {
     "n_test": 10,
@@ -54,27 +55,12 @@ def test_rows_carry_the_reasons() -> None:
 
 
 def test_the_run_page_shows_not_computable_with_the_reason() -> None:
-    html = render.render(
-        "run.html",
-        root="/mlops",
-        title="t",
-        dag_id="d",
-        run_id="r",
-        run={"state": "success", "start_date": None, "end_date": None},
-        tasks=[],
-        mlflow_run_id=None,
-        experiment_id=None,
-        data=None,
-        validation=None,
+    html = render_run_page(
         verdict=VERDICT,
         gate_rows=views._gate_rows(VERDICT, {}, views._not_computable(EVALUATION, VERDICT)),
         n_test=10,
         candidate_rows=views._candidate_rows(EVALUATION, []),
         champion_row=True,
-        registered=[],
-        aliases={},
-        mlflow_error=None,
-        mlflow_ui=None,
     )
     assert 'not computable <span class="muted">(Input contains &lt;NaN&gt;.)</span>' in html
     assert "(one class)" in html
