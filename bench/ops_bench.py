@@ -538,7 +538,7 @@ def time_log_model(stack: EmbeddedStack, *, explicit: bool) -> float:
     from mlflow.models import infer_signature
 
     from airflow_mlops.demo.datasets import breast_cancer_frame
-    from airflow_mlops.operators.train import pip_requirements, skops_trusted_types
+    from airflow_mlops.ml.flavors import pip_requirements, skops_trusted_types
 
     frame = breast_cancer_frame()
     features, labels = frame.drop(columns=["target"]), frame["target"]
@@ -547,7 +547,7 @@ def time_log_model(stack: EmbeddedStack, *, explicit: bool) -> float:
     example = features.head(3)
     signature = infer_signature(example, pipeline.predict(example))
     trusted = skops_trusted_types(pipeline)
-    requirements = pip_requirements() if explicit else None
+    requirements = pip_requirements("sklearn") if explicit else None
     mlflow.set_tracking_uri(stack.tracking_uri)
     experiment_id = mlflow.create_experiment("log_model", artifact_location=f"{stack.artifact_location}/log_model")
     with mlflow.start_run(experiment_id=experiment_id):

@@ -142,7 +142,7 @@ def test_card_prints_the_model_card_register_stored(deployment: PipelineEnv) -> 
     assert out.startswith("# Model card: bc\\_gov\\_model version 2\n")
     assert f"commit {tags['mlops.data.commit']}" in out and "md5" in out
     assert "## Where the slices differ most" not in out and "No slices" in out
-    assert "PASS f1 >= 0.8: f1 0." in out
+    assert "PASS f1 >= 0.8 (positive class 1): f1 0." in out  # #17: the rule names how f1 was computed
 
 
 def test_rollback_restores_the_previous_champion_in_one_command(deployment: PipelineEnv) -> None:
