@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops.errors import ConfigurationError
+from airflow_mlops.record import tag
 from airflow_mlops.spec.models_training import TREE_FRAMEWORKS
 
 if TYPE_CHECKING:
@@ -40,11 +41,6 @@ _FRAMEWORK_DISTS: dict[Flavor, tuple[str, ...]] = {
     "pyfunc": ("cloudpickle",),
 }
 _BASE_DISTS = ("scikit-learn", "pandas", "numpy", "scipy")
-
-#: MLmodel metadata written with a PyTorch model: its input columns in order and, for a
-#: classifier, the class of each output column (a tensor signature has no column names).
-META_COLUMNS = "mlops.feature_columns"
-META_CLASSES = "mlops.classes"
 
 
 def flavor_of(model: Any) -> Flavor:
@@ -223,7 +219,7 @@ def log_model(model: Any, features: pd.DataFrame, labels: pd.Series, problem: st
             model,
             input_example=matrix,
             signature=infer_signature(matrix, torch_forward(model)(matrix)),
-            metadata={META_COLUMNS: list(map(str, features.columns)), META_CLASSES: classes},
+            metadata={tag.MODEL_META_COLUMNS: list(map(str, features.columns)), tag.MODEL_META_CLASSES: classes},
             **common,
         )
         return info, predictor, flavor
@@ -254,7 +250,7 @@ def input_names(signature: Any, metadata: dict[str, Any] | None) -> list[str]:
     inputs = getattr(signature, "inputs", None)
     if inputs is not None and inputs.has_input_names():
         return [str(n) for n in inputs.input_names()]
-    return [str(n) for n in (metadata or {}).get(META_COLUMNS) or []]
+    return [str(n) for n in (metadata or {}).get(tag.MODEL_META_COLUMNS) or []]
 
 
 def load_predictor(model_uri: str) -> Any:
@@ -284,10 +280,13 @@ def load_predictor(model_uri: str) -> Any:
     pyfunc = mlflow.pyfunc.load_model(model_uri)
     if "pytorch" in flavors:
         meta = logged.metadata or {}
-        if not meta.get(META_COLUMNS):
+        if not meta.get(tag.MODEL_META_COLUMNS):
             raise ConfigurationError(
-                f"the PyTorch model {model_uri} records no input columns ({META_COLUMNS} in its MLmodel metadata); "
+                f"the PyTorch model {model_uri} records no input columns "
+                f"({tag.MODEL_META_COLUMNS} in its MLmodel metadata); "
                 "only PyTorch models logged by airflow-mlops' training can be scored by column name"
             )
-        return _tensor_predictor(lambda matrix: pyfunc.predict(matrix), meta[META_COLUMNS], meta.get(META_CLASSES))
+        return _tensor_predictor(
+            lambda matrix: pyfunc.predict(matrix), meta[tag.MODEL_META_COLUMNS], meta.get(tag.MODEL_META_CLASSES)
+        )
     return pyfunc

@@ -25,6 +25,8 @@ NAME_MAX_CHARS = 250
 #: The longest a single label value may be in a name, so several labels still fit.
 VALUE_MAX_CHARS = 60
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+#: The first component of every metric name (Airflow's own ``[metrics] statsd_prefix`` comes before it).
+NAMESPACE = "mlops"
 
 
 @dataclass(frozen=True)
@@ -47,37 +49,49 @@ class Metric:
 
 
 GATE_PASSED = Metric(
-    "mlops.gate.passed",
+    f"{NAMESPACE}.gate.passed",
     "gauge",
     ("pipeline",),
     "1 when the last gate verdict promoted its candidate, 0 when it rejected",
 )
 GATE_DECISIONS = Metric(
-    "mlops.gate.decisions", "counter", ("pipeline", "decision"), "gate verdicts, by decision (promote or reject)"
+    f"{NAMESPACE}.gate.decisions", "counter", ("pipeline", "decision"), "gate verdicts, by decision (promote or reject)"
 )
 CANDIDATE_METRIC = Metric(
-    "mlops.candidate.test", "gauge", ("pipeline", "candidate", "metric"), "each candidate's metric on the test set"
+    f"{NAMESPACE}.candidate.test",
+    "gauge",
+    ("pipeline", "candidate", "metric"),
+    "each candidate's metric on the test set",
 )
 CHAMPION_METRIC = Metric(
-    "mlops.champion.test", "gauge", ("pipeline", "metric"), "the champion's metric on the same test set"
+    f"{NAMESPACE}.champion.test", "gauge", ("pipeline", "metric"), "the champion's metric on the same test set"
 )
 VALIDATION_SUCCESS = Metric(
-    "mlops.validation.success_percent", "gauge", ("pipeline",), "percent of expectations the last data version met"
+    f"{NAMESPACE}.validation.success_percent",
+    "gauge",
+    ("pipeline",),
+    "percent of expectations the last data version met",
 )
-DRIFT_SCORE = Metric("mlops.drift.psi", "gauge", ("pipeline", "feature"), "population stability index per feature")
+DRIFT_SCORE = Metric(
+    f"{NAMESPACE}.drift.psi", "gauge", ("pipeline", "feature"), "population stability index per feature"
+)
 DRIFT_DETECTED = Metric(
-    "mlops.drift.detected", "gauge", ("pipeline",), "1 when the last drift check found drift, else 0"
+    f"{NAMESPACE}.drift.detected", "gauge", ("pipeline",), "1 when the last drift check found drift, else 0"
 )
-PROMOTIONS = Metric("mlops.registry.promotions", "counter", ("model",), "moves of the champion alias by a promotion")
-ROLLBACKS = Metric("mlops.registry.rollbacks", "counter", ("model",), "moves of the champion alias by a rollback")
+PROMOTIONS = Metric(
+    f"{NAMESPACE}.registry.promotions", "counter", ("model",), "moves of the champion alias by a promotion"
+)
+ROLLBACKS = Metric(
+    f"{NAMESPACE}.registry.rollbacks", "counter", ("model",), "moves of the champion alias by a rollback"
+)
 CHAMPION_PROMOTED_AT = Metric(
-    "mlops.champion.promoted_timestamp",
+    f"{NAMESPACE}.champion.promoted_timestamp",
     "gauge",
     ("model",),
     "unix time at which the current champion took the alias; alert on time() minus it",
 )
 CHAMPION_AGE = Metric(
-    "mlops.champion.age_seconds",
+    f"{NAMESPACE}.champion.age_seconds",
     "gauge",
     ("model",),
     "seconds the current champion had held the alias when last measured (each pipeline run and each move)",

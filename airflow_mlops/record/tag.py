@@ -49,6 +49,9 @@ MODEL_URI = "mlops.model_uri"
 MODEL_ID = "mlops.model_id"
 #: The MLflow flavor the model was logged with (sklearn, xgboost, lightgbm, pytorch, pyfunc; ml/flavors.py).
 MODEL_FLAVOR = "mlops.model_flavor"
+#: Keys in a logged model's MLmodel metadata: the input columns and classes a tensor signature cannot name.
+MODEL_META_COLUMNS = "mlops.feature_columns"
+MODEL_META_CLASSES = "mlops.classes"
 
 # --- lineage, on candidate runs and registered versions --------------------------------------------
 DATA_PREFIX = "mlops.data."
