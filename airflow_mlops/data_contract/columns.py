@@ -15,7 +15,7 @@ from airflow_mlops.data_contract.frames import column_of, numeric_share, present
 from airflow_mlops.data_contract.header import mangled_duplicates
 from airflow_mlops.data_contract.issues import ContractIssue
 from airflow_mlops.data_contract.model import ColumnContract, DataContract
-from airflow_mlops.data_contract.types import is_text, logical_type_of, same_family
+from airflow_mlops.data_contract.types import column_types, is_text, same_family
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,11 +110,12 @@ def new_column_issues(
     if reference is None or not reference.closed:
         return []
     known = set(reference.names)
+    kinds = column_types(frame)
     issues = []
     for name in candidate_features(frame, contract):
         if name in known:
             continue
-        found = logical_type_of(column_of(frame, name))
+        found = kinds[name]
         if contract.column(name) is not None:
             message, stops = "new since the champion; the YAML declares it, so it is trained on", False
         elif contract.policies.on_new_columns == "ignore":
@@ -128,16 +129,16 @@ def new_column_issues(
 
 
 def type_issues(frame: pd.DataFrame, contract: DataContract, reference: DataContract | None) -> list[ContractIssue]:
-    present = set(present_columns(frame))
+    kinds = column_types(frame)
     fail = contract.policies.on_type_change == "fail"
     issues = []
     declared = [*contract.columns]
     if contract.target is not None and contract.target_type is not None:
         declared.append(ColumnContract(name=contract.target, type=contract.target_type))
     for column in declared:
-        if column.type is None or column.name not in present:
+        if column.type is None or column.name not in kinds:
             continue
-        found = logical_type_of(column_of(frame, column.name))
+        found = kinds[column.name]
         if not same_family(column.type, found):
             message = f"declared {column.type} in the YAML but the data holds {found}; fix the values or the YAML"
             issues.append(ContractIssue("type_changed", column.name, message, fail, column.type, found))
@@ -145,9 +146,9 @@ def type_issues(frame: pd.DataFrame, contract: DataContract, reference: DataCont
         return issues
     reported = {issue.column for issue in issues}
     for column in reference.columns:
-        if column.type is None or column.name not in present or column.name in reported:
+        if column.type is None or column.name not in kinds or column.name in reported:
             continue
-        found = logical_type_of(column_of(frame, column.name))
+        found = kinds[column.name]
         if column.type == found or {column.type, found} == {"string", "category"}:
             continue
         if same_family(column.type, found):
@@ -162,15 +163,16 @@ def type_issues(frame: pd.DataFrame, contract: DataContract, reference: DataCont
 def id_like_issues(frame: pd.DataFrame, contract: DataContract, settings: CheckSettings) -> list[ContractIssue]:
     """Text columns that would be one-hot encoded into one column per row, and numbered ids."""
     rows = len(frame)
+    kinds = column_types(frame)
     issues = []
     for name in candidate_features(frame, contract):
         if rows == 0 or contract.declared_categorical(name):
             continue
-        series = column_of(frame, name)
-        kind = logical_type_of(series)
+        kind = kinds[name]
         named = bool(_ID_NAME.search(name) or _CAMEL_ID.search(name))
         if not (is_text(kind) or (kind == "integer" and named)):
             continue  # counting distinct values is the costly part; only these two cases use it
+        series = column_of(frame, name)
         if is_text(kind) and numeric_share(series)[0] >= settings.numeric_text_ratio:
             continue  # a number column with a few bad values: numeric_text says so
         unique = int(series.nunique(dropna=True))
@@ -188,14 +190,15 @@ def id_like_issues(frame: pd.DataFrame, contract: DataContract, settings: CheckS
 
 def numeric_text_issues(frame: pd.DataFrame, contract: DataContract, settings: CheckSettings) -> list[ContractIssue]:
     """Text columns that are numbers but for a few values, such as a measurement holding "abc"."""
+    kinds = column_types(frame)
     issues = []
     for name in candidate_features(frame, contract):
         declared = contract.column(name)
         if contract.declared_categorical(name) or (declared is not None and declared.type is not None):
             continue
-        series = column_of(frame, name)
-        if not is_text(logical_type_of(series)):
+        if not is_text(kinds[name]):
             continue
+        series = column_of(frame, name)
         share, bad = numeric_share(series)
         if bad.empty or share < settings.numeric_text_ratio:
             continue
@@ -210,10 +213,14 @@ def infinite_issues(frame: pd.DataFrame, contract: DataContract) -> list[Contrac
     """Number features holding infinity: imputation fills NaN, but scikit-learn refuses inf outright."""
     import numpy as np
 
-    names = [name for name in candidate_features(frame, contract) if logical_type_of(column_of(frame, name)) == "float"]
+    kinds = column_types(frame)
+    names = [name for name in candidate_features(frame, contract) if kinds[name] == "float"]
     if not names:
         return []
-    block = np.column_stack([column_of(frame, name).to_numpy(dtype="float64", na_value=np.nan) for name in names])
+    if frame.columns.is_unique:  # one block copy instead of a Series per column
+        block = frame[names].to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        block = np.column_stack([column_of(frame, name).to_numpy(dtype="float64", na_value=np.nan) for name in names])
     issues = []
     for name, count in zip(names, np.isinf(block).sum(axis=0).tolist(), strict=True):
         if count:

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow_mlops.data_contract.frames import column_of
-from airflow_mlops.data_contract.types import logical_type_of, parse_logical_type
+from airflow_mlops.data_contract.types import column_types, parse_logical_type
 from airflow_mlops.data_contract.vocabulary import ColumnPolicy, LogicalType
 
 if TYPE_CHECKING:
@@ -88,16 +87,14 @@ class DataContract(_Frozen):
     ) -> "DataContract":
         """What a frame holds: every feature (default: every column but the target and ids) with its type."""
         policies = policies or ContractPolicies()
-        present = list(dict.fromkeys(str(c) for c in frame.columns))
+        kinds = column_types(frame)
         names = (
             list(features)
             if features is not None
-            else [c for c in present if c != target and c not in policies.id_columns]
+            else [c for c in kinds if c != target and c not in policies.id_columns]
         )
-        columns = tuple(
-            ColumnContract(name=name, type=logical_type_of(column_of(frame, name))) for name in names if name in present
-        )
-        target_type = logical_type_of(column_of(frame, target)) if target is not None and target in present else None
+        columns = tuple(ColumnContract(name=name, type=kinds[name]) for name in names if name in kinds)
+        target_type = kinds.get(target) if target is not None else None
         return cls(
             source="frame", target=target, target_type=target_type, columns=columns, closed=True, policies=policies
         )

@@ -46,6 +46,22 @@ def logical_type_of(series: pd.Series) -> LogicalType:
         return _logical_type_of_dtype.__wrapped__(series.dtype)
 
 
+def column_types(frame: pd.DataFrame) -> dict[str, LogicalType]:
+    """Every column's logical type by name (the first of a repeated name), read from the dtypes alone.
+
+    A rule that only needs a type must not pull the column out of the frame: each ``frame[name]``
+    costs tens of microseconds, and the checks ask about every column several times.
+    """
+    kinds: dict[str, LogicalType] = {}
+    for name, dtype in zip(frame.columns, frame.dtypes.tolist(), strict=True):
+        if str(name) not in kinds:
+            try:
+                kinds[str(name)] = _logical_type_of_dtype(dtype)
+            except TypeError:  # an unhashable dtype: judge it uncached
+                kinds[str(name)] = _logical_type_of_dtype.__wrapped__(dtype)
+    return kinds
+
+
 @functools.lru_cache(maxsize=256)
 def _logical_type_of_dtype(dtype: Any) -> LogicalType:
     # pandas' dtype predicates cost microseconds each and every rule asks about every column,

@@ -101,8 +101,8 @@ def check_contract(
         settings=CheckSettings(**dict(settings.checks)),
     )
     features = resolve_features(frame, declared, champion)
-    columns = [*features, settings.target] if settings.target in frame.columns else features
-    trained = DataContract.from_frame(frame[columns], settings.target, features, declared.policies)
+    # from_frame reads dtypes only, so the whole frame is passed: selecting the columns would copy them.
+    trained = DataContract.from_frame(frame, settings.target, features, declared.policies)
     against = "the pipeline's contract"
     if reference is not None:
         against = f"the champion's signature (version {reference[0]}) and the pipeline's contract"

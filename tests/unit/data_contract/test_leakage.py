@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from airflow_mlops.data_contract.leakage import _balanced_accuracy, _cannot_reach, leakage_issues
+from airflow_mlops.data_contract import leakage
+from airflow_mlops.data_contract.leakage import _balanced_accuracy, _cannot_reach, _ruled_out, leakage_issues
 from airflow_mlops.data_contract.settings import CheckSettings, SplitSettings
 
 from .conftest import check, rules
@@ -72,7 +71,7 @@ def test_leakage_can_be_switched_off(clean: pd.DataFrame) -> None:
     assert check(clean.assign(copy=clean["target"]), settings=CheckSettings(leakage=False)) == []
 
 
-def test_large_frames_are_sampled_so_the_check_stays_fast() -> None:
+def test_a_large_frame_is_judged_on_a_sample() -> None:
     rng = np.random.default_rng(3)
     rows = 400_000
     target = rng.integers(0, 2, rows)
@@ -80,12 +79,9 @@ def test_large_frames_are_sampled_so_the_check_stays_fast() -> None:
         leak=target + rng.normal(0, 0.05, rows), target=target
     )
 
-    started = time.perf_counter()
     issues = leakage_issues(frame, "target", [*(f"x{i}" for i in range(10)), "leak"], "classification", CheckSettings())
-    elapsed = time.perf_counter() - started
 
     assert [(i.rule, i.column) for i in issues] == [("leakage_predicts_target", "leak")]
-    assert elapsed < 20, elapsed
 
 
 @settings(max_examples=300, deadline=None)
@@ -132,3 +128,66 @@ def test_the_screen_keeps_a_feature_that_separates_the_classes() -> None:
 
     assert not _cannot_reach(values, truth, leaves=4, limit=0.97)
     assert _cannot_reach(np.random.default_rng(0).permutation(values), truth, leaves=4, limit=0.97)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(min_value=2, max_value=160),
+    classes=st.integers(min_value=2, max_value=4),
+    seed=st.integers(min_value=0, max_value=2**16),
+    limit=st.sampled_from([0.8, 0.95, 0.99]),
+)
+def test_screening_all_features_at_once_changes_no_verdict(rows: int, classes: int, seed: int, limit: float) -> None:
+    """The one-pass screen only skips work whose answer is known: with it and without it, the same issues.
+
+    The features sit on the edges of both screens: encodings of the target (with and without a
+    missing value or an infinity), few distinct values, near-separating noise, integers and booleans.
+    """
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, classes, rows)
+    assume(len(np.unique(target)) >= 2)
+    noisy = target + rng.normal(0, 0.3, rows)
+    frame = pd.DataFrame(
+        {
+            "encoded": target * 2.5 - 1,
+            "encoded_nan": np.where(rng.random(rows) < 0.05, np.nan, target * 1.0),
+            "encoded_inf": np.where(target == 0, np.inf, target * 1.0),
+            "few": rng.integers(0, classes, rows).astype("float64"),
+            "near": noisy,
+            "near_missing": np.where(rng.random(rows) < 0.1, np.nan, noisy),
+            "count": rng.integers(0, 5, rows),
+            "flag": target == 1,
+            "target": target,
+        }
+    )
+    features = [c for c in frame.columns if c != "target"]
+    settings_ = CheckSettings(leakage_accuracy=limit)
+
+    screened = leakage_issues(frame, "target", features, "classification", settings_)
+    unscreened_of = leakage._Screen.of
+    try:
+        leakage._Screen.of = classmethod(  # type: ignore[method-assign, assignment]
+            lambda cls, *_: cls(frozenset(), frozenset(), frozenset())
+        )
+        unscreened = leakage_issues(frame, "target", features, "classification", settings_)
+    finally:
+        leakage._Screen.of = unscreened_of  # type: ignore[method-assign]
+
+    assert [(i.rule, i.column) for i in screened] == [(i.rule, i.column) for i in unscreened]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.integers(min_value=2, max_value=80),
+    columns=st.integers(min_value=1, max_value=6),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_the_screen_rules_out_each_column_as_it_would_alone(rows: int, columns: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    block = rng.integers(0, 6, (rows, columns)).astype("float64")
+    block[rng.random((rows, columns)) < 0.1] = np.nan
+    truth = pd.factorize(rng.integers(0, 3, rows))[0]
+
+    together = _ruled_out(block, truth, leaves=4, limit=0.9).tolist()
+
+    assert together == [_cannot_reach(block[:, j], truth, leaves=4, limit=0.9) for j in range(columns)]
