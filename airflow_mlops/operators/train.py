@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops import artifacts, settings
+from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.errors.classify import is_transient
 from airflow_mlops.links import MlflowRunLink
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
@@ -15,6 +16,7 @@ from airflow_mlops.record import tag
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import pandas as pd
     from airflow.sdk import Context
 
     from airflow_mlops.contracts import PreparedDataset, TrainedCandidate
@@ -34,7 +36,7 @@ class TrainCandidateOperator(MlflowBaseOperator):
 
     A retry finds the candidate's finished MLflow run for this DAG run and returns it
     instead of training (and logging) the same model twice. With a ``tuning`` block in the
-    candidate, Optuna searches its params first (operators/tuning.py), each trial a run nested
+    candidate, Optuna searches its params first (run_search, below), each trial a run nested
     under the candidate's; a retry takes over the trials an earlier attempt finished.
 
     ``on_failure="drop"`` turns a deterministic error of the candidate's own training into a
@@ -190,8 +192,6 @@ class TrainCandidateOperator(MlflowBaseOperator):
         params = dict(self.candidate.get("params", {}))
         if not self.candidate.get("tuning"):
             return params
-        from airflow_mlops.operators.tuning import run_search
-
         return {**params, **run_search(self, run_id, experiment_id, tags, train)}
 
     def _cross_validate(self, features: Any, labels: Any, params: Mapping[str, Any]) -> dict[str, float]:
@@ -253,3 +253,68 @@ class TrainCandidateOperator(MlflowBaseOperator):
         if cv:
             result["cv_metrics"] = dict(cv)
         return result
+
+
+def run_search(
+    op: TrainCandidateOperator, run_id: str, experiment_id: str, identity: dict[str, str], train: pd.DataFrame
+) -> dict[str, Any]:
+    """The best values the candidate's ``tuning`` search found, each trial a run nested under ``run_id``.
+
+    Optuna's search (ml/tuning.py) over folds of the training split (ml/cross_validation.py), each
+    trial recorded by hooks/mlflow_trials.py.
+
+    The search's totals go on the candidate's run: the best trial and its score, and how many
+    trials completed, were pruned, failed, or were taken over from an earlier attempt.
+    """
+    from airflow_mlops.gates.metrics import direction_of
+    from airflow_mlops.hooks.mlflow_trials import MlflowTrialLog
+    from airflow_mlops.ml.cross_validation import fold_scores
+    from airflow_mlops.ml.tuning import tune
+
+    tuning = op.candidate["tuning"]
+    metric = str(tuning["metric"])
+    target = op.dataset["target"]
+    features, labels = train.drop(columns=[target]), train[target]
+    fixed = dict(op.candidate.get("params", {}))
+    splitter = op.fold_splitter(int(tuning["folds"]))
+
+    def score_folds(params: dict[str, Any]) -> Iterator[float]:
+        merged = {**fixed, **params}
+        for scores in fold_scores(
+            lambda x, y: op.fitter(x, y, merged)(),
+            features,
+            labels,
+            problem=op.problem,
+            splitter=splitter,
+            average=op.average,
+        ):
+            if metric not in scores:
+                raise ConfigurationError(f"tuning.metric {metric} could not be computed on a fold")
+            yield scores[metric]
+
+    log = MlflowTrialLog(op.mlflow_hook, experiment_id, identity, run_id, metric, "superseded by a retry")
+    seed = tuning.get("seed")
+    result = tune(
+        score_folds,
+        tuning=tuning,
+        direction=direction_of(metric, op.problem),
+        seed=op.cv_seed if seed is None else int(seed),
+        log=log,
+    )
+    op.mlflow_hook.log_batch(
+        run_id,
+        metrics={
+            f"tuning_best_{metric}": result.best_value,
+            "tuning_trials_complete": result.complete,
+            "tuning_trials_pruned": result.pruned,
+            "tuning_trials_failed": result.failed,
+            "tuning_trials_resumed": result.resumed,
+        },
+        params={"tuning.best_trial": result.best_trial},
+    )
+    op.log.info(
+        "Tuned %s: best %s %.4f at trial %d (%d complete, %d pruned, %d failed, %d taken over from an earlier try): %s",
+        op.candidate["name"], metric, result.best_value, result.best_trial, result.complete, result.pruned,
+        result.failed, result.resumed, result.best_params,
+    )  # fmt: skip
+    return result.best_params
