@@ -29,6 +29,7 @@ from airflow_mlops.operators.validation import ValidateDataOperator
 
 if TYPE_CHECKING:
     from airflow_mlops.spec.models import RetrainingPipelineSpec
+    from airflow_mlops.spec.models_training import CandidateSpec
 
 
 def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, str], mlflow: dict[str, str]) -> Any:
@@ -43,8 +44,7 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
         "experiment": spec.experiment_name,
         "problem": spec.problem,
         "average": spec.averaging,
-        "cv_folds": spec.cross_validation.folds if spec.cross_validation else 0,
-        "cv_seed": spec.data.split.seed,
+        **_cv_args(spec),
         "lineage": lineage,
         "on_failure": spec.candidates.on_failure,
         **mlflow,
@@ -59,7 +59,7 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
                 map_index_template="{{ task.candidate['name'] }}",
                 **common,
             )
-            .expand(candidate=[m.model_dump() for m in spec.models])
+            .expand(candidate=[_candidate(spec, m) for m in spec.models])
             .output
         )
     return [
@@ -67,11 +67,35 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
             task_id=f"train_{m.name}",
             **step_args(spec, "train"),
             **task_resources(m.resources),
-            candidate=m.model_dump(),
+            candidate=_candidate(spec, m),
             **common,
         ).output
         for m in spec.models
     ]
+
+
+def _cv_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
+    """How the training split is cut into folds, for cross-validation and tuning trials alike."""
+    cv = spec.cross_validation
+    if cv is None:
+        return {"cv_folds": 0, "cv_seed": spec.data.split.seed}
+    args: dict[str, Any] = {"cv_folds": cv.folds, "cv_seed": spec.data.split.seed if cv.seed is None else cv.seed}
+    # only what the YAML changes, so a plain file builds the operators it always did
+    if cv.stratified is not None:
+        args["cv_stratified"] = cv.stratified
+    if cv.group_by is not None:
+        args["cv_group_by"] = cv.group_by
+    if not cv.shuffle:
+        args["cv_shuffle"] = False
+    return args
+
+
+def _candidate(spec: RetrainingPipelineSpec, model: CandidateSpec) -> dict[str, Any]:
+    """The candidate as the train task gets it: a tuning block's metric resolved (default: select_by)."""
+    candidate = model.model_dump()
+    if model.tuning is not None and model.tuning.metric is None:
+        candidate["tuning"]["metric"] = spec.select_by
+    return candidate
 
 
 def _slices(spec: RetrainingPipelineSpec) -> list[dict[str, Any]]:

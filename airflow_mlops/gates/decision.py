@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from airflow_mlops.gates.cv import CvFigure, cv_figures, cv_key
 from airflow_mlops.gates.metrics import AVERAGED_METRICS, Direction, Problem, direction_of, slice_keys
 from airflow_mlops.gates.slices import SliceGapRule, slice_spread
 
@@ -36,6 +37,8 @@ class ThresholdRule:
     min: float | None = None
     max: float | None = None
     slice_by: str | None = None
+    #: Judge the cross-validated mean or bound (gates/cv.py) instead of the test-set value.
+    cv: CvFigure | None = None
 
     def __post_init__(self) -> None:
         if self.min is None and self.max is None:
@@ -318,6 +321,10 @@ def decide(
         direction = direction_of(rule.metric, problem)
         if isinstance(rule, SliceGapRule):
             outcomes.append(_check_slice_gap(rule, candidate_metrics, direction))
+            continue
+        if isinstance(rule, ThresholdRule) and rule.cv is not None:
+            figures = cv_figures(candidate_metrics, rule.metric, direction)
+            outcomes.append(_check_threshold(replace(rule, metric=cv_key(rule.metric, rule.cv), cv=None), figures, {}))
             continue
         judged = [*candidate_metrics, *missing[0]]
         for one in _per_slice(rule, judged):

@@ -28,6 +28,8 @@ def rules_from_spec(rules: Sequence[dict[str, Any]]) -> list[Rule]:
             )  # fmt: skip
         else:
             parsed.append(
-                ThresholdRule(rule["metric"], rule.get("min"), rule.get("max"), slice_by=rule.get("slice_by"))
+                ThresholdRule(
+                    rule["metric"], rule.get("min"), rule.get("max"), slice_by=rule.get("slice_by"), cv=rule.get("cv")
+                )
             )
     return parsed

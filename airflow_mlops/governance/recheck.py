@@ -119,7 +119,8 @@ def recheck_gate(
     from airflow_mlops.ml.scoring import gate_metrics
 
     version = str(version)
-    recorded = recorded_gate(client, model_name, model_version(client, model_name, version))
+    mv = model_version(client, model_name, version)
+    recorded = recorded_gate(client, model_name, mv)
     rules, evaluation = recorded["rules"], recorded["evaluation"]
     problem = rules.get("problem", "classification")
     average = evaluation.get("average", "macro")
@@ -156,9 +157,11 @@ def recheck_gate(
                 f"the current champion v{champion_version} cannot be scored on version {version}'s test rows "
                 f"({type(err).__name__}: {err}); {FORCE_HINT}"
             ) from err
+    # cross-validated figures belong to the candidate, not to today's champion: read, not re-scored
+    cv = {k: v for k, v in client.get_run(mv.run_id).data.metrics.items() if k.startswith("cv_")} if mv.run_id else {}
     verdict = decide(
         candidate=f"v{version}",
-        candidate_metrics=candidate_metrics,
+        candidate_metrics={**cv, **candidate_metrics},
         champion_metrics=champion_metrics,
         champion_version=champion_version,
         rules=rules_from_spec(rules.get("rules", [])),

@@ -1,23 +1,96 @@
 """K-fold cross-validation of a candidate on its training split, with scikit-learn's splitters.
 
-The gate still judges every candidate on the held-out test rows; cross-validation adds how
-stable a candidate is across resamples of the training data (mean and spread of each metric),
-recorded on its MLflow run. Each fold is fitted the way the candidate itself is (a fresh
-estimator pipeline or a fresh call of the trainer), so any framework the pipeline trains can be
-cross-validated, not only scikit-learn estimators.
+The gate judges every candidate on the held-out test rows, and may also judge the figures
+recorded here (gates/cv.py): how stable a candidate is across resamples of the training data
+(mean and spread of each metric), recorded on its MLflow run. Each fold is fitted the way the
+candidate itself is (a fresh estimator pipeline or a fresh call of the trainer), so any framework
+the pipeline trains can be cross-validated, not only scikit-learn estimators. Tuning trials
+(ml/tuning.py) are scored on folds cut here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.errors import ConfigurationError
+from airflow_mlops.gates.cv import cv_key
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from airflow_mlops.gates.metrics import Average, Problem
+
+
+def fold_rows(features: pd.DataFrame, labels: pd.Series, splitter: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """``(train_rows, score_rows)`` of each fold, cut as ``splitter`` says.
+
+    ``splitter`` is ``{folds, stratified, group_by, shuffle, seed}`` (spec CrossValidationSpec.splitter).
+    Stratified folds keep each class's share, grouped ones keep a group's rows in one fold; a
+    shuffled split uses the seed, so a re-run (or a retried task) gets the same folds.
+    """
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+    folds, group = int(splitter["folds"]), splitter.get("group_by")
+    stratified, shuffle = bool(splitter.get("stratified")), bool(splitter.get("shuffle", True))
+    if stratified:
+        counts = labels.value_counts()
+        if counts.min() < folds:
+            rare = counts.idxmin()
+            rare = rare.item() if hasattr(rare, "item") else rare  # 2, not np.int64(2)
+            raise ConfigurationError(
+                f"{folds} stratified folds need at least {folds} training rows of each class; class "
+                f"{rare!r} has {counts.min()}: lower folds, or set cross_validation.stratified: false"
+            )
+    seed = int(splitter.get("seed", 42)) if shuffle else None
+    if group is not None:
+        if group not in features.columns:
+            raise ConfigurationError(f"cross_validation.group_by {group!r} is not a column of the training split")
+        groups = features[group]
+        if groups.nunique() < folds:
+            raise ConfigurationError(
+                f"{folds} folds grouped by {group!r} need at least {folds} groups; the training split has "
+                f"{groups.nunique()}: lower folds or group by another column"
+            )
+        cut = (StratifiedGroupKFold if stratified else GroupKFold)(folds, shuffle=shuffle, random_state=seed)
+        return list(cut.split(features, labels, groups))
+    splits = (StratifiedKFold if stratified else KFold)(folds, shuffle=shuffle, random_state=seed)
+    return list(splits.split(features, labels))
+
+
+def fold_scores(
+    fit: Callable[[pd.DataFrame, pd.Series], Any],
+    features: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    problem: Problem,
+    splitter: Mapping[str, Any],
+    average: Average = "macro",
+) -> Iterator[dict[str, float]]:
+    """The metrics of each fold in turn, each from a model fitted afresh on the other folds."""
+    from airflow_mlops.ml.flavors import in_memory_predictor
+    from airflow_mlops.ml.metrics import measure_metrics
+
+    for train_rows, test_rows in fold_rows(features, labels, splitter):
+        fold_x, fold_y = features.iloc[train_rows], labels.iloc[train_rows]
+        model = in_memory_predictor(fit(fold_x, fold_y), fold_x, fold_y, problem)
+        yield measure_metrics(model, features.iloc[test_rows], labels.iloc[test_rows], problem, average)[0]
+
+
+def summarise(scores: list[dict[str, float]]) -> dict[str, float]:
+    """``cv_<metric>_mean`` and ``cv_<metric>_std`` of each metric every fold computed.
+
+    A metric one fold could not compute is left out rather than averaged over fewer folds.
+    """
+    import numpy as np
+
+    common = set.intersection(*(set(s) for s in scores)) if scores else set()
+    result: dict[str, float] = {}
+    for metric in sorted(common):
+        values = np.array([s[metric] for s in scores])
+        result[cv_key(metric, "mean")] = float(values.mean())
+        result[cv_key(metric, "std")] = float(values.std())
+    return result
 
 
 def cross_validate(
@@ -26,41 +99,9 @@ def cross_validate(
     labels: pd.Series,
     *,
     problem: Problem,
-    folds: int,
-    seed: int,
+    splitter: Mapping[str, Any],
     average: Average = "macro",
 ) -> dict[str, float]:
-    """``cv_<metric>_mean`` and ``cv_<metric>_std`` over ``folds`` folds, for each metric every fold computed.
-
-    Classification folds are stratified, so each holds every class; both splitters shuffle with
-    the split's seed, so a re-run gives the same folds. A metric one fold could not compute is
-    left out rather than averaged over fewer folds.
-    """
-    import numpy as np
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    from airflow_mlops.ml.flavors import in_memory_predictor
-    from airflow_mlops.ml.metrics import measure_metrics
-
-    if problem == "classification":
-        counts = labels.value_counts()
-        if counts.min() < folds:
-            rare = counts.idxmin()
-            rare = rare.item() if hasattr(rare, "item") else rare  # 2, not np.int64(2)
-            raise ConfigurationError(
-                f"cross_validation.folds {folds} needs at least {folds} training rows of each class; class "
-                f"{rare!r} has {counts.min()}: lower folds or drop cross_validation"
-            )
-    splitter = (StratifiedKFold if problem == "classification" else KFold)(folds, shuffle=True, random_state=seed)
-    scores: list[dict[str, float]] = []
-    for train_rows, test_rows in splitter.split(features, labels):
-        fold_x, fold_y = features.iloc[train_rows], labels.iloc[train_rows]
-        model = in_memory_predictor(fit(fold_x, fold_y), fold_x, fold_y, problem)
-        scores.append(measure_metrics(model, features.iloc[test_rows], labels.iloc[test_rows], problem, average)[0])
-    common = set.intersection(*(set(s) for s in scores))
-    result: dict[str, float] = {}
-    for metric in sorted(common):
-        values = np.array([s[metric] for s in scores])
-        result[f"cv_{metric}_mean"] = float(values.mean())
-        result[f"cv_{metric}_std"] = float(values.std())
-    return result
+    """``cv_<metric>_mean`` and ``cv_<metric>_std`` over the folds ``splitter`` cuts."""
+    scores = list(fold_scores(fit, features, labels, problem=problem, splitter=splitter, average=average))
+    return summarise(scores)

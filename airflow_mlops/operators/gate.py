@@ -65,7 +65,8 @@ class EvaluationGateOperator(MlflowBaseOperator):
         champion = evaluation["champion"]
         verdict = decide(
             candidate=best,
-            candidate_metrics=candidates[best]["metrics"],
+            # the cross-validated figures (cv_<metric>_mean/_std) a rule with ``cv`` judges
+            candidate_metrics={**candidates[best].get("cv_metrics", {}), **candidates[best]["metrics"]},
             champion_metrics=champion["metrics"] if champion else None,
             champion_version=champion["version"] if champion else None,
             rules=rules_from_spec(self.rules),

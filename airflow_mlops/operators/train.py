@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops import artifacts, settings
+from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.errors.classify import is_transient
 from airflow_mlops.links import MlflowRunLink
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
@@ -15,6 +16,7 @@ from airflow_mlops.record import tag
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import pandas as pd
     from airflow.sdk import Context
 
     from airflow_mlops.contracts import PreparedDataset, TrainedCandidate
@@ -33,7 +35,9 @@ class TrainCandidateOperator(MlflowBaseOperator):
     """Fit preprocessing + estimator on the train split; log params, metrics and the model.
 
     A retry finds the candidate's finished MLflow run for this DAG run and returns it
-    instead of training (and logging) the same model twice.
+    instead of training (and logging) the same model twice. With a ``tuning`` block in the
+    candidate, Optuna searches its params first (run_search, below), each trial a run nested
+    under the candidate's; a retry takes over the trials an earlier attempt finished.
 
     ``on_failure="drop"`` turns a deterministic error of the candidate's own training into a
     result: its MLflow run ends FAILED with the reason and the task returns the candidate
@@ -54,6 +58,9 @@ class TrainCandidateOperator(MlflowBaseOperator):
         average: Average = "macro",
         cv_folds: int = 0,
         cv_seed: int = 42,
+        cv_stratified: bool | None = None,
+        cv_group_by: str | None = None,
+        cv_shuffle: bool = True,
         lineage: dict[str, str] | None = None,
         on_failure: Literal["drop", "fail"] = "fail",
         **kwargs: Any,
@@ -66,6 +73,9 @@ class TrainCandidateOperator(MlflowBaseOperator):
         self.average: Average = average
         self.cv_folds = cv_folds
         self.cv_seed = cv_seed
+        self.cv_stratified = cv_stratified
+        self.cv_group_by = cv_group_by
+        self.cv_shuffle = cv_shuffle
         self.lineage = lineage or {}
         self.on_failure = on_failure
         self._started_run: str | None = None
@@ -82,7 +92,8 @@ class TrainCandidateOperator(MlflowBaseOperator):
             if done is not None and done.data.tags.get(tag.MODEL_URI):
                 self.log.info("Candidate %s already trained in MLflow run %s; reusing it", name, done.info.run_id)
                 cv = {k: v for k, v in done.data.metrics.items() if k.startswith("cv_")}
-                return self._result(done.info.run_id, done.data.tags, experiment_id, cv)
+                params = {k[6:]: json.loads(v) for k, v in done.data.params.items() if k.startswith("param.")}
+                return self._result(done.info.run_id, done.data.tags, experiment_id, cv, params)
             attempt = f"try {getattr(context.get('ti'), 'try_number', '?')}"
             for abandoned in hook.close_abandoned_runs(experiment_id, tags, f"superseded by {attempt}"):
                 self.log.warning("Closed MLflow run %s of %s, left unfinished by an earlier try", abandoned, name)
@@ -130,7 +141,7 @@ class TrainCandidateOperator(MlflowBaseOperator):
         target = self.dataset["target"]
         features, labels = train.drop(columns=[target]), train[target]
         # configuration errors surface before an MLflow run exists
-        fit = self._candidate_step(lambda: self._fitter(features, labels))
+        self._candidate_step(lambda: self.fitter(features, labels))
         data = self.dataset["data"]
         run_tags = {
             **tags,
@@ -141,11 +152,13 @@ class TrainCandidateOperator(MlflowBaseOperator):
         }
         with mlflow.start_run(experiment_id=experiment_id, run_name=self.candidate["name"], tags=run_tags) as run:
             self._started_run = run.info.run_id
+            params = self._candidate_step(lambda: self._tuned_params(run.info.run_id, experiment_id, tags, train))
+            fit = self._candidate_step(lambda: self.fitter(features, labels, params))
             mlflow.log_params(
                 {
                     "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
                     "preprocessing": json.dumps(self.candidate.get("preprocessing", {}), sort_keys=True),
-                    **{f"param.{k}": json.dumps(v) for k, v in self.candidate.get("params", {}).items()},
+                    **{f"param.{k}": json.dumps(v) for k, v in params.items()},
                     **({"class_weight": json.dumps(weight)} if (weight := self.candidate.get("class_weight")) else {}),
                     "data.rev": data["rev"],
                     "data.commit": data["commit"],
@@ -159,37 +172,49 @@ class TrainCandidateOperator(MlflowBaseOperator):
                 lambda: compute_metrics(predictor, features, labels, self.problem, self.average)
             )
             mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
-            cv = self._candidate_step(lambda: self._cross_validate(features, labels))
+            cv = self._candidate_step(lambda: self._cross_validate(features, labels, params))
             if cv:
                 mlflow.log_metrics(cv)
             mlflow.set_tags({tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id), tag.MODEL_FLAVOR: flavor})
             run_id = run.info.run_id
         self.log.info("Trained %s: train metrics %s", self.candidate["name"], train_metrics)
         uri_tags = {tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)}
-        return self._result(run_id, uri_tags, experiment_id, cv)
+        return self._result(run_id, uri_tags, experiment_id, cv, params)
 
-    def _cross_validate(self, features: Any, labels: Any) -> dict[str, float]:
+    def fold_splitter(self, folds: int) -> dict[str, Any]:
+        """How the training split is cut into ``folds`` folds (ml/cross_validation.fold_rows)."""
+        stratified = self.cv_stratified if self.cv_stratified is not None else self.problem == "classification"
+        return {"folds": folds, "stratified": stratified, "group_by": self.cv_group_by,
+                "shuffle": self.cv_shuffle, "seed": self.cv_seed}  # fmt: skip
+
+    def _tuned_params(self, run_id: str, experiment_id: str, tags: dict[str, str], train: Any) -> dict[str, Any]:
+        """The candidate's params, with the best values its ``tuning`` search found (none: as written)."""
+        params = dict(self.candidate.get("params", {}))
+        if not self.candidate.get("tuning"):
+            return params
+        return {**params, **run_search(self, run_id, experiment_id, tags, train)}
+
+    def _cross_validate(self, features: Any, labels: Any, params: Mapping[str, Any]) -> dict[str, float]:
         """``cv_<metric>_mean``/``_std`` over ``cv_folds`` folds of the training split, each fitted afresh."""
         if self.cv_folds < 2:
             return {}
         from airflow_mlops.ml.cross_validation import cross_validate
 
         return cross_validate(
-            lambda x, y: self._fitter(x, y)(),
+            lambda x, y: self.fitter(x, y, params)(),
             features,
             labels,
             problem=self.problem,
-            folds=self.cv_folds,
-            seed=self.cv_seed,
+            splitter=self.fold_splitter(self.cv_folds),
             average=self.average,
         )
 
-    def _fitter(self, features: Any, labels: Any) -> Any:
-        """A zero-argument callable that fits the candidate: an estimator pipeline or a trainer."""
+    def fitter(self, features: Any, labels: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """A zero-argument callable that fits the candidate with ``params`` (default: its own)."""
         from airflow_mlops.ml.estimators import build_pipeline, fit_weighted, train_with_function
 
         allowed = settings.allowed_import_prefixes()
-        params = self.candidate.get("params", {})
+        params = dict(self.candidate.get("params", {}) if params is None else params)
         class_weight = self.candidate.get("class_weight")
         if self.candidate.get("trainer"):
             trainer = self.candidate["trainer"]
@@ -208,12 +233,17 @@ class TrainCandidateOperator(MlflowBaseOperator):
         return lambda: fit_weighted(pipeline, features, labels, class_weight)
 
     def _result(
-        self, run_id: str, tags: Mapping[str, str], experiment_id: str, cv: Mapping[str, float] | None = None
+        self,
+        run_id: str,
+        tags: Mapping[str, str],
+        experiment_id: str,
+        cv: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> TrainedCandidate:
         result: TrainedCandidate = {
             "candidate": self.candidate["name"],
             "estimator": self.candidate.get("estimator") or f"trainer:{self.candidate['trainer']}",
-            "params": self.candidate.get("params", {}),
+            "params": dict(self.candidate.get("params", {}) if params is None else params),
             "preprocessing": self.candidate.get("preprocessing", {}),
             "mlflow_run_id": run_id,
             "experiment_id": experiment_id,
@@ -223,3 +253,68 @@ class TrainCandidateOperator(MlflowBaseOperator):
         if cv:
             result["cv_metrics"] = dict(cv)
         return result
+
+
+def run_search(
+    op: TrainCandidateOperator, run_id: str, experiment_id: str, identity: dict[str, str], train: pd.DataFrame
+) -> dict[str, Any]:
+    """The best values the candidate's ``tuning`` search found, each trial a run nested under ``run_id``.
+
+    Optuna's search (ml/tuning.py) over folds of the training split (ml/cross_validation.py), each
+    trial recorded by hooks/mlflow_trials.py.
+
+    The search's totals go on the candidate's run: the best trial and its score, and how many
+    trials completed, were pruned, failed, or were taken over from an earlier attempt.
+    """
+    from airflow_mlops.gates.metrics import direction_of
+    from airflow_mlops.hooks.mlflow_trials import MlflowTrialLog
+    from airflow_mlops.ml.cross_validation import fold_scores
+    from airflow_mlops.ml.tuning import tune
+
+    tuning = op.candidate["tuning"]
+    metric = str(tuning["metric"])
+    target = op.dataset["target"]
+    features, labels = train.drop(columns=[target]), train[target]
+    fixed = dict(op.candidate.get("params", {}))
+    splitter = op.fold_splitter(int(tuning["folds"]))
+
+    def score_folds(params: dict[str, Any]) -> Iterator[float]:
+        merged = {**fixed, **params}
+        for scores in fold_scores(
+            lambda x, y: op.fitter(x, y, merged)(),
+            features,
+            labels,
+            problem=op.problem,
+            splitter=splitter,
+            average=op.average,
+        ):
+            if metric not in scores:
+                raise ConfigurationError(f"tuning.metric {metric} could not be computed on a fold")
+            yield scores[metric]
+
+    log = MlflowTrialLog(op.mlflow_hook, experiment_id, identity, run_id, metric, "superseded by a retry")
+    seed = tuning.get("seed")
+    result = tune(
+        score_folds,
+        tuning=tuning,
+        direction=direction_of(metric, op.problem),
+        seed=op.cv_seed if seed is None else int(seed),
+        log=log,
+    )
+    op.mlflow_hook.log_batch(
+        run_id,
+        metrics={
+            f"tuning_best_{metric}": result.best_value,
+            "tuning_trials_complete": result.complete,
+            "tuning_trials_pruned": result.pruned,
+            "tuning_trials_failed": result.failed,
+            "tuning_trials_resumed": result.resumed,
+        },
+        params={"tuning.best_trial": result.best_trial},
+    )
+    op.log.info(
+        "Tuned %s: best %s %.4f at trial %d (%d complete, %d pruned, %d failed, %d taken over from an earlier try): %s",
+        op.candidate["name"], metric, result.best_value, result.best_trial, result.complete, result.pruned,
+        result.failed, result.resumed, result.best_params,
+    )  # fmt: skip
+    return result.best_params

@@ -43,6 +43,13 @@ ROLE_PIPELINE = "pipeline"
 ROLE_CANDIDATE = "candidate"
 ROLE_SCORING = "scoring"
 ROLE_DRIFT = "drift"
+#: A tuning trial's run, nested under its candidate's run (ml/tuning.py).
+ROLE_TRIAL = "trial"
+
+# --- a tuning trial's run ----------------------------------------------------------------------
+#: The trial's number in its search, and its whole record as JSON (what a retried task resumes from).
+TRIAL_NUMBER = "mlops.trial_number"
+TRIAL_RECORD = "mlops.trial"
 
 # --- a trained candidate's run -----------------------------------------------------------------
 MODEL_URI = "mlops.model_uri"

@@ -19,9 +19,10 @@ from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_fie
 from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
-from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec
+from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec, ThresholdRuleSpec
 from airflow_mlops.spec.models_serving import ServingCheckSpec
-from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec, CrossValidationSpec
+from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec
+from airflow_mlops.spec.models_tuning import CrossValidationSpec
 
 
 class RetrainingPipelineSpec(PipelineBase):
@@ -88,6 +89,49 @@ class RetrainingPipelineSpec(PipelineBase):
             for index, rule in enumerate(self.gate.metrics)
             if rule.metric not in known
         ]
+
+    @cross_field_rule("problem", "select_by", "models")
+    def _tuning_metrics_are_metrics_of_the_problem(self) -> list[SemanticIssue]:
+        known = METRICS_BY_PROBLEM[self.problem]
+        return [
+            (("models", index, "tuning", "metric"), f"unknown {self.problem} metric {model.tuning.metric!r}",
+             self._metric_hint())
+            for index, model in enumerate(self.models)
+            if model.tuning is not None and model.tuning.metric is not None and model.tuning.metric not in known
+        ]  # fmt: skip
+
+    @cross_field_rule("problem", "data", "cross_validation")
+    def _folds_can_be_cut_as_asked(self) -> list[SemanticIssue]:
+        cv = self.cross_validation
+        if cv is None:
+            return []
+        issues: list[SemanticIssue] = []
+        if cv.stratified and self.problem == "regression":
+            issues.append(
+                (("cross_validation", "stratified"), "a regression target cannot be stratified",
+                 "remove stratified (it defaults to false for regression)")
+            )  # fmt: skip
+        group, data = cv.group_by, self.data
+        if group is not None and (
+            group == data.target or group in data.id_columns or group not in (data.features or [group])
+        ):
+            issues.append(
+                (("cross_validation", "group_by"), f"group_by {group!r} is not a feature column",
+                 "folds are cut from the training split, which holds the features only: name a feature "
+                 "(not the target or an id column)")
+            )  # fmt: skip
+        return issues
+
+    @cross_field_rule("gate", "cross_validation")
+    def _cv_rules_have_folds(self) -> list[SemanticIssue]:
+        if self.cross_validation is not None:
+            return []
+        return [
+            (("gate", "metrics", index, "cv"), f"cv: {rule.cv} needs cross-validated figures",
+             "add cross_validation: {folds: 5} to the file, or remove cv from the rule")
+            for index, rule in enumerate(self.gate.metrics)
+            if isinstance(rule, ThresholdRuleSpec) and rule.cv is not None
+        ]  # fmt: skip
 
     @cross_field_rule("problem", "data")
     def _regression_is_not_stratified(self) -> list[SemanticIssue]:

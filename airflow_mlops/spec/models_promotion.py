@@ -39,6 +39,12 @@ class ThresholdRuleSpec(StrictModel):
         None, description="Apply the rule on every value of this column of the test set, e.g. a region or segment."
     )
     min_slice_rows: int = Field(10, ge=1, description="Slices with fewer test rows are reported, not judged.")
+    cv: Literal["mean", "bound"] | None = Field(
+        None,
+        description="Judge the cross-validated figure instead of the test set's: mean (cv_<metric>_mean) or bound "
+        "(the mean one fold standard deviation towards worse: mean - std, or mean + std for lower-is-better "
+        "metrics). Needs cross_validation.",
+    )
 
     @model_validator(mode="after")
     def _has_bound(self) -> Self:
@@ -47,6 +53,11 @@ class ThresholdRuleSpec(StrictModel):
                 "an absolute rule needs 'min' or 'max' (or use compare_to: champion)",
                 f"e.g. {{metric: {self.metric}, min: 0.9}}, or {{metric: {self.metric}, compare_to: champion, "
                 "max_drop: 0.01}",
+            )
+        if self.cv is not None and self.slice_by is not None:
+            raise SpecValueError(
+                "cv and slice_by cannot be combined: folds are not sliced",
+                "write one rule on the cross-validated figure and another on the slices",
             )
         if self.min is not None and self.max is not None and self.min > self.max:
             raise SpecValueError(

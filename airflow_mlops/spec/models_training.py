@@ -12,6 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from airflow_mlops.errors import SpecValueError
 from airflow_mlops.spec.models_base import IDENTIFIER, ParamValue, StrictModel, check_import_path
+from airflow_mlops.spec.models_tuning import TuningSpec
 
 #: Estimator packages whose models are trained on the features as they are and logged in their
 #: own MLflow flavor (ml/flavors.py): gradient-boosted trees need no scaling and handle missing
@@ -99,6 +100,9 @@ class CandidateSpec(StrictModel):
     )
     preprocessing: PreprocessingSpec = PreprocessingSpec()
     resources: ResourcesSpec = ResourcesSpec()
+    tuning: TuningSpec | None = Field(
+        None, description="Search some params with Optuna before training; the best found train this candidate."
+    )
 
     @field_validator("estimator")
     @classmethod
@@ -146,6 +150,15 @@ class CandidateSpec(StrictModel):
                     "keep the candidate's class_weight: it works for every estimator; remove params.class_weight",
                 )
             )
+        searched = set(self.tuning.space) if self.tuning is not None else set()
+        issues.extend(
+            (
+                (*loc, "tuning", "space", name),
+                f"{name} is both fixed in params and searched in tuning.space",
+                "keep it in one place: remove it from params to search it, or from the space to fix it",
+            )
+            for name in sorted(searched & {*self.params, *(["class_weight"] if self.class_weight else [])})
+        )
         if self.resources.wants_pod and "pod_override" in self.resources.executor_config:
             issues.append(
                 (
@@ -155,21 +168,6 @@ class CandidateSpec(StrictModel):
                 )
             )
         return issues
-
-
-class CrossValidationSpec(StrictModel):
-    """K-fold cross-validation of every candidate on the training split, recorded beside its test metrics.
-
-    The gate still judges the held-out test rows; the folds show how stable a candidate is.
-    """
-
-    folds: int = Field(
-        5,
-        ge=2,
-        le=20,
-        description="Number of folds (stratified for classification), cut with data.split.seed. Each candidate "
-        "is fitted once per fold; its run records cv_<metric>_mean and cv_<metric>_std.",
-    )
 
 
 class CandidatesSpec(StrictModel):

@@ -79,6 +79,7 @@ def runs(deployment: PipelineEnv) -> dict[str, Any]:
         models=FRAMEWORK_MODELS,
         gate={"metrics": [{"metric": "f1", "min": 0.7}]},
         registry={"model_name": WINE_MODEL},
+        cross_validation=None,  # the wine example's own run below cross-validates
     )
     for template, name in (("batch_scoring", "wine_scoring"), ("drift_monitor", "wine_drift")):
         spec = {
@@ -92,11 +93,13 @@ def runs(deployment: PipelineEnv) -> dict[str, Any]:
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
         path.with_suffix(".py").write_text(LOADER_STUB)
     diabetes = _write(deployment, "diabetes")
+    wine_example = _write(deployment, "wine")
     return {
         "wine": deployment.run(wine["pipeline"]),
         "scoring": deployment.run("wine_scoring"),
         "drift": deployment.run("wine_drift"),
         "diabetes": deployment.run(diabetes["pipeline"]),
+        "wine_example": deployment.run(wine_example["pipeline"]),
     }
 
 
@@ -163,7 +166,7 @@ def test_regression_example_validates_and_runs_with_default_settings(
     assert outcome["state"] == "success", outcome["log"][-4000:]
     gate = _xcom(deployment, "diabetes_retrain", outcome["run_id"], "gate")
     rules = [o["rule"] for o in gate["verdict"]["outcomes"]]
-    assert rules == ["r2 >= 0.3", "rmse may rise at most 2 over champion"]
+    assert rules == ["r2 >= 0.3", "cv_r2_bound >= 0.2", "rmse may rise at most 2 over champion"]
     assert "averaging" not in gate["verdict"]
     champion = deployment.client().get_model_version_by_alias("diabetes_regressor", "champion")
     assert champion.run_id == gate["candidate"]["mlflow_run_id"]
@@ -173,3 +176,40 @@ def test_regression_example_validates_and_runs_with_default_settings(
         assert candidate["cv_metrics"] == {k: v for k, v in metrics.items() if k.startswith("cv_")}
         assert set(candidate["cv_metrics"]) == {f"cv_{m}_{s}" for m in ("r2", "rmse", "mae") for s in ("mean", "std")}
         assert 0 < metrics["cv_r2_mean"] < 1 and metrics["cv_rmse_std"] > 0
+
+
+def _trial_runs(deployment: PipelineEnv, candidate: dict[str, Any]) -> list[Any]:
+    client = deployment.client()
+    parent = candidate["mlflow_run_id"]
+    runs = client.search_runs([candidate["experiment_id"]], f"tags.`mlflow.parentRunId` = '{parent}'")
+    return [r for r in runs if r.data.tags.get("mlops.role") == "trial"]
+
+
+@pytest.mark.parametrize(("example", "dag_id", "tuned", "trials", "metric"), [
+    ("diabetes", "diabetes_retrain", "ridge", 4, "rmse"),
+    ("wine_example", "wine_retrain", "logreg", 3, "f1"),
+])  # fmt: skip
+def test_the_examples_tune_cross_validate_and_gate_on_the_cv_bound(
+    deployment: PipelineEnv, runs: dict[str, Any], example: str, dag_id: str, tuned: str, trials: int, metric: str
+) -> None:
+    outcome = runs[example]
+    assert outcome["state"] == "success", outcome["log"][-4000:]
+    evaluation = _xcom(deployment, dag_id, outcome["run_id"], "evaluate")
+    candidates = {c["candidate"]: c for c in evaluation["candidates"]}
+    trial_runs = _trial_runs(deployment, candidates[tuned])
+    assert len(trial_runs) == trials and {r.info.status for r in trial_runs} == {"FINISHED"}
+    run = deployment.client().get_run(candidates[tuned]["mlflow_run_id"])
+    assert run.data.metrics["tuning_trials_complete"] == trials and f"tuning_best_{metric}" in run.data.metrics
+    searched = next(
+        iter(yaml.safe_load((EXAMPLES / f"{dag_id.split('_')[0]}.yaml").read_text())["models"][0]["tuning"]["space"])
+    )
+    # the best trial's value trained the candidate that was evaluated
+    best = next(r for r in trial_runs if r.data.tags["mlops.trial_number"] == run.data.params["tuning.best_trial"])
+    assert candidates[tuned]["params"][searched] == json.loads(best.data.params[f"param.{searched}"])
+    assert not _trial_runs(deployment, next(c for n, c in candidates.items() if n != tuned))
+    gate = _xcom(deployment, dag_id, outcome["run_id"], "gate")
+    cv_rule = next(o for o in gate["verdict"]["outcomes"] if o["metric"].startswith("cv_"))
+    cv = candidates[gate["verdict"]["candidate"]]["cv_metrics"]
+    base = cv_rule["metric"].removesuffix("_bound")
+    sign = -1 if cv_rule["metric"] in ("cv_f1_bound", "cv_r2_bound") else 1
+    assert cv_rule["candidate_value"] == pytest.approx(cv[f"{base}_mean"] + sign * cv[f"{base}_std"])

@@ -53,7 +53,10 @@ def test_classification_only_settings_are_refused_for_regression_at_their_lines(
         "diabetes",
         ("\nproblem: regression\n", "\nproblem: regression\naverage: weighted\n"),
         ("  target: target", "  target: target\n  split: {stratify: true}"),
-        ("    params: {alpha: 1.0}", "    params: {alpha: 1.0}\n    class_weight: balanced"),
+        (
+            "    estimator: sklearn.linear_model.Ridge\n",
+            "    estimator: sklearn.linear_model.Ridge\n    class_weight: balanced\n",
+        ),
     )
     issues = _issues(path)
     assert issues["average"].startswith("average applies to classification only")
