@@ -2,7 +2,8 @@
 
 The provider's own ``http`` transport posts every event to a small HTTP receiver on loopback, which
 keeps them. One retraining run (a first champion), one batch-scoring run and one drift-monitor run
-on a new data version share a deployment; each test reads what those runs sent.
+on a new data version share a deployment, then a retraining run on broken data whose validation
+fails; each test reads what those runs sent.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ RETRAIN = "ol_retrain"
 SCORING = "ol_scoring"
 MONITOR = "ol_monitor"
 MODEL = "ol_model"
+BAD = "ol_bad_data"
 NAMESPACE = "mlops-lineage-test"
 
 
@@ -98,6 +100,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> dict[s
     monitor = deployment.run(MONITOR)
     for outcome in (retrain, scoring, monitor):
         assert outcome["state"] == "success", outcome["log"][-3000:]
+    bad = v2.copy()
+    bad.loc[:40, "target"] = None  # unlabelled rows: the suite's not-null expectation on target fails
+    deployment.commit_data(to_csv_bytes(bad), "corrupt export", "data-bad")
+    deployment.write_pipeline(BAD, data={"rev": "data-bad"}, registry={"model_name": f"{MODEL}_bad"})
+    assert deployment.run(BAD)["tasks"]["validate_data"] == "failed"
     return {"commits": (commit_v1, commit_v2), "md5s": [hashlib.md5(to_csv_bytes(v)).hexdigest() for v in (v1, v2)]}
 
 
@@ -151,6 +158,16 @@ def test_validation_reports_one_assertion_per_expectation(receiver: Receiver, ru
     assert sorted((a["assertion"], a.get("column")) for a in assertions) == sorted(expected)
     assert all(a["success"] is True for a in assertions)
     assert data["inputFacets"]["dataQualityMetrics"]["rowCount"] == len(data_versions()[0])
+
+
+def test_a_failed_validation_is_reported_with_the_expectations_that_failed(receiver: Receiver) -> None:
+    failed = [e for e in receiver.events if e["job"]["name"] == f"{BAD}.validate_data" and e["eventType"] == "FAIL"]
+    assert len(failed) == 1, [e["eventType"] for e in receiver.events if e["job"]["name"] == f"{BAD}.validate_data"]
+    (data,) = failed[0]["inputs"]
+    assertions = data["inputFacets"]["dataQualityAssertions"]["assertions"]
+    broken = {(a["assertion"], a.get("column")) for a in assertions if not a["success"]}
+    assert broken == {("expect_column_values_to_not_be_null", "target")}
+    assert data["facets"]["mlops_dataVersion"]["rev"] == "data-bad"
 
 
 def test_each_candidate_reads_the_train_split_and_evaluate_reads_the_test_split(
