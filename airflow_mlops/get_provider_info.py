@@ -60,6 +60,13 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "MLflow", "python-modules": ["airflow_mlops.hooks.mlflow"]},
             {"integration-name": "DVC", "python-modules": ["airflow_mlops.hooks.dvc"]},
         ],
+        "asset-uris": [
+            {
+                "schemes": ["mlflow", "mlops"],
+                "handler": "airflow_mlops.lineage_events.assets.sanitize_uri",
+                "to_openlineage_converter": "airflow_mlops.lineage_events.assets.to_openlineage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "mlflow",

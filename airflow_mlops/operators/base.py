@@ -14,8 +14,11 @@ from airflow_mlops.errors.translate import ErrorScope, translate
 from airflow_mlops.hooks.mlflow import MlflowHook
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context, XComArg
     from pydantic import JsonValue
+
+    from airflow_mlops.lineage_events.build import LineageSpec
 
 T = TypeVar("T")
 #: A task input as the DAG passes it: the value itself, or the output of the task that produces it.
@@ -112,12 +115,27 @@ class MlflowOperatorMixin:
 
 
 class MlopsBaseOperator(TranslatesErrors, BaseOperator):
-    """Marker base class (the UI plugin lists DAGs built from these operators); errors are translated."""
+    """Marker base class (the UI plugin lists DAGs built from these operators); errors are translated.
+
+    ``execute()`` says what the task read and wrote by setting ``lineage_report`` (built by
+    ``airflow_mlops.lineage_events.build`` from its contracts); Airflow's OpenLineage provider, when
+    installed and configured, then reports it through :meth:`get_openlineage_facets_on_complete`.
+    """
 
     ui_color = "#e8f0fe"
+    #: What this try read and wrote; None until execute() knows (the provider then reports none).
+    lineage_report: LineageSpec | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
+        """Called by the OpenLineage provider after the task ends, failed tasks included (its fallback)."""
+        if self.lineage_report is None:
+            return None
+        from airflow_mlops.lineage_events.emit import operator_lineage
+
+        return operator_lineage(self.lineage_report)
 
 
 class MlflowBaseOperator(MlflowOperatorMixin, MlopsBaseOperator):

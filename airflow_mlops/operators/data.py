@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.lineage_events import build as events
 from airflow_mlops.operators.base import MlopsBaseOperator
 
 if TYPE_CHECKING:
@@ -46,4 +47,5 @@ class ResolveDataVersionOperator(MlopsBaseOperator):
     def execute(self, context: Context) -> DataRef:
         ref = self.hook.resolve(self.path, self.rev)
         self.log.info("Pinned %s at rev %s -> commit %s (md5 %s)", ref["path"], ref["rev"], ref["commit"], ref["md5"])
+        self.lineage_report = events.data_version(self.dvc_conn_id, ref)
         return ref

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.errors import ConfigurationError, DataValidationError, DataVersionError, DriftInputError
 from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.lineage_events import build as events
 from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import (
     MlflowBaseOperator,
@@ -154,7 +155,7 @@ class DriftCheckOperator(MlflowBaseOperator):
             summary["features_checked"],
             ", ".join(summary["drifted_features"][:10]) or "none",
         )
-        return {
+        digest: DriftDigest = {
             "model": report["model"],
             "reference": report["reference"],
             "current": report["current"],
@@ -163,6 +164,8 @@ class DriftCheckOperator(MlflowBaseOperator):
             "mlflow_run_id": mlflow_run_id,
             "artifact": REPORT_ARTIFACT,
         }
+        self.lineage_report = events.drift(self.dvc_conn_id, digest)
+        return digest
 
     def _model_inputs(self, version: ModelVersion) -> list[str]:
         from mlflow.models import get_model_info

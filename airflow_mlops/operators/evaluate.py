@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
 from airflow_mlops.errors import MlopsError
+from airflow_mlops.lineage_events import build as events
 from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream, upstream_each
 from airflow_mlops.record import paths, tag
@@ -130,6 +131,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                 result["average"] = self.average
                 result["averaging"] = averaging_text(model_classes(None, labels), self.average)
             hook.log_json(parent, result, paths.EVALUATION_RESULT)
+        self.lineage_report = events.evaluation(result)
         return result
 
     def _metrics(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_mlops import artifacts
 from airflow_mlops.errors import DataVersionError
 from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.lineage_events import build as events
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ class PrepareDatasetOperator(MlflowBaseOperator):
             "contract": outcome.contract.to_json(),
         }
         self.log.info("Split %d rows into %d train / %d test at %s", len(frame), len(train), len(test), prefix)
+        self.lineage_report = events.preparation(self.dvc_conn_id, result)
         return result
 
     def _check(self, frame: Any, dag_id: str, run_id: str, where: str) -> ContractOutcome:

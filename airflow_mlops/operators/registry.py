@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.governance.promotion import promote_version
+from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import ModelVersionLink
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
 from airflow_mlops.record import paths, tag
@@ -100,13 +101,15 @@ class RegisterModelOperator(MlflowBaseOperator):
                 )
                 self.log.info("Registered %s version %s from %s", self.model_name, version, candidate["model_uri"])
             self._log_card(version, recorded, candidate["mlflow_run_id"])
-        return {
+        registration: Registration = {
             "model_name": self.model_name,
             "version": version,
             "model_uri": f"models:/{self.model_name}/{version}",
             "source_run_id": candidate["mlflow_run_id"],
             "url": hook.model_version_url(self.model_name, version),
         }
+        self.lineage_report = events.registration(registration, self.gate)
+        return registration
 
     def _log_card(self, version: str, recorded: VersionLineage, run_id: str) -> None:
         """The version's model card, on its run (the one ``models:/name/version`` was logged in)."""
@@ -194,6 +197,7 @@ class PromoteModelOperator(MlflowBaseOperator):
         }
         for asset in self.outlets:
             context["outlet_events"][asset].extra = event_extra(result)
+        self.lineage_report = events.promotion(result, self.gate)
         return result
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_mlops import artifacts
 from airflow_mlops.errors import ConfigurationError, DataVersionError, NoChampionError
 from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.lineage_events import build as events
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
 from airflow_mlops.record import tag
 
@@ -76,6 +77,7 @@ class BatchScoreOperator(MlflowBaseOperator):
                 hook.fail_run(mlflow_run_id, f"{type(err).__name__}: {err}")
                 raise
             hook.finish_run(mlflow_run_id)
+        self.lineage_report = events.scoring(self.dvc_conn_id, self.data, result)
         for asset in self.outlets:
             context["outlet_events"][asset].extra = event_extra({k: v for k, v in result.items() if k in EVENT_KEYS})
         return result

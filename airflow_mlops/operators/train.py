@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_mlops import artifacts, settings
 from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.errors.classify import is_transient
+from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import MlflowRunLink
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
 from airflow_mlops.record import tag
@@ -81,6 +82,11 @@ class TrainCandidateOperator(MlflowBaseOperator):
         self._started_run: str | None = None
 
     def execute(self, context: Context) -> TrainedCandidate:
+        result = self._train_or_reuse(context)
+        self.lineage_report = events.training(result, self.dataset)
+        return result
+
+    def _train_or_reuse(self, context: Context) -> TrainedCandidate:
         dag_id, run_id = run_identity(context)
         name = self.candidate["name"]
         hook = self.mlflow_hook

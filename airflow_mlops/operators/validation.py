@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops.errors import DataValidationError
 from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import MlflowRunLink, ValidationReportLink
 from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
@@ -53,6 +54,8 @@ class ValidateDataOperator(MlflowBaseOperator):
         dag_id, run_id = run_identity(context)
         frame = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
         result = gx.validate_dataframe(frame, self.expectations, suite_name=self.suite_name or f"{dag_id}.validation")
+        # Reported on failure too: a failed expectation is what a lineage consumer most needs to see.
+        self.lineage_report = events.validation(self.dvc_conn_id, self.data, result, len(frame))
         hook = self.mlflow_hook
         with hook.session():
             experiment_id = hook.get_or_create_experiment(self.experiment)

@@ -10,6 +10,7 @@ import pytest
 from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_mlops.assets import champion_asset
 from airflow_mlops.record import tag
 from airflow_mlops.record.lineage import VersionLineage
 
@@ -99,7 +100,7 @@ def test_a_rejected_challenger_is_not_registered(chain: Chain) -> None:
 
 def test_promotion_moves_the_alias_and_announces_it(stack: Stack, chain: Chain) -> None:
     registered = _register(chain, chain.gate)
-    asset = Asset(name=tag.champion_asset_name(MODEL), uri=f"mlops://champion/{MODEL}")
+    asset = champion_asset(MODEL)
     result, events = _promote(registered, chain.gate, outlets=[asset])
     assert result == {"model_name": MODEL, "alias": "champion", "version": "1", "previous": None}
     assert events[asset].extra == result
