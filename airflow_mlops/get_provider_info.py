@@ -101,17 +101,6 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "s3://aws_default@ml-bucket/mlops",
                         "default": None,
                     },
-                    "endpoints_root": {
-                        "description": (
-                            "Folder where the local deployment target (mlops-local) keeps each endpoint's state:\n"
-                            "the version serving, its processes and the stable port. Default:\n"
-                            "$AIRFLOW_HOME/mlops-endpoints. A target URI mlops-local:/path overrides it.\n"
-                        ),
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/var/lib/airflow/mlops-endpoints",
-                        "default": None,
-                    },
                     "allowed_import_prefixes": {
                         "description": (
                             "Comma-separated import prefixes an estimator path in pipeline YAML may start with.\n"
@@ -132,6 +121,17 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "boolean",
                         "example": "True",
                         "default": "False",
+                    },
+                    "endpoints_root": {
+                        "description": (
+                            "Folder where the local deployment target (mlops-local) keeps each endpoint's state:\n"
+                            "the version serving, its processes and the stable port. Default:\n"
+                            "$AIRFLOW_HOME/mlops-endpoints. A target URI mlops-local:/path overrides it.\n"
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/var/lib/airflow/mlops-endpoints",
+                        "default": None,
                     },
                 },
             }

@@ -221,18 +221,32 @@ def test_a_canary_splits_traffic_and_a_rollback_keeps_the_old_version(stack: dic
     assert rolled["history"][-1]["action"] == "canary_old"
 
 
-def test_a_killed_proxy_is_restarted_on_the_same_port_and_stop_leaves_no_process(stack: dict[str, Any]) -> None:
+def test_a_killed_proxy_is_restarted_on_the_same_port_and_stop_leaves_no_process(
+    stack: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_mlops.cli import main
     from airflow_mlops.deploy.endpoint import http_call
 
     before = stack["target"].get_deployment(ENDPOINT)
     os.kill(before["proxy"]["pid"], signal.SIGKILL)
     time.sleep(0.2)
     assert not stack["target"].get_deployment(ENDPOINT)["answering"]
-    again = stack["local"].deploy(ENDPOINT, f"models:/{MODEL}/2")  # what a retried deploy does
+    root = ["--root", str(stack["root"])]
+    capsys.readouterr()
+    assert main(["endpoint", "status", *root]) == 0
+    assert "NOT ANSWERING" in capsys.readouterr().out
+    # The on-call redeploy of the version serving: reconciles (a new proxy on the same port), switches nothing.
+    assert (
+        main(["endpoint", "redeploy", ENDPOINT, f"models:/{MODEL}/2", "--tracking-uri", stack["tracking"], *root]) == 0
+    )
+    again = stack["target"].get_deployment(ENDPOINT)
     assert again["port"] == before["port"] and again["answering"] and again["proxy"] != before["proxy"]
-    assert _answer(again["port"]) == 1
+    assert again["history"][-1]["action"] == "unchanged" and _answer(again["port"]) == 1
+    assert main(["endpoint", "status", ENDPOINT, *root]) == 0
+    assert f"{ENDPOINT}: http://127.0.0.1:{before['port']} answering; serving {MODEL} v2" in capsys.readouterr().out
 
-    stack["target"].delete_deployment(ENDPOINT)
+    assert main(["endpoint", "stop", ENDPOINT, *root]) == 0
     assert _ours(stack) == [] and not Path(stack["folder"]).exists()
+    assert main(["endpoint", "stop", ENDPOINT, *root]) == 1
     with pytest.raises(OSError):
         http_call(before["port"], "GET", "/ping", timeout=2)
