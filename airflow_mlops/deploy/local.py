@@ -63,19 +63,26 @@ class LocalEndpoints:
         if canary_percent is not None and not 0 < canary_percent < 100:
             raise DeploymentError(f"canary percent {canary_percent} for endpoint {name!r}: between 1 and 99")
         with self.store.locked(name):
+            created = self.store.load(name) is None
             endpoint = self._open(name, exists=exists, port=port)
-            endpoint.reconcile()
-            ref = resolve(model_uri)
             state = endpoint.state
-            if canary_percent is None and [s.model_uri for s in state.serving] == [ref.uri]:
-                state.record("unchanged", model_uri=ref.uri, reason=reason)
-                endpoint.save()
-                return self._describe(state)
-            if canary_percent is not None and len(state.serving) != 1:
-                raise DeploymentError(
-                    f"endpoint {name!r}: a canary needs exactly one version serving, found {len(state.serving)}"
-                )
-            new = endpoint.start(ref)
+            try:
+                endpoint.reconcile()
+                ref = resolve(model_uri)
+                if canary_percent is None and [s.model_uri for s in state.serving] == [ref.uri]:
+                    state.record("unchanged", model_uri=ref.uri, reason=reason)
+                    endpoint.save()
+                    return self._describe(state)
+                if canary_percent is not None and len(state.serving) != 1:
+                    raise DeploymentError(
+                        f"endpoint {name!r}: a canary needs exactly one version serving, found {len(state.serving)}"
+                    )
+                new = endpoint.start(ref)
+            except BaseException:
+                if created:  # a first deploy that failed leaves no endpoint (and no proxy) behind
+                    endpoint.stop_all()
+                    shutil.rmtree(self.store.folder(name), ignore_errors=True)
+                raise
             old = list(state.serving)
             state.pending = [s for s in state.pending if s.slot != new.slot]
             if canary_percent is None:

@@ -103,6 +103,15 @@ def test_the_plugin_serves_the_champion_version_at_a_stable_url(stack: dict[str,
         target.create_deployment(ENDPOINT, f"models:/{MODEL}/2")
 
 
+def test_a_first_deploy_that_fails_leaves_no_endpoint_and_no_process(stack: dict[str, Any]) -> None:
+    from airflow_mlops.deploy.processes import marked
+
+    with pytest.raises(Exception, match="99"):
+        stack["target"].create_deployment("broken", f"models:/{MODEL}/99")
+    assert not (stack["root"] / "broken").exists() and marked(str(stack["root"] / "broken")) == []
+    assert [d["name"] for d in stack["target"].list_deployments()] == [ENDPOINT]
+
+
 def test_a_switch_under_steady_traffic_fails_no_request(stack: dict[str, Any]) -> None:
     target = stack["target"]
     before = target.get_deployment(ENDPOINT)
