@@ -129,6 +129,17 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "True",
                         "default": "False",
                     },
+                    "endpoints_root": {
+                        "description": (
+                            "Folder where the local deployment target (mlops-local) keeps each endpoint's state:\n"
+                            "the version serving, its processes and the stable port. Default:\n"
+                            "$AIRFLOW_HOME/mlops-endpoints. A target URI mlops-local:/path overrides it.\n"
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/var/lib/airflow/mlops-endpoints",
+                        "default": None,
+                    },
                 },
             }
         },

@@ -32,3 +32,12 @@ def allowed_import_prefixes() -> tuple[str, ...]:
     if not configured:
         return DEFAULT_ALLOWED_IMPORT_PREFIXES
     return tuple(p.strip() for p in configured.split(",") if p.strip())
+
+
+def endpoints_root() -> str:
+    """Where the ``local`` deployment target keeps its endpoints' state. Default: a folder under AIRFLOW_HOME."""
+    configured = _get("endpoints_root")
+    if configured:
+        return configured
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return os.path.join(os.path.abspath(home), "mlops-endpoints")

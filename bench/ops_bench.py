@@ -239,6 +239,8 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
         outlets=[champion_asset(spec.registry.model_name)], **mlflow,
     )  # fmt: skip
     promoted = timer.run("promote", promote.execute, context)
+    # The rollout, timed alone like the serving check: the new champion served at a local endpoint.
+    stack.endpoint_latency = timer.run("deploy", deploy_and_time_requests, stack, spec, dataset)
     outcome = {
         "rows": validation["rows"],
         "validation_success": validation["success"],
@@ -248,6 +250,45 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
         "champion": promoted["version"],
     }
     return timer.steps, outcome
+
+
+def deploy_and_time_requests(stack: EmbeddedStack, spec: Any, dataset: Any, requests: int = 200) -> dict[str, Any]:
+    """Deploy ``@champion`` to the local target, time single-row requests to it and to ``predict()`` in-process.
+
+    The endpoint is stopped before returning (its processes outlive nothing of the bench). The
+    request timings run inside the ``deploy`` step's time; run.py subtracts them.
+    """
+    from airflow_mlops import artifacts
+    from airflow_mlops.deploy.endpoint import http_call
+    from airflow_mlops.deploy.local import LocalEndpoints
+    from airflow_mlops.hooks.mlflow import MlflowHook
+    from airflow_mlops.ml.flavors import load_predictor
+    from airflow_mlops.ml.serving_requests import single_row_bodies
+
+    endpoints = LocalEndpoints(str(stack.root / "endpoints"))
+    uri = f"models:/{spec.registry.model_name}@{spec.registry.alias}"
+    started = time.perf_counter()
+    with MlflowHook(spec.mlflow_conn_id).session():
+        deployment = endpoints.deploy("bench", uri)
+        rollout = time.perf_counter() - started
+        model = load_predictor(uri)
+    try:
+        rows = artifacts.read_parquet(dataset["test_uri"]).drop(columns=[dataset["target"]])
+        bodies = single_row_bodies(rows, requests)
+        served, local = [], []
+        for i, body in enumerate(bodies):
+            t0 = time.perf_counter()
+            status, _ = http_call(deployment["port"], "POST", "/invocations", body, timeout=30)
+            served.append((time.perf_counter() - t0) * 1000)
+            if status != 200:
+                raise RuntimeError(f"the local endpoint answered {status}")
+            row = rows.iloc[[i % len(rows)]]
+            t0 = time.perf_counter()
+            model.predict(row)
+            local.append((time.perf_counter() - t0) * 1000)
+    finally:
+        endpoints.delete("bench")
+    return {"rollout_seconds": rollout, "endpoint_ms": served, "predict_ms": local}
 
 
 # -- plain ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -42,6 +43,8 @@ OPERATOR_STEPS = ("resolve_data", "validate_data", "prepare_data", "train", "eva
 #: Timed in the operator chain but not in the plain script (which serves nothing): reported alone,
 #: as the seconds it adds to a run, against the issue's goal for the serving check and the rollout.
 SERVING_CHECK_STEP = "serving_check"
+#: The local rollout of the new champion (start, /ping, switch), also ours only.
+DEPLOY_STEP = "deploy"
 SERVING_CHECK_GOAL_S = 20.0
 SHAPE_LABEL = {
     "stubs": "factory, per-pipeline stubs",
@@ -439,9 +442,19 @@ class Bench:
         rows.append(
             Row("`serving_check` alone: seconds it adds to a run (server start, 200 rows, 30 timed, 3 malformed)",
                 self.median(ours, _step(SERVING_CHECK_STEP)), None,
-                f"<= {SERVING_CHECK_GOAL_S:g} s with the rollout (rollout not built yet)", SERVING_CHECK_GOAL_S,
+                "-", None, on="ours", missing=self.failure(ours))
+        )  # fmt: skip
+        rows.append(
+            Row("`serving_check` + local rollout of the champion (start, /ping, switch): seconds added to a run",
+                self.median(ours, _added), None, f"<= {SERVING_CHECK_GOAL_S:g} s", SERVING_CHECK_GOAL_S,
                 on="ours", missing=self.failure(ours))
         )  # fmt: skip
+        for q in (0.5, 0.95):
+            rows.append(
+                Row(f"one-row request p{round(q * 100)}: local endpoint (proxy + server) vs in-process predict()",
+                    self.median(ours, _percentile("endpoint_ms", q)), self.median(ours, _percentile("predict_ms", q)),
+                    missing=self.failure(ours))
+            )  # fmt: skip
         return rows
 
     def _log_model_row(self, explicit: list[Any], inferred: list[Any]) -> Row:
@@ -484,7 +497,20 @@ def _step(step: str) -> Callable[[dict[str, Any]], float]:
 
 def _chain(r: dict[str, Any]) -> float:
     """The steps both variants run; the serving check is reported on its own row."""
-    return float(sum(seconds for step, seconds in r["steps"].items() if step != SERVING_CHECK_STEP))
+    return float(sum(seconds for step, seconds in r["steps"].items() if step not in (SERVING_CHECK_STEP, DEPLOY_STEP)))
+
+
+def _added(r: dict[str, Any]) -> float:
+    """What the serving check and the rollout add to a run together."""
+    return float(r["steps"][SERVING_CHECK_STEP] + r["steps"][DEPLOY_STEP])
+
+
+def _percentile(key: str, q: float) -> Callable[[dict[str, Any]], float]:
+    def pick(r: dict[str, Any]) -> float:
+        values = sorted(r["endpoint"][key])
+        return float(values[max(0, math.ceil(q * len(values)) - 1)]) / 1000  # seconds, like every row
+
+    return pick
 
 
 def _rows_label(rows: int) -> str:

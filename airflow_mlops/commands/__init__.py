@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "airflow_mlops.commands.rollback",
     "airflow_mlops.commands.lineage",
     "airflow_mlops.commands.card",
+    "airflow_mlops.commands.endpoint",
 )
 
 

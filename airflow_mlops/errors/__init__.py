@@ -33,6 +33,7 @@ Importing a task error from this package loads Airflow on first use only, so
         │   └── NotFoundError                     the model, version, alias or page does not exist
         ├── PromotionLockTimeout                  another promotion held the lock too long
         ├── MlflowUnavailableError                MLflow could not be read (UI)
+        ├── DeploymentError                       a deployment could not be carried out as asked
         ├── TransientError                        a server down, a locked database: retried with backoff
         └── PermanentError (AirflowFailException) never retried
             ├── LibraryError                      a library refused the input (a ValueError, MLflow's 4xx)
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
         DataContractError,
         DataValidationError,
         DataVersionError,
+        DeploymentError,
         GateRejectedError,
         GovernanceError,
         LibraryError,
@@ -91,6 +93,7 @@ __all__ = [
     "DataContractError",
     "DataValidationError",
     "DataVersionError",
+    "DeploymentError",
     "DriftInputError",
     "GateRejectedError",
     "GovernanceError",

@@ -87,5 +87,9 @@ class PromotionLockTimeout(MlopsError):
     """Another promotion held the lock for longer than we were willing to wait."""
 
 
+class DeploymentError(MlopsError):
+    """A deployment could not be carried out as asked (an endpoint missing or already there, a port taken)."""
+
+
 class MlflowUnavailableError(MlopsError):
     """MLflow could not be read; the message names only the error type, never a URI or credential."""

@@ -73,6 +73,9 @@ class ModelServer:
     """MLflow's scoring server for one local model directory, started on enter and stopped on exit.
 
     ``model_uri`` is only used to name the model in errors; ``workdir`` holds the server's log.
+    ``detached`` servers (a deployment's) do not die with the process that started them: whoever
+    starts one records its pid and stops it later (``airflow_mlops.deploy``); ``extra_env`` marks
+    them so a stray one can be found.
     """
 
     def __init__(
@@ -83,8 +86,12 @@ class ModelServer:
         workdir: str | Path,
         startup_timeout: float = 120.0,
         request_timeout: float = 30.0,
+        detached: bool = False,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.model_path = str(model_path)
+        self.detached = detached
+        self.extra_env = dict(extra_env or {})
         self.model_uri = model_uri
         self.log_path = Path(workdir) / "model-server.log"
         self.startup_timeout = startup_timeout
@@ -123,6 +130,7 @@ class ModelServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
         env[MODEL_PATH_ENV] = self.model_path
         env[REQUEST_TIMEOUT_ENV] = str(max(1, round(self.request_timeout)))
+        env.update(self.extra_env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -132,7 +140,7 @@ class ModelServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, stopped as one
-                preexec_fn=_die_with_parent(),  # only prctl, looked up before the fork
+                preexec_fn=None if self.detached else _die_with_parent(),  # only prctl, looked up before the fork
             )
         self._started = time.monotonic()
 
@@ -221,6 +229,9 @@ class ModelServer:
         if "address already in use" in tail.lower():
             # Another process took the free port between our check and the bind: a retry picks another.
             raise TransientError(f"{where} could not bind its port (taken meanwhile):\n{tail}")
+        if code is not None and code < 0:
+            # Killed by a signal from outside (an operator, the OOM killer): not a verdict on the model.
+            raise TransientError(f"{where} was killed by signal {-code} before it answered /ping:\n{tail}")
         raise ModelServerError(
             f"{where} exited with code {code} before it answered /ping; its output ended with:\n{tail}"
         )
