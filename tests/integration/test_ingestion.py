@@ -26,7 +26,7 @@ from tests.integration.harness import REPO_ROOT, PipelineEnv
 
 INGEST_EXAMPLE = REPO_ROOT / "dags" / "pipelines" / "breast_cancer_ingest.yaml"
 RETRAIN_EXAMPLE = REPO_ROOT / "dags" / "pipelines" / "breast_cancer_from_sql.yaml"
-INGEST, RETRAIN = "breast_cancer_ingest", "breast_cancer_from_sql"
+INGEST, RETRAIN, DIRECT = "breast_cancer_ingest", "breast_cancer_from_sql", "breast_cancer_direct_sql"
 DATA = "data/breast_cancer.parquet"
 ASSET_URI = f"mlops://data/dvc_default/{DATA}"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -105,6 +105,17 @@ def loop(tmp_path_factory: pytest.TempPathFactory, schema: str) -> dict[str, Any
     retrain = deployment.run(RETRAIN)
     client = deployment.client()
     version = client.get_model_version_by_alias(RETRAIN, "champion")
+    # The same pipeline reading the table directly: resolve_data pins a snapshot, no DVC involved.
+    direct = yaml.safe_load(RETRAIN_EXAMPLE.read_text())
+    direct.update(pipeline=DIRECT, schedule=None, registry={"model_name": DIRECT, "alias": "champion"})
+    table = f"{schema}.breast_cancer"
+    direct["data"] = {**direct["data"], "source": "sql", "sql": {"conn_id": "warehouse", "table": table}}
+    for key in ("dvc_conn_id", "path", "rev"):
+        direct["data"].pop(key)
+    (pipelines / f"{DIRECT}.yaml").write_text(yaml.safe_dump(direct, sort_keys=False))
+    (pipelines / f"{DIRECT}.py").write_text(LOADER_STUB)
+    direct_run = deployment.run(DIRECT)
+    direct_version = client.get_model_version_by_alias(DIRECT, "champion")
     return {
         "deployment": deployment,
         "head_before": head_before,
@@ -116,6 +127,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory, schema: str) -> dict[str, Any
         "after_rerun": after_rerun,
         "retrain": retrain,
         "version": version,
+        "direct": direct_run,
+        "direct_version": direct_version,
         "schema": schema,
     }
 
@@ -168,3 +181,15 @@ def test_retraining_on_the_ingested_data_promotes_with_the_snapshot_lineage(loop
     assert tags["mlops.data.ingested_by"] == f"{INGEST}/{loop['first']['run_id']}"
     assert tags["mlops.data.uri"].endswith(f"/snapshots/{INGEST}/{tags['mlops.data.md5']}.parquet")
     assert "postgres@" not in json.dumps(tags)
+
+
+def test_retraining_straight_from_sql_trains_on_a_pinned_snapshot(loop: dict[str, Any]) -> None:
+    direct = loop["direct"]
+    assert direct["state"] == "success", direct["log"][-3000:]
+    tags = loop["direct_version"].tags
+    assert tags["mlops.data.source"] == "sql" and tags["mlops.data.conn_id"] == "warehouse"
+    assert tags["mlops.data.query"] == f"SELECT * FROM {loop['schema']}.breast_cancer"
+    assert tags["mlops.data.rows"] == "380" and tags["mlops.data.commit"] == tags["mlops.data.md5"]
+    snapshot = tags["mlops.data.uri"]
+    assert snapshot.endswith(f"/snapshots/{DIRECT}/{tags['mlops.data.md5']}.parquet")
+    assert Path(snapshot.removeprefix("file://")).is_file()
