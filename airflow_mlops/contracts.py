@@ -16,7 +16,13 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 
 class DataRef(TypedDict):
-    """One file of a DVC repository pinned to a commit (``resolve_data``, read by every data task)."""
+    """The pinned data every data task reads (``resolve_data``).
+
+    A DVC file pinned to a commit; or a snapshot of a SQL or object-storage source
+    (``source`` is then ``sql`` or ``object_storage``): ``repo`` names the source, ``path`` and
+    ``uri`` the content-addressed snapshot, ``commit`` and ``md5`` its content hash. A DVC file
+    written by an ``ingestion`` pipeline carries the snapshot's lineage too (its sidecar file).
+    """
 
     repo: str
     path: str
@@ -25,6 +31,14 @@ class DataRef(TypedDict):
     md5: str
     size: NotRequired[int | None]
     remote_url: NotRequired[str | None]
+    source: NotRequired[str]
+    uri: NotRequired[str]
+    rows: NotRequired[int]
+    columns: NotRequired[dict[str, str]]
+    conn_id: NotRequired[str]
+    query: NotRequired[str]
+    source_uri: NotRequired[str]
+    ingested_by: NotRequired[str]
 
 
 class DataDigest(TypedDict):
@@ -35,6 +49,8 @@ class DataDigest(TypedDict):
     rev: str | None
     commit: str | None
     md5: str | None
+    source: NotRequired[str]
+    uri: NotRequired[str]
 
 
 class ValidationFailure(TypedDict):

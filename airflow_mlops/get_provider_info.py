@@ -33,7 +33,12 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "DVC",
-                "python-modules": ["airflow_mlops.operators.data", "airflow_mlops.operators.prepare"],
+                "python-modules": [
+                    "airflow_mlops.operators.data",
+                    "airflow_mlops.operators.prepare",
+                    "airflow_mlops.operators.snapshot",
+                    "airflow_mlops.operators.version_data",
+                ],
             },
             {"integration-name": "Great Expectations", "python-modules": ["airflow_mlops.operators.validation"]},
             {

@@ -13,6 +13,7 @@ def _run(args: argparse.Namespace) -> int:
     from airflow_mlops.factory.loader import pipeline_files
     from airflow_mlops.spec.loader import load_pipeline_spec
     from airflow_mlops.spec.models import RetrainingPipelineSpec
+    from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 
     files: list[tuple[Path, Path]] = []
     for raw in args.paths:
@@ -36,11 +37,12 @@ def _run(args: argparse.Namespace) -> int:
             failures += 1
             print(f"{file}: {_unexpected(err)}", file=sys.stderr)
         else:
-            detail = (
-                f"{len(spec.models)} candidates"
-                if isinstance(spec, RetrainingPipelineSpec)
-                else f"model {spec.model.name}@{spec.model.alias}"
-            )
+            if isinstance(spec, RetrainingPipelineSpec):
+                detail = f"{len(spec.models)} candidates"
+            elif isinstance(spec, IngestionPipelineSpec):
+                detail = f"{spec.data.source} -> {spec.output.path}@{spec.output.branch}"
+            else:
+                detail = f"model {spec.model.name}@{spec.model.alias}"
             print(f"{file}: ok ({spec.pipeline}, {spec.template}, {detail})")
     return 1 if failures else 0
 

@@ -9,6 +9,7 @@ that now holds the text "abc") changes what the model sees, so it blocks by defa
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.data_contract.vocabulary import LOGICAL_TYPES, LogicalType
@@ -102,3 +103,39 @@ def same_family(before: LogicalType, after: LogicalType) -> bool:
 def is_text(kind: LogicalType) -> bool:
     """Text columns are the ones the standard preprocessing one-hot encodes."""
     return _FAMILY[kind] == "text"
+
+
+def logical_type_of_arrow(arrow_type: Any) -> LogicalType | None:
+    """The logical type of an Arrow column (a snapshot's schema); None for a column of nulls only."""
+    import pyarrow as pa
+
+    checks: tuple[tuple[Any, LogicalType], ...] = (
+        (pa.types.is_boolean, "boolean"),
+        (pa.types.is_integer, "integer"),
+        (pa.types.is_floating, "float"),
+        (pa.types.is_decimal, "float"),
+        (pa.types.is_temporal, "datetime"),
+        (pa.types.is_dictionary, "category"),
+    )
+    if pa.types.is_null(arrow_type):
+        return None
+    return next((kind for check, kind in checks if check(arrow_type)), "string")
+
+
+def declared_schema_issues(
+    observed: Mapping[str, LogicalType | None], declared: Mapping[str, LogicalType]
+) -> list[str]:
+    """What differs between the columns a source returned and the ones the pipeline declared, one line each.
+
+    Columns the declaration does not name are allowed; a declared column must be there with a type
+    of the same family (a column of nulls only matches any type).
+    """
+    issues: list[str] = []
+    for name, kind in declared.items():
+        if name not in observed:
+            issues.append(f"column {name!r} (declared {kind}) is missing; the source has {sorted(observed)}")
+            continue
+        found = observed[name]
+        if found is not None and not same_family(kind, found):
+            issues.append(f"column {name!r} is {found}, declared {kind}")
+    return issues

@@ -35,10 +35,12 @@ Importing a task error from this package loads Airflow on first use only, so
         ├── MlflowUnavailableError                MLflow could not be read (UI)
         ├── DeploymentError                       a deployment could not be carried out as asked
         ├── TransientError                        a server down, a locked database: retried with backoff
+        │   └── SourceUnavailableError            a data source unreachable or lost mid-extract
         └── PermanentError (AirflowFailException) never retried
             ├── LibraryError                      a library refused the input (a ValueError, MLflow's 4xx)
             ├── ConfigurationError                a connection or setting is missing or malformed
             ├── DataVersionError                  the pinned data cannot be resolved or read
+            ├── SourceError                       a source refused the extract: bad query, no table, no rows
             ├── DataValidationError               the data failed its suite
             ├── DataContractError                 the data breaks the contract: headers, schema, target, leakage
             ├── GateRejectedError                 the gate rejected and the pipeline fails on rejection
@@ -83,6 +85,8 @@ if TYPE_CHECKING:
         PromotionLockTimeout,
         PromotionRefusedError,
         ServingCheckError,
+        SourceError,
+        SourceUnavailableError,
         TransientError,
         UntrustedModelError,
     )
@@ -111,6 +115,8 @@ __all__ = [
     "PromotionLockTimeout",
     "PromotionRefusedError",
     "ServingCheckError",
+    "SourceError",
+    "SourceUnavailableError",
     "SpecValueError",
     "TransientError",
     "UnknownExpectationError",

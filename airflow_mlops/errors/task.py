@@ -31,6 +31,14 @@ class DataVersionError(PermanentError):
     """The pinned data cannot be resolved: unknown rev, missing file, unreachable DVC remote."""
 
 
+class SourceError(PermanentError):
+    """The data source refused the extract (a bad query, a missing table or file, an empty result)."""
+
+
+class SourceUnavailableError(TransientError):
+    """The data source could not be reached or dropped the connection mid-extract; a retry starts over."""
+
+
 class DataValidationError(PermanentError):
     """The data failed its validation suite; training must not start."""
 

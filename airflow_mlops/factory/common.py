@@ -11,12 +11,17 @@ from airflow.sdk import AssetAny
 from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
 from airflow_mlops.operators.close_runs import CloseMlflowRunsOperator
 from airflow_mlops.operators.data import ResolveDataVersionOperator
+from airflow_mlops.operators.snapshot import SnapshotSourceOperator
 from airflow_mlops.spec.models_common import AssetTriggerSpec
+from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from airflow.sdk import Asset
 
-    from airflow_mlops.spec.models import PipelineSpec
+    from airflow_mlops.spec.models import DataPipelineSpec, PipelineSpec
+    from airflow_mlops.spec.models_source import SourceSections
 
 
 def _own_model(spec: PipelineSpec) -> str | None:
@@ -30,10 +35,14 @@ def _own_model(spec: PipelineSpec) -> str | None:
 def trigger_asset(spec: PipelineSpec, trigger: AssetTriggerSpec) -> Asset:
     """The asset behind one plain-words trigger; defaults come from the pipeline itself."""
     if trigger.on == "new_data_version":
-        path = trigger.path or spec.data.path
-        return data_version_asset(path, spec.data.dvc_conn_id)
+        # An ingestion pipeline's own data is the file it writes; the others' is the data they read.
+        if isinstance(spec, IngestionPipelineSpec):
+            path, conn_id = spec.output.path, spec.output.dvc_conn_id
+        else:
+            path, conn_id = spec.data.asset_path, spec.data.dvc_conn_id
+        return data_version_asset(trigger.path or path, conn_id)
     model = trigger.model or _own_model(spec)
-    if model is None:  # pragma: no cover - every template names a model
+    if model is None:  # pragma: no cover - validate refuses it (IngestionPipelineSpec._triggers_name_a_model)
         raise ValueError(f"{spec.pipeline}: trigger {trigger.on!r} needs a model")
     return champion_asset(model) if trigger.on == "champion_changed" else drift_asset(model)
 
@@ -108,16 +117,34 @@ def spec_lineage(spec: PipelineSpec, source: str) -> dict[str, str]:
     return {"spec_sha256": digest, "spec_file": source, "package_version": __version__}
 
 
-def resolve_data_task(spec: PipelineSpec) -> ResolveDataVersionOperator:
-    """The first step of every template: pin the pipeline's data to a commit and md5."""
+def resolve_data_task(spec: DataPipelineSpec) -> ResolveDataVersionOperator | SnapshotSourceOperator:
+    """The first step of every template: pin the pipeline's data (a DVC commit and md5, or a snapshot)."""
+    data = spec.data
+    if data.source != "dvc":
+        return snapshot_task(spec, data, "resolve_data", getattr(data, "columns", None))
     return ResolveDataVersionOperator(
         task_id="resolve_data",
         **step_args(spec, "resolve_data"),
-        path=spec.data.path,
-        rev=spec.data.rev,
-        repo=spec.data.repo,
-        dvc_conn_id=spec.data.dvc_conn_id,
+        path=str(data.path),
+        rev=data.rev,
+        repo=data.repo,
+        dvc_conn_id=data.dvc_conn_id,
     )
+
+
+def snapshot_task(
+    spec: PipelineSpec, data: SourceSections, task_id: str, columns: Mapping[str, Any] | None
+) -> SnapshotSourceOperator:
+    """The task that extracts a SQL or object-storage source into a pinned snapshot."""
+    if data.sql is not None:
+        source: dict[str, Any] = {
+            "sql": {"conn_id": data.sql.conn_id, "statement": data.sql.statement, "chunk_rows": data.sql.chunk_rows}
+        }
+    else:
+        assert data.object_storage is not None
+        store = data.object_storage
+        source = {"object_storage": {"uri": store.uri, "format": store.file_format, "conn_id": store.conn_id}}
+    return SnapshotSourceOperator(task_id=task_id, **step_args(spec, task_id), columns=columns, **source)
 
 
 #: The task id of :func:`close_runs_task`; every template lists it among its step names.

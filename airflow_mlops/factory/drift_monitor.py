@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def build_drift_monitor_dag(spec: DriftMonitorPipelineSpec, source: str = "") -> DAG:
     doc = (
-        f"Drift monitor for {spec.model.name}@{spec.model.alias}: compares {spec.data.path} with the data "
+        f"Drift monitor for {spec.model.name}@{spec.model.alias}: compares {spec.data.asset_path} with the data "
         f"that version was trained on; generated from {source}."
     )
     with DAG(**dag_kwargs(spec, doc)) as dag:

@@ -65,7 +65,7 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
         "created_at": _timestamp(mv.creation_timestamp),
         "source": mv.source,
         "pipeline": {"dag_id": recorded.dag_id, "run_id": recorded.run_id},
-        "data": recorded.data.model_dump(),
+        "data": recorded.data.shown(),
         "contract": _contract(recorded),
         "validation": recorded.validation.model_dump(),
         "code": recorded.code,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -133,6 +134,7 @@ class DvcHook(BaseHook):
             dvc_info = self._dvc_info(fs, target)
             remote_url = self._remote_url(repo, target)
             self._probe(fs, target, remote_url)
+            lineage = self._snapshot_lineage(fs, target, str(dvc_info["md5"]))
 
         size = dvc_info.get("size")
         ref: DataRef = {
@@ -144,6 +146,7 @@ class DvcHook(BaseHook):
             "size": int(size) if size is not None else None,
             "remote_url": remote_url,
         }
+        ref.update(lineage)  # type: ignore[typeddict-item]
         self.log.info("Pinned DVC data %s@%s to commit %s (md5 %s)", path, rev, target.commit, ref["md5"])
         return ref
 
@@ -179,6 +182,25 @@ class DvcHook(BaseHook):
         if dvc_info.get("type") == "directory":
             raise target.error("is a DVC-tracked directory; point at a single file inside it")
         return dict(dvc_info)
+
+    @staticmethod
+    def _snapshot_lineage(fs: DVCFileSystem, target: _Target, md5: str) -> dict[str, Any]:
+        """The lineage an ingestion pipeline committed beside the file, if it describes this very content.
+
+        ``source`` stays ``dvc`` (the ref is read through DVC); the query, connection id, row count
+        and snapshot URI say where the content was extracted from.
+        """
+        from airflow_mlops.record.paths import SNAPSHOT_LINEAGE_SUFFIX
+        from airflow_mlops.record.tag import SNAPSHOT_FIELDS
+
+        try:
+            with fs.open(target.path + SNAPSHOT_LINEAGE_SUFFIX, mode="rb") as handle:
+                recorded = json.loads(handle.read())
+        except (FileNotFoundError, ValueError):
+            return {}
+        if not isinstance(recorded, dict) or recorded.get("md5") != md5:
+            return {}  # a sidecar left from another version of the file says nothing about this one
+        return {key: recorded[key] for key in SNAPSHOT_FIELDS if key != "source" and recorded.get(key) is not None}
 
     @staticmethod
     def _remote_url(repo: Repo, target: _Target) -> str | None:

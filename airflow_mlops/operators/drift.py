@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.errors import ConfigurationError, DataValidationError, DataVersionError, DriftInputError
-from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.hooks.snapshot import read_pinned
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import (
@@ -56,6 +56,8 @@ def _ref_digest(ref: Mapping[str, Any]) -> DataDigest:
         "rev": ref.get("rev"),
         "commit": ref.get("commit"),
         "md5": ref.get("md5"),
+        # A snapshot (sql or object_storage source) is read from its URI, not through DVC.
+        **{key: str(ref[key]) for key in ("source", "uri") if ref.get(key) and ref.get("source") != "dvc"},  # type: ignore[typeddict-item]
     }
 
 
@@ -127,8 +129,8 @@ class DriftCheckOperator(MlflowBaseOperator):
             str(reference_ref["commit"])[:12],
             len(features),
         )
-        reference = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=reference_ref["repo"]).read_dataframe(reference_ref)
-        current = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
+        reference = read_pinned(reference_ref, self.dvc_conn_id)
+        current = read_pinned(self.data, self.dvc_conn_id)
         try:
             report = drift.compare(
                 reference,

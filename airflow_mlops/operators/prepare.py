@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts
 from airflow_mlops.errors import DataVersionError
-from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.hooks.snapshot import read_pinned
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
 
@@ -72,7 +72,7 @@ class PrepareDatasetOperator(MlflowBaseOperator):
         from sklearn.model_selection import train_test_split
 
         dag_id, run_id = run_identity(context)
-        frame = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
+        frame = read_pinned(self.data, self.dvc_conn_id)
         where = f"{self.data['path']}@{self.data['commit'][:12]}"
         if self.target not in frame.columns:
             raise DataVersionError(f"data {where} has no target column {self.target!r}; columns: {list(frame.columns)}")

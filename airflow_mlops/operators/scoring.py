@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import artifacts
 from airflow_mlops.errors import ConfigurationError, DataVersionError, NoChampionError
-from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.hooks.snapshot import read_pinned
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
 from airflow_mlops.record import tag
@@ -125,7 +125,7 @@ class BatchScoreOperator(MlflowBaseOperator):
         return hook.create_run(experiment_id, tags, run_name=f"{dag_id} {run_id}", params=params)
 
     def _score(self, dag_id: str, run_id: str, version: str, model_uri: str, mlflow_run_id: str) -> ScoringResult:
-        frame = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
+        frame = read_pinned(self.data, self.dvc_conn_id)
         where = f"data {self.data['path']}@{str(self.data['commit'])[:12]}"
         self._check_frame(frame, where)
         model, columns, required = self._load_model(model_uri)

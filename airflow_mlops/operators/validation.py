@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops.errors import DataValidationError
-from airflow_mlops.hooks.dvc import DvcHook
+from airflow_mlops.hooks.snapshot import read_pinned
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import MlflowRunLink, ValidationReportLink
 from airflow_mlops.observability import emit
@@ -52,7 +52,7 @@ class ValidateDataOperator(MlflowBaseOperator):
         from airflow_mlops.hooks import gx
 
         dag_id, run_id = run_identity(context)
-        frame = DvcHook(dvc_conn_id=self.dvc_conn_id, repo=self.data["repo"]).read_dataframe(self.data)
+        frame = read_pinned(self.data, self.dvc_conn_id)
         result = gx.validate_dataframe(frame, self.expectations, suite_name=self.suite_name or f"{dag_id}.validation")
         # Reported on failure too: a failed expectation is what a lineage consumer most needs to see.
         self.lineage_report = events.validation(self.dvc_conn_id, self.data, result, len(frame))

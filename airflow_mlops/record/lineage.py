@@ -23,13 +23,35 @@ class _Record(BaseModel):
 
 
 class DataLineage(_Record):
-    """The DVC pin the version was trained on."""
+    """The DVC pin or snapshot the version was trained on, and for a snapshot where it came from."""
 
     repo: str | None = None
     path: str | None = None
     rev: str | None = None
     commit: str | None = None
     md5: str | None = None
+    source: str | None = None
+    conn_id: str | None = None
+    query: str | None = None
+    rows: str | None = None
+    uri: str | None = None
+    source_uri: str | None = None
+    ingested_by: str | None = None
+
+    def shown(self) -> dict[str, str | None]:
+        """The DVC pin's fields, and a snapshot's lineage fields where they are known."""
+        known = {field: getattr(self, field) for field in t.SNAPSHOT_FIELDS if getattr(self, field) is not None}
+        return {**{field: getattr(self, field) for field in t.DATA_FIELDS}, **known}
+
+    def snapshot_tags(self) -> dict[str, str]:
+        """The snapshot's lineage fields that are known, as tags (none for plain DVC data)."""
+        return {t.data_tag(field): t.clip(value) for field in t.SNAPSHOT_FIELDS if (value := getattr(self, field))}
+
+    @classmethod
+    def of(cls, fields: Mapping[str, Any]) -> DataLineage:
+        """From a data ref or from tags without their prefix; every field as text, missing ones None."""
+        known = (*t.DATA_FIELDS, *t.SNAPSHOT_FIELDS)
+        return cls(**{field: str(fields[field]) for field in known if fields.get(field) is not None})
 
 
 class ContractLineage(_Record):
@@ -150,6 +172,7 @@ class VersionLineage(_Record):
             t.DAG_ID: str(self.dag_id),
             t.RUN_ID: str(self.run_id),
             **{t.data_tag(field): str(getattr(self.data, field)) for field in t.DATA_FIELDS},
+            **self.data.snapshot_tags(),
             t.VALIDATION_SUCCESS: str(self.validation.success).lower(),
             t.VALIDATION_STATISTICS: json.dumps(self.validation.statistics, sort_keys=True),
             t.GATE_DECISION: str(self.gate.decision),
@@ -195,7 +218,7 @@ class VersionLineage(_Record):
         return cls(
             dag_id=dag_id,
             run_id=run_id,
-            data=DataLineage(**{field: str(data[field]) for field in t.DATA_FIELDS}),
+            data=DataLineage.of(data),
             contract=ContractLineage(
                 document=json.loads(contract) if contract else None, uri=contract_uri if contract else None
             ),
@@ -232,7 +255,7 @@ class VersionLineage(_Record):
         return cls(
             dag_id=tags.get(t.DAG_ID),
             run_id=tags.get(t.RUN_ID),
-            data=DataLineage(**{field: tags.get(t.data_tag(field)) for field in t.DATA_FIELDS}),
+            data=DataLineage.of(t.unprefixed(t.DATA_PREFIX, tags)),
             contract=ContractLineage.from_tags(tags),
             validation=ValidationLineage(
                 success=bool_tag(tags, t.VALIDATION_SUCCESS), statistics=json_tag(tags, t.VALIDATION_STATISTICS)

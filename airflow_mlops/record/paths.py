@@ -31,3 +31,6 @@ MODEL = "model"
 MODEL_CARD_DATA = "model_card/model_card.json"
 MODEL_CARD_MARKDOWN = "model_card/model_card.md"
 MODEL_CARD_HTML = "model_card/model_card.html"
+#: Beside a DVC file an ``ingestion`` pipeline wrote (``data/orders.parquet`` -> ``data/orders.parquet.lineage.json``,
+#: git-tracked in the same commit): the snapshot's lineage, which ``resolve_data`` adds to the data ref.
+SNAPSHOT_LINEAGE_SUFFIX = ".lineage.json"

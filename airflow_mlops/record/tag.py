@@ -66,6 +66,11 @@ CODE_PREFIX = "mlops.code."
 APPROVAL_PREFIX = "mlops.approval."
 #: The fields of a pinned data reference, in the order they are shown.
 DATA_FIELDS = ("repo", "path", "rev", "commit", "md5")
+#: The fields of a snapshot's lineage, when the data came from a SQL or object-storage source (directly,
+#: or through a DVC file an ingestion pipeline wrote): which source, the connection id (never its
+#: secret), the query, the row count, where the snapshot is pinned, the object-storage URI read and, for
+#: a DVC file, the ingestion run that wrote it (``<dag_id>/<run_id>``).
+SNAPSHOT_FIELDS = ("source", "conn_id", "query", "rows", "uri", "source_uri", "ingested_by")
 DATA_COMMIT = f"{DATA_PREFIX}commit"
 DATA_MD5 = f"{DATA_PREFIX}md5"
 DATA_PATH = f"{DATA_PREFIX}path"

@@ -19,6 +19,7 @@ from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_fie
 from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
+from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec, ThresholdRuleSpec
 from airflow_mlops.spec.models_serving import ServingCheckSpec
 from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec
@@ -216,6 +217,8 @@ class DriftMonitorPipelineSpec(PipelineBase):
         return ("resolve_data", "check_drift", "publish_drift", "close_runs")
 
 
+# The templates whose first step pins a ``data:`` section (resolve_data).
+DataPipelineSpec = RetrainingPipelineSpec | BatchScoringPipelineSpec | DriftMonitorPipelineSpec
 # Every template's spec, for type checking; spec/templates.py lists them with their builders (a test
 # checks that the two agree).
-PipelineSpec = RetrainingPipelineSpec | BatchScoringPipelineSpec | DriftMonitorPipelineSpec
+PipelineSpec = DataPipelineSpec | IngestionPipelineSpec

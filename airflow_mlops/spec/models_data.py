@@ -22,6 +22,7 @@ from airflow_mlops.data_contract.vocabulary import (
 )
 from airflow_mlops.errors import SpecValueError
 from airflow_mlops.spec.models_base import StrictModel
+from airflow_mlops.spec.models_source import SourceSections, check_source_sections
 
 
 class SplitSpec(StrictModel):
@@ -94,27 +95,57 @@ class DataChecksSpec(StrictModel):
     )
 
 
-class DatasetRefSpec(StrictModel):
-    """A tabular file versioned with DVC, and the revision to pin it at."""
+class DatasetRefSpec(SourceSections):
+    """The data to pin before anything reads it: a DVC-tracked file, a SQL query or table, or object storage.
 
-    source: Literal["dvc"] = "dvc"
+    ``source: dvc`` pins a file in a git + DVC repository to a commit and md5; ``sql`` and
+    ``object_storage`` are extracted once into an immutable, content-addressed snapshot under
+    ``[mlops] artifact_root`` that every later task reads instead of the live source.
+    """
+
     repo: str | None = Field(
         None,
         description="Git URL or path of the DVC repository. Defaults to the `repo` extra of dvc_conn_id.",
     )
     dvc_conn_id: str = "dvc_default"
-    path: str = Field(..., min_length=1, description="Path of the tracked file inside the repository.")
+    path: str | None = Field(
+        None, min_length=1, description="Path of the tracked file inside the repository (source: dvc)."
+    )
     rev: str = Field("HEAD", min_length=1, description="Git revision: branch, tag or commit.")
 
     @field_validator("path")
     @classmethod
-    def _path_is_tabular(cls, value: str) -> str:
-        if not value.endswith((".csv", ".parquet")):
+    def _path_is_tabular(cls, value: str | None) -> str | None:
+        if value is not None and not value.endswith((".csv", ".parquet")):
             raise SpecValueError(
                 "must end in .csv or .parquet, the formats the pipeline reads",
                 "track a CSV or Parquet export of the data with DVC and give its path",
             )
         return value
+
+    @model_validator(mode="after")
+    def _source_is_whole(self) -> Self:
+        check_source_sections(self.source, self.sql, self.object_storage)
+        if self.source == "dvc" and self.path is None:
+            raise SpecValueError(
+                "source 'dvc' needs 'path', the tracked file inside the repository",
+                "add 'path: data/<file>.csv', or set 'source: sql' / 'source: object_storage' with its section",
+            )
+        if self.source != "dvc" and self.path is not None:
+            raise SpecValueError(
+                f"'path' names a file in a DVC repository, but source is {self.source!r}",
+                "remove 'path' (the snapshot's location is chosen by the pipeline) or set 'source: dvc'",
+            )
+        return self
+
+    @property
+    def asset_path(self) -> str:
+        """What names this data's ``new_data_version`` asset: the DVC path, or the source it is snapshotted from."""
+        if self.sql is not None:
+            return f"sql/{self.sql.conn_id}/{self.sql.table or 'query'}"
+        if self.object_storage is not None:
+            return self.object_storage.uri
+        return str(self.path)
 
 
 class DataSpec(DatasetRefSpec):

@@ -45,7 +45,7 @@ def test_written_tags_read_back_as_the_same_lineage() -> None:
     tags = _tags()
     read = VersionLineage.from_tags(tags)
     assert read.dag_id == "dag" and read.run_id == "manual__1"
-    assert read.data.model_dump() == DATA
+    assert read.data.shown() == DATA
     assert read.validation.success is True
     assert read.validation.statistics == VALIDATION["statistics"]
     assert read.training.candidate == "forest"
