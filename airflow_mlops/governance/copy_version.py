@@ -79,7 +79,7 @@ def copy_version(
 ) -> str:
     """Create the target's version from ``model_dir``; its number. The caller holds the target's lock.
 
-    The model's files go to a run in the target's ``mlops-environment-copies`` experiment, which
+    The model's files go to a run in the target's ``mlops.environment-copies`` experiment, which
     also keeps the source run's params and metrics, so the target answers "what was this trained
     with" on its own.
     """

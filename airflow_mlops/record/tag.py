@@ -136,7 +136,7 @@ ENV_POLICY = "mlops.env.policy"
 #: On a source version: one tag per environment it was copied into (``<model> v<version> at <time>``).
 ENV_EXPORTED_PREFIX = "mlops.env.exported."
 #: The experiment in a target registry that holds the runs copied versions are created from.
-ENV_COPY_EXPERIMENT = "mlops-environment-copies"
+ENV_COPY_EXPERIMENT = "mlops.environment-copies"
 
 
 def exported_tag(environment: str) -> str:

@@ -253,7 +253,7 @@ def test_lineage_follows_production_back_to_the_development_run(
     assert (source["model_name"], source["version"]) == (DEV_MODEL, "1")
     assert source["training"]["run_id"] == dev_v1.tags["mlops.training.run_id"]
     assert source["training"]["run_params"]  # read from the development run itself
-    assert source["data"]["rev"] == "data-v1" and source["gate"]["decision"] == "promote"
+    assert source["data"]["commit"] == dev_v1.tags["mlops.data.commit"] and source["gate"]["decision"] == "promote"
     text = _succeeds(cli(deployment, "lineage", f"{PROD_MODEL}@champion", "--conn-id", "mlflow_prod"))
     assert f"prod: copied from dev {DEV_MODEL} v1 (connection mlflow_dev, {servers['dev'].url})" in text, text
     assert "on holdout/prod.csv @ prod-holdout-1 -> commit" in text and "approved by alice: QA" in text
