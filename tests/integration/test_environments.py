@@ -314,7 +314,8 @@ def test_no_path_reaches_productions_champion_without_its_checks(
     # A version that passed no gate (registered by hand in development) is refused.
     dev = _client(servers["dev"])
     first = dev.get_model_version(DEV_MODEL, "1")
-    by_hand = dev.create_model_version(DEV_MODEL, first.source, run_id=first.run_id, model_id=first.model_id).version
+    logged = first.source.removeprefix("models:/")  # the LoggedModel the pipeline registered
+    by_hand = dev.create_model_version(DEV_MODEL, first.source, run_id=first.run_id, model_id=logged).version
     unguarded = _promote(deployment, "--from", "dev", "--to", "prod", "--version", by_hand, "--approved-by", "alice")
     assert "has no passing gate on record" in one_line_error(unguarded, "promote")
     after = _state(servers)
