@@ -275,4 +275,31 @@ def format_lineage(info: dict[str, Any]) -> str:
     if promotion.get("demoted_at") and promotion["demoted_at"] >= (promotion.get("promoted_at") or ""):
         row("demoted", f"{promotion['demoted_at']} by {promotion.get('demoted_by') or '-'}")
     row("history", *([_history_line(e) for e in info["history"]] or ["no promotions recorded"]))
+    link = info.get("environment")
+    if link:
+        lines += _environment_lines(link)
     return "\n".join(lines)
+
+
+def _environment_lines(link: dict[str, Any]) -> list[str]:
+    """The copy's link to its source environment, then the source version's own lineage, indented."""
+    source, gate, data, approval = link["source"], link["gate"], link["data"], link["approval"]
+    where = f"connection {source['conn_id']}, {source.get('registry_uri') or '-'}"
+    lines = [
+        f"  {'environment':<11} {link.get('environment')}: copied from {source['environment']} "
+        f"{source['model_name']} v{source['version']} ({where}) at {link.get('copied_at')} by {link.get('copied_by')}"
+    ]
+    if gate.get("forced"):
+        lines.append(f"  {'':<11} re-gate skipped (forced)")
+    elif gate.get("decision"):
+        against = f"vs champion v{gate['champion_version']}" if gate.get("champion_version") else "no champion yet"
+        lines.append(f"  {'':<11} re-gate {gate.get('summary')} ({against})")
+        lines.append(f"  {'':<11} on {data.get('path')} @ {data.get('rev')} -> commit {data.get('commit')}")
+    if approval.get("decision"):
+        lines.append(f"  {'':<11} {approval['decision']} by {approval.get('by')}: {approval.get('reason') or '-'}")
+    if link.get("lineage"):
+        lines.append(f"  {'from':<11} {source['environment']}:")
+        lines += [f"    {line}" for line in format_lineage(link["lineage"]).splitlines()]
+    elif link.get("unreachable"):
+        lines.append(f"  {'from':<11} {source['environment']} not reachable: {link['unreachable']}")
+    return lines

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 
 from airflow_mlops.commands import add_mlflow_args
+from airflow_mlops.commands.promote_across import add_arguments, check_usage
+from airflow_mlops.commands.promote_across import run as run_across
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_usage(args)
     if args.force and not (args.reason or "").strip():
         # A bypass nobody can explain later is exactly what the audit trail exists to prevent.
         args.usage_error("--force needs --reason TEXT: say why the gate is being bypassed")
+    if args.source:
+        return run_across(args)
     from airflow_mlops.governance.cli import cli_actor, open_client, run_cli
     from airflow_mlops.governance.promotion import request_promotion
 
@@ -54,13 +59,16 @@ def _print_result(result: dict[str, object], model: str, previous_alias: str) ->
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "promote",
-        help="make VERSION the champion; re-applies the version's recorded gate unless --force",
+        help="make VERSION the champion (or copy one from --from ENV into --to ENV); re-applies the gate",
         description="Move @champion to VERSION. Without --force the rules the version's own pipeline run "
-        "recorded are applied again, against today's champion, on that run's test rows.",
+        "recorded are applied again, against today's champion, on that run's test rows. With --from/--to, "
+        "the version is deep-copied from one environment's registry into the next, re-gated on the target's "
+        "holdout data against its champion, approved where its policy says, and made champion there.",
     )
-    parser.add_argument("model", metavar="MODEL", help="registered model name")
-    parser.add_argument("version", metavar="VERSION", help="model version number")
+    parser.add_argument("model", metavar="MODEL", nargs="?", help="registered model name")
+    parser.add_argument("version", metavar="VERSION", nargs="?", help="model version number")
     parser.add_argument("--force", action="store_true", help="skip the gate (needs --reason; recorded as forced)")
     parser.add_argument("--reason", help="why; recorded on the version and in the promotion history")
     add_mlflow_args(parser, aliases=True)
+    add_arguments(parser)
     parser.set_defaults(func=_run, usage_error=parser.error)

@@ -9,7 +9,9 @@ trail (version tags plus a history on the registered model) as a scheduled one, 
 - ``history``: the promotion history kept on the registered model;
 - ``recheck``: the gate a version's pipeline recorded, re-applied today;
 - ``promotion``: moving ``@champion`` (promote, request a promotion, roll back);
-- ``lineage``: everything recorded about where a version came from;
+- ``lineage``: everything recorded about where a version came from, across environments;
+- ``environments``, ``copy_version``, ``regate``, ``across``: promotion from one declared
+  environment's registry into the next (reach, deep copy, re-gate on its holdout, approve, move);
 - ``cli``: the plumbing the on-call commands share.
 
 Functions take an ``MlflowClient`` so they can be pointed at any store; mlflow itself is

@@ -30,13 +30,21 @@ def open_client(conn_id: str = "mlflow_default", tracking_uri: str | None = None
         return
     from airflow_mlops.hooks.mlflow import MlflowHook
 
-    # Outside a task, Airflow 3 looks connections up in env vars and secrets backends only; the
-    # metadata database is consulted in "server" processes. `airflow connections get` marks
-    # itself the same way, so a connection added with `airflow connections add` resolves here too.
-    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
+    use_airflow_connections()
     hook = MlflowHook(conn_id)
     with hook.session():
         yield hook.get_client()
+
+
+def use_airflow_connections() -> None:
+    """Let hooks in this command find connections added with ``airflow connections add``.
+
+    Outside a task, Airflow 3 looks connections up in env vars and secrets backends only; the
+    metadata database is consulted in "server" processes. `airflow connections get` marks
+    itself the same way, so a connection added with `airflow connections add` resolves here too.
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr is for the one-line error
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
 
 
 def cli_actor() -> str:

@@ -33,7 +33,11 @@ def _contract(recorded: VersionLineage) -> dict[str, Any]:
     }
 
 
-def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
+#: How many environments back ``lineage`` follows a copied version (dev -> staging -> prod is two).
+MAX_ENVIRONMENT_HOPS = 5
+
+
+def lineage(client: MlflowClient, model_name: str, ref: str, *, hops: int = 0) -> dict[str, Any]:
     """Everything recorded about where a version came from and how it reached its aliases.
 
     Read from the registry and the training run only, so it still answers after Airflow's
@@ -90,4 +94,53 @@ def lineage(client: MlflowClient, model_name: str, ref: str) -> dict[str, Any]:
         },
         "promotion": promotion.model_dump(),
         "history": [e for e in read_history(client, model_name) if version in (e.get("from"), e.get("to"))],
+        "environment": environment_link(tags, hops),
     }
+
+
+def environment_link(tags: dict[str, str], hops: int) -> dict[str, Any] | None:
+    """Where a version copied from another environment came from, with that version's own lineage.
+
+    The source registry is reached through the connection recorded on the copy (an id, never a
+    credential); when it cannot be reached the link is still shown, with why the chain stops there.
+    """
+    from airflow_mlops.record import tag
+
+    conn_id = tags.get(tag.ENV_SOURCE_CONN_ID)
+    if not conn_id:
+        return None
+    link: dict[str, Any] = {
+        "environment": tags.get(tag.ENV_NAME),
+        "source": {
+            "environment": tags.get(tag.ENV_SOURCE_NAME),
+            "conn_id": conn_id,
+            "registry_uri": tags.get(tag.ENV_SOURCE_REGISTRY),
+            "model_name": tags.get(tag.ENV_SOURCE_MODEL),
+            "version": tags.get(tag.ENV_SOURCE_VERSION),
+            "run_id": tags.get(tag.ENV_SOURCE_RUN_ID),
+        },
+        "copied_at": tags.get(tag.ENV_COPIED_AT),
+        "copied_by": tags.get(tag.ENV_COPIED_BY),
+        "gate": {
+            "decision": tags.get(tag.ENV_GATE_DECISION),
+            "summary": tags.get(tag.ENV_GATE_SUMMARY),
+            "champion_version": tags.get(tag.ENV_GATE_CHAMPION_VERSION) or None,
+            "forced": tags.get(tag.ENV_GATE_FORCED) == "true",
+        },
+        "data": tag.unprefixed(tag.ENV_DATA_PREFIX, tags),
+        "approval": tag.unprefixed(tag.ENV_APPROVAL_PREFIX, tags),
+        "lineage": None,
+        "unreachable": None,
+    }
+    source = link["source"]
+    if hops >= MAX_ENVIRONMENT_HOPS or not (source["model_name"] and source["version"]):
+        return link
+    try:
+        from airflow_mlops.hooks.mlflow import MlflowHook
+
+        hook = MlflowHook(conn_id)
+        with hook.session():
+            link["lineage"] = lineage(hook.get_client(), source["model_name"], source["version"], hops=hops + 1)
+    except Exception as err:  # the copy's own facts still answer; say why the chain stops here
+        link["unreachable"] = f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
+    return link

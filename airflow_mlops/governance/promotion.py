@@ -6,6 +6,7 @@ the versions involved and one entry in the promotion history, and so does every 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.errors import PromotionConflictError, PromotionRefusedError
@@ -46,6 +47,7 @@ def promote_version(
     on_conflict: str = "refuse",
     lock_owner: LockOwner | None = None,
     lock_wait_seconds: float = 300,
+    approval: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Compare-and-set ``@alias`` from ``expected_champion`` to ``version``, under the model's lock.
 
@@ -56,13 +58,14 @@ def promote_version(
     champion and decides. The lock (see registry_lock) makes read, compare and write one step.
     """
     with promotion_lock(client, model_name, holder=actor, owner=lock_owner, wait_seconds=lock_wait_seconds):
-        return _promote_locked(
+        return promote_locked(
             client, model_name, str(version), expected_champion=expected_champion, alias=alias,
             previous_alias=previous_alias, actor=actor, reason=reason, forced=forced, on_conflict=on_conflict,
+            approval=approval,
         )  # fmt: skip
 
 
-def _promote_locked(
+def promote_locked(
     client: MlflowClient,
     model_name: str,
     version: str,
@@ -74,10 +77,13 @@ def _promote_locked(
     reason: str,
     forced: bool,
     on_conflict: str,
+    approval: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    # One read of the model (it exists, it is no prompt, its aliases) serves the whole move.
+    """``promote_version`` for a caller that holds the model's promotion lock already."""
+    # One read of the model (it exists, it is no prompt, its aliases, its policy) serves the whole move.
     check_version_number(version)
-    current_aliases = alias_map(registered_model(client, model_name))
+    model = registered_model(client, model_name)
+    current_aliases = alias_map(model)
     existing_version(client, model_name, version)
     current = current_aliases.get(alias)
     if current == version:
@@ -88,6 +94,7 @@ def _promote_locked(
             "previous": current_aliases.get(previous_alias),
             "changed": False,
         }
+    _check_environment_policy(client, model_name, dict(model.tags or {}), version, current, actor, approval, forced)
     if current != expected_champion and on_conflict == "reevaluate" and not forced:
         verdict = recheck_gate(client, model_name, version, champion_version=current)["verdict"]
         if verdict["decision"] == "promote":
@@ -123,6 +130,37 @@ def _promote_locked(
         forced=forced,
         action="promote",
     )
+
+
+def _check_environment_policy(
+    client: MlflowClient,
+    model_name: str,
+    model_tags: dict[str, str],
+    version: str,
+    current: str | None,
+    actor: str,
+    approval: Mapping[str, str] | None,
+    forced: bool,
+) -> None:
+    """An environment's model (``mlops.env.policy``) takes a new champion only with the approval its policy asks for.
+
+    Every path that moves the alias comes through here (the pipeline's task, ``promote``, a
+    promotion across environments), so none of them, ``--force`` included, skips the approval.
+    """
+    from airflow_mlops.governance.environments import policy_of
+
+    policy = policy_of(model_tags)
+    if not policy or not policy.get("require_approval"):
+        return
+    if (approval or {}).get("decision") == "approved":
+        return
+    message = (
+        f"{model_name} is the model of environment {policy.get('environment')!r}, whose policy requires an approval; "
+        f"promote into it with `airflow-mlops promote --from SOURCE --to {policy.get('environment')} "
+        "--approved-by USER --reason TEXT`"
+    )
+    _refuse(client, model_name, version, current, actor, message, forced=forced)
+    raise PromotionRefusedError(message)
 
 
 def _move_alias(

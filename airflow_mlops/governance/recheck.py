@@ -98,7 +98,10 @@ def recorded_gate(client: MlflowClient, model_name: str, mv: ModelVersion) -> di
             f"version {mv.version} of {model_name} has no recorded gate to re-apply (no {missing[0]}; registered by "
             f"hand or by an older pipeline); {FORCE_HINT}"
         )
-    return {"pipeline_run_id": parent, "rules": rules, "evaluation": evaluation}
+    # Cross-validated figures belong to the candidate, not to the rows it is judged on: read, never re-scored.
+    run_metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+    cv = {name: value for name, value in run_metrics.items() if name.startswith("cv_")}
+    return {"pipeline_run_id": parent, "rules": rules, "evaluation": evaluation, "cv_metrics": cv}
 
 
 def recheck_gate(
@@ -112,19 +115,10 @@ def recheck_gate(
     so a per-slice rule is judged on the same slices rather than finding none.
     """
     from airflow_mlops import artifacts
-    from airflow_mlops.errors import ConfigurationError
-    from airflow_mlops.gates.decision import decide
-    from airflow_mlops.gates.metrics import slice_specs
-    from airflow_mlops.gates.rules import rules_from_spec
-    from airflow_mlops.ml.scoring import gate_metrics
 
     version = str(version)
-    mv = model_version(client, model_name, version)
-    recorded = recorded_gate(client, model_name, mv)
-    rules, evaluation = recorded["rules"], recorded["evaluation"]
-    problem = rules.get("problem", "classification")
-    average = evaluation.get("average", "macro")
-    slices = slice_specs(rules.get("rules", []))
+    recorded = recorded_gate(client, model_name, model_version(client, model_name, version))
+    evaluation = recorded["evaluation"]
     try:
         test = artifacts.read_parquet(evaluation["test_uri"])
     except (OSError, ValueError) as err:
@@ -133,35 +127,91 @@ def recheck_gate(
             f"{FORCE_HINT}"
         ) from err
     model, inputs = load_version_model(client, model_name, version)
-    leftover = [c for c in test.columns if inputs is not None and c not in inputs]
-    if len(leftover) != 1:
+    champion = None
+    if champion_version is not None:
+        champion = _load_champion(client, model_name, champion_version, f"version {version}'s test rows")
+    judged = judge(
+        recorded,
+        test,
+        (model, inputs),
+        champion,
+        candidate=f"v{version}",
+        champion_version=champion_version,
+        rows=f"{evaluation['test_uri']} (the test rows of version {version})",
+    )
+    return {**judged, "test_uri": evaluation["test_uri"], "pipeline_run_id": recorded["pipeline_run_id"]}
+
+
+def _load_champion(client: MlflowClient, model_name: str, version: str, rows: str) -> Any:
+    try:
+        return load_version_model(client, model_name, version)[0]
+    except Exception as err:
         raise PromotionRefusedError(
-            f"cannot tell the label column of {evaluation['test_uri']} from the signature of version {version}; "
+            f"the current champion v{version} cannot be loaded to be scored on {rows} ({type(err).__name__}: {err}); "
             f"{FORCE_HINT}"
-        )
-    target = leftover[0]
+        ) from err
+
+
+def judge(
+    recorded: dict[str, Any],
+    test: Any,
+    candidate_model: tuple[Any, list[str] | None],
+    champion: Any,
+    *,
+    candidate: str,
+    champion_version: str | None,
+    rows: str,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """The recorded rules (``recorded_gate``) applied to both models scored on the rows of ``test``.
+
+    ``target`` names the label column; without it, it is the one column the candidate does not
+    take as input. ``rows`` says in messages which rows these are.
+    """
+    from airflow_mlops.errors import ConfigurationError
+    from airflow_mlops.gates.decision import decide
+    from airflow_mlops.gates.metrics import slice_specs
+    from airflow_mlops.gates.rules import rules_from_spec
+    from airflow_mlops.ml.scoring import gate_metrics
+
+    rules, evaluation = recorded["rules"], recorded["evaluation"]
+    problem = rules.get("problem", "classification")
+    average = evaluation.get("average", "macro")
+    slices = slice_specs(rules.get("rules", []))
+    model, inputs = candidate_model
+    if target is None:
+        leftover = [c for c in test.columns if inputs is not None and c not in inputs]
+        if len(leftover) != 1:
+            raise PromotionRefusedError(
+                f"cannot tell the label column of {rows} from the signature of {candidate}; {FORCE_HINT}"
+            )
+        target = leftover[0]
+    if target not in test.columns:
+        raise PromotionRefusedError(f"{rows} have no label column {target!r}; {FORCE_HINT}")
     features, labels = test.drop(columns=[target]), test[target]
+    if inputs is not None:
+        missing = [c for c in inputs if c not in features.columns]
+        if missing:
+            raise PromotionRefusedError(f"{rows} lack input column(s) {missing} of {candidate}; {FORCE_HINT}")
+        features = features[inputs]
     try:
         candidate_metrics, too_small, candidate_missing = gate_metrics(
             model, features, labels, problem, slices, average
         )
-    except ConfigurationError as err:  # a slice column the recorded test rows no longer have
-        raise PromotionRefusedError(f"version {version} cannot be re-checked: {err}; {FORCE_HINT}") from err
+    except (ConfigurationError, KeyError, ValueError) as err:  # e.g. a column or slice the rows do not have
+        raise PromotionRefusedError(f"{candidate} cannot be scored on {rows}: {err}; {FORCE_HINT}") from err
     champion_metrics, champion_missing = None, None
-    if champion_version is not None:
+    if champion is not None:
         try:
-            champion, _ = load_version_model(client, model_name, champion_version)
             champion_metrics, _, champion_missing = gate_metrics(champion, features, labels, problem, slices, average)
         except Exception as err:
             raise PromotionRefusedError(
-                f"the current champion v{champion_version} cannot be scored on version {version}'s test rows "
+                f"the current champion v{champion_version} cannot be scored on {rows} "
                 f"({type(err).__name__}: {err}); {FORCE_HINT}"
             ) from err
-    # cross-validated figures belong to the candidate, not to today's champion: read, not re-scored
-    cv = {k: v for k, v in client.get_run(mv.run_id).data.metrics.items() if k.startswith("cv_")} if mv.run_id else {}
     verdict = decide(
-        candidate=f"v{version}",
-        candidate_metrics={**cv, **candidate_metrics},
+        candidate=candidate,
+        candidate_metrics={**recorded.get("cv_metrics", {}), **candidate_metrics},
         champion_metrics=champion_metrics,
         champion_version=champion_version,
         rules=rules_from_spec(rules.get("rules", [])),
@@ -179,6 +229,4 @@ def recheck_gate(
         "champion_metrics": champion_metrics,
         "slices_too_small": too_small,
         "n_test": len(test),
-        "test_uri": evaluation["test_uri"],
-        "pipeline_run_id": recorded["pipeline_run_id"],
     }

@@ -116,6 +116,46 @@ DEMOTED_AT = "mlops.demoted_at"
 DEMOTED_BY = "mlops.demoted_by"
 PROMOTION_HISTORY = "mlops.promotion_history"
 
+#: The promotion audit above describes one registry's alias moves; a copy into another registry starts without it.
+PROMOTION_AUDIT = (
+    PROMOTED_AT, PROMOTED_BY, PROMOTED_FROM, PROMOTION_REASON, PROMOTION_FORCED, PROMOTION_ACTION, DEMOTED_AT,
+    DEMOTED_BY,
+)  # fmt: skip
+
+# --- environments: a version copied from another environment's registry ---------------------------
+ENV_PREFIX = "mlops.env."
+#: The environment this version now lives in, and where it was copied from (so lineage can follow it back).
+ENV_NAME = "mlops.env.name"
+ENV_SOURCE_NAME = "mlops.env.source.name"
+ENV_SOURCE_CONN_ID = "mlops.env.source.conn_id"
+ENV_SOURCE_REGISTRY = "mlops.env.source.registry_uri"
+ENV_SOURCE_MODEL = "mlops.env.source.model"
+ENV_SOURCE_VERSION = "mlops.env.source.version"
+ENV_SOURCE_RUN_ID = "mlops.env.source.run_id"
+ENV_COPIED_AT = "mlops.env.copied_at"
+ENV_COPIED_BY = "mlops.env.copied_by"
+#: The re-gate on this environment's own holdout data (its DVC pin) against its own champion.
+ENV_GATE_DECISION = "mlops.env.gate.decision"
+ENV_GATE_SUMMARY = "mlops.env.gate.summary"
+ENV_GATE_VERDICT = "mlops.env.gate.verdict"
+ENV_GATE_CHAMPION_VERSION = "mlops.env.gate.champion_version"
+ENV_GATE_FORCED = "mlops.env.gate.forced"
+ENV_DATA_PREFIX = "mlops.env.data."
+#: The approval this environment's policy asked for: decision, by, at, reason.
+ENV_APPROVAL_PREFIX = "mlops.env.approval."
+#: On a registered model that is an environment's: its policy as JSON, checked by every promotion into it.
+ENV_POLICY = "mlops.env.policy"
+#: On a source version: one tag per environment it was copied into (``<model> v<version> at <time>``).
+ENV_EXPORTED_PREFIX = "mlops.env.exported."
+#: The experiment in a target registry that holds the runs copied versions are created from.
+ENV_COPY_EXPERIMENT = "mlops.environment-copies"
+
+
+def exported_tag(environment: str) -> str:
+    """The tag on a source version that says it was copied into ``environment``."""
+    return f"{ENV_EXPORTED_PREFIX}{environment}"
+
+
 # --- the promotion lock (a registered model of its own) -------------------------------------------
 LOCK_HOLDER = "mlops.lock.holder"
 LOCK_TOKEN = "mlops.lock.token"

@@ -20,6 +20,7 @@ from airflow_mlops.spec.models_base import (
     cross_field_rule,
     rules_of,
 )
+from airflow_mlops.spec.models_environments import EnvironmentName, EnvironmentSpec, environment_issues
 
 
 class RetriesSpec(StrictModel):
@@ -124,6 +125,11 @@ class PipelineBase(StrictModel):
         default_factory=dict,
         description="Minutes a step may run before Airflow fails it: {default: 60, train: 240}.",
     )
+    environments: dict[EnvironmentName, EnvironmentSpec] = Field(
+        default_factory=dict,
+        description="The environments a model moves through (dev, staging, prod), declared once in a "
+        "defaults.yaml; see docs/environments.md.",
+    )
 
     @property
     def experiment_name(self) -> str:
@@ -141,6 +147,10 @@ class PipelineBase(StrictModel):
             for key in self.timeouts
             if key != "default" and key not in steps
         ]
+
+    @cross_field_rule("environments")
+    def _environments_are_distinct(self) -> list[SemanticIssue]:
+        return environment_issues(self.environments)
 
     def semantic_issues(self, failed: Collection[str] = ()) -> list[SemanticIssue]:
         """The findings of every cross-field rule that reads none of the ``failed`` top-level sections.

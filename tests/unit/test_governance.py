@@ -693,8 +693,24 @@ def test_cli_lineage_and_errors_are_one_line(store: tuple[Any, str], capsys: pyt
 
 @pytest.mark.parametrize(
     "argv",
-    [["lineage", "no-ref-here"], ["promote", MODEL, "2", "--force"], ["rollback"]],
-    ids=["bad-ref", "force-without-reason", "missing-model"],
+    [
+        ["lineage", "no-ref-here"],
+        ["promote", MODEL, "2", "--force"],
+        ["rollback"],
+        ["promote", "--from", "dev", "--environments", "e.yaml"],
+        ["promote", MODEL, "2", "--from", "dev", "--to", "prod"],
+        ["promote", MODEL, "2", "--approved-by", "alice"],
+        ["promote", "--from", "dev", "--to", "prod", "--approved-by", "a", "--rejected-by", "b"],
+    ],
+    ids=[
+        "bad-ref",
+        "force-without-reason",
+        "missing-model",
+        "from-without-to",
+        "both-spellings",
+        "approval-without-environments",
+        "approved-and-rejected",
+    ],
 )
 def test_cli_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
