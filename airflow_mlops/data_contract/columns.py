@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from airflow_mlops.data_contract.frames import column_of, numeric_share, present_columns
+from airflow_mlops.data_contract.frames import column_of, float_block, numeric_share, present_columns
 from airflow_mlops.data_contract.header import mangled_duplicates
 from airflow_mlops.data_contract.issues import ContractIssue
 from airflow_mlops.data_contract.model import ColumnContract, DataContract
@@ -46,7 +46,7 @@ def resolve_features(frame: pd.DataFrame, contract: DataContract, reference: Dat
 
 
 def duplicate_issues(frame: pd.DataFrame, contract: DataContract) -> list[ContractIssue]:
-    names = [str(c) for c in frame.columns]
+    names = [str(c) for c in frame.columns.tolist()]
     issues = [
         ContractIssue(
             "duplicate_column",
@@ -217,10 +217,7 @@ def infinite_issues(frame: pd.DataFrame, contract: DataContract) -> list[Contrac
     names = [name for name in candidate_features(frame, contract) if kinds[name] == "float"]
     if not names:
         return []
-    if frame.columns.is_unique:  # one block copy instead of a Series per column
-        block = frame[names].to_numpy(dtype="float64", na_value=np.nan)
-    else:
-        block = np.column_stack([column_of(frame, name).to_numpy(dtype="float64", na_value=np.nan) for name in names])
+    block = float_block(frame, names)
     issues = []
     for name, count in zip(names, np.isinf(block).sum(axis=0).tolist(), strict=True):
         if count:

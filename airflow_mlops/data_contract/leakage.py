@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.data_contract.frames import float_block
 from airflow_mlops.data_contract.issues import ContractIssue
 from airflow_mlops.data_contract.types import column_types, is_text, logical_type_of
 
@@ -139,7 +140,7 @@ class _Screen:
 
         if target.problem != "classification" or not numeric:
             return cls(frozenset(), frozenset(), frozenset())
-        block = sample[numeric].to_numpy(dtype="float64", na_value=np.nan)
+        block = float_block(sample, numeric)
         block = np.where(np.isinf(block), np.nan, block)  # as the tree sees them (_tree_accuracy)
         ordered = np.sort(block, axis=0)  # NaN last; two NaNs compare unequal, so a column with any is kept
         distinct = 1 + np.count_nonzero(ordered[1:] != ordered[:-1], axis=0)

@@ -54,7 +54,7 @@ def column_types(frame: pd.DataFrame) -> dict[str, LogicalType]:
     costs tens of microseconds, and the checks ask about every column several times.
     """
     kinds: dict[str, LogicalType] = {}
-    for name, dtype in zip(frame.columns, frame.dtypes.tolist(), strict=True):
+    for name, dtype in zip(frame.columns.tolist(), frame.dtypes.tolist(), strict=True):
         if str(name) not in kinds:
             try:
                 kinds[str(name)] = _logical_type_of_dtype(dtype)

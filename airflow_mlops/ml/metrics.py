@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
@@ -57,18 +58,66 @@ def averaging_text(classes: list[Any], average: Average) -> str:
     return f"{average} average over {len(classes)} classes"
 
 
+@dataclass(frozen=True)
+class Scores:
+    """A model's answers on a test set, computed once and shared by every metric and slice.
+
+    ``proba`` is None for a regression or when ``predict_proba`` failed; ``proba_failure`` then
+    holds why, so roc_auc and log_loss are named as not computable with that reason.
+    """
+
+    predictions: Any
+    proba: Any = None
+    proba_failure: Exception | None = None
+
+    def rows(self, mask: Any) -> Scores:
+        """The same answers restricted to the rows where ``mask`` holds (a slice)."""
+        import numpy as np
+
+        return Scores(
+            predictions=np.asarray(self.predictions)[mask],
+            proba=None if self.proba is None else self.proba[mask],
+            proba_failure=self.proba_failure,
+        )
+
+
+def score_rows(model: Any, features: pd.DataFrame, problem: Problem) -> Scores:
+    """``predict`` (and for classification ``predict_proba``) once on ``features``."""
+    import numpy as np
+
+    predictions = np.asarray(model.predict(features))
+    if problem == "regression":
+        return Scores(predictions)
+    try:
+        if not hasattr(model, "predict_proba"):
+            raise ValueError("the model has no predict_proba")
+        proba = np.asarray(model.predict_proba(features), dtype=float)
+    except (ValueError, TypeError, IndexError) as err:
+        failed = err if str(err).startswith("the model") else ValueError(f"predict_proba failed: {err}")
+        return Scores(predictions, proba_failure=failed)
+    return Scores(predictions, proba)
+
+
 def measure_metrics(
-    model: Any, features: pd.DataFrame, target: pd.Series, problem: Problem, average: Average = "macro"
+    model: Any,
+    features: pd.DataFrame,
+    target: pd.Series,
+    problem: Problem,
+    average: Average = "macro",
+    *,
+    scores: Scores | None = None,
 ) -> tuple[dict[str, float], NotComputable]:
     """Every metric the problem type knows: the finite ones, and the others with why they are missing.
 
     For more than two classes, ``average`` combines the per-class precision, recall, f1 and
-    roc_auc (one-vs-rest); two classes score the positive class, the larger label.
+    roc_auc (one-vs-rest); two classes score the positive class, the larger label. ``scores``,
+    when given, are the model's answers on ``features`` already computed (the model is not asked again).
     """
     import numpy as np
     from sklearn import metrics as skm
 
-    predictions = model.predict(features)
+    answers = scores if scores is not None else score_rows(model, features, problem)
+    predictions = answers.predictions
     if problem == "regression":
         formulas: dict[str, Callable[[], Any]] = {
             "r2": lambda: skm.r2_score(target, predictions),
@@ -76,7 +125,7 @@ def measure_metrics(
             "mae": lambda: skm.mean_absolute_error(target, predictions),
         }
     else:
-        formulas = _classification_formulas(model, features, target, predictions, average)
+        formulas = _classification_formulas(model, target, answers, average)
     values: dict[str, float] = {}
     missing: NotComputable = {}
     for name, compute in formulas.items():
@@ -89,9 +138,7 @@ def measure_metrics(
     return values, missing
 
 
-def _classification_formulas(
-    model: Any, features: Any, target: Any, predictions: Any, average: Average
-) -> dict[str, Callable[[], Any]]:
+def _classification_formulas(model: Any, target: Any, scores: Scores, average: Average) -> dict[str, Callable[[], Any]]:
     import numpy as np
     from sklearn import metrics as skm
 
@@ -101,18 +148,16 @@ def _classification_formulas(
     scoring = {"average": "binary" if binary else average, "pos_label": pos_label, "zero_division": 0}
     if not binary:
         scoring["labels"] = classes
+    predictions = scores.predictions
     formulas: dict[str, Callable[[], Any]] = {
         "accuracy": lambda: skm.accuracy_score(target, predictions),
         "precision": lambda: skm.precision_score(target, predictions, **scoring),
         "recall": lambda: skm.recall_score(target, predictions, **scoring),
         "f1": lambda: skm.f1_score(target, predictions, **scoring),
     }
-    try:
-        if not hasattr(model, "predict_proba"):
-            raise ValueError("the model has no predict_proba")
-        proba = np.asarray(model.predict_proba(features), dtype=float)
-    except (ValueError, TypeError, IndexError) as err:
-        failed = err if str(err).startswith("the model") else ValueError(f"predict_proba failed: {err}")
+    proba = scores.proba
+    if proba is None:
+        failed = scores.proba_failure or ValueError("the model has no predict_proba")
 
         def refuse() -> Any:
             raise failed
@@ -150,13 +195,16 @@ def measure_slice_metrics(
     column: str,
     min_rows: int,
     average: Average = "macro",
+    *,
+    scores: Scores | None = None,
 ) -> tuple[dict[str, float], dict[str, int], NotComputable]:
     """Metrics on each value of ``column`` of the test set, keyed like ``recall[region=north]``.
 
     Slices smaller than ``min_rows`` are returned separately, with their size, instead of
     being judged on a handful of rows; so are the slice metrics that could not be computed,
     under the same keys, with their reasons. A column with many values is not a slice: it is
-    refused, since a gate over hundreds of tiny slices would reject on noise.
+    refused, since a gate over hundreds of tiny slices would reject on noise. ``scores`` are the
+    model's answers on the whole test set when already computed: each slice takes its rows of them.
     """
     from airflow_mlops.errors import ConfigurationError
     from airflow_mlops.gates.metrics import slice_key
@@ -169,6 +217,7 @@ def measure_slice_metrics(
             f"slice_by column {column!r} has {len(values)} distinct values; slice on a categorical column "
             f"(at most {MAX_SLICES} values)"
         )
+    answers = scores if scores is not None else score_rows(model, features, problem)
     sliced: dict[str, float] = {}
     skipped: dict[str, int] = {}
     missing: NotComputable = {}
@@ -178,7 +227,9 @@ def measure_slice_metrics(
         if rows < min_rows:
             skipped[str(value)] = rows
             continue
-        numbers, reasons = measure_metrics(model, features[mask], target[mask], problem, average)
+        numbers, reasons = measure_metrics(
+            model, features[mask], target[mask], problem, average, scores=answers.rows(mask)
+        )
         sliced.update({slice_key(metric, column, value): number for metric, number in numbers.items()})
         missing.update({slice_key(metric, column, value): reason for metric, reason in reasons.items()})
     return sliced, skipped, missing

@@ -11,10 +11,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from airflow_mlops.gates.metrics import Average, Problem
+    from airflow_mlops.ml.metrics import Scores
 
 
 def gate_metrics(
-    model: Any, features: Any, labels: Any, problem: str, slices: Sequence[dict[str, Any]], average: str = "macro"
+    model: Any,
+    features: Any,
+    labels: Any,
+    problem: str,
+    slices: Sequence[dict[str, Any]],
+    average: str = "macro",
+    *,
+    scores: Scores | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, int]], dict[str, str]]:
     """Whole-test-set metrics plus, for each slice column, the same metrics on every slice.
 
@@ -22,16 +30,18 @@ def gate_metrics(
     metric (whole set or slice) that could not be computed, with its reason. The
     ``evaluate`` task and the gate re-check of ``airflow-mlops promote`` both score through
     here, so a re-check sees exactly the metric keys the recorded rules were written against.
+    The model is asked once (or not at all when ``scores`` are given); every slice reads its rows.
     """
-    from airflow_mlops.ml.metrics import measure_metrics, measure_slice_metrics
+    from airflow_mlops.ml.metrics import measure_metrics, measure_slice_metrics, score_rows
 
     kind = cast("Problem", problem)
     averaged = cast("Average", average)
-    metrics, not_computable = measure_metrics(model, features, labels, kind, averaged)
+    answers = scores if scores is not None else score_rows(model, features, kind)
+    metrics, not_computable = measure_metrics(model, features, labels, kind, averaged, scores=answers)
     too_small: dict[str, dict[str, int]] = {}
     for spec in slices:
         sliced, skipped, missing = measure_slice_metrics(
-            model, features, labels, kind, spec["column"], int(spec.get("min_rows", 10)), averaged
+            model, features, labels, kind, spec["column"], int(spec.get("min_rows", 10)), averaged, scores=answers
         )
         metrics.update(sliced)
         not_computable.update(missing)

@@ -63,13 +63,16 @@ def malformed_bodies(frame: pd.DataFrame, probes: list[str]) -> dict[str, bytes]
     return bodies
 
 
-def offline_predictions(model: Any, features: pd.DataFrame, rows: int) -> dict[str, Any]:
-    """What ``evaluate`` records for the serving check: the model's predictions on the first ``rows`` test rows."""
+def offline_predictions(predictions: Any, rows: int) -> dict[str, Any]:
+    """What ``evaluate`` records for the serving check: the first ``rows`` of the predictions it scored.
+
+    They are the gate's own predictions on the test rows, taken as they are rather than asked of the
+    model again, so the parity check compares the server with exactly what was gated.
+    """
     import numpy as np
 
-    head = features.head(rows)
-    predictions = np.asarray(model.predict(head)).tolist()
-    return {"rows": len(head), "predictions": predictions}
+    head = np.asarray(predictions)[:rows]
+    return {"rows": len(head), "predictions": head.tolist()}
 
 
 def predictions_of(body: bytes) -> list[Any] | None:

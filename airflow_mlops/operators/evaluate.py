@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         TrainedCandidate,
     )
     from airflow_mlops.gates.metrics import Average, Problem
+    from airflow_mlops.ml.metrics import Scores
 
 
 class EvaluateCandidatesOperator(MlflowBaseOperator):
@@ -67,6 +68,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
     def execute(self, context: Context) -> Evaluation:
         from airflow_mlops.gates.metrics import mlflow_metric_names
         from airflow_mlops.ml.flavors import load_predictor
+        from airflow_mlops.ml.metrics import score_rows
         from airflow_mlops.ml.serving_requests import offline_predictions
         from airflow_mlops.ml.trust import verified_model_uri
 
@@ -91,7 +93,8 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                     )
                     continue
                 model = load_predictor(verified_model_uri(client, trained, dag_id, run_id))
-                metrics, too_small, missing = self._metrics(model, features, labels)
+                scores = score_rows(model, features, self.problem)
+                metrics, too_small, missing = self._metrics(model, features, labels, scores)
                 # Slice keys such as recall[segment=n] are not valid MLflow metric names.
                 named = mlflow_metric_names([*metrics, *missing], columns)
                 hook.log_batch(
@@ -101,7 +104,7 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                 )
                 names.update(named)
                 if self.prediction_rows:
-                    record = offline_predictions(model, features, self.prediction_rows)
+                    record = offline_predictions(scores.predictions, self.prediction_rows)
                     hook.log_json(trained["mlflow_run_id"], record, paths.OFFLINE_PREDICTIONS)
                 evaluated = cast("EvaluatedCandidate", {**trained, "metrics": metrics})
                 if missing:
@@ -135,11 +138,13 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         return result
 
     def _metrics(
-        self, model: Any, features: Any, labels: Any
+        self, model: Any, features: Any, labels: Any, scores: Scores | None = None
     ) -> tuple[dict[str, float], dict[str, dict[str, int]], dict[str, str]]:
         from airflow_mlops.ml.scoring import gate_metrics
 
-        metrics, too_small, missing = gate_metrics(model, features, labels, self.problem, self.slices, self.average)
+        metrics, too_small, missing = gate_metrics(
+            model, features, labels, self.problem, self.slices, self.average, scores=scores
+        )
         for column, skipped in too_small.items():
             if skipped:
                 self.log.info("Slices of %s too small to judge (rows): %s", column, skipped)

@@ -81,7 +81,9 @@ class PrepareDatasetOperator(MlflowBaseOperator):
             raise DataVersionError(f"data {where} lacks feature columns {missing}")
         outcome = self._check(frame, dag_id, run_id, where)
         features = outcome.features
-        frame = frame[[*features, self.target]]
+        wanted = [*features, self.target]
+        if frame.columns.tolist() != wanted:  # selecting copies the frame: only when something is left out
+            frame = frame[wanted]
         stratify = frame[self.target] if self.stratify else None
         train, test = train_test_split(frame, test_size=self.test_size, random_state=self.seed, stratify=stratify)
         prefix = artifacts.run_prefix(dag_id, run_id)
