@@ -7,7 +7,9 @@ parent sets that environment up first.
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -54,4 +56,6 @@ def run(dag_id: str, out: Path, logical_date: str | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: a run that seems stuck says where.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     sys.exit(run(sys.argv[1], Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None))

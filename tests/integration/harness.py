@@ -6,12 +6,15 @@ home, database and dags folder at import time and this test process has its own 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +38,10 @@ class PipelineEnv:
         shutil.copytree(EXAMPLE_SUITE.parent, self.dags / "pipelines" / "suites")
         self.env = demo_environment(root, self.dags)
         self.tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
-        subprocess.run(
-            [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
+        migrated_database(Path(self.env["AIRFLOW_HOME"]), self.env)
         self.repo = create_data_repo(root / "data-repo", root / "dvc-remote")
         self._runs = 0
+        self._server: RunServer | None = None
 
     def commit_data(self, content: bytes, message: str, tag: str | None = None, path: str = DATA_PATH) -> str:
         return commit_data_version(self.repo, path, content, message, tag)
@@ -83,30 +82,32 @@ class PipelineEnv:
         return process, out
 
     def finish_run(self, process: subprocess.Popen[bytes], out: Path, timeout: float = 600) -> dict[str, Any]:
-        code = process.wait(timeout=timeout)
+        code = _wait_or_dump(process, timeout)
         log = out.with_suffix(".log").read_text()
         if code != 0 or not out.exists():
-            raise AssertionError(f"run did not complete (exit {code}):\n{log[-4000:]}")
+            raise AssertionError(f"run did not complete (exit {code}):\n{log[-8000:]}")
         outcome: dict[str, Any] = json.loads(out.read_text())
         outcome["log"] = log
         return outcome
 
     def run(self, dag_id: str, logical_date: str | None = None) -> dict[str, Any]:
-        """One DAG run with dag.test(); the same ``logical_date`` again re-runs that DAG run (same run id)."""
+        """One DAG run with dag.test(); the same ``logical_date`` again re-runs that DAG run (same run id).
+
+        The run is a process of its own, forked from a server that has done the imports (run_server.py);
+        a change to ``self.env`` starts a new server, since Airflow reads its settings at import.
+        """
         self._runs += 1
         out = self.root / "logs" / f"{self._runs}-{dag_id}.json"
         log = out.with_suffix(".log")
         out.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("w") as handle:
-            code = subprocess.call(
-                [sys.executable, "-m", "airflow_mlops.demo.run_dag", dag_id, str(out), *filter(None, [logical_date])],
-                env=self.env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                cwd=self.root,
-            )
+        if self._server is None or self._server.env != self.env:
+            if self._server is not None:
+                self._server.stop()
+            self._server = RunServer(self.env, self.root)
+            weakref.finalize(self, self._server.stop)
+        code = self._server.run([dag_id, str(out), *filter(None, [logical_date])], log, timeout=600)
         if code != 0 or not out.exists():
-            raise AssertionError(f"run of {dag_id} did not complete (exit {code}):\n{log.read_text()[-4000:]}")
+            raise AssertionError(f"run of {dag_id} did not complete (exit {code}):\n{log.read_text()[-8000:]}")
         outcome: dict[str, Any] = json.loads(out.read_text())
         outcome["log"] = log.read_text()
         return outcome
@@ -115,6 +116,108 @@ class PipelineEnv:
         from mlflow import MlflowClient
 
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+
+def _wait_or_dump(process: subprocess.Popen[bytes], timeout: float) -> int | str:
+    """The run's exit code; past ``timeout``, its threads' stacks go to its log and it is killed.
+
+    A run that hangs must fail with where it hung (run_dag dumps its stacks on SIGUSR1), not with a
+    bare TimeoutExpired and a log that stops mid-run.
+    """
+    import signal
+    import time
+
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(3)
+        process.kill()
+        process.wait()
+        return f"killed after {timeout:g} s; the stacks it was in are at the end of its log"
+
+
+class RunServer:
+    """The test side of run_server.py: one server per environment, one forked process per run."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = dict(env)
+        self.log = cwd / "run-server.log"
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("run_server.py"))],
+            env=self.env,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("wb"),
+            text=True,
+        )
+
+    def run(self, argv: list[str], log: Path, timeout: float) -> int | str:
+        """The run's exit code; past ``timeout``, its stacks go to its log and it is killed (see _wait_or_dump)."""
+        import select
+        import signal
+
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"argv": argv, "log": str(log)}) + "\n")
+        self.process.stdin.flush()
+        started = self._answer(timeout=300)
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if ready:
+            return int(self._answer(timeout=5)["code"])
+        os.kill(started["pid"], signal.SIGUSR1)
+        select.select([self.process.stdout], [], [], 3)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(started["pid"], signal.SIGKILL)
+        self._answer(timeout=30)
+        return f"killed after {timeout:g} s; the stacks it was in are at the end of its log"
+
+    def _answer(self, timeout: float) -> dict[str, Any]:
+        import select
+
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            said = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+            raise RuntimeError(f"the run server did not answer (exit {self.process.poll()}):\n{said}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_MIGRATED: dict[str, Path] = {}
+
+
+def migrated_database(home: Path, env: dict[str, str]) -> None:
+    """An Airflow metadata database at ``home/airflow.db`` at the current schema, as `airflow db migrate` leaves it.
+
+    The first one in a test process is migrated for real; the others are copies of it. A migration
+    costs seconds of CPU and a fresh database holds nothing of the deployment it was made for (no
+    path, no DAG: the bundles and DAGs are written by the runs), so each copy is what migrating
+    again would have produced.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    template = _MIGRATED.get("airflow.db")
+    if template is None:
+        subprocess.run(
+            [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=env, check=True, capture_output=True
+        )
+        template = Path(tempfile.mkdtemp(prefix="airflow-mlops-migrated-")) / "airflow.db"
+        shutil.copyfile(home / "airflow.db", template)
+        _MIGRATED["airflow.db"] = template
+        return
+    shutil.copyfile(template, home / "airflow.db")
 
 
 # Under pytest-xdist, worker gwN hands out ports from its own block below Linux's ephemeral range

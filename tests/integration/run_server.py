@@ -1,0 +1,123 @@
+"""A fork server for the integration tests' DAG runs: the imports once, a fresh process per run.
+
+A pipeline run through ``python -m airflow_mlops.demo.run_dag`` spends most of its CPU importing
+(Airflow's execution API, Great Expectations, MLflow, scikit-learn) before and between its tasks;
+the suite makes dozens of them. This process imports all that once, with the deployment's
+environment, then forks a child per run. Each child is a copy of a process that has imported
+but never run anything (no database connection, no thread besides the main one), so a run
+sees exactly what a new ``run_dag`` process would, minus the import time.
+
+Protocol, one JSON document per line: the test sends ``{"argv": [dag_id, out, logical_date?],
+"log": path}``; the server answers ``{"pid": N}`` when the child starts and ``{"pid": N,
+"code": C}`` when it ends. Closing stdin ends the server.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import threading
+
+#: What every pipeline run imports. The list only saves time: a module missing from it costs only its import.
+PRELOAD = (
+    # Airflow: the DAG bag, dag.test()'s in-process execution API, the supervisor and task runner.
+    "airflow.models.dagbag",
+    "airflow.dag_processing.collection",
+    "airflow.jobs.job",
+    "airflow.sdk",
+    "airflow.sdk.execution_time.supervisor",
+    "airflow.sdk.execution_time.task_runner",
+    "airflow.api_fastapi.execution_api.app",
+    "airflow.api_fastapi.execution_api.routes",
+    "airflow.providers.openlineage.plugins.openlineage",
+    "airflow.providers.standard.operators.trigger_dagrun",
+    "airflow.providers.standard.sensors.external_task",
+    # The engines the tasks drive. skops.io alone is seconds: it walks every scikit-learn module.
+    "great_expectations",
+    "mlflow.sklearn",
+    "mlflow.pyfunc",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "alembic.command",
+    "skops.io",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "pandas",
+    "pyarrow.parquet",
+    "pyarrow.dataset",
+    "dvc.api",
+    "dvc.repo",
+    "scmrepo.git",
+    "git",
+    "pygit2",
+    "dvc_render",
+    "opentelemetry.sdk",
+    # The provider's own modules a retraining run loads.
+    "airflow_mlops.demo.run_dag",
+    "airflow_mlops.factory.loader",
+    "airflow_mlops.factory.retraining",
+    "airflow_mlops.spec.loader",
+    "airflow_mlops.ml.scoring",
+    "airflow_mlops.operators.train",
+    "airflow_mlops.operators.evaluate",
+    "airflow_mlops.operators.registry",
+    "airflow_mlops.operators.validation",
+    "airflow_mlops.operators.prepare",
+    "airflow_mlops.hooks.gx",
+    "airflow_mlops.hooks.dvc",
+    "airflow_mlops.ml.contract_check",
+    "airflow_mlops.ml.flavors",
+    "airflow_mlops.card.render",
+    "airflow_mlops.plugins.plugin",
+)
+
+
+def _child(argv: list[str], log: str) -> None:
+    """In the forked child: the run's output to its log, then the run, then exit without the parent's atexit."""
+    import faulthandler
+    import signal
+    import traceback
+
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        handle = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(handle, 1)
+        os.dup2(handle, 2)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        from pathlib import Path
+
+        from airflow_mlops.demo.run_dag import run
+
+        code = run(argv[0], Path(argv[1]), argv[2] if len(argv) > 2 else None)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def main() -> None:
+    for name in PRELOAD:
+        importlib.import_module(name)
+    if threading.active_count() != 1:  # forking beside a running thread could copy a held lock
+        raise SystemExit(f"run server: threads after imports: {[t.name for t in threading.enumerate()]}")
+    answers = sys.stdout
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request["argv"], request["log"])
+        answers.write(json.dumps({"pid": pid}) + "\n")
+        answers.flush()
+        _, status = os.waitpid(pid, 0)
+        answers.write(json.dumps({"pid": pid, "code": os.waitstatus_to_exitcode(status)}) + "\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    main()
