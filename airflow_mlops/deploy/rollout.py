@@ -75,6 +75,8 @@ class LocalTarget:
         serving = self._serving(name)
         if canary_percent is not None and model_uri in serving:
             return self.endpoints.get(name)  # a retry: the canary (or the settled version) is already there
+        if canary_percent is not None and not serving:
+            canary_percent = None  # nothing to serve beside: the first version takes all traffic
         if canary_percent is None and len(serving) == 2 and serving[-1] == model_uri:
             return self.endpoints.settle(name, "new", reason)  # a canary of this version left by an earlier try
         # The version already serving alone is "unchanged": no second server is started.

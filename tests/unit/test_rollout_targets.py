@@ -99,3 +99,48 @@ def test_an_unknown_plugin_is_a_configuration_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr("mlflow.deployments.get_deploy_client", lambda uri: None)
     with pytest.raises(ConfigurationError, match="no MLflow deployments plugin"):
         open_target("nowhere", startup_timeout=1, request_timeout=1)
+
+
+class RecordingEndpoints:
+    """LocalEndpoints' calls recorded against a fixed list of serving URIs (no process is started)."""
+
+    def __init__(self, serving: list[str]) -> None:
+        from types import SimpleNamespace
+
+        self.calls: list[tuple[Any, ...]] = []
+        state = SimpleNamespace(serving=[SimpleNamespace(model_uri=uri) for uri in serving]) if serving else None
+        self.store = SimpleNamespace(load=lambda name: state)
+
+    def deploy(self, name: str, model_uri: str, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("deploy", model_uri, kwargs.get("canary_percent")))
+        return {}
+
+    def settle(self, name: str, keep: str, reason: str = "") -> dict[str, Any]:
+        self.calls.append(("settle", keep))
+        return {}
+
+    def get(self, name: str) -> dict[str, Any]:
+        self.calls.append(("get",))
+        return {}
+
+
+@pytest.mark.parametrize(
+    ("serving", "canary", "expected"),
+    [
+        ([], 10, [("deploy", "models:/m/2", None)]),  # a first version: all traffic, nothing to serve beside
+        (["models:/m/1"], 10, [("deploy", "models:/m/2", 10)]),
+        (["models:/m/1", "models:/m/2"], 10, [("get",)]),  # a retry finds its canary serving: nothing started
+        (["models:/m/2"], 10, [("get",)]),  # ... or already settled
+        (["models:/m/1", "models:/m/2"], None, [("settle", "new")]),  # now direct: the canary takes all traffic
+        (["models:/m/2"], None, [("deploy", "models:/m/2", None)]),  # LocalEndpoints records it "unchanged"
+    ],
+)
+def test_the_local_target_never_starts_a_second_server_for_a_version_it_serves(
+    tmp_path: Any, serving: list[str], canary: int | None, expected: list[tuple[Any, ...]]
+) -> None:
+    target = open_target(f"mlops-local:{tmp_path}", startup_timeout=1, request_timeout=1)
+    assert isinstance(target, LocalTarget)
+    recording = RecordingEndpoints(serving)
+    target.endpoints = recording  # type: ignore[assignment]
+    target.deploy("churn", "models:/m/2", canary_percent=canary, reason="r")
+    assert recording.calls == expected
