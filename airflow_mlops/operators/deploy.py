@@ -108,12 +108,12 @@ class DeployModelOperator(MlflowBaseOperator):
                 self.log.info("Endpoint %s: %s", name, verdict.summary())
                 if verdict.passed:
                     target.keep_new(name, reason)
-                    decision, summary = tag.DEPLOYED, verdict.summary()
+                    decision, summary = tag.DeployDecision.DEPLOYED, verdict.summary()
                 elif self.on_smoke_failure == "rollback":
                     summary = self._roll_back(client, target, name, model, version, previous, verdict, actor, context)
-                    decision = tag.ROLLED_BACK
+                    decision = tag.DeployDecision.ROLLED_BACK
                 else:
-                    decision, summary = tag.DEPLOY_FAILED, f"{verdict.summary()}; the new version keeps serving"
+                    decision, summary = tag.DeployDecision.FAILED, f"{verdict.summary()}; the new version keeps serving"
             self._record(client, model, version, name, url, decision, summary, verdict, actor)
         result: Deployment = {
             "model_name": model,

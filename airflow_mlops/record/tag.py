@@ -110,10 +110,15 @@ DEPLOY_AT = "mlops.deploy.at"
 DEPLOY_BY = "mlops.deploy.by"
 #: The smoke check's verdict as JSON (requests, failed, error rate, p95, limits, breaches).
 DEPLOY_SMOKE = "mlops.deploy.smoke"
-#: Values of :data:`DEPLOY_DECISION`.
-DEPLOYED = "deployed"
-ROLLED_BACK = "rolled_back"
-DEPLOY_FAILED = "failed"
+
+
+class DeployDecision:
+    """Values of :data:`DEPLOY_DECISION`."""
+
+    DEPLOYED = "deployed"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
 
 TRAINING_ESTIMATOR = "mlops.training.estimator"
 TRAINING_PARAMS = "mlops.training.params"

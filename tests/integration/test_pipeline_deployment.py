@@ -91,7 +91,7 @@ def test_the_new_champion_is_deployed_and_answers_at_its_url(runs: dict[str, Any
     status, answer = runs["after_first"]["answer"]
     assert status == 200 and len(answer["predictions"]) == 3
     tags = runs["env"].client().get_model_version(MODEL, "1").tags
-    assert tags[tag.DEPLOY_DECISION] == tag.DEPLOYED and tags[tag.DEPLOY_URL] == endpoint["url"]
+    assert tags[tag.DEPLOY_DECISION] == tag.DeployDecision.DEPLOYED and tags[tag.DEPLOY_URL] == endpoint["url"]
     assert json.loads(tags[tag.DEPLOY_SMOKE])["requests"] == 10
 
 
@@ -109,7 +109,7 @@ def test_an_impossible_smoke_limit_rolls_back_the_endpoint_and_the_champion(runs
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     assert str(client.get_model_version_by_alias(MODEL, "previous").version) == "2"
     assert client.get_model_version(MODEL, "1").tags[tag.PROMOTION_ACTION] == "rollback"
-    assert client.get_model_version(MODEL, "2").tags[tag.DEPLOY_DECISION] == tag.ROLLED_BACK
+    assert client.get_model_version(MODEL, "2").tags[tag.DEPLOY_DECISION] == tag.DeployDecision.ROLLED_BACK
     endpoint = LocalEndpoints(str(runs["endpoints"])).get(MODEL)
     assert [s["version"] for s in endpoint["serving"]] == ["1"] and endpoint["answering"]
     assert endpoint["port"] == runs["after_first"]["endpoint"]["port"]  # the same stable URL

@@ -103,7 +103,7 @@ def test_a_passing_smoke_check_keeps_the_new_version_and_records_it(
     assert result["smoke"]["requests"] == 5 and result["smoke"]["decision"] == "pass"
     aliases, tags = _state(registry)
     assert aliases == {"champion": "2", "previous": "1"}
-    assert tags[tag.DEPLOY_DECISION] == tag.DEPLOYED and tags[tag.DEPLOY_ENDPOINT] == "churn"
+    assert tags[tag.DEPLOY_DECISION] == tag.DeployDecision.DEPLOYED and tags[tag.DEPLOY_ENDPOINT] == "churn"
     assert tags[tag.DEPLOY_TARGET] == "mlops-local" and tags[tag.DEPLOY_STRATEGY] == "canary"
     assert json.loads(tags[tag.DEPLOY_SMOKE])["requests"] == 5
     assert tags[tag.DEPLOY_BY] == "airflow:dag/run"
@@ -122,7 +122,7 @@ def test_a_breach_rolls_back_the_endpoint_and_the_alias_then_fails(
     assert ("rollback", "churn", f"models:/{model}/1") in target.calls
     aliases, tags = _state(registry)
     assert aliases == {"champion": "1", "previous": "2"}
-    assert tags[tag.DEPLOY_DECISION] == tag.ROLLED_BACK
+    assert tags[tag.DEPLOY_DECISION] == tag.DeployDecision.ROLLED_BACK
     stack = registry["stack"]
     with stack.hook.session():
         restored = stack.hook.get_client().get_model_version(model, "1").tags
@@ -137,7 +137,7 @@ def test_fail_policy_fails_without_moving_anything(registry: dict[str, Any], mon
         _run(registry, target, monkeypatch, max_p95_ms=0.001, on_smoke_failure="fail")
     assert not any(call[0] in ("rollback", "keep_new") for call in target.calls)
     aliases, tags = _state(registry)
-    assert aliases == {"champion": "2", "previous": "1"} and tags[tag.DEPLOY_DECISION] == tag.DEPLOY_FAILED
+    assert aliases == {"champion": "2", "previous": "1"} and tags[tag.DEPLOY_DECISION] == tag.DeployDecision.FAILED
 
 
 def test_a_version_no_longer_champion_is_not_deployed(
