@@ -116,19 +116,41 @@ def test_an_impossible_smoke_limit_rolls_back_the_endpoint_and_the_champion(runs
     assert _predict(runs["endpoints"], runs["rows"])[0] == 200
 
 
-def test_a_repeated_deploy_starts_no_server_and_stopping_leaves_no_process(runs: dict[str, Any]) -> None:
+def test_a_repeated_deploy_starts_no_server_a_canary_rolls_back_and_stopping_leaves_no_process(
+    runs: dict[str, Any],
+) -> None:
+    """The rollout target the deploy step uses, on the endpoint the runs left: retries, a real canary, stop."""
+    import mlflow
+
     from airflow_mlops.deploy.endpoint import Timeouts
     from airflow_mlops.deploy.local import LocalEndpoints
     from airflow_mlops.deploy.processes import marked
     from airflow_mlops.deploy.rollout import LocalTarget
+    from airflow_mlops.ml.serving_requests import single_row_bodies
 
     folder = runs["endpoints"] / MODEL
+    target = LocalTarget(str(runs["endpoints"]), Timeouts())
     before = sorted(p.pid for p in marked(str(folder)))
     assert len(before) == 2  # the proxy and v1's server
-    LocalTarget(str(runs["endpoints"]), Timeouts()).deploy(
-        MODEL, f"models:/{MODEL}/1", canary_percent=None, reason="retry"
-    )
+    target.deploy(MODEL, f"models:/{MODEL}/1", canary_percent=None, reason="retry")
     assert sorted(p.pid for p in marked(str(folder))) == before
+
+    saved = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(runs["env"].tracking_uri)  # the new version's files come from the runs' registry
+    try:
+        canary = target.deploy(MODEL, f"models:/{MODEL}/2", canary_percent=50, reason="canary")
+        with_canary = sorted(p.pid for p in marked(str(folder)))
+        assert sorted((s["version"], s["weight"]) for s in canary["serving"]) == [("1", 50), ("2", 50)]
+        # the deploy step's retry finds its canary serving: nothing started
+        target.deploy(MODEL, f"models:/{MODEL}/2", canary_percent=50, reason="retry")
+        assert sorted(p.pid for p in marked(str(folder))) == with_canary and len(with_canary) == 3
+    finally:
+        mlflow.set_tracking_uri(saved)
+    assert all(target.probe(MODEL, body).ok for body in single_row_bodies(runs["rows"], 6))
+    assert target.rollback(MODEL, f"models:/{MODEL}/1", "smoke") == f"serves models:/{MODEL}/1 again"
+    assert [s["version"] for s in LocalEndpoints(str(runs["endpoints"])).get(MODEL)["serving"]] == ["1"]
+    assert sorted(p.pid for p in marked(str(folder))) == before  # the canary's server is stopped
+
     assert LocalEndpoints(str(runs["endpoints"])).delete(MODEL)
     assert marked(str(folder)) == []
     print(f"two pipeline runs with a deploy step: {runs['seconds']:.1f} s")
