@@ -98,6 +98,9 @@ SERVING_DECISION = "mlops.serving.decision"
 SERVING_SUMMARY = "mlops.serving.summary"
 
 # --- the deploy step's rollout, on the version it deployed (the latest rollout wins) --------------------
+#: Every tag of a rollout starts so; they describe one registry's endpoint, so a copy into another
+#: environment's registry starts without them (like the promotion audit).
+DEPLOY_PREFIX = "mlops.deploy."
 #: Where: the target URI, the endpoint's name and URL (when the target gives one), the strategy.
 DEPLOY_TARGET = "mlops.deploy.target"
 DEPLOY_ENDPOINT = "mlops.deploy.endpoint"
