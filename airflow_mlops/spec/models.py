@@ -10,6 +10,7 @@ annotations``): pydantic would otherwise compile each one from its string and ev
 at every import, and every DAG file that loads a pipeline imports this module.
 """
 
+import re
 from typing import Literal
 
 from pydantic import Field
@@ -19,7 +20,7 @@ from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_fie
 from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
-from airflow_mlops.spec.models_deployment import DeploymentSpec
+from airflow_mlops.spec.models_deployment import ENDPOINT_NAME, DeploymentSpec
 from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec, ThresholdRuleSpec
 from airflow_mlops.spec.models_serving import ServingCheckSpec
@@ -168,9 +169,18 @@ class RetrainingPipelineSpec(PipelineBase):
             seen.add(model.name)
         return issues
 
-    @cross_field_rule("deployment")
+    @cross_field_rule("deployment", "registry")
     def _deployment_is_coherent(self) -> list[SemanticIssue]:
-        return [] if self.deployment is None else self.deployment.semantic_issues(("deployment",))
+        if self.deployment is None:
+            return []
+        issues = self.deployment.semantic_issues(("deployment",))
+        if self.deployment.endpoint is None and not re.match(ENDPOINT_NAME, self.registry.model_name):
+            issues.append(
+                (("deployment",), f"the endpoint name defaults to the model name {self.registry.model_name!r}, "
+                 "which is not a valid endpoint name (at most 100 characters)",
+                 "set deployment.endpoint to a shorter name")
+            )  # fmt: skip
+        return issues
 
     @cross_field_rule("problem", "average")
     def _average_is_for_classification(self) -> list[SemanticIssue]:

@@ -113,3 +113,18 @@ def test_canary_settings_on_a_direct_rollout_and_credentials_for_the_local_targe
 def test_a_remote_target_takes_a_connection(tmp_path: Path) -> None:
     spec = load_pipeline_spec(_with(tmp_path, "  target: databricks\n  conn_id: databricks_deploy\n"))
     assert spec.deployment is not None and spec.deployment.conn_id == "databricks_deploy"
+
+
+def test_a_model_name_too_long_for_an_endpoint_needs_an_endpoint_name(tmp_path: Path) -> None:
+    long_name = "m" * 101
+    path = write_example(
+        tmp_path, ("model_name: breast_cancer_classifier", f"model_name: {long_name}"), append="\ndeployment: {}\n"
+    )
+    issue = by_field(load_error(path).issues)["deployment"]
+    assert "not a valid endpoint name" in issue.message and "deployment.endpoint" in issue.hint
+    assert issue.line == _line(path, "deployment")
+    fixed = write_example(
+        tmp_path, ("model_name: breast_cancer_classifier", f"model_name: {long_name}"),
+        append="\ndeployment: {endpoint: churn}\n",
+    )  # fmt: skip
+    assert load_pipeline_spec(fixed).deployment is not None
