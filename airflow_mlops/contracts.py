@@ -249,6 +249,19 @@ class Promotion(TypedDict):
     previous: str | None
 
 
+class Deployment(TypedDict):
+    """``deploy``: the version served at the endpoint after the rollout, and its smoke check."""
+
+    model_name: str
+    version: str
+    target: str
+    endpoint: str
+    url: str | None
+    strategy: str
+    decision: str
+    smoke: dict[str, Any]
+
+
 # --- batch scoring and drift -----------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops.operators.registry",
                     "airflow_mlops.operators.scoring",
                     "airflow_mlops.operators.serving_check",
+                    "airflow_mlops.operators.deploy",
                 ],
             },
             {

@@ -129,7 +129,8 @@ class LocalEndpoints:
             return self.settle(name, "old", reason)
         if not state.previous:
             raise DeploymentError(f"endpoint {name!r} has no previous version to roll back to")
-        return self.deploy(name, state.previous["model_uri"], exists=True, reason=reason or "rollback")
+        # ``previous`` is a ModelRef as a dict (_ref_of): the URI is under "uri"
+        return self.deploy(name, state.previous["uri"], exists=True, reason=reason or "rollback")
 
     def delete(self, name: str) -> bool:
         """Stop every process of the endpoint and forget it; False when there was no such endpoint."""

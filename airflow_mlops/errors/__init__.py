@@ -46,6 +46,7 @@ Importing a task error from this package loads Airflow on first use only, so
             ├── GateRejectedError                 the gate rejected and the pipeline fails on rejection
             ├── ServingCheckError                 the winner, served for real, failed its serving check
             ├── ModelServerError                  the model server exited before it answered
+            ├── DeploymentSmokeError              the deployed champion failed its smoke check at the endpoint
             ├── PromotionConflictError            the champion moved after the gate compared against it
             ├── UntrustedModelError               a model this DAG run did not log is refused
             └── NoChampionError                   the alias names no version yet
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
         DataValidationError,
         DataVersionError,
         DeploymentError,
+        DeploymentSmokeError,
         GateRejectedError,
         GovernanceError,
         LibraryError,
@@ -98,6 +100,7 @@ __all__ = [
     "DataValidationError",
     "DataVersionError",
     "DeploymentError",
+    "DeploymentSmokeError",
     "DriftInputError",
     "GateRejectedError",
     "GovernanceError",

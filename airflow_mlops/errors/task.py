@@ -59,6 +59,10 @@ class ModelServerError(PermanentError):
     """The model server exited before it answered: this model cannot be served in this environment."""
 
 
+class DeploymentSmokeError(PermanentError):
+    """The new champion, deployed, failed its smoke check at the endpoint (and was rolled back if the YAML says so)."""
+
+
 class PromotionConflictError(PermanentError):
     """The champion moved after the gate compared against it; promoting now would be blind."""
 

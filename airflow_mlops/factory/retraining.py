@@ -3,6 +3,7 @@
 ```
 resolve_data >> validate_data >> prepare_data >> train[candidate...] >> evaluate >> gate
     >> serving_check (unless serving_check.enabled is false) >> approve (approval: manual) >> register >> promote
+    >> deploy (only with a deployment: section)
 (every task) >> close_runs   (a teardown: ends this DAG run's MLflow runs, FINISHED or FAILED)
 ```
 Only thin operators are built here; nothing heavy is imported, because this runs on every
@@ -19,6 +20,7 @@ from airflow_mlops.assets import champion_asset
 from airflow_mlops.factory.common import close_runs_task, dag_kwargs, resolve_data_task, spec_lineage, step_args
 from airflow_mlops.factory.resources import task_resources
 from airflow_mlops.gates.metrics import slice_specs
+from airflow_mlops.operators.deploy import DeployModelOperator
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
 from airflow_mlops.operators.prepare import PrepareDatasetOperator
@@ -153,6 +155,34 @@ def _serving_check_task(spec: RetrainingPipelineSpec, gate: Any, prepare: Any) -
     )
 
 
+def _deploy_task(spec: RetrainingPipelineSpec, promote: Any, prepare: Any) -> DeployModelOperator | None:
+    """The new champion served on the deployment target and smoke-checked there (docs/deployment.md)."""
+    deployment = spec.deployment
+    if deployment is None:
+        return None
+    return DeployModelOperator(
+        task_id="deploy",
+        **step_args(spec, "deploy"),
+        promotion=promote.output,
+        dataset=prepare.output,
+        target=deployment.target,
+        endpoint=deployment.endpoint_name(spec.registry.model_name),
+        target_conn_id=deployment.conn_id,
+        strategy=deployment.strategy,
+        canary_percent=deployment.canary_percent,
+        bake_seconds=deployment.bake_seconds,
+        smoke_requests=deployment.smoke.requests,
+        max_error_rate=deployment.smoke.max_error_rate,
+        max_p95_ms=deployment.smoke.max_p95_ms,
+        on_smoke_failure=deployment.rollback.on_smoke_failure,
+        alias=spec.registry.alias,
+        previous_alias=spec.registry.previous_alias,
+        startup_timeout_seconds=deployment.startup_timeout_seconds,
+        request_timeout_seconds=deployment.request_timeout_seconds,
+        mlflow_conn_id=spec.mlflow_conn_id,
+    )
+
+
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
     lineage = spec_lineage(spec, source)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
@@ -244,7 +274,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             card=spec.card.model_dump(),
             **mlflow,
         )
-        PromoteModelOperator(
+        promote = PromoteModelOperator(
             task_id="promote",
             **step_args(spec, "promote"),
             registered=register.output,
@@ -256,5 +286,6 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             outlets=[champion_asset(spec.registry.model_name)],
             **mlflow,
         )
+        _deploy_task(spec, promote, prepare)
         close_runs_task(spec, dag)
     return dag

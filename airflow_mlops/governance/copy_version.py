@@ -37,11 +37,12 @@ def downloaded_model(client: MlflowClient, model_name: str, version: str) -> Ite
 
 
 def copied_tags(mv: ModelVersion) -> dict[str, str]:
-    """The source version's tags that travel: its lineage, not its registry's alias audit or an older hop's link."""
+    """The source version's tags that travel: its lineage, not its registry's alias audit, its rollouts
+    (an endpoint of the source environment) or an older hop's link."""
     return {
         str(key): str(value)
         for key, value in (mv.tags or {}).items()
-        if key not in tag.PROMOTION_AUDIT and not str(key).startswith(tag.ENV_PREFIX)
+        if key not in tag.PROMOTION_AUDIT and not str(key).startswith((tag.ENV_PREFIX, tag.DEPLOY_PREFIX))
     }
 
 

@@ -240,14 +240,29 @@ def rollback(
     previous_alias: str = "previous",
     actor: str,
     reason: str,
+    expected_champion: str | None = None,
+    lock_owner: LockOwner | None = None,
 ) -> dict[str, Any]:
     """Put ``@previous`` (or ``to_version``) back as champion; the displaced champion becomes ``@previous``.
 
     Rollback skips the gate because it restores a version that already held the alias. An
     explicit target that never did would be an ungated promotion with no "forced" mark, so
-    it is refused and the user is sent to ``promote``.
+    it is refused and the user is sent to ``promote``. ``expected_champion`` makes it a
+    compare-and-set (the ``deploy`` task's rollback): refused when ``@alias`` no longer names it.
     """
-    with promotion_lock(client, model_name, holder=actor):
+    with promotion_lock(client, model_name, holder=actor, owner=lock_owner):
+        if expected_champion is not None:
+            current = aliases(client, model_name).get(alias)
+            if current != str(expected_champion):
+                message = (
+                    f"@{alias} of {model_name} is {_label(current)}, not v{expected_champion} as when this rollback "
+                    "was decided; refusing to roll back over someone else's move"
+                )
+                append_history(
+                    client, model_name, action="refused", actor=actor, from_version=current, to_version=to_version,
+                    reason=message, forced=False,
+                )  # fmt: skip
+                raise PromotionConflictError(message)
         return _rollback_locked(
             client, model_name, to_version=to_version, alias=alias, previous_alias=previous_alias, actor=actor,
             reason=reason,

@@ -97,6 +97,32 @@ GATE_CHAMPION_VERSION = "mlops.gate.champion_version"
 SERVING_DECISION = "mlops.serving.decision"
 SERVING_SUMMARY = "mlops.serving.summary"
 
+# --- the deploy step's rollout, on the version it deployed (the latest rollout wins) --------------------
+#: Every tag of a rollout starts so; they describe one registry's endpoint, so a copy into another
+#: environment's registry starts without them (like the promotion audit).
+DEPLOY_PREFIX = "mlops.deploy."
+#: Where: the target URI, the endpoint's name and URL (when the target gives one), the strategy.
+DEPLOY_TARGET = "mlops.deploy.target"
+DEPLOY_ENDPOINT = "mlops.deploy.endpoint"
+DEPLOY_URL = "mlops.deploy.url"
+DEPLOY_STRATEGY = "mlops.deploy.strategy"
+#: What happened: "deployed", "rolled_back" (endpoint and alias went back) or "failed" (kept serving, task failed).
+DEPLOY_DECISION = "mlops.deploy.decision"
+DEPLOY_SUMMARY = "mlops.deploy.summary"
+DEPLOY_AT = "mlops.deploy.at"
+DEPLOY_BY = "mlops.deploy.by"
+#: The smoke check's verdict as JSON (requests, failed, error rate, p95, limits, breaches).
+DEPLOY_SMOKE = "mlops.deploy.smoke"
+
+
+class DeployDecision:
+    """Values of :data:`DEPLOY_DECISION`."""
+
+    DEPLOYED = "deployed"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+
 TRAINING_ESTIMATOR = "mlops.training.estimator"
 TRAINING_PARAMS = "mlops.training.params"
 TRAINING_PREPROCESSING = "mlops.training.preprocessing"

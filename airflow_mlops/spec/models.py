@@ -10,6 +10,7 @@ annotations``): pydantic would otherwise compile each one from its string and ev
 at every import, and every DAG file that loads a pipeline imports this module.
 """
 
+import re
 from typing import Literal
 
 from pydantic import Field
@@ -19,6 +20,7 @@ from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_fie
 from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
+from airflow_mlops.spec.models_deployment import ENDPOINT_NAME, DeploymentSpec
 from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec, ThresholdRuleSpec
 from airflow_mlops.spec.models_serving import ServingCheckSpec
@@ -48,6 +50,11 @@ class RetrainingPipelineSpec(PipelineBase):
     approval: ApprovalSpec = ApprovalSpec()
     registry: RegistrySpec
     card: CardSpec = Field(CardSpec(), description="Intended use and owners, shown on each version's model card.")
+    deployment: DeploymentSpec | None = Field(
+        None,
+        description="Serve each new champion on a deployment target after promote, smoke-check it there and "
+        "roll back on a failure (docs/deployment.md); none: no deploy step.",
+    )
 
     @property
     def stratify_split(self) -> bool:
@@ -61,13 +68,16 @@ class RetrainingPipelineSpec(PipelineBase):
         return self.average or "macro"
 
     def step_names(self) -> tuple[str, ...]:
-        """The task ids in run order; ``serving_check`` and ``approve`` only when the YAML asks for them."""
+        """The task ids in run order; ``serving_check``, ``approve`` and ``deploy`` only when the YAML asks for them."""
         steps: tuple[str, ...] = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate")
         if self.serving_check.enabled:
             steps += ("serving_check",)
         if self.approval.mode == "manual":
             steps += ("approve",)
-        return (*steps, "register", "promote", "close_runs")
+        steps += ("register", "promote")
+        if self.deployment is not None:
+            steps += ("deploy",)
+        return (*steps, "close_runs")
 
     def _metric_hint(self) -> str:
         return f"known {self.problem} metrics: {', '.join(sorted(METRICS_BY_PROBLEM[self.problem]))}"
@@ -157,6 +167,19 @@ class RetrainingPipelineSpec(PipelineBase):
                     (("models", index, "name"), f"duplicate candidate name {model.name!r}", "names must be unique")
                 )
             seen.add(model.name)
+        return issues
+
+    @cross_field_rule("deployment", "registry")
+    def _deployment_is_coherent(self) -> list[SemanticIssue]:
+        if self.deployment is None:
+            return []
+        issues = self.deployment.semantic_issues(("deployment",))
+        if self.deployment.endpoint is None and not re.match(ENDPOINT_NAME, self.registry.model_name):
+            issues.append(
+                (("deployment",), f"the endpoint name defaults to the model name {self.registry.model_name!r}, "
+                 "which is not a valid endpoint name (at most 100 characters)",
+                 "set deployment.endpoint to a shorter name")
+            )  # fmt: skip
         return issues
 
     @cross_field_rule("problem", "average")

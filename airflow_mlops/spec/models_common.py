@@ -139,7 +139,7 @@ class PipelineBase(StrictModel):
         """The task ids of this template, for validating per-step settings."""
         return ()
 
-    @cross_field_rule("timeouts", "approval")  # the steps depend on the approval mode
+    @cross_field_rule("timeouts", "approval", "deployment")  # the steps depend on these sections
     def _timeouts_name_steps(self) -> list[SemanticIssue]:
         steps = self.step_names()
         return [

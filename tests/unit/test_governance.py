@@ -452,6 +452,20 @@ def test_rollback_refusals_leave_the_aliases_alone(store: tuple[Any, str]) -> No
     assert [e["action"] for e in _history(client)] == ["promote"]
 
 
+def test_a_compare_and_set_rollback_refuses_when_the_champion_moved_and_records_it(store: tuple[Any, str]) -> None:
+    """The deploy step's rollback: only while @champion still names the version it deployed."""
+    client, _ = store
+    _promote(client, GOOD_1, None)
+    _promote(client, GOOD_2, GOOD_1)
+    _promote(client, HAND, GOOD_2, forced=True)  # someone moved the alias after v2 was deployed
+    with pytest.raises(PromotionConflictError, match=f"is v{HAND}, not v{GOOD_2}"):
+        rollback(client, MODEL, to_version=GOOD_1, actor=ACTOR, reason="smoke", expected_champion=GOOD_2)
+    assert _aliases(client) == {"champion": HAND, "previous": GOOD_2}
+    assert (_history(client)[-1]["action"], _history(client)[-1]["to"]) == ("refused", GOOD_1)
+    rollback(client, MODEL, to_version=GOOD_2, actor=ACTOR, reason="smoke", expected_champion=HAND)
+    assert _aliases(client) == {"champion": GOOD_2, "previous": HAND}
+
+
 # --- promote through the recorded gate ----------------------------------------------------------
 
 

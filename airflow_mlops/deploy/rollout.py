@@ -1,0 +1,167 @@
+"""One rollout's moves on a target, whichever it is: deploy a version, probe it, keep a canary, roll back.
+
+The ``deploy`` task talks to a target through :func:`open_target`:
+- ``mlops-local`` (:class:`LocalTarget`) goes straight to :class:`~airflow_mlops.deploy.local.LocalEndpoints`,
+  which can split traffic (a canary) and knows what it served before (its rollback);
+- any other MLflow deployments target (:class:`PluginTarget`) goes through ``get_deploy_client``:
+  create or update to the version's URI, ``predict`` to probe, an update back to the previous
+  version's URI (or a delete, when there was none) to roll back. No canary: MLflow's interface
+  has no portable way to split traffic.
+Every move is safe to repeat, so a retried task does not start a second server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+from airflow_mlops.errors import ConfigurationError
+from airflow_mlops.gates.smoke import Probe
+
+#: The embedded target's name (the scheme of its target URIs); spec/models_deployment.py says the same.
+LOCAL = "mlops-local"
+
+
+class RolloutTarget(Protocol):
+    def deploy(self, name: str, model_uri: str, *, canary_percent: int | None, reason: str) -> dict[str, Any]: ...
+
+    def keep_new(self, name: str, reason: str) -> None: ...
+
+    def rollback(self, name: str, previous_uri: str | None, reason: str) -> str: ...
+
+    def probe(self, name: str, body: bytes) -> Probe: ...
+
+    def url(self, name: str) -> str | None: ...
+
+
+def open_target(target_uri: str, *, startup_timeout: float, request_timeout: float) -> RolloutTarget:
+    """The target a ``deployment.target`` URI names (``mlops-local``, ``mlops-local:/folder``, or a plugin's)."""
+    if target_uri.split(":", 1)[0] == LOCAL:
+        from airflow_mlops.deploy.endpoint import Timeouts
+
+        _, _, root = target_uri.partition(":")
+        if not root:
+            from airflow_mlops.settings import endpoints_root
+
+            root = endpoints_root()
+        return LocalTarget(root, Timeouts(startup=startup_timeout, request=request_timeout))
+    return PluginTarget(target_uri, request_timeout)
+
+
+def _timed(call: Any) -> Probe:
+    started = time.perf_counter()
+    try:
+        ok, error = call()
+    except Exception as err:  # a probe reports; the verdict decides
+        ok, error = False, f"{type(err).__name__}: {err}"[:300]
+    return Probe(ok, (time.perf_counter() - started) * 1000, error)
+
+
+class LocalTarget:
+    """The local target: endpoints under ``root``, each a stable URL in front of managed model servers."""
+
+    def __init__(self, root: str, timeouts: Any) -> None:
+        from airflow_mlops.deploy.local import LocalEndpoints
+
+        self.endpoints = LocalEndpoints(root, timeouts)
+        self.timeouts = timeouts
+
+    def _serving(self, name: str) -> list[str]:
+        state = self.endpoints.store.load(name)
+        return [s.model_uri for s in state.serving] if state is not None else []
+
+    def deploy(self, name: str, model_uri: str, *, canary_percent: int | None, reason: str) -> dict[str, Any]:
+        serving = self._serving(name)
+        if canary_percent is not None and model_uri in serving:
+            return self.endpoints.get(name)  # a retry: the canary (or the settled version) is already there
+        if canary_percent is not None and not serving:
+            canary_percent = None  # nothing to serve beside: the first version takes all traffic
+        if canary_percent is None and len(serving) == 2 and serving[-1] == model_uri:
+            return self.endpoints.settle(name, "new", reason)  # a canary of this version left by an earlier try
+        # The version already serving alone is "unchanged": no second server is started.
+        return self.endpoints.deploy(name, model_uri, canary_percent=canary_percent, reason=reason)
+
+    def keep_new(self, name: str, reason: str) -> None:
+        if len(self._serving(name)) == 2:
+            self.endpoints.settle(name, "new", reason)
+
+    def rollback(self, name: str, previous_uri: str | None, reason: str) -> str:
+        state = self.endpoints.store.load(name)
+        if state is None:
+            return "no endpoint to roll back"
+        if len(state.serving) == 2 or state.previous:
+            described = self.endpoints.rollback(name, reason)
+            return f"serves {described['model_uri']} again"
+        self.endpoints.delete(name)  # its first version failed: serving nothing beats serving that
+        return "stopped (it served no earlier version)"
+
+    def probe(self, name: str, body: bytes) -> Probe:
+        from airflow_mlops.deploy.endpoint import http_call
+        from airflow_mlops.ml.serving_requests import predictions_of
+
+        state = self.endpoints.store.load(name)
+        if state is None:
+            return Probe(False, 0.0, f"no endpoint {name!r}")
+
+        def call() -> tuple[bool, str | None]:
+            status, answer = http_call(state.port, "POST", "/invocations", body, timeout=self.timeouts.request)
+            if status == 200 and predictions_of(answer) is not None:
+                return True, None
+            return False, f"HTTP {status}: {answer[:200].decode(errors='replace')}"
+
+        return _timed(call)
+
+    def url(self, name: str) -> str | None:
+        state = self.endpoints.store.load(name)
+        return state.url if state is not None else None
+
+
+class PluginTarget:
+    """Another MLflow deployments target, through ``get_deploy_client`` (its credentials set by the caller)."""
+
+    def __init__(self, target_uri: str, request_timeout: float) -> None:
+        from mlflow.deployments import get_deploy_client
+
+        client = get_deploy_client(target_uri)
+        if client is None:
+            raise ConfigurationError(f"no MLflow deployments plugin answers for target {target_uri!r}")
+        self.client = client
+        self.target_uri = target_uri
+
+    def _existing(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.get_deployment(name))
+        except Exception:  # plugins raise their own "not found"
+            return None
+
+    def deploy(self, name: str, model_uri: str, *, canary_percent: int | None, reason: str) -> dict[str, Any]:
+        if canary_percent is not None:
+            raise ConfigurationError(f"target {self.target_uri!r} cannot split traffic here; use strategy: direct")
+        if self._existing(name) is None:
+            return dict(self.client.create_deployment(name, model_uri))
+        return dict(self.client.update_deployment(name, model_uri=model_uri))
+
+    def keep_new(self, name: str, reason: str) -> None:
+        return None
+
+    def rollback(self, name: str, previous_uri: str | None, reason: str) -> str:
+        if previous_uri is None:
+            self.client.delete_deployment(name)
+            return "deleted (it served no earlier version)"
+        self.client.update_deployment(name, model_uri=previous_uri)
+        return f"serves {previous_uri} again"
+
+    def probe(self, name: str, body: bytes) -> Probe:
+        def call() -> tuple[bool, str | None]:
+            answer = self.client.predict(name, json.loads(body))
+            if answer is not None and "predictions" in answer:
+                return True, None
+            return False, "no predictions in the answer"
+
+        return _timed(call)
+
+    def url(self, name: str) -> str | None:
+        existing = self._existing(name) or {}
+        url = existing.get("url") or existing.get("endpoint_url")
+        return str(url) if url else None

@@ -1,0 +1,113 @@
+"""The ``deployment:`` section: after ``promote``, serve the new champion on a deployment target and smoke-check it.
+
+No section, no ``deploy`` step: the pipeline ends at ``promote`` as before.
+
+Annotations are evaluated as the classes are defined (no ``from __future__ import
+annotations``): pydantic would otherwise compile each one from its string and evaluate it,
+at every import, and every DAG file that loads a pipeline imports this module.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from airflow_mlops.spec.models_base import SemanticIssue, StrictModel
+
+#: The embedded target (airflow_mlops/deploy): model servers behind a stable loopback URL.
+LOCAL_TARGET = "mlops-local"
+#: Targets whose rollout here can split traffic between two versions (a canary).
+TRAFFIC_SPLITTING_TARGETS = frozenset({LOCAL_TARGET})
+#: What an endpoint may be called (the local target's rule, which MLflow's other targets accept too).
+ENDPOINT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+
+
+def target_scheme(target: str) -> str:
+    """The plugin a target URI names, as MLflow's ``get_deploy_client`` picks it: the scheme, or the whole URI."""
+    return target.split(":", 1)[0]
+
+
+class SmokeSpec(StrictModel):
+    """Requests sent to the endpoint right after the switch, built from the pinned test rows."""
+
+    requests: int = Field(20, ge=1, le=10_000, description="Single-row requests sent, cycling over the test rows.")
+    max_error_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of requests that may fail (no answer, or not HTTP 200 with predictions)."
+    )
+    max_p95_ms: float = Field(1000, gt=0, le=600_000, description="p95 latency limit of the answered requests.")
+
+
+class RollbackSpec(StrictModel):
+    """What a failed smoke check does."""
+
+    on_smoke_failure: Literal["rollback", "fail"] = Field(
+        "rollback",
+        description="rollback: the endpoint serves the previous version again and @champion goes back to it "
+        "(the same compare-and-set and audit record as `airflow-mlops rollback`), then the task fails; "
+        "fail: the task fails and the new version keeps serving.",
+    )
+
+
+class DeploymentSpec(StrictModel):
+    """Serve the version ``promote`` made champion on a deployment target, then smoke-check it at its endpoint."""
+
+    target: str = Field(
+        LOCAL_TARGET,
+        pattern=r"^[A-Za-z][A-Za-z0-9+.\-]*(:.*)?$",
+        description="An MLflow deployments target URI: mlops-local (this machine, endpoints under [mlops] "
+        "endpoints_root), mlops-local:/folder, or another installed plugin's target (databricks, sagemaker, ...).",
+    )
+    endpoint: str | None = Field(
+        None, pattern=ENDPOINT_NAME, description="The endpoint (deployment) name; default: the registered model name."
+    )
+    conn_id: str | None = Field(
+        None,
+        description="An Airflow connection holding the target's credentials (never in YAML); its extra `env` "
+        "maps environment variables to connection fields, set only while the task talks to the target.",
+    )
+    strategy: Literal["direct", "canary"] = Field(
+        "direct",
+        description="direct: the new version takes all traffic at once; canary: it serves canary_percent of "
+        "requests beside the current version for bake_seconds, then all of them (targets that split traffic only).",
+    )
+    canary_percent: int | None = Field(None, ge=1, le=99, description="canary only: share of requests, 1-99.")
+    bake_seconds: float = Field(
+        0, ge=0, le=86_400, description="canary only: how long the canary serves beside the current version; "
+        "the smoke requests are spread over it.",
+    )  # fmt: skip
+    smoke: SmokeSpec = SmokeSpec()
+    rollback: RollbackSpec = RollbackSpec()
+    startup_timeout_seconds: float = Field(
+        120, gt=0, le=3600, description="How long the new version's server may take to answer."
+    )
+    request_timeout_seconds: float = Field(30, gt=0, le=3600, description="How long one smoke request may take.")
+
+    def semantic_issues(self, loc: tuple[str | int, ...]) -> list[SemanticIssue]:
+        """The rules between fields, each at the field to change (the loader gives its file and line)."""
+        scheme = target_scheme(self.target)
+        issues: list[SemanticIssue] = []
+        if self.strategy == "canary" and scheme not in TRAFFIC_SPLITTING_TARGETS:
+            issues.append(
+                ((*loc, "strategy"), f"target {self.target!r} cannot split traffic, so it cannot run a canary",
+                 "use strategy: direct, or a target that splits traffic: "
+                 + ", ".join(sorted(TRAFFIC_SPLITTING_TARGETS)))
+            )  # fmt: skip
+        if self.strategy == "canary" and self.canary_percent is None:
+            issues.append(
+                ((*loc, "strategy"), "strategy canary needs canary_percent",
+                 "add canary_percent: 10 (the share of requests the new version gets, 1-99)")
+            )  # fmt: skip
+        if self.strategy == "direct":
+            issues.extend(
+                ((*loc, key), f"{key} applies to strategy: canary", "set strategy: canary, or remove it")
+                for key in ("canary_percent", "bake_seconds")
+                if key in self.model_fields_set
+            )
+        if self.conn_id is not None and scheme == LOCAL_TARGET:
+            issues.append(
+                ((*loc, "conn_id"), "the mlops-local target serves on this machine and takes no credentials",
+                 "remove conn_id (it is for remote targets such as databricks or sagemaker)")
+            )  # fmt: skip
+        return issues
+
+    def endpoint_name(self, model_name: str) -> str:
+        return self.endpoint or model_name
