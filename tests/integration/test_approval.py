@@ -49,7 +49,12 @@ def _answer(api: ApiServer, dag_id: str, user: str, option: str, reason: str, ti
             run_id = runs["dag_runs"][0]["dag_run_id"]
             path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails"
             status, detail = api.request("GET", path, user=user)
-            if status == 200 and detail.get("subject"):
+            # Answer once the task waits for it, as a person would: dag.test() only resumes a task
+            # that is awaiting_input when the answer lands; one recorded in the instant between the
+            # request's creation and that state (Airflow 3.3) is never picked up, and the run waits forever.
+            _, task = api.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/approve", user=user)
+            waiting = isinstance(task, dict) and task.get("state") == "awaiting_input"
+            if status == 200 and detail.get("subject") and waiting:
                 assert "Promote a new" in detail["subject"]
                 assert "| rule | candidate | champion | threshold | result |" in detail["body"]
                 status, answer = api.request(
