@@ -75,7 +75,11 @@ PRELOAD = (
 
 
 def _child(argv: list[str], log: str) -> None:
-    """In the forked child: the run's output to its log, then the run, then exit without the parent's atexit."""
+    """In the forked child: the run's output to its log, the run, then the exit a ``run_dag`` process makes.
+
+    The exit is ``SystemExit``, not ``os._exit``: the interpreter's shutdown then stops what the run
+    started (the OpenLineage listener's process pool among them), as a ``run_dag`` process's would.
+    """
     import faulthandler
     import signal
     import traceback
@@ -93,12 +97,9 @@ def _child(argv: list[str], log: str) -> None:
         from airflow_mlops.demo.run_dag import run
 
         code = run(argv[0], Path(argv[1]), argv[2] if len(argv) > 2 else None)
-    except BaseException:
+    except Exception:
         traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    raise SystemExit(code)
 
 
 def main() -> None:
