@@ -55,7 +55,12 @@ def run(dag_id: str, out: Path, logical_date: str | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    # `kill -USR1 <pid>` prints every thread's stack to stderr: a run that seems stuck says where.
+def main(argv: list[str]) -> int:
+    """``DAG_ID OUT.json [LOGICAL_DATE]``; ``kill -USR1`` then prints every thread's stack to stderr,
+    so a run that seems stuck says where."""
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    sys.exit(run(sys.argv[1], Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None))
+    return run(argv[0], Path(argv[1]), argv[2] if len(argv) > 2 else None)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

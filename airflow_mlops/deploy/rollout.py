@@ -18,9 +18,7 @@ from typing import Any, Protocol
 
 from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.gates.smoke import Probe
-
-#: The embedded target's name (the scheme of its target URIs); spec/models_deployment.py says the same.
-LOCAL = "mlops-local"
+from airflow_mlops.spec.models_deployment import LOCAL_TARGET, target_scheme
 
 
 class RolloutTarget(Protocol):
@@ -37,7 +35,7 @@ class RolloutTarget(Protocol):
 
 def open_target(target_uri: str, *, startup_timeout: float, request_timeout: float) -> RolloutTarget:
     """The target a ``deployment.target`` URI names (``mlops-local``, ``mlops-local:/folder``, or a plugin's)."""
-    if target_uri.split(":", 1)[0] == LOCAL:
+    if target_scheme(target_uri) == LOCAL_TARGET:
         from airflow_mlops.deploy.endpoint import Timeouts
 
         _, _, root = target_uri.partition(":")

@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 from airflow_mlops import settings
 from airflow_mlops.errors.translate import ErrorScope, translate
 from airflow_mlops.hooks.mlflow import MlflowHook
+from airflow_mlops.registry_lock import LockOwner
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -54,6 +55,16 @@ def run_identity(context: Context) -> tuple[str, str]:
     """(dag_id, run_id): the key every MLflow object of one pipeline run is tagged with."""
     dag_run = context["dag_run"]
     return str(dag_run.dag_id), str(dag_run.run_id)
+
+
+def task_lock_owner(context: Context) -> LockOwner | None:
+    """This task instance and try, so a retry can take over a registry lock its killed try left behind."""
+    ti = context.get("ti")
+    parts = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")]
+    try_number = getattr(ti, "try_number", None)
+    if not all(parts) or not isinstance(try_number, int):
+        return None  # not a real task instance (a test harness): wait out the lease as before
+    return LockOwner(f"airflow:{'/'.join(map(str, parts))}/{getattr(ti, 'map_index', -1)}", try_number)
 
 
 #: The operator arguments that name a connection; a translated error names their values.

@@ -9,9 +9,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops.errors import ConfigurationError, DeploymentSmokeError, PromotionConflictError
-from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
-from airflow_mlops.operators.registry import _lock_owner
+from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, task_lock_owner, upstream
 from airflow_mlops.record import tag
+from airflow_mlops.spec.models_deployment import LOCAL_TARGET
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,7 +45,7 @@ class DeployModelOperator(MlflowBaseOperator):
         *,
         promotion: Upstream[Promotion],
         dataset: Upstream[PreparedDataset],
-        target: str = "mlops-local",
+        target: str = LOCAL_TARGET,
         endpoint: str | None = None,
         target_conn_id: str | None = None,
         strategy: Literal["direct", "canary"] = "direct",
@@ -186,7 +186,7 @@ class DeployModelOperator(MlflowBaseOperator):
         else:
             rollback(
                 client, model, to_version=previous, alias=self.alias, previous_alias=self.previous_alias,
-                actor=actor, reason=reason, expected_champion=version, lock_owner=_lock_owner(context),
+                actor=actor, reason=reason, expected_champion=version, lock_owner=task_lock_owner(context),
             )  # fmt: skip
             alias_now = f"@{self.alias} back on v{previous}"
         return f"{verdict.summary()}; rolled back: endpoint {endpoint_now}, {alias_now}"

@@ -10,10 +10,16 @@ from airflow.sdk.exceptions import AirflowSkipException
 from airflow_mlops.governance.promotion import promote_version
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import ModelVersionLink
-from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, event_extra, run_identity, upstream
+from airflow_mlops.operators.base import (
+    MlflowBaseOperator,
+    Upstream,
+    event_extra,
+    run_identity,
+    task_lock_owner,
+    upstream,
+)
 from airflow_mlops.record import paths, tag
 from airflow_mlops.record.lineage import VersionLineage
-from airflow_mlops.registry_lock import LockOwner
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -172,7 +178,7 @@ class PromoteModelOperator(MlflowBaseOperator):
                 actor=f"airflow:{dag_id}/{run_id}",
                 reason=self.gate["verdict"]["summary"],
                 on_conflict=self.on_conflict,
-                lock_owner=_lock_owner(context),
+                lock_owner=task_lock_owner(context),
             )
         if not moved["changed"]:
             self.log.info("@%s already points at version %s", self.alias, new_version)
@@ -199,13 +205,3 @@ class PromoteModelOperator(MlflowBaseOperator):
             context["outlet_events"][asset].extra = event_extra(result)
         self.lineage_report = events.promotion(result, self.gate)
         return result
-
-
-def _lock_owner(context: Context) -> LockOwner | None:
-    """This task instance and try, so a retry can take over a lock its killed try left behind."""
-    ti = context.get("ti")
-    parts = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")]
-    try_number = getattr(ti, "try_number", None)
-    if not all(parts) or not isinstance(try_number, int):
-        return None  # not a real task instance (a test harness): wait out the lease as before
-    return LockOwner(f"airflow:{'/'.join(map(str, parts))}/{getattr(ti, 'map_index', -1)}", try_number)

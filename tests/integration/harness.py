@@ -10,10 +10,13 @@ import contextlib
 import itertools
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -124,17 +127,24 @@ def _wait_or_dump(process: subprocess.Popen[bytes], timeout: float) -> int | str
     A run that hangs must fail with where it hung (run_dag dumps its stacks on SIGUSR1), not with a
     bare TimeoutExpired and a log that stops mid-run.
     """
-    import signal
-    import time
-
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGUSR1)
-        time.sleep(3)
-        process.kill()
+        _dump_and_kill(process.pid)
         process.wait()
-        return f"killed after {timeout:g} s; the stacks it was in are at the end of its log"
+        return _killed(timeout)
+
+
+def _dump_and_kill(pid: int) -> None:
+    """SIGUSR1 (the run writes its threads' stacks to its log), a moment to write them, then SIGKILL."""
+    os.kill(pid, signal.SIGUSR1)
+    time.sleep(3)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _killed(timeout: float) -> str:
+    return f"killed after {timeout:g} s; the stacks it was in are at the end of its log"
 
 
 class RunServer:
@@ -155,9 +165,6 @@ class RunServer:
 
     def run(self, argv: list[str], log: Path, timeout: float) -> int | str:
         """The run's exit code; past ``timeout``, its stacks go to its log and it is killed (see _wait_or_dump)."""
-        import select
-        import signal
-
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(json.dumps({"argv": argv, "log": str(log)}) + "\n")
         self.process.stdin.flush()
@@ -165,16 +172,11 @@ class RunServer:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         if ready:
             return int(self._answer(timeout=5)["code"])
-        os.kill(started["pid"], signal.SIGUSR1)
-        select.select([self.process.stdout], [], [], 3)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(started["pid"], signal.SIGKILL)
+        _dump_and_kill(started["pid"])
         self._answer(timeout=30)
-        return f"killed after {timeout:g} s; the stacks it was in are at the end of its log"
+        return _killed(timeout)
 
     def _answer(self, timeout: float) -> dict[str, Any]:
-        import select
-
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         line = self.process.stdout.readline() if ready else ""
@@ -196,7 +198,8 @@ class RunServer:
                 self.process.wait()
 
 
-_MIGRATED: dict[str, Path] = {}
+#: Where this test process keeps its one migrated database (see migrated_database).
+_MIGRATED = Path(tempfile.mkdtemp(prefix="airflow-mlops-migrated-")) / "airflow.db"
 
 
 def migrated_database(home: Path, env: dict[str, str]) -> None:
@@ -208,16 +211,13 @@ def migrated_database(home: Path, env: dict[str, str]) -> None:
     again would have produced.
     """
     home.mkdir(parents=True, exist_ok=True)
-    template = _MIGRATED.get("airflow.db")
-    if template is None:
-        subprocess.run(
-            [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=env, check=True, capture_output=True
-        )
-        template = Path(tempfile.mkdtemp(prefix="airflow-mlops-migrated-")) / "airflow.db"
-        shutil.copyfile(home / "airflow.db", template)
-        _MIGRATED["airflow.db"] = template
+    if _MIGRATED.exists():
+        shutil.copyfile(_MIGRATED, home / "airflow.db")
         return
-    shutil.copyfile(template, home / "airflow.db")
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=env, check=True, capture_output=True
+    )
+    shutil.copyfile(home / "airflow.db", _MIGRATED)
 
 
 # Under pytest-xdist, worker gwN hands out ports from its own block below Linux's ephemeral range
@@ -250,7 +250,6 @@ def free_port() -> int:
 
 def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     """Until ``url`` answers; fail early, with the end of its log, if the server process exits."""
-    import time
     import urllib.request
 
     deadline = time.monotonic() + timeout

@@ -80,23 +80,17 @@ def _child(argv: list[str], log: str) -> None:
     The exit is ``SystemExit``, not ``os._exit``: the interpreter's shutdown then stops what the run
     started (the OpenLineage listener's process pool among them), as a ``run_dag`` process's would.
     """
-    import faulthandler
-    import signal
     import traceback
 
     code = 1
     try:
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         handle = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(handle, 1)
         os.dup2(handle, 2)
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
-        from pathlib import Path
+        from airflow_mlops.demo.run_dag import main as run_dag
 
-        from airflow_mlops.demo.run_dag import run
-
-        code = run(argv[0], Path(argv[1]), argv[2] if len(argv) > 2 else None)
+        code = run_dag(argv)
     except Exception:
         traceback.print_exc()
     raise SystemExit(code)

@@ -329,19 +329,19 @@ def test_a_promote_retry_takes_over_the_lock_its_killed_try_left(store: tuple[An
     """A worker killed inside the lock: the retry promotes at once instead of waiting out the lease."""
     from types import SimpleNamespace
 
-    from airflow_mlops.operators.registry import _lock_owner
+    from airflow_mlops.operators.base import task_lock_owner
     from airflow_mlops.registry_lock import lock_name
 
     client, _ = store
     ti = SimpleNamespace(dag_id="retrain", run_id="manual__1", task_id="promote", map_index=-1, try_number=1)
-    killed = _lock_owner({"ti": ti})  # type: ignore[typeddict-item]
+    killed = task_lock_owner({"ti": ti})  # type: ignore[typeddict-item]
     assert killed is not None and killed.key == "airflow:retrain/manual__1/promote/-1" and killed.attempt == 1
     tags = {"mlops.lock.holder": ACTOR, "mlops.lock.owner": killed.key, "mlops.lock.attempt": "1"}
     client.create_registered_model(lock_name(MODEL), tags={**tags, "mlops.lock.expires": "9999999999"})
     ti.try_number = 2
 
     # A short wait: if the owner stopped reaching the lock, this fails in seconds instead of hanging.
-    moved = _promote(client, GOOD_1, None, lock_owner=_lock_owner({"ti": ti}), lock_wait_seconds=2)  # type: ignore[typeddict-item]
+    moved = _promote(client, GOOD_1, None, lock_owner=task_lock_owner({"ti": ti}), lock_wait_seconds=2)  # type: ignore[typeddict-item]
 
     assert moved["changed"]
     assert _aliases(client) == {"champion": GOOD_1}
