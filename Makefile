@@ -31,7 +31,7 @@ $(STAMP): $(RUNTIME)
 	touch $(STAMP)
 
 demo: $(RUNTIME)
-	$(call phase,Running the demo: the example pipeline twice)
+	$(call phase,Running the demo: the example pipeline twice$(,) each new champion deployed on a local endpoint)
 	$(BIN)/airflow-mlops demo --workdir .demo
 	$(call phase,Demo done)
 
@@ -67,7 +67,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The demo's endpoint (.demo/endpoints) outlives the demo on purpose: stop its processes before its folder
+# goes. Standard library only (-E -S: no site-packages; airflow_mlops/deploy/sweep.py), so it works when
+# $(VENV) is already gone.
 clean:
+	$(PYTHON) -E -S -m airflow_mlops.deploy.sweep .demo/endpoints
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
 
 # Parse time, task-start parse, operator overhead, validation throughput (about 15 min on 2 cores).

@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.record import paths, tag
+from airflow_mlops.record.deployment import DeploymentRecord, latest_deployment
 
 if TYPE_CHECKING:
     from airflow_mlops.hooks.mlflow import MlflowHook
@@ -72,7 +73,19 @@ def pipeline_run_report(
             alias: str(champion.version) if champion else None,
             previous_alias: str(previous.version) if previous else None,
         }
+        report["deployment"] = _deployment(registered, [v for v in (champion, previous) if v is not None])
     return report
+
+
+def _deployment(registered: Any, standing: list[Any]) -> dict[str, Any] | None:
+    """This run's rollout; else the newest one of @champion or @previous, which still decides what serves."""
+    record = DeploymentRecord.from_tags(str(registered.version), registered.tags or {}) if registered else None
+    this_run = record is not None
+    if record is None:
+        record = latest_deployment((str(v.version), v.tags or {}) for v in standing)
+    if record is None:
+        return None  # the pipeline has no deploy step (or never deployed)
+    return {**record.model_dump(), "serving_version": record.serving_version, "this_run": this_run}
 
 
 def _fmt(value: Any) -> str:
@@ -112,7 +125,69 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
         )
     aliases = report.get("aliases", {})
     lines.append("  aliases     " + ", ".join(f"@{k} -> {'v' + v if v else 'none'}" for k, v in aliases.items()))
+    lines += deployment_lines(report)
     return "\n".join(lines)
+
+
+def deployment_lines(report: dict[str, Any]) -> list[str]:
+    """Where this run's new champion was deployed and how its smoke check went; or, when it deployed
+    nothing, why not and which version keeps serving. Nothing for a pipeline without a deploy step."""
+    deployment = report.get("deployment")
+    if not deployment:
+        return []
+    serving = deployment.get("serving_version")
+    where = f"{deployment.get('target') or '-'}, endpoint {deployment.get('endpoint') or '-'}"
+    if not deployment.get("this_run"):
+        kept = f"v{serving} keeps serving" if serving else "the endpoint serves nothing"
+        return [
+            f"  deployment  UNCHANGED: this run deployed nothing ({_nothing_deployed(report)}); {kept}",
+            f"              endpoint  {deployment.get('endpoint') or '-'} on {deployment.get('target') or '-'} "
+            f"at {deployment.get('url') or '-'}",
+            f"              since     {deployment.get('at') or '-'} by {deployment.get('by') or '-'}",
+        ]
+    decision = str(deployment.get("decision")).replace("_", " ").upper()
+    lines = [
+        f"  deployment  {decision} v{deployment['version']} to {where} ({deployment.get('strategy') or '-'})",
+        f"              url       {deployment.get('url') or '-'}",
+        f"              smoke     {_smoke_line(deployment.get('smoke'))}",
+    ]
+    if deployment.get("decision") == tag.DeployDecision.ROLLED_BACK:
+        lines.append(f"              rollback  {deployment.get('summary') or '-'}")
+    elif deployment.get("decision") == tag.DeployDecision.FAILED:
+        lines.append(f"              failed    {deployment.get('summary') or '-'}")
+    lines.append(f"              serving   {'v' + serving if serving else 'nothing (the endpoint was stopped)'}")
+    return lines
+
+
+def _nothing_deployed(report: dict[str, Any]) -> str:
+    registered, verdict = report.get("registered_version"), report.get("verdict") or {}
+    if registered:
+        return f"no rollout was recorded for v{registered}; see the deploy task's log"
+    if verdict.get("decision") and verdict["decision"] != "promote":
+        return f"the gate decided {verdict['decision'].upper()}"
+    if (report.get("approval") or {}).get("decision") == "rejected":
+        return "the approval was rejected"
+    return "no new version was registered"
+
+
+def _smoke_line(smoke: Any) -> str:
+    """``PASS: 20/20 requests answered, p95 8.1 ms (limits: ...)`` and what breached, from the recorded verdict."""
+    smoke = smoke if isinstance(smoke, dict) else {}
+    requests, failed, p95 = smoke.get("requests"), smoke.get("failed"), smoke.get("p95_ms")
+    if not isinstance(requests, int) or not isinstance(failed, int):
+        return "not recorded"
+    limits = smoke.get("limits") or {}
+    timed = f"p95 {p95:.1f} ms" if isinstance(p95, int | float) else "no answer timed"
+    text = (
+        f"{str(smoke.get('decision') or '-').upper()}: {requests - failed}/{requests} requests answered, {timed} "
+        f"(limits: error rate <= {_limit(limits.get('max_error_rate'))}, p95 <= {_limit(limits.get('max_p95_ms'))} ms)"
+    )
+    breaches = smoke.get("breaches") or []
+    return text + (f"; breached: {'; '.join(map(str, breaches))}" if breaches else "")
+
+
+def _limit(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else "-"
 
 
 def _candidate_lines(evaluation: dict[str, Any]) -> list[str]:

@@ -1,4 +1,4 @@
-"""``airflow-mlops demo``: the example pipeline twice on the embedded default."""
+"""``airflow-mlops demo``: the example pipeline twice on the embedded default, its champion left serving."""
 
 from __future__ import annotations
 
@@ -13,9 +13,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("demo", help="run the example retraining pipeline twice on the embedded default")
-    parser.add_argument("--workdir", default=".demo", help="where the demo keeps its state (recreated)")
+    parser = sub.add_parser(
+        "demo", help="run the example retraining pipeline twice on the embedded default and serve its champion locally"
+    )
     parser.add_argument(
-        "--dags-folder", default="dags", help="the dags folder holding the pipelines/ files and their loaders"
+        "--workdir",
+        default=".demo",
+        help="where the demo keeps its state (recreated; an earlier demo's endpoint there is stopped first)",
+    )
+    parser.add_argument(
+        "--dags-folder",
+        default="dags",
+        help="the dags folder holding pipelines/breast_cancer.yaml, its loader and suites (copied into the workdir)",
     )
     parser.set_defaults(func=_run)

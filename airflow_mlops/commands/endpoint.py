@@ -2,7 +2,8 @@
 
 The local target's processes outlive the task that started them (they are the service), so this
 is how a person sees them and stops them: ``status`` lists every endpoint with its version, URL
-and process ids, ``stop`` ends all of an endpoint's processes. Each reads the endpoints folder
+and process ids, ``stop`` ends all of an endpoint's processes (``--all``: every endpoint's, e.g.
+before the folder is deleted). Each reads the endpoints folder
 (``[mlops] endpoints_root``, or ``--root``), the same state the deploy tasks write.
 """
 
@@ -27,7 +28,9 @@ def _line(deployment: dict[str, Any]) -> str:
     health = "answering" if deployment["answering"] else "NOT ANSWERING"
     last = deployment["history"][-1] if deployment["history"] else {}
     when = f"; last change {last.get('action')} at {last.get('at')}" if last else ""
-    return f"{deployment['name']}: {deployment['url']} {health}; serving {serving or 'nothing'}{when}"
+    proxy = deployment.get("proxy") or {}
+    proxied = f"; proxy pid {proxy['pid']}" if deployment.get("proxy_running") and proxy.get("pid") else ""
+    return f"{deployment['name']}: {deployment['url']} {health}; serving {serving or 'nothing'}{proxied}{when}"
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -53,6 +56,13 @@ def _stop(args: argparse.Namespace) -> int:
 
     def action() -> int:
         endpoints = _endpoints(args)
+        if args.all:
+            stopped = endpoints.delete_all()
+            for name in stopped:
+                print(f"endpoint {name!r} stopped: its proxy and model servers are gone")
+            if not stopped:
+                print(f"no local endpoint under {endpoints.store.root}: nothing to stop")
+            return 0
         if not endpoints.delete(args.name):
             print(f"no local endpoint {args.name!r} under {endpoints.store.root}: nothing to stop")
             return 1
@@ -91,8 +101,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.add_argument("name", nargs="?", metavar="NAME", help="one endpoint (default: all)")
     status.add_argument("--json", action="store_true", help="the full recorded state, history included")
     status.set_defaults(func=_status)
-    stop = actions.add_parser("stop", help="stop every process of an endpoint and forget it")
-    stop.add_argument("name", metavar="NAME")
+    stop = actions.add_parser("stop", help="stop every process of an endpoint (or of all) and forget it")
+    which = stop.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", nargs="?", metavar="NAME")
+    which.add_argument(
+        "--all", action="store_true", help="every endpoint under the folder, and any process still marked as one"
+    )
     stop.set_defaults(func=_stop)
     redeploy = actions.add_parser(
         "redeploy", help="serve a model version at an endpoint (created if absent), switching without downtime"

@@ -4,6 +4,11 @@ Everything is real and local: a sqlite Airflow database driven by ``dag.test()``
 MLflow store, a git + DVC data repository with a folder remote, and the breast cancer data
 that scikit-learn ships. Run 1 trains on data v1 and, with no champion yet, promotes. Then
 data v2 is committed, and run 2 must beat that champion on the same test rows.
+
+The pipeline is the example, ``dags/pipelines/breast_cancer.yaml``, copied unchanged into the
+workdir's own dags folder with the demo's ``defaults.yaml`` beside it, which adds a ``deployment:``
+section: each new champion is served on a local endpoint. The example itself stays without one,
+so nothing else that runs it (the tests, a deployment of the dags folder) starts endpoints.
 """
 
 from __future__ import annotations
@@ -16,8 +21,27 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 DAG_ID = "breast_cancer_retrain"
 MODEL_NAME = "breast_cancer_classifier"
+#: The example pipeline the demo runs, inside the dags folder it is given.
+PIPELINE = Path("pipelines") / "breast_cancer.yaml"
+#: The demo's addition to it (a deployment: section), installed beside it as defaults.yaml.
+DEMO_DEFAULTS = Path(__file__).with_name("defaults.yaml")
+
+
+def demo_dags(dags_folder: Path, workdir: Path) -> Path:
+    """The demo's own dags folder: the example pipeline, its loader and suites, and the demo's defaults.yaml."""
+    source = dags_folder / PIPELINE
+    if not source.is_file():
+        raise SystemExit(f"the example pipeline {source} is missing; run the demo from the repository (--dags-folder)")
+    folder = workdir / "dags" / PIPELINE.parent
+    shutil.copytree(source.parent / "suites", folder / "suites")
+    for file in (source, source.with_suffix(".py")):
+        shutil.copy(file, folder / file.name)
+    shutil.copy(DEMO_DEFAULTS, folder / "defaults.yaml")
+    return workdir / "dags"
 
 
 def demo_environment(workdir: Path, dags_folder: Path) -> dict[str, str]:
@@ -96,15 +120,34 @@ def _summary(env: dict[str, str], outcome: dict[str, object], title: str) -> str
 
 
 def run_demo(workdir: Path, dags_folder: Path) -> int:
-    from airflow_mlops.demo.data_repo import commit_data_version, create_data_repo
-    from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
+    from airflow_mlops.demo import endpoint
 
     started = time.monotonic()
     workdir = workdir.resolve()
+    endpoint.stop_previous(workdir)  # before the folder goes: its processes would outlive it, unfindable
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    env = demo_environment(workdir, dags_folder.resolve())
+    env = demo_environment(workdir, demo_dags(dags_folder.resolve(), workdir))
+    env["AIRFLOW__MLOPS__ENDPOINTS_ROOT"] = str(endpoint.endpoints_root(workdir))
+    try:
+        outcomes = _runs(env, workdir, started)
+        print(
+            f"\nTask logs: {workdir / 'logs'}  |  MLflow UI: mlflow ui --backend-store-uri sqlite:///{workdir}/mlflow.db"
+        )
+    finally:
+        # Whatever happened, even a failed run or Ctrl-C, nothing keeps running without the user being told.
+        if endpoint.write_url(workdir):
+            target = yaml.safe_load((dags_folder / PIPELINE).read_text())["data"]["target"]
+            endpoint.write_request(workdir, DAG_ID, str(target))
+            _step("A local endpoint serves the champion, and keeps serving after the demo", started)
+            endpoint.announce(workdir, env)
+    return 1 if any(o["state"] != "success" for o in outcomes) else 0
+
+
+def _runs(env: dict[str, str], workdir: Path, started: float) -> list[dict[str, object]]:
+    from airflow_mlops.demo.data_repo import commit_data_version, create_data_repo
+    from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 
     _step(f"Preparing the embedded default in {workdir}", started)
     subprocess.run(
@@ -128,7 +171,4 @@ def run_demo(workdir: Path, dags_folder: Path) -> int:
     _step("Run 2: challenger vs champion on the same test rows", started)
     second = _run_pipeline(env, workdir, "run2")
     print(_summary(env, second, f"Run 2 ({second['state']}): {second['run_id']}"))
-
-    print(f"\nTask logs: {workdir / 'logs'}  |  MLflow UI: mlflow ui --backend-store-uri sqlite:///{workdir}/mlflow.db")
-    failed = [o for o in (first, second) if o["state"] != "success"]
-    return 1 if failed else 0
+    return [first, second]

@@ -143,6 +143,17 @@ class LocalEndpoints:
             shutil.rmtree(self.store.folder(name), ignore_errors=True)
         return True
 
+    def delete_all(self) -> list[str]:
+        """Every endpoint under the root stopped and forgotten, then any process still marked as one of them.
+
+        For whoever is about to delete the root (``make clean``, a new ``make demo``): an endpoint
+        whose state is gone would otherwise keep running, with nothing left to find it by but its mark.
+        """
+        stopped = [name for name in self.names() if self.delete(name)]
+        for stray in processes.marked_under(str(self.store.root)):
+            processes.stop(stray)
+        return stopped
+
     # --- reads -------------------------------------------------------------------------------------
 
     def names(self) -> list[str]:

@@ -95,7 +95,22 @@ def _signal(identity: Identity, signum: int) -> None:
 
 def marked(endpoint_dir: str) -> list[Identity]:
     """Every live process of this user whose environment names ``endpoint_dir`` in :data:`ENDPOINT_ENV`."""
-    wanted = f"{ENDPOINT_ENV}={endpoint_dir}".encode()
+    return [identity for folder, identity in _marked_processes() if folder == endpoint_dir]
+
+
+def marked_under(root: str) -> list[Identity]:
+    """Every live process of this user marked with an endpoint folder inside ``root`` (any endpoint there).
+
+    What is left to stop before ``root`` is deleted: an endpoint whose state file is gone is
+    still found by its processes' mark.
+    """
+    top = os.path.realpath(root)
+    return [i for folder, i in _marked_processes() if os.path.dirname(os.path.realpath(folder)) == top]
+
+
+def _marked_processes() -> list[tuple[str, Identity]]:
+    """(endpoint folder, identity) of every live process of this user that carries :data:`ENDPOINT_ENV`."""
+    prefix = f"{ENDPOINT_ENV}=".encode()
     found = []
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
@@ -104,8 +119,10 @@ def marked(endpoint_dir: str) -> list[Identity]:
             environ = (entry / "environ").read_bytes()
         except OSError:  # another user's process, or gone meanwhile
             continue
-        if wanted in environ.split(b"\0"):
-            identity = identify(int(entry.name))
-            if identity is not None:
-                found.append(identity)
+        for variable in environ.split(b"\0"):
+            if variable.startswith(prefix):
+                identity = identify(int(entry.name))
+                if identity is not None:
+                    found.append((variable[len(prefix) :].decode(errors="replace"), identity))
+                break
     return found

@@ -8,17 +8,27 @@ promote deterministically (a fixed shuffle of the data scikit-learn ships, a see
 deterministic solver), which the README shows; the on-call drill (lineage, rollback, lineage)
 then runs against the demo's own record, as the README tells a newcomer to do.
 
-The tests run in file order and share one demo run; the last one rolls @champion back.
+The demo deploys each new champion to a local endpoint (its defaults.yaml) and leaves it serving.
+The demo runs where a newcomer's clone would be (a folder with ``.venv`` and ``.demo`` in it), so
+the README's request and stop commands, read from the README's fenced blocks, run here verbatim.
+
+The tests run in file order and share one demo run; the drill rolls @champion back, and the last
+one stops the endpoint with the README's command (the fixture stops whatever a failure left).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import math
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +36,14 @@ import pytest
 import yaml
 
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
+from airflow_mlops.deploy import processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((REPO_ROOT / "dags" / "pipelines" / "breast_cancer.yaml").read_text())
 SUITE = yaml.safe_load((REPO_ROOT / "dags" / "pipelines" / "suites" / "breast_cancer.yaml").read_text())
+# What the demo adds to the example: its deployment: section (airflow_mlops/demo/defaults.yaml).
+DEPLOYMENT = yaml.safe_load((REPO_ROOT / "airflow_mlops" / "demo" / "defaults.yaml").read_text())["deployment"]
+README = (REPO_ROOT / "README.md").read_text()
 DAG = EXAMPLE["pipeline"]
 MODEL = EXAMPLE["registry"]["model_name"]
 DATA_PATH = EXAMPLE["data"]["path"]
@@ -48,20 +62,42 @@ def _rules() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return absolute, champion_rule
 
 
+def _readme_commands() -> dict[str, str]:
+    """The README's commands for after `make demo`, from its ```bash blocks, and the answer it shows."""
+    lines = [line for block in re.findall(r"^```bash\n(.*?)^```$", README, re.S | re.M) for line in block.splitlines()]
+    [request] = [line for line in lines if line.startswith("curl ") and "/invocations" in line]
+    [status] = [line for line in lines if " endpoint status --root .demo/" in line]
+    [stop] = [line for line in lines if " endpoint stop --all --root .demo/" in line]
+    answer = re.search(r"^```json\n(.*?)^```$", README[README.index(request) :], re.S | re.M)
+    assert answer, "the README shows no ```json answer after its request command"
+    return {"request": request, "status": status, "stop": stop, "answer": answer.group(1)}
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    workdir = tmp_path_factory.mktemp("demo") / "demo"
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow_mlops.cli", "demo", "--workdir", str(workdir),
-         "--dags-folder", str(REPO_ROOT / "dags")],
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    here = tmp_path_factory.mktemp("clone")  # where `make demo` runs: .venv and .demo side by side
+    (here / ".venv").symlink_to(sys.prefix, target_is_directory=True)
+    workdir = here / ".demo"
+    try:
+        result = subprocess.run(
+            [str(here / ".venv" / "bin" / "python"), "-m", "airflow_mlops.cli", "demo", "--workdir", ".demo",
+             "--dags-folder", str(REPO_ROOT / "dags")],
+            cwd=here, capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        yield _outcome(result, here, workdir)
+    finally:  # whatever a failed test left running: the fixture started it
+        from airflow_mlops.deploy.local import LocalEndpoints
+
+        LocalEndpoints(str(workdir / "endpoints")).delete_all()
+
+
+def _outcome(result: subprocess.CompletedProcess[str], here: Path, workdir: Path) -> dict[str, Any]:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "Traceback" not in out + result.stderr
     # Every phase line shows the seconds since the demo started (issue #15: progress, not silence).
     phases = re.findall(r"^==> \[(\d+) s\] (\S+ \S+)", out, re.MULTILINE)
-    assert [text for _, text in phases] == ["Preparing the", "Run 1:", "Run 2:"], phases
+    assert [text for _, text in phases] == ["Preparing the", "Run 1:", "Run 2:", "A local"], phases
     assert [int(seconds) for seconds, _ in phases] == sorted(int(seconds) for seconds, _ in phases)
     run1, run2 = re.split(r"^==> \[\d+ s\] Run 2", out, flags=re.MULTILINE)
     repo = workdir / "data-repo"
@@ -69,7 +105,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     test_size = EXAMPLE["data"]["split"]["test_size"]
     return {
         "out": out,
+        "here": here,
+        "workdir": workdir,
+        "endpoints": workdir / "endpoints",
         "runs": {1: run1, 2: run2},
+        "tasks": {n: json.loads((workdir / "logs" / f"run{n}.json").read_text())["tasks"] for n in (1, 2)},
         "run_ids": {n: _run_id(text, n) for n, text in ((1, run1), (2, run2))},
         "repo": repo,
         "commits": {1: _commit(repo, "data-v1"), 2: _commit(repo, "data-v2")},
@@ -162,6 +202,7 @@ def test_run_1_summary_promotes_through_the_first_run_policy(demo: dict[str, Any
     lines = _lines(summary)
     assert f"  registered  {MODEL} v1" in lines
     assert "  aliases     @champion -> v1, @previous -> none" in lines
+    _check_deployment(demo, 1)
 
 
 def test_run_2_compares_with_the_champion_on_the_same_rows_and_promotes(demo: dict[str, Any]) -> None:
@@ -180,6 +221,30 @@ def test_run_2_compares_with_the_champion_on_the_same_rows_and_promotes(demo: di
     lines = _lines(summary)
     assert f"  registered  {MODEL} v2" in lines
     assert "  aliases     @champion -> v2, @previous -> v1" in lines
+    # The same stable URL as run 1: the endpoint was switched to v2, not replaced.
+    assert _check_deployment(demo, 2) == _check_deployment(demo, 1)
+
+
+def _check_deployment(demo: dict[str, Any], n: int) -> str:
+    """Run ``n``'s deploy step ran and its summary shows the rollout of v``n``; the endpoint's URL."""
+    assert demo["tasks"][n]["deploy"] == "success", demo["tasks"][n]
+    lines = _lines(demo["runs"][n])
+    at = lines.index(
+        f"  deployment  DEPLOYED v{n} to {DEPLOYMENT['target']}, endpoint {DEPLOYMENT['endpoint']} "
+        f"({DEPLOYMENT['strategy']})"
+    )
+    url = re.fullmatch(r" {14}url {7}(http://127\.0\.0\.1:\d+)", lines[at + 1])
+    assert url, lines[at + 1]
+    smoke, requests = DEPLOYMENT["smoke"], DEPLOYMENT["smoke"]["requests"]
+    found = re.fullmatch(
+        rf" {{14}}smoke {{5}}PASS: {requests}/{requests} requests answered, p95 (\d+\.\d) ms "
+        rf"\(limits: error rate <= {smoke['max_error_rate']:g}, p95 <= {smoke['max_p95_ms']:g} ms\)",
+        lines[at + 2],
+    )
+    assert found and float(found.group(1)) <= smoke["max_p95_ms"], lines[at + 2]
+    assert lines[at + 3] == f"              serving   v{n}"
+    assert (demo["workdir"] / "endpoint-url").read_text().strip() == url.group(1)
+    return url.group(1)
 
 
 def test_every_version_the_demo_registers_has_a_model_card(demo: dict[str, Any], tmp_path: Path) -> None:
@@ -281,3 +346,106 @@ def _cli(*args: str) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     return result.stdout
+
+
+def _bash(demo: dict[str, Any], command: str) -> subprocess.CompletedProcess[str]:
+    """A README command, as written, from where `make demo` ran."""
+    return subprocess.run(
+        ["bash", "-c", command], cwd=demo["here"], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _serving_pids(demo: dict[str, Any]) -> tuple[int, int]:
+    """The model server's and the proxy's pids, as the demo's last lines report them (through `endpoint status`)."""
+    tail = demo["out"][demo["out"].index("A local endpoint is still running") :]
+    found = re.search(
+        rf"^  {DEPLOYMENT['endpoint']}: http://127\.0\.0\.1:\d+ answering; serving {MODEL} v2 \(100 %, pid (\d+)\); "
+        r"proxy pid (\d+); last change deploy at ",
+        tail,
+        re.MULTILINE,
+    )
+    assert found, tail
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_the_demo_ends_naming_every_process_it_leaves_and_the_readme_commands(demo: dict[str, Any]) -> None:
+    commands = _readme_commands()
+    tail = demo["out"][demo["out"].index("A local endpoint is still running") :]
+    # The demo prints the very commands the README shows, so README, demo and this test cannot drift.
+    for key in ("status", "request", "stop"):
+        assert f"  {'$ ' if key == 'status' else ''}{commands[key]}\n" in tail, (key, tail)
+    # Every process marked as one of the demo's endpoints is one the demo named: no stray.
+    named = set(_serving_pids(demo))
+    running = {identity.pid for identity in processes.marked_under(str(demo["endpoints"]))}
+    assert running == named, (running, named)
+
+
+def test_the_readme_request_command_answers_with_the_predictions_it_shows(demo: dict[str, Any]) -> None:
+    assert shutil.which("curl"), "the README's request command needs curl"
+    commands = _readme_commands()
+    request = json.loads((demo["workdir"] / "request.json").read_text())["dataframe_split"]
+    assert len(request["data"]) == 3 and EXAMPLE["data"]["target"] not in request["columns"], request
+
+    answered = _bash(demo, commands["request"])
+
+    assert answered.returncode == 0, answered.stderr
+    assert json.loads(answered.stdout) == json.loads(commands["answer"]), answered.stdout
+
+
+def test_make_clean_stops_the_demo_endpoint_before_deleting_it_also_without_the_venv(tmp_path: Path) -> None:
+    """`make clean` with no .venv: the sweep runs on the standard library (-E -S), stops only what is marked
+    under .demo/endpoints, then the folder goes."""
+    clone = tmp_path / "clone"
+    shutil.copytree(REPO_ROOT / "airflow_mlops", clone / "airflow_mlops", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "Makefile", clone / "Makefile")
+    folder = clone / ".demo" / "endpoints" / MODEL
+    folder.mkdir(parents=True)
+    elsewhere = tmp_path / "other-endpoints" / MODEL
+
+    def marked_sleep(endpoint: Path) -> subprocess.Popen[bytes]:
+        env = {**os.environ, processes.ENDPOINT_ENV: str(endpoint)}
+        return subprocess.Popen(["sleep", "600"], env=env, start_new_session=True)
+
+    ours, other = marked_sleep(folder), marked_sleep(elsewhere)
+    try:
+        result = subprocess.run(["make", "-C", str(clone), "clean"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert ours.wait(timeout=30) == -signal.SIGTERM
+        assert f"stopped 1 local endpoint process(es) under .demo/endpoints: pids [{ours.pid}]" in result.stdout
+        assert not (clone / ".demo").exists()
+        assert other.poll() is None, "a process of another endpoints folder was stopped"
+    finally:
+        for process in (ours, other):
+            process.kill()
+            process.wait()
+
+
+def test_a_new_demo_stops_what_the_previous_one_left_before_it_deletes_the_workdir(tmp_path: Path) -> None:
+    """Even a process whose endpoint state is gone: found by its mark, since the workdir is about to go."""
+    from airflow_mlops.demo.endpoint import stop_previous
+
+    workdir = tmp_path / ".demo"
+    (workdir / "endpoints" / MODEL).mkdir(parents=True)  # no state.json: only the mark finds it
+    env = {**os.environ, processes.ENDPOINT_ENV: str(workdir / "endpoints" / MODEL)}
+    left = subprocess.Popen(["sleep", "600"], env=env, start_new_session=True)
+    try:
+        identity = processes.identify(left.pid)
+        assert identity is not None
+        stop_previous(workdir)
+        assert not processes.alive(identity)  # it was our child: stop() reaped it, so no exit code to read here
+    finally:
+        left.kill()
+        left.wait()
+
+
+def test_the_readme_stop_command_stops_every_process_of_the_endpoint(demo: dict[str, Any]) -> None:
+    commands = _readme_commands()
+    pids = _serving_pids(demo)
+
+    stopped = _bash(demo, commands["stop"])
+
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert f"endpoint {DEPLOYMENT['endpoint']!r} stopped: its proxy and model servers are gone" in stopped.stdout
+    assert processes.marked_under(str(demo["endpoints"])) == []
+    assert not any(processes.identify(pid) for pid in pids), pids
+    assert _bash(demo, commands["request"]).returncode != 0, "the URL still answers after the stop command"

@@ -26,3 +26,11 @@ def test_the_example_pipeline_is_valid() -> None:
     spec = load_pipeline_spec(EXAMPLE, defaults_root=EXAMPLE.parent)
 
     assert spec.pipeline == "breast_cancer_retrain"
+
+
+def test_the_demo_deployment_defaults_in_the_readme_are_the_file_the_demo_installs() -> None:
+    shown = (ROOT / "airflow_mlops" / "demo" / "defaults.yaml").read_text()
+
+    assert shown in _yaml_blocks((ROOT / "README.md").read_text()), (
+        "README's copy of the demo's defaults.yaml differs from airflow_mlops/demo/defaults.yaml; paste it again"
+    )
