@@ -277,6 +277,21 @@ def _approval_lines(approval: dict[str, Any]) -> list[str]:
     return [head, f"reason: {approval.get('reason') or '-'}"]
 
 
+def _deployment_lines(deployment: dict[str, Any] | None) -> list[str]:
+    """The version's last rollout: where, how and what became of it (an endpoint rollback says so, and why)."""
+    if not deployment:
+        return ["never deployed by a deploy step"]
+    where = f"{deployment.get('target') or '-'} endpoint {deployment.get('endpoint') or '-'}"
+    if deployment.get("url"):
+        where += f" at {deployment['url']}"
+    decision = str(deployment.get("decision") or "recorded").upper()
+    return [
+        f"{decision} to {where} ({deployment.get('strategy') or '-'}) at {deployment.get('at') or '-'}",
+        f"by {deployment.get('by') or '-'}: {deployment.get('summary') or '-'}",
+        *[f"{key} {value}" for key, value in (deployment.get("other") or {}).items()],
+    ]
+
+
 def _contract_lines(contract: dict[str, Any]) -> list[str]:
     """The data contract as ``name  type`` lines, or where it is recorded when it was too long for a tag."""
     if not contract.get("recorded"):
@@ -349,6 +364,7 @@ def format_lineage(info: dict[str, Any]) -> str:
     # A version promoted again after a demotion keeps the old demotion tags; only a newer one counts.
     if promotion.get("demoted_at") and promotion["demoted_at"] >= (promotion.get("promoted_at") or ""):
         row("demoted", f"{promotion['demoted_at']} by {promotion.get('demoted_by') or '-'}")
+    row("deployed", *_deployment_lines(info.get("deployment")))
     row("history", *([_history_line(e) for e in info["history"]] or ["no promotions recorded"]))
     link = info.get("environment")
     if link:

@@ -15,6 +15,7 @@ and first reconciles, so a retried or cleared deploy task ends with exactly one 
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import re
 import shutil
 from typing import Any, Literal
@@ -24,8 +25,28 @@ from airflow_mlops.deploy.endpoint import Endpoint, Timeouts, http_call
 from airflow_mlops.deploy.models import ModelRef, resolve
 from airflow_mlops.deploy.state import EndpointState, EndpointStore, Slot
 from airflow_mlops.errors import DeploymentError, NotFoundError
+from airflow_mlops.spec.models_deployment import LOCAL_TARGET, target_scheme
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+#: How long ``get`` waits for the endpoint's ``/ping`` by default.
+PING_TIMEOUT = 5.0
+
+
+def root_of(target_uri: str, default: str | None = None) -> str | None:
+    """The endpoints folder of an ``mlops-local`` target URI; None for another target.
+
+    ``mlops-local:/folder`` names it; plain ``mlops-local`` means ``default``, else ``[mlops] endpoints_root``.
+    """
+    if target_scheme(target_uri) != LOCAL_TARGET:
+        return None
+    _, _, root = target_uri.partition(":")
+    if root:
+        return root
+    if default:
+        return default
+    from airflow_mlops.settings import endpoints_root
+
+    return endpoints_root()
 
 
 def _check_name(name: str) -> None:
@@ -53,11 +74,13 @@ class LocalEndpoints:
         port: int | None = None,
         canary_percent: int | None = None,
         reason: str = "",
+        rollback: bool = False,
     ) -> dict[str, Any]:
         """Serve ``model_uri`` at the endpoint: all traffic, or ``canary_percent`` of it beside the current one.
 
         ``exists`` True refuses to create the endpoint, False refuses to replace one (MLflow's
-        update/create). Deploying the version already serving alone changes nothing.
+        update/create). Deploying the version already serving alone changes nothing. ``rollback``
+        records the switch as one in the history (``rollback``), where the UI looks for rollbacks.
         """
         _check_name(name)
         if canary_percent is not None and not 0 < canary_percent < 100:
@@ -93,7 +116,7 @@ class LocalEndpoints:
             else:
                 new.weight, old[0].weight = canary_percent, 100 - canary_percent
                 state.serving = [old[0], new]
-            action = "canary" if canary_percent is not None else "deploy"
+            action = "canary" if canary_percent is not None else "rollback" if rollback else "deploy"
             state.record(action, model_uri=ref.uri, replaced=[s.model_uri for s in old], reason=reason)
             endpoint.save()
             endpoint.route()
@@ -130,7 +153,7 @@ class LocalEndpoints:
         if not state.previous:
             raise DeploymentError(f"endpoint {name!r} has no previous version to roll back to")
         # ``previous`` is a ModelRef as a dict (_ref_of): the URI is under "uri"
-        return self.deploy(name, state.previous["uri"], exists=True, reason=reason or "rollback")
+        return self.deploy(name, state.previous["uri"], exists=True, reason=reason or "rollback", rollback=True)
 
     def delete(self, name: str) -> bool:
         """Stop every process of the endpoint and forget it; False when there was no such endpoint."""
@@ -159,12 +182,15 @@ class LocalEndpoints:
     def names(self) -> list[str]:
         return self.store.names()
 
-    def get(self, name: str) -> dict[str, Any]:
-        """The endpoint as recorded, with which of its processes run and whether its URL answers /ping."""
+    def get(self, name: str, *, ping_timeout: float = PING_TIMEOUT) -> dict[str, Any]:
+        """The endpoint as recorded, with which of its processes run and whether its URL answers /ping.
+
+        Only reads: no lock, no reconcile, no process started or stopped (the UI calls it per page).
+        """
         state = self.store.load(name)
         if state is None:
             raise NotFoundError(f"no local endpoint {name!r} under {self.store.root}")
-        return self._describe(state)
+        return self._describe(state, ping_timeout)
 
     def predict(self, name: str, body: bytes) -> bytes:
         """POST ``body`` (MLflow's scoring JSON) to the endpoint's ``/invocations``; the answer's JSON."""
@@ -196,13 +222,13 @@ class LocalEndpoints:
         endpoint.save()
         return endpoint
 
-    def _describe(self, state: EndpointState) -> dict[str, Any]:
+    def _describe(self, state: EndpointState, ping_timeout: float = PING_TIMEOUT) -> dict[str, Any]:
         serving = [{**s.to_dict(), "running": processes.alive(s.process), "label": s.label()} for s in state.serving]
         answering = False
         if processes.alive(state.proxy):
             try:
-                answering = http_call(state.port, "GET", "/ping", timeout=5.0)[0] == 200
-            except OSError:
+                answering = http_call(state.port, "GET", "/ping", timeout=ping_timeout)[0] == 200
+            except (OSError, http.client.HTTPException):  # nothing, or not HTTP, answered in time
                 answering = False
         return {
             **state.to_dict(),

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.gates.smoke import Probe
-from airflow_mlops.spec.models_deployment import LOCAL_TARGET, target_scheme
 
 
 class RolloutTarget(Protocol):
@@ -35,14 +34,12 @@ class RolloutTarget(Protocol):
 
 def open_target(target_uri: str, *, startup_timeout: float, request_timeout: float) -> RolloutTarget:
     """The target a ``deployment.target`` URI names (``mlops-local``, ``mlops-local:/folder``, or a plugin's)."""
-    if target_scheme(target_uri) == LOCAL_TARGET:
+    from airflow_mlops.deploy.local import root_of
+
+    root = root_of(target_uri)
+    if root is not None:
         from airflow_mlops.deploy.endpoint import Timeouts
 
-        _, _, root = target_uri.partition(":")
-        if not root:
-            from airflow_mlops.settings import endpoints_root
-
-            root = endpoints_root()
         return LocalTarget(root, Timeouts(startup=startup_timeout, request=request_timeout))
     return PluginTarget(target_uri, request_timeout)
 

@@ -93,6 +93,8 @@ def lineage(client: MlflowClient, model_name: str, ref: str, *, hops: int = 0) -
             "tags": approval,
         },
         "promotion": promotion.model_dump(),
+        # Written by the deploy step: the version's last rollout (an endpoint rollback included); None if never.
+        "deployment": recorded.deployment.shown(),
         "history": [e for e in read_history(client, model_name) if version in (e.get("from"), e.get("to"))],
         "environment": environment_link(tags, hops),
     }

@@ -2,7 +2,8 @@
 
 What a page shows is built in ``views.py``; this module decides who may ask for it and how it
 is answered (an HTML page or JSON under ``/api``). MLflow reaches the views through the
-``records.mlflow_reader`` dependency, so a test overrides it instead of patching modules.
+``records.mlflow_reader`` dependency and the local target's endpoints through
+``endpoints.endpoint_reader``, so a test overrides them instead of patching modules.
 
 Authentication and authorisation are Airflow's own, not a copy: a plugin app gets neither
 automatically (Airflow mounts it as a plain sub-application), so
@@ -37,7 +38,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from airflow_mlops.errors import MlflowUnavailableError, NotFoundError
-from airflow_mlops.plugins import metadata, records, render, urls, views
+from airflow_mlops.plugins import endpoints, metadata, records, render, urls, views
 from airflow_mlops.plugins.views import scrub
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ CAN_READ_DAG_RUNS = Depends(requires_access_dag("GET", DagAccessEntity.RUN))
 CAN_READ_DAG = Depends(requires_access_dag("GET"))
 # MLflow as a dependency: one reader per request, and tests swap in a reader of their own store.
 Reader = Annotated[records.MlflowReader, Depends(records.mlflow_reader)]
+# The local target's endpoint folder, the same way: it only reads, and tests hand in a folder of their own.
+Endpoints = Annotated[endpoints.EndpointReader, Depends(endpoints.endpoint_reader)]
 
 
 def _page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -144,22 +147,22 @@ def run_page(request: Request, dag_id: str, run_id: str, session: SessionDep, re
 
 @pages.get("/dags/{dag_id}/model", dependencies=[CAN_READ_DAG])
 def dag_model_page(
-    request: Request, dag_id: str, session: SessionDep, reader: Reader, readable: ReadableDags
+    request: Request, dag_id: str, session: SessionDep, reader: Reader, readable: ReadableDags, live: Endpoints
 ) -> HTMLResponse:
     if not metadata.is_mlops_dag(session, dag_id):
         raise NotFoundError(f"{dag_id} was not built by airflow-mlops (no 'mlops' tag).", title="Not an ML pipeline")
     models = metadata.models_by_dag(session, [dag_id]).get(dag_id, [])
     if len(models) == 1:
-        view = views.model_view(session, reader, readable, models[0])
+        view = views.model_view(session, reader, readable, models[0], live)
         return _page(request, "model.html", title=f"Model {models[0]}", **view)
     return _page(request, "choose_model.html", title=f"Models of {dag_id}", dag_id=dag_id, models=models)
 
 
 @pages.get("/models/{model_name}", response_class=HTMLResponse)
 def model_page(
-    request: Request, model_name: str, session: SessionDep, reader: Reader, readable: ReadableDags
+    request: Request, model_name: str, session: SessionDep, reader: Reader, readable: ReadableDags, live: Endpoints
 ) -> HTMLResponse:
-    view = views.model_view(session, reader, readable, model_name)
+    view = views.model_view(session, reader, readable, model_name, live)
     return _page(request, "model.html", title=f"Model {model_name}", **view)
 
 
@@ -201,5 +204,7 @@ def run_json(dag_id: str, run_id: str, session: SessionDep, reader: Reader) -> d
 
 
 @api.get("/models/{model_name}")
-def model_json(model_name: str, session: SessionDep, reader: Reader, readable: ReadableDags) -> dict[str, Any]:
-    return views.model_view(session, reader, readable, model_name)
+def model_json(
+    model_name: str, session: SessionDep, reader: Reader, readable: ReadableDags, live: Endpoints
+) -> dict[str, Any]:
+    return views.model_view(session, reader, readable, model_name, live)

@@ -201,6 +201,7 @@ def model_record(client: MlflowClient, model_name: str) -> dict[str, Any]:
                 "metrics": recorded.metrics if isinstance(recorded.metrics, dict) else {},
                 "promoted_at": recorded.promotion.promoted_at,
                 "promoted_by": recorded.promotion.promoted_by,
+                "deployment": recorded.deployment.shown(),
             }
         )
     history = list(reversed(read_history(client, model_name)))

@@ -14,6 +14,8 @@ from airflow_mlops.card.render import to_html_fragment, to_markdown
 from airflow_mlops.errors import MlflowUnavailableError, NotFoundError
 from airflow_mlops.governance.card import version_card
 from airflow_mlops.plugins import metadata, records, render, urls
+from airflow_mlops.plugins.deployments import deployments_view
+from airflow_mlops.plugins.endpoints import EndpointReader
 
 
 def scrubbed(view: dict[str, Any]) -> dict[str, Any]:
@@ -251,9 +253,21 @@ def _model_dags(session: Any, readable: set[str], model_name: str) -> list[str]:
     return dag_ids
 
 
-def model_view(session: Any, reader: records.MlflowReader, readable: set[str], model_name: str) -> dict[str, Any]:
+def model_view(
+    session: Any,
+    reader: records.MlflowReader,
+    readable: set[str],
+    model_name: str,
+    endpoints: EndpointReader | None = None,
+) -> dict[str, Any]:
+    """The model's aliases, versions and history; with ``endpoints``, also where it is deployed.
+
+    The deployments are built even when MLflow is down: a local endpoint serving the model is still
+    found in its folder, without the versions' deploy records.
+    """
     dag_ids = _model_dags(session, readable, model_name)
     view: dict[str, Any] = {"model_name": model_name, "dag_ids": dag_ids, "model": None, "mlflow_error": None}
+    view["deployments"] = None
     try:
         with reader.client() as client:
             view["model"] = records.model_record(client, model_name)
@@ -262,6 +276,9 @@ def model_view(session: Any, reader: records.MlflowReader, readable: set[str], m
         pass  # known to Airflow, not registered yet: the page says so
     except MlflowUnavailableError as err:
         view["mlflow_error"] = str(err)
+    if endpoints is not None:
+        versions, history = (view["model"] or {}).get("versions", []), (view["model"] or {}).get("history", [])
+        view["deployments"] = deployments_view(model_name, versions, history, endpoints)
     return scrubbed(view)
 
 

@@ -144,6 +144,46 @@ class PromotionLineage(_Record):
     demoted_by: str | None = None
 
 
+class DeploymentLineage(_Record):
+    """The deploy step's last rollout of this version (the latest wins); all None when it was never deployed.
+
+    ``other`` holds the ``mlops.deploy.*`` tags this reader has no field for (a newer deploy step
+    may record more), keyed without the prefix, so they are shown rather than dropped.
+    """
+
+    target: str | None = None
+    endpoint: str | None = None
+    url: str | None = None
+    strategy: str | None = None
+    decision: str | None = None
+    summary: str | None = None
+    at: str | None = None
+    by: str | None = None
+    smoke: Any = None
+    other: dict[str, str] = {}
+
+    def shown(self) -> dict[str, Any] | None:
+        """The rollout as plain data, None when the version was never deployed."""
+        recorded = self.decision is not None or self.target is not None
+        return self.model_dump() if recorded else None
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str]) -> DeploymentLineage:
+        fields = {
+            "target": t.DEPLOY_TARGET, "endpoint": t.DEPLOY_ENDPOINT, "url": t.DEPLOY_URL,
+            "strategy": t.DEPLOY_STRATEGY, "decision": t.DEPLOY_DECISION, "summary": t.DEPLOY_SUMMARY,
+            "at": t.DEPLOY_AT, "by": t.DEPLOY_BY,
+        }  # fmt: skip
+        known = {*fields.values(), t.DEPLOY_SMOKE}
+        recorded = t.unprefixed(t.DEPLOY_PREFIX, tags)
+        other = {key: value for key, value in recorded.items() if t.DEPLOY_PREFIX + key not in known}
+        return cls(
+            **{field: tags.get(key) or None for field, key in fields.items()},
+            smoke=json_tag(tags, t.DEPLOY_SMOKE),
+            other=other,
+        )
+
+
 class VersionLineage(_Record):
     """Everything recorded on a version about where it came from."""
 
@@ -159,6 +199,8 @@ class VersionLineage(_Record):
     serving: ServingLineage = ServingLineage()
     approval: dict[str, str] = {}
     promotion: PromotionLineage = PromotionLineage()
+    #: Written by the deploy step, not by register (so not part of :meth:`to_tags`).
+    deployment: DeploymentLineage = DeploymentLineage()
 
     def to_tags(self) -> dict[str, str]:
         """The tags ``register`` writes: identity, data, validation, gate, training, metrics, code, approval.
@@ -287,6 +329,7 @@ class VersionLineage(_Record):
                 demoted_at=tags.get(t.DEMOTED_AT),
                 demoted_by=tags.get(t.DEMOTED_BY),
             ),
+            deployment=DeploymentLineage.from_tags(tags),
         )
 
 

@@ -116,6 +116,42 @@ def test_an_impossible_smoke_limit_rolls_back_the_endpoint_and_the_champion(runs
     assert _predict(runs["endpoints"], runs["rows"])[0] == 200
 
 
+def test_the_model_page_shows_the_endpoint_serving_and_both_rollbacks(
+    runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI plugin's app in-process (Airflow's login overridden) on the runs' real record and live endpoint."""
+    from airflow_mlops.plugins import metadata, records
+    from airflow_mlops.plugins.endpoints import EndpointReader
+    from tests.unit.plugins.test_app import serve
+
+    connection = {"conn_type": "mlflow", "extra": {"tracking_uri": runs["env"].tracking_uri}}
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEPLOY_RUNS", json.dumps(connection))
+    monkeypatch.setattr(metadata, "mlops_dag_ids", lambda session, readable: [PIPELINE])
+    monkeypatch.setattr(metadata, "dags_of_model", lambda session, name, dag_ids: [PIPELINE])
+    app = serve(records.MlflowReader("mlflow_deploy_runs"), {PIPELINE}, EndpointReader(str(runs["endpoints"])))
+    started = time.monotonic()
+    view = app.get(f"/api/models/{MODEL}").json()["deployments"]
+    [endpoint] = view["endpoints"]
+    assert endpoint["live"] and endpoint["answering"] and endpoint["target"] == "mlops-local"
+    assert [(s["number"], s["weight"], s["running"]) for s in endpoint["serving"]] == [("1", 100, True)]
+    assert endpoint["url"] == runs["after_first"]["endpoint"]["url"]
+    last = endpoint["last_rollout"]
+    assert (last["version"], last["decision"]) == ("2", tag.DeployDecision.ROLLED_BACK)
+    assert "max_p95_ms 0.001 ms" in last["smoke"]["breaches"][0]
+    # The endpoint went back (its history says "rollback") and so did the alias, for the same recorded reason.
+    endpoint_back = [r for r in view["rollbacks"] if r["kind"] == "endpoint"]
+    alias_back = [r for r in view["rollbacks"] if r["kind"] == "alias"]
+    assert [(r["from"], r["to"]) for r in endpoint_back] == [("v2", "v1")]
+    assert [(r["from"], r["to"]) for r in alias_back] == [("v2", "v1")]
+    assert endpoint_back[0]["reason"] == alias_back[0]["reason"] and "max_p95_ms" in alias_back[0]["reason"]
+    page = app.get(f"/models/{MODEL}").text
+    assert '<span class="badge pass answering">answering</span>' in page and "100 %" in page
+    assert page.count("deploy smoke check of v2 at endpoint") >= 2
+    version_page = app.get(f"/models/{MODEL}/versions/2").text
+    assert '<span class="badge rolled_back">rolled_back</span>' in version_page
+    print(f"model page with a live endpoint: {time.monotonic() - started:.2f} s")
+
+
 def test_a_repeated_deploy_starts_no_server_a_canary_rolls_back_and_stopping_leaves_no_process(
     runs: dict[str, Any],
 ) -> None:

@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from airflow_mlops.plugins import app as plugin_app
-from airflow_mlops.plugins import metadata, records, views
+from airflow_mlops.plugins import endpoints, metadata, records, views
 from airflow_mlops.record import paths, tag
 
 DAG = "churn_retrain"
@@ -109,12 +109,16 @@ class Browser:
         return asyncio.run(fetch())
 
 
-def serve(reader: records.MlflowReader, readable: set[str] | None = None) -> Browser:
+def serve(
+    reader: records.MlflowReader, readable: set[str] | None = None, live: endpoints.EndpointReader | None = None
+) -> Browser:
     """The app as a signed-in user who may read ``readable`` sees it, reading MLflow through ``reader``.
 
     Only Airflow's own checks are overridden (the login, the per-DAG checks, the ORM session);
-    the routes and their view models are the real ones.
+    the routes and their view models are the real ones. Local endpoints are read from ``live``'s
+    folder, by default one that does not exist (nothing deployed).
     """
+    live = live or endpoints.EndpointReader(default_root="/nonexistent/mlops-endpoints")
     from airflow.api_fastapi.common.db.common import _get_session
     from airflow.api_fastapi.core_api.security import get_user
 
@@ -127,6 +131,7 @@ def serve(reader: records.MlflowReader, readable: set[str] | None = None) -> Bro
             plugin_app.readable_dag_ids: lambda: {DAG} if readable is None else readable,
             _get_session: lambda: None,
             records.mlflow_reader: lambda: reader,
+            endpoints.endpoint_reader: lambda: live,
         }
     )
     return Browser(app)
@@ -208,6 +213,7 @@ def test_model_pages_need_a_readable_pipeline_that_builds_the_model(
     assert view["dag_ids"] == [DAG]
     assert view["model"]["aliases"] == {"champion": "4"}
     assert [v["version"] for v in view["model"]["versions"]] == ["4", "3", "2", "1"]
+    assert view["deployments"] == {"endpoints": [], "rollbacks": []}  # no version was rolled out, nothing serves
     for readable, model in (({"other_dag"}, "churn"), ({DAG}, "not_ours")):
         with pytest.raises(views.NotFoundError):
             views.model_view(None, reader, readable, model)
