@@ -142,10 +142,12 @@ def test_a_canary_on_kserve_is_valid_with_a_connection_for_its_credentials(tmp_p
 def test_a_kserve_target_and_endpoint_kubernetes_would_refuse_are_reported_at_their_lines(tmp_path: Path) -> None:
     path = _with(tmp_path, "  target: mlops-kserve:/Team_A?token=abc\n  endpoint: Churn_Model\n")
     issues = by_field(load_error(path).issues)
-    assert "is not a Kubernetes namespace name" in issues["deployment.target"].message
-    assert issues["deployment.target"].line == _line(path, "target")
-    assert "not a valid InferenceService name" in issues["deployment.endpoint"].message
-    assert issues["deployment.endpoint"].line == _line(path, "endpoint")
+    for key, said in (
+        ("target", "is not a Kubernetes namespace name"),
+        ("endpoint", "not a valid InferenceService name"),
+    ):
+        issue = issues[f"deployment.{key}"]
+        assert said in issue.message and issue.line == _line(path, key), (key, issue)
     unknown = by_field(load_error(_with(tmp_path, "  target: mlops-kserve:/ml?token=abc\n")).issues)
     assert "unknown settings ['token']" in unknown["deployment.target"].message
 
