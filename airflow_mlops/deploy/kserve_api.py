@@ -59,7 +59,12 @@ def connect(target_uri: str, context: str | None) -> Connection:
     elif os.environ.get("KUBERNETES_SERVICE_HOST"):
         from kubernetes import config
 
-        config.load_incluster_config(client_configuration=configuration)
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+        except config.ConfigException as err:
+            raise ConfigurationError(
+                f"target {target_uri!r}: this pod's service account is not usable ({err})"
+            ) from err
         credentials, namespace = "this pod's service account", _read(SERVICE_ACCOUNT_NAMESPACE)
     else:
         credentials, namespace = _load_kubeconfig(configuration, target_uri, context)

@@ -179,6 +179,19 @@ def test_the_api_refusing_the_credentials_is_a_configuration_error_naming_the_ap
     assert "inferenceservices.serving.kserve.io" in str(forbidden.value)
 
 
+def test_an_api_that_does_not_answer_is_a_transient_error_naming_it(
+    kube: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_mlops.hooks.model_server import free_loopback_port
+
+    silent = f"http://127.0.0.1:{free_loopback_port()}"  # nothing listens there
+    monkeypatch.setenv("MLOPS_KSERVE_HOST", silent)
+    with pytest.raises(TransientError) as down:
+        _client().get_deployment("churn")
+    assert f"InferenceService {NS}/churn at the Kubernetes API {silent}" in str(down.value)
+    assert "did not answer" in str(down.value)
+
+
 def test_files_only_this_machine_can_read_are_refused_before_any_call(kube: FakeKube) -> None:
     with pytest.raises(ConfigurationError) as refused:
         _client().create_deployment("churn", "models:/local_only/1")
