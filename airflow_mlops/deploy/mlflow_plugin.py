@@ -16,7 +16,6 @@ The client is a thin adapter: the work is done by :class:`~airflow_mlops.deploy.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlparse
 
@@ -128,18 +127,7 @@ class LocalDeploymentClient(BaseDeploymentClient):  # type: ignore[misc]
     ) -> PredictionsResponse:
         if deployment_name is None:
             raise MlflowException(f"{TARGET}: predict needs the deployment name")
-        body = _request_body(inputs)
+        from airflow_mlops.ml.serving_requests import scoring_body
+
+        body = scoring_body(inputs)
         return PredictionsResponse.from_json(self._endpoints(None).predict(deployment_name, body).decode())
-
-
-def _request_body(inputs: Any) -> bytes:
-    """A DataFrame as ``dataframe_split`` (exact floats); a dict or JSON text as given."""
-    if isinstance(inputs, bytes):
-        return inputs
-    if isinstance(inputs, str):
-        return inputs.encode()
-    if isinstance(inputs, dict):
-        return json.dumps(inputs).encode()
-    from airflow_mlops.ml.serving_requests import frame_body
-
-    return frame_body(inputs)

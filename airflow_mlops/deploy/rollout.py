@@ -3,6 +3,8 @@
 The ``deploy`` task talks to a target through :func:`open_target`:
 - ``mlops-local`` (:class:`LocalTarget`) goes straight to :class:`~airflow_mlops.deploy.local.LocalEndpoints`,
   which can split traffic (a canary) and knows what it served before (its rollback);
+- ``mlops-kserve`` (:class:`KServeTarget`) goes straight to :class:`~airflow_mlops.deploy.kserve.KServeEndpoints`:
+  KServe splits a canary's traffic (``canaryTrafficPercent``) and keeps the revision rolled out before;
 - any other MLflow deployments target (:class:`PluginTarget`) goes through ``get_deploy_client``:
   create or update to the version's URI, ``predict`` to probe, an update back to the previous
   version's URI (or a delete, when there was none) to roll back. No canary: MLflow's interface
@@ -18,6 +20,8 @@ from typing import Any, Protocol
 
 from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.gates.smoke import Probe
+from airflow_mlops.spec.kserve_target import KSERVE_TARGET
+from airflow_mlops.spec.models_deployment import target_scheme
 
 
 class RolloutTarget(Protocol):
@@ -33,7 +37,7 @@ class RolloutTarget(Protocol):
 
 
 def open_target(target_uri: str, *, startup_timeout: float, request_timeout: float) -> RolloutTarget:
-    """The target a ``deployment.target`` URI names (``mlops-local``, ``mlops-local:/folder``, or a plugin's)."""
+    """The target a ``deployment.target`` URI names: ``mlops-local[:/folder]``, ``mlops-kserve[:/ns]``, a plugin's."""
     from airflow_mlops.deploy.local import root_of
 
     root = root_of(target_uri)
@@ -41,6 +45,8 @@ def open_target(target_uri: str, *, startup_timeout: float, request_timeout: flo
         from airflow_mlops.deploy.endpoint import Timeouts
 
         return LocalTarget(root, Timeouts(startup=startup_timeout, request=request_timeout))
+    if target_scheme(target_uri) == KSERVE_TARGET:
+        return KServeTarget(target_uri, startup_timeout=startup_timeout, request_timeout=request_timeout)
     return PluginTarget(target_uri, request_timeout)
 
 
@@ -110,6 +116,68 @@ class LocalTarget:
     def url(self, name: str) -> str | None:
         state = self.endpoints.store.load(name)
         return state.url if state is not None else None
+
+
+class KServeTarget:
+    """One KServe InferenceService per endpoint; its credentials are in the environment (set by the caller)."""
+
+    def __init__(self, target_uri: str, *, startup_timeout: float, request_timeout: float) -> None:
+        from airflow_mlops.deploy.kserve import KServeEndpoints, KServeSettings
+
+        timeouts = {"startup_timeout": startup_timeout, "request_timeout": request_timeout}
+        self.endpoints = KServeEndpoints(target_uri, KServeSettings.of(target_uri, defaults=timeouts))
+        self.urls: dict[str, str] = {}  # an InferenceService keeps its URL: read once, not once per probe
+
+    def _status(self, name: str) -> Any:
+        from airflow_mlops.deploy.kserve_manifest import read_status
+
+        found = self.endpoints.services.get(name)
+        return read_status(found) if found is not None else None
+
+    def deploy(self, name: str, model_uri: str, *, canary_percent: int | None, reason: str) -> dict[str, Any]:
+        if self._status(name) is None:
+            canary_percent = None  # nothing to serve beside: the first version takes all traffic
+        # The version already the latest revision gets no new one: a retry finds its canary, or promotes it.
+        return self.endpoints.deploy(name, model_uri, canary_percent=canary_percent, reason=reason)
+
+    def keep_new(self, name: str, reason: str) -> None:
+        status = self._status(name)
+        if status is not None and status.canary_percent is not None:
+            self.endpoints.set_traffic(name, 100, reason)
+
+    def rollback(self, name: str, previous_uri: str | None, reason: str) -> str:
+        status = self._status(name)
+        if status is None:
+            return "no InferenceService to roll back"
+        if status.canary_percent is not None:  # KServe's documented rollback of a canary
+            self.endpoints.set_traffic(name, 0, reason)
+            return f"serves {status.rolled_out_uri} again (canaryTrafficPercent 0)"
+        if previous_uri is not None:
+            self.endpoints.deploy(name, previous_uri, reason=reason)
+            return f"serves {previous_uri} again"
+        self.endpoints.delete(name)
+        return "deleted (it served no earlier version)"
+
+    def probe(self, name: str, body: bytes) -> Probe:
+        from airflow_mlops.deploy.open_inference import predictions
+
+        url = self.urls.get(name) or self.endpoints.url(name)
+        if url is not None:
+            self.urls[name] = url
+
+        def call() -> tuple[bool, str | None]:
+            if url is None:
+                return False, f"InferenceService {name!r} has no URL"
+            status, answer = self.endpoints.infer(url, name, body)
+            if status != 200:
+                return False, f"HTTP {status}: {answer[:200].decode(errors='replace')}"
+            predictions(json.loads(answer))  # raises when the answer holds none
+            return True, None
+
+        return _timed(call)
+
+    def url(self, name: str) -> str | None:
+        return self.endpoints.url(name)
 
 
 class PluginTarget:

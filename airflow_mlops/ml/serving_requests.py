@@ -21,6 +21,18 @@ def frame_body(frame: pd.DataFrame) -> bytes:
     return json.dumps({"dataframe_split": split}, default=_plain).encode()
 
 
+def scoring_body(inputs: Any) -> bytes:
+    """What MLflow's deployments ``predict`` is given, as scoring JSON: a DataFrame as ``dataframe_split``
+    (exact floats), a dict or JSON text as given."""
+    if isinstance(inputs, bytes):
+        return inputs
+    if isinstance(inputs, str):
+        return inputs.encode()
+    if isinstance(inputs, dict):
+        return json.dumps(inputs).encode()
+    return frame_body(inputs)
+
+
 def _plain(value: Any) -> Any:
     """A numpy or pandas scalar as the JSON value it stands for (dates as ISO text)."""
     if hasattr(value, "isoformat"):

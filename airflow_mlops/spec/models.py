@@ -10,7 +10,6 @@ annotations``): pydantic would otherwise compile each one from its string and ev
 at every import, and every DAG file that loads a pipeline imports this module.
 """
 
-import re
 from typing import Literal
 
 from pydantic import Field
@@ -20,7 +19,7 @@ from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_fie
 from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
-from airflow_mlops.spec.models_deployment import ENDPOINT_NAME, DeploymentSpec
+from airflow_mlops.spec.models_deployment import DeploymentSpec, endpoint_name_problem
 from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec, ThresholdRuleSpec
 from airflow_mlops.spec.models_serving import ServingCheckSpec
@@ -174,11 +173,11 @@ class RetrainingPipelineSpec(PipelineBase):
         if self.deployment is None:
             return []
         issues = self.deployment.semantic_issues(("deployment",))
-        if self.deployment.endpoint is None and not re.match(ENDPOINT_NAME, self.registry.model_name):
+        problem = endpoint_name_problem(self.deployment.target, self.registry.model_name)
+        if self.deployment.endpoint is None and problem is not None:
             issues.append(
-                (("deployment",), f"the endpoint name defaults to the model name {self.registry.model_name!r}, "
-                 "which is not a valid endpoint name (at most 100 characters)",
-                 "set deployment.endpoint to a shorter name")
+                (("deployment",), f"the endpoint name defaults to the model name: {problem}",
+                 "set deployment.endpoint to a name the target accepts")
             )  # fmt: skip
         return issues
 

@@ -7,16 +7,19 @@ annotations``): pydantic would otherwise compile each one from its string and ev
 at every import, and every DAG file that loads a pipeline imports this module.
 """
 
+import re
 from typing import Literal
 
 from pydantic import Field
 
+from airflow_mlops.spec.kserve_target import KSERVE_TARGET, parse_kserve_uri, service_name_problem
 from airflow_mlops.spec.models_base import SemanticIssue, StrictModel
 
 #: The embedded target (airflow_mlops/deploy): model servers behind a stable loopback URL.
 LOCAL_TARGET = "mlops-local"
-#: Targets whose rollout here can split traffic between two versions (a canary).
-TRAFFIC_SPLITTING_TARGETS = frozenset({LOCAL_TARGET})
+#: Targets whose rollout here can split traffic between two versions (a canary): the local one,
+#: and KServe's InferenceService (``canaryTrafficPercent``).
+TRAFFIC_SPLITTING_TARGETS = frozenset({LOCAL_TARGET, KSERVE_TARGET})
 #: What an endpoint may be called (the local target's rule, which MLflow's other targets accept too).
 ENDPOINT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 
@@ -24,6 +27,15 @@ ENDPOINT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 def target_scheme(target: str) -> str:
     """The plugin a target URI names, as MLflow's ``get_deploy_client`` picks it: the scheme, or the whole URI."""
     return target.split(":", 1)[0]
+
+
+def endpoint_name_problem(target: str, name: str) -> str | None:
+    """Why ``name`` cannot name an endpoint on ``target`` (a target may be stricter than the common rule), or None."""
+    if target_scheme(target) == KSERVE_TARGET:
+        return service_name_problem(name)
+    if not re.match(ENDPOINT_NAME, name):
+        return f"{name!r} is not a valid endpoint name (at most 100 characters)"
+    return None
 
 
 class SmokeSpec(StrictModel):
@@ -54,10 +66,14 @@ class DeploymentSpec(StrictModel):
         LOCAL_TARGET,
         pattern=r"^[A-Za-z][A-Za-z0-9+.\-]*(:.*)?$",
         description="An MLflow deployments target URI: mlops-local (this machine, endpoints under [mlops] "
-        "endpoints_root), mlops-local:/folder, or another installed plugin's target (databricks, sagemaker, ...).",
+        "endpoints_root), mlops-local:/folder, mlops-kserve:/namespace (a KServe InferenceService on "
+        "Kubernetes, docs/deployment.md#kserve), or another installed plugin's target (databricks, sagemaker, ...).",
     )
     endpoint: str | None = Field(
-        None, pattern=ENDPOINT_NAME, description="The endpoint (deployment) name; default: the registered model name."
+        None,
+        pattern=ENDPOINT_NAME,
+        description="The endpoint (deployment) name; default: the registered model name. On mlops-kserve "
+        "it names the InferenceService: lowercase letters, digits and '-', starting with a letter, at most 63.",
     )
     conn_id: str | None = Field(
         None,
@@ -102,11 +118,24 @@ class DeploymentSpec(StrictModel):
                 for key in ("canary_percent", "bake_seconds")
                 if key in self.model_fields_set
             )
+        if scheme == KSERVE_TARGET:
+            issues.extend(self._kserve_issues(loc))
         if self.conn_id is not None and scheme == LOCAL_TARGET:
             issues.append(
                 ((*loc, "conn_id"), "the mlops-local target serves on this machine and takes no credentials",
                  "remove conn_id (it is for remote targets such as databricks or sagemaker)")
             )  # fmt: skip
+        return issues
+
+    def _kserve_issues(self, loc: tuple[str | int, ...]) -> list[SemanticIssue]:
+        issues: list[SemanticIssue] = []
+        try:
+            parse_kserve_uri(self.target)
+        except ValueError as err:
+            issues.append(((*loc, "target"), str(err), "write mlops-kserve:/<namespace> (docs/deployment.md#kserve)"))
+        problem = None if self.endpoint is None else service_name_problem(self.endpoint)
+        if problem is not None:
+            issues.append(((*loc, "endpoint"), problem, "KServe names its objects after it; e.g. churn-model"))
         return issues
 
     def endpoint_name(self, model_name: str) -> str:

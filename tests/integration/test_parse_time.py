@@ -31,8 +31,8 @@ HEAVY = (
     "openlineage", "airflow.providers.openlineage.extractors",
 )  # fmt: skip
 # Loaded only by MLflow's deployments plugin manager (in a process that already runs MLflow), which needs a
-# BaseDeploymentClient subclass at its module level; nothing DAG-facing imports it (checked below).
-MLFLOW_ONLY = ("airflow_mlops.deploy.mlflow_plugin",)
+# BaseDeploymentClient subclass at the plugin module's level; nothing DAG-facing imports it (checked below).
+MLFLOW_ONLY = ("airflow_mlops.deploy.mlflow_plugin", "airflow_mlops.deploy.kserve_plugin")
 
 SCRIPT = textwrap.dedent(
     """

@@ -163,3 +163,72 @@ def test_credentials_come_from_named_connection_fields_only() -> None:
         credential_env("dbx", {"X": "extra"}, connection)
     with pytest.raises(ConfigurationError, match="no extra 'env'"):
         credential_env("dbx", None, connection)
+
+
+def test_a_kserve_canary_that_breaks_its_smoke_check_is_pinned_back_with_credentials_from_a_connection(
+    stack: Stack, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deploy step on mlops-kserve, against the emulated Kubernetes API of tests/fake_kubernetes.py."""
+    import os
+
+    import pandas as pd
+
+    from airflow_mlops import artifacts
+    from airflow_mlops.deploy.rollout import open_target
+    from airflow_mlops.hooks.mlflow import temporary_env
+    from tests.fake_kubernetes import FakeKube, constant
+
+    model = f"kserve_{tmp_path.name[-12:].replace('-', '_')}"
+    old, new = f"s3://models/{model}/1", f"s3://models/{model}/2"
+    with stack.hook.session():
+        client = stack.hook.get_client()
+        client.create_registered_model(model)
+        for source in (old, new):
+            client.create_model_version(model, source=source)
+        client.set_registered_model_alias(model, "champion", "2")
+        client.set_registered_model_alias(model, "previous", "1")
+    test_uri = artifacts.write_parquet(
+        pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "y": [0, 1]}), f"file://{tmp_path}/test.parquet"
+    )
+
+    def crashing(columns: dict[str, list[Any]]) -> list[Any]:
+        raise ValueError("the new model crashes")
+
+    fake = FakeKube()
+    fake.models = {old: constant(0.0), new: crashing}
+    with fake.running():
+        credentials = {"MLOPS_KSERVE_HOST": "host", "MLOPS_KSERVE_TOKEN": "password"}
+        connection = {"conn_type": "generic", "host": fake.url, "password": fake.token, "extra": {"env": credentials}}
+        monkeypatch.setenv("AIRFLOW_CONN_KUBE_DEPLOY", json.dumps(connection))
+        with temporary_env({"MLOPS_KSERVE_HOST": fake.url, "MLOPS_KSERVE_TOKEN": fake.token}), stack.hook.session():
+            open_target("mlops-kserve:/ml", startup_timeout=10, request_timeout=5).deploy(
+                "churn", f"models:/{model}/1", canary_percent=None, reason="an earlier run"
+            )
+        operator = DeployModelOperator(
+            task_id="deploy",
+            promotion={"model_name": model, "alias": "champion", "version": "2", "previous": "1"},
+            dataset={"test_uri": test_uri, "target": "y"},
+            target="mlops-kserve:/ml",
+            endpoint="churn",
+            target_conn_id="kube_deploy",
+            strategy="canary",
+            canary_percent=50,
+            smoke_requests=4,
+            startup_timeout_seconds=10,
+            mlflow_conn_id=MLFLOW_CONN,
+        )
+        with pytest.raises(DeploymentSmokeError) as failed:
+            operator.execute(context("dag", "run"))
+    assert "MLOPS_KSERVE_HOST" not in os.environ  # the credentials were set only while the task talked to the API
+    assert f"serves models:/{model}/1 again (canaryTrafficPercent 0)" in str(failed.value)
+    assert "@champion back on v1" in str(failed.value)
+    assert (
+        fake.spec("ml", "churn")["canaryTrafficPercent"] == 0 and fake.spec("ml", "churn")["model"]["storageUri"] == new
+    )
+    assert fake.answers[old] == 2  # (53 n mod 100) < 50 sends requests 0 and 2 of 4 to the canary, which fails them
+    with stack.hook.session():
+        client = stack.hook.get_client()
+        assert {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}["champion"] == "1"
+        tags = client.get_model_version(model, "2").tags
+    assert tags[tag.DEPLOY_DECISION] == tag.DeployDecision.ROLLED_BACK and tags[tag.DEPLOY_TARGET] == "mlops-kserve:/ml"
+    assert tags[tag.DEPLOY_URL] == f"{fake.url}/serve/ml/churn"

@@ -98,7 +98,7 @@ def test_rules_between_fields_point_at_the_field_to_change(tmp_path: Path) -> No
     assert {i.line for i in strategy} == {_line(path, "strategy")}
     messages = " | ".join(i.message for i in strategy)
     assert "'databricks' cannot split traffic" in messages and "needs canary_percent" in messages
-    assert any("mlops-local" in i.hint for i in strategy)
+    assert any("mlops-kserve, mlops-local" in i.hint for i in strategy)
 
 
 def test_canary_settings_on_a_direct_rollout_and_credentials_for_the_local_target_are_refused(tmp_path: Path) -> None:
@@ -128,3 +128,32 @@ def test_a_model_name_too_long_for_an_endpoint_needs_an_endpoint_name(tmp_path: 
         append="\ndeployment: {endpoint: churn}\n",
     )  # fmt: skip
     assert load_pipeline_spec(fixed).deployment is not None
+
+
+def test_a_canary_on_kserve_is_valid_with_a_connection_for_its_credentials(tmp_path: Path) -> None:
+    spec = load_pipeline_spec(
+        _with(tmp_path, "  target: mlops-kserve:/ml-serving?service_account=kserve-s3\n  endpoint: churn-model\n"
+              "  conn_id: kube_deploy\n  strategy: canary\n  canary_percent: 10\n  bake_seconds: 300\n")
+    )  # fmt: skip
+    deployment = spec.deployment
+    assert deployment is not None and (deployment.strategy, deployment.conn_id) == ("canary", "kube_deploy")
+
+
+def test_a_kserve_target_and_endpoint_kubernetes_would_refuse_are_reported_at_their_lines(tmp_path: Path) -> None:
+    path = _with(tmp_path, "  target: mlops-kserve:/Team_A?token=abc\n  endpoint: Churn_Model\n")
+    issues = by_field(load_error(path).issues)
+    for key, said in (
+        ("target", "is not a Kubernetes namespace name"),
+        ("endpoint", "not a valid InferenceService name"),
+    ):
+        issue = issues[f"deployment.{key}"]
+        assert said in issue.message and issue.line == _line(path, key), (key, issue)
+    unknown = by_field(load_error(_with(tmp_path, "  target: mlops-kserve:/ml?token=abc\n")).issues)
+    assert "unknown settings ['token']" in unknown["deployment.target"].message
+
+
+def test_on_kserve_a_model_name_that_is_no_kubernetes_name_needs_an_endpoint_name(tmp_path: Path) -> None:
+    path = _with(tmp_path, "  target: mlops-kserve:/ml\n")  # the example's model: breast_cancer_classifier
+    issue = by_field(load_error(path).issues)["deployment"]
+    assert "'breast_cancer_classifier' is not a valid InferenceService name" in issue.message
+    assert "deployment.endpoint" in issue.hint and issue.line == _line(path, "deployment")
