@@ -21,7 +21,7 @@ from airflow_mlops.data_contract.columns import (
     resolve_features,
     type_issues,
 )
-from airflow_mlops.data_contract.frames import column_of, present_columns
+from airflow_mlops.data_contract.frames import FrameView
 from airflow_mlops.data_contract.leakage import leakage_issues
 from airflow_mlops.data_contract.settings import CheckSettings, SplitSettings
 from airflow_mlops.data_contract.target import target_issues
@@ -37,7 +37,7 @@ __all__ = ["candidate_features", "check_frame", "resolve_features"]
 
 
 def check_frame(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | FrameView,
     contract: DataContract,
     *,
     reference: DataContract | None = None,
@@ -51,6 +51,7 @@ def check_frame(
     a usable target too (leakage cannot be judged against a single class or a NaN label);
     ``settings`` turns rule groups off and sets their thresholds.
     """
+    frame = FrameView.of(frame)  # every rule reads the names, types and numbers computed once here
     split = split or SplitSettings()
     settings = settings or CheckSettings()
     issues = [
@@ -66,9 +67,9 @@ def check_frame(
         values += id_like_issues(frame, contract, settings)
     issues += [issue for issue in values if issue.column in trained]
     target = contract.target
-    if target is None or target not in present_columns(frame):
+    if target is None or target not in frame.present:
         return issues
-    labels = column_of(frame, target)
+    labels = frame.column(target)
     found = target_issues(labels, problem, split, settings) if settings.target else []
     issues += found
     if settings.leakage and not any(issue.blocking for issue in found):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from airflow_mlops.data_contract.frames import column_of, float_block, numeric_share, present_columns
+from airflow_mlops.data_contract.frames import FrameView, numeric_share
 from airflow_mlops.data_contract.header import mangled_duplicates
 from airflow_mlops.data_contract.issues import ContractIssue
 from airflow_mlops.data_contract.model import ColumnContract, DataContract
-from airflow_mlops.data_contract.types import column_types, is_text, same_family
+from airflow_mlops.data_contract.types import is_text, same_family
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,16 +27,18 @@ _CAMEL_ID = re.compile(r"[a-z](Id|ID|Uuid|UUID)$")
 _DECLARE = "declare it in data.id_columns to leave it out, or in data.categorical to one-hot encode it anyway"
 
 
-def candidate_features(frame: pd.DataFrame, contract: DataContract) -> list[str]:
+def candidate_features(frame: pd.DataFrame | FrameView, contract: DataContract) -> list[str]:
     """The features the data offers: the declared ones it has, or every column but target and ids."""
-    present = present_columns(frame)
+    present = FrameView.of(frame).present
     if contract.closed:
         return [name for name in contract.names if name in present]
     skip = {contract.target, *contract.policies.id_columns}
     return [name for name in present if name not in skip]
 
 
-def resolve_features(frame: pd.DataFrame, contract: DataContract, reference: DataContract | None) -> list[str]:
+def resolve_features(
+    frame: pd.DataFrame | FrameView, contract: DataContract, reference: DataContract | None
+) -> list[str]:
     """The features to train on: the candidates, minus new columns the policy says to ignore."""
     features = candidate_features(frame, contract)
     if reference is None or not reference.closed or contract.policies.on_new_columns == "fail":
@@ -45,8 +47,8 @@ def resolve_features(frame: pd.DataFrame, contract: DataContract, reference: Dat
     return [name for name in features if name in known]
 
 
-def duplicate_issues(frame: pd.DataFrame, contract: DataContract) -> list[ContractIssue]:
-    names = [str(c) for c in frame.columns.tolist()]
+def duplicate_issues(frame: pd.DataFrame | FrameView, contract: DataContract) -> list[ContractIssue]:
+    names = FrameView.of(frame).names
     issues = [
         ContractIssue(
             "duplicate_column",
@@ -68,8 +70,11 @@ def duplicate_issues(frame: pd.DataFrame, contract: DataContract) -> list[Contra
     return issues
 
 
-def missing_issues(frame: pd.DataFrame, contract: DataContract, reference: DataContract | None) -> list[ContractIssue]:
-    present = set(present_columns(frame))
+def missing_issues(
+    frame: pd.DataFrame | FrameView, contract: DataContract, reference: DataContract | None
+) -> list[ContractIssue]:
+    view = FrameView.of(frame)
+    present = set(view.present)
     issues = []
     if contract.target is not None and contract.target not in present:
         issues.append(
@@ -90,7 +95,7 @@ def missing_issues(frame: pd.DataFrame, contract: DataContract, reference: DataC
             )
     if reference is None:
         return issues
-    features = set(candidate_features(frame, contract))
+    features = set(candidate_features(view, contract))
     for column in reference.columns:
         if column.name in features or contract.column(column.name) is not None:
             continue
@@ -105,14 +110,15 @@ def missing_issues(frame: pd.DataFrame, contract: DataContract, reference: DataC
 
 
 def new_column_issues(
-    frame: pd.DataFrame, contract: DataContract, reference: DataContract | None
+    frame: pd.DataFrame | FrameView, contract: DataContract, reference: DataContract | None
 ) -> list[ContractIssue]:
     if reference is None or not reference.closed:
         return []
+    view = FrameView.of(frame)
     known = set(reference.names)
-    kinds = column_types(frame)
+    kinds = view.kinds
     issues = []
-    for name in candidate_features(frame, contract):
+    for name in candidate_features(view, contract):
         if name in known:
             continue
         found = kinds[name]
@@ -128,8 +134,10 @@ def new_column_issues(
     return issues
 
 
-def type_issues(frame: pd.DataFrame, contract: DataContract, reference: DataContract | None) -> list[ContractIssue]:
-    kinds = column_types(frame)
+def type_issues(
+    frame: pd.DataFrame | FrameView, contract: DataContract, reference: DataContract | None
+) -> list[ContractIssue]:
+    kinds = FrameView.of(frame).kinds
     fail = contract.policies.on_type_change == "fail"
     issues = []
     declared = [*contract.columns]
@@ -160,19 +168,22 @@ def type_issues(frame: pd.DataFrame, contract: DataContract, reference: DataCont
     return issues
 
 
-def id_like_issues(frame: pd.DataFrame, contract: DataContract, settings: CheckSettings) -> list[ContractIssue]:
+def id_like_issues(
+    frame: pd.DataFrame | FrameView, contract: DataContract, settings: CheckSettings
+) -> list[ContractIssue]:
     """Text columns that would be one-hot encoded into one column per row, and numbered ids."""
-    rows = len(frame)
-    kinds = column_types(frame)
+    view = FrameView.of(frame)
+    rows = len(view)
+    kinds = view.kinds
     issues = []
-    for name in candidate_features(frame, contract):
+    for name in candidate_features(view, contract):
         if rows == 0 or contract.declared_categorical(name):
             continue
         kind = kinds[name]
         named = bool(_ID_NAME.search(name) or _CAMEL_ID.search(name))
         if not (is_text(kind) or (kind == "integer" and named)):
             continue  # counting distinct values is the costly part; only these two cases use it
-        series = column_of(frame, name)
+        series = view.column(name)
         if is_text(kind) and numeric_share(series)[0] >= settings.numeric_text_ratio:
             continue  # a number column with a few bad values: numeric_text says so
         unique = int(series.nunique(dropna=True))
@@ -188,17 +199,20 @@ def id_like_issues(frame: pd.DataFrame, contract: DataContract, settings: CheckS
     return issues
 
 
-def numeric_text_issues(frame: pd.DataFrame, contract: DataContract, settings: CheckSettings) -> list[ContractIssue]:
+def numeric_text_issues(
+    frame: pd.DataFrame | FrameView, contract: DataContract, settings: CheckSettings
+) -> list[ContractIssue]:
     """Text columns that are numbers but for a few values, such as a measurement holding "abc"."""
-    kinds = column_types(frame)
+    view = FrameView.of(frame)
+    kinds = view.kinds
     issues = []
-    for name in candidate_features(frame, contract):
+    for name in candidate_features(view, contract):
         declared = contract.column(name)
         if contract.declared_categorical(name) or (declared is not None and declared.type is not None):
             continue
         if not is_text(kinds[name]):
             continue
-        series = column_of(frame, name)
+        series = view.column(name)
         share, bad = numeric_share(series)
         if bad.empty or share < settings.numeric_text_ratio:
             continue
@@ -209,15 +223,15 @@ def numeric_text_issues(frame: pd.DataFrame, contract: DataContract, settings: C
     return issues
 
 
-def infinite_issues(frame: pd.DataFrame, contract: DataContract) -> list[ContractIssue]:
+def infinite_issues(frame: pd.DataFrame | FrameView, contract: DataContract) -> list[ContractIssue]:
     """Number features holding infinity: imputation fills NaN, but scikit-learn refuses inf outright."""
     import numpy as np
 
-    kinds = column_types(frame)
-    names = [name for name in candidate_features(frame, contract) if kinds[name] == "float"]
+    view = FrameView.of(frame)
+    names = [name for name in candidate_features(view, contract) if view.kinds[name] == "float"]
     if not names:
         return []
-    block = float_block(frame, names)
+    block = view.float_block(names)
     issues = []
     for name, count in zip(names, np.isinf(block).sum(axis=0).tolist(), strict=True):
         if count:

@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.data_contract.frames import float_block
+from airflow_mlops.data_contract.frames import FrameView
 from airflow_mlops.data_contract.issues import ContractIssue
-from airflow_mlops.data_contract.types import column_types, is_text, logical_type_of
+from airflow_mlops.data_contract.types import is_text, logical_type_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,16 +45,20 @@ _NUMBER = frozenset({"integer", "float", "boolean"})
 
 
 def leakage_issues(
-    frame: pd.DataFrame, target: str, features: Sequence[str], problem: Problem, settings: CheckSettings
+    frame: pd.DataFrame | FrameView,
+    target: str,
+    features: Sequence[str],
+    problem: Problem,
+    settings: CheckSettings,
 ) -> list[ContractIssue]:
     """A blocking issue for every feature suspected of leaking the target, naming the column."""
     features = list(dict.fromkeys(name for name in features if name != target))
-    sample = _sample(frame, target, features, settings.leakage_sample_rows)
-    if len(sample) < 2 or sample[target].nunique() < 2:
+    sample = _sample(FrameView.of(frame), target, features, settings.leakage_sample_rows)
+    if len(sample) < 2 or sample.frame[target].nunique() < 2:
         return []
-    labels = _Target.of(sample[target], problem)
+    labels = _Target.of(sample.frame[target], problem)
     limit = settings.leakage_accuracy if problem == "classification" else settings.leakage_correlation
-    kinds = column_types(sample)
+    kinds = sample.kinds
     features = [name for name in features if kinds[name] != "datetime"]
     screen = _Screen.of(sample, [name for name in features if kinds[name] in _NUMBER], labels, limit)
     judge = len(sample) >= MIN_ROWS_TO_JUDGE
@@ -62,7 +66,7 @@ def leakage_issues(
     for name in features:
         if not (screen.may_equal(name) or (judge and screen.may_predict(name))):
             continue  # ruled out of both rules: not even its column is read
-        series, kind = sample[name], kinds[name]
+        series, kind = sample.frame[name], kinds[name]
         if screen.may_equal(name) and _equals(series, kind, labels):
             message = "its values are the target's (or an encoding of them); remove it from the data or the features"
             issues.append(ContractIssue("leakage_equals_target", name, message))
@@ -76,16 +80,17 @@ def leakage_issues(
     return issues
 
 
-def _sample(frame: pd.DataFrame, target: str, features: list[str], rows: int) -> pd.DataFrame:
+def _sample(view: FrameView, target: str, features: list[str], rows: int) -> FrameView:
     """The labelled rows (at most ``rows`` of them, drawn at random) with each column once."""
-    if frame.columns.is_unique and len(frame) <= rows and bool(frame[target].notna().all()):
-        return frame  # nothing to drop or draw: the columns are read in place rather than copied
+    frame = view.frame
+    if view.unique and len(frame) <= rows and bool(frame[target].notna().all()):
+        return view  # nothing to drop or draw: the columns are read in place, the other rules' reads reused
     sample = frame[[*features, target]]
     sample = sample.loc[:, ~sample.columns.duplicated()]
     sample = sample[sample[target].notna()]
     if len(sample) > rows:
         sample = sample.sample(n=rows, random_state=_SEED)
-    return sample
+    return FrameView(sample)
 
 
 @dataclass(frozen=True)
@@ -135,12 +140,12 @@ class _Screen:
     screened: frozenset[str]
 
     @classmethod
-    def of(cls, sample: pd.DataFrame, numeric: list[str], target: _Target, limit: float) -> _Screen:
+    def of(cls, sample: FrameView, numeric: list[str], target: _Target, limit: float) -> _Screen:
         import numpy as np
 
         if target.problem != "classification" or not numeric:
             return cls(frozenset(), frozenset(), frozenset())
-        block = float_block(sample, numeric)
+        block = sample.float_block(numeric)
         block = np.where(np.isinf(block), np.nan, block)  # as the tree sees them (_tree_accuracy)
         ordered = np.sort(block, axis=0)  # NaN last; two NaNs compare unequal, so a column with any is kept
         distinct = 1 + np.count_nonzero(ordered[1:] != ordered[:-1], axis=0)

@@ -86,8 +86,18 @@ class DataContract(_Frozen):
         policies: ContractPolicies | None = None,
     ) -> "DataContract":
         """What a frame holds: every feature (default: every column but the target and ids) with its type."""
+        return cls.from_kinds(column_types(frame), target, features, policies)
+
+    @classmethod
+    def from_kinds(
+        cls,
+        kinds: Mapping[str, LogicalType],
+        target: str | None,
+        features: Sequence[str] | None = None,
+        policies: ContractPolicies | None = None,
+    ) -> "DataContract":
+        """:meth:`from_frame` given the frame's logical type per column (read once by the contract check)."""
         policies = policies or ContractPolicies()
-        kinds = column_types(frame)
         names = (
             list(features)
             if features is not None

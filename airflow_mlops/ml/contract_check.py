@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.data_contract.checks import check_frame, resolve_features
+from airflow_mlops.data_contract.frames import FrameView
 from airflow_mlops.data_contract.issues import ContractIssue, blocking, format_diff
 from airflow_mlops.data_contract.model import ContractPolicies, DataContract
 from airflow_mlops.data_contract.settings import CheckSettings, SplitSettings
@@ -92,17 +93,17 @@ def check_contract(
     """Every issue of ``frame`` against the declared contract and the champion's (``(version, contract)``)."""
     declared = settings.declared()
     champion = reference[1] if reference is not None else None
+    view = FrameView(frame)  # the check, the features and the recorded contract read the frame once
     issues = check_frame(
-        frame,
+        view,
         declared,
         reference=champion,
         problem=settings.problem,
         split=split,
         settings=CheckSettings(**dict(settings.checks)),
     )
-    features = resolve_features(frame, declared, champion)
-    # from_frame reads dtypes only, so the whole frame is passed: selecting the columns would copy them.
-    trained = DataContract.from_frame(frame, settings.target, features, declared.policies)
+    features = resolve_features(view, declared, champion)
+    trained = DataContract.from_kinds(view.kinds, settings.target, features, declared.policies)
     against = "the pipeline's contract"
     if reference is not None:
         against = f"the champion's signature (version {reference[0]}) and the pipeline's contract"
