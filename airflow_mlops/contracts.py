@@ -249,6 +249,23 @@ class Promotion(TypedDict):
     previous: str | None
 
 
+class PromotionAcross(TypedDict):
+    """``promote_<from>_to_<to>``: the version copied into the target environment and its alias there.
+
+    ``version`` is the target registry's new version; ``source`` says where it came from, so the
+    next hop (staging -> prod) promotes exactly this version, not whatever holds @champion by then.
+    """
+
+    environment: str
+    model_name: str
+    alias: str
+    version: str
+    previous: str | None
+    source: dict[str, str]
+    regate: str
+    approval: ApprovalRecord | None
+
+
 class Deployment(TypedDict):
     """``deploy``: the version served at the endpoint after the rollout, and its smoke check."""
 
