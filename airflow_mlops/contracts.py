@@ -230,6 +230,12 @@ class ApprovalRecord(TypedDict):
     reason: str
 
 
+class EnvironmentApproval(ApprovalRecord):
+    """``approve_<env>``: the answer, and the source version it was given about (the promotion moves that one)."""
+
+    version: str
+
+
 class Registration(TypedDict):
     """``register``: the model version created for the gate's winner."""
 
@@ -263,7 +269,7 @@ class PromotionAcross(TypedDict):
     previous: str | None
     source: dict[str, str]
     regate: str
-    approval: ApprovalRecord | None
+    approval: EnvironmentApproval | None
 
 
 class Deployment(TypedDict):

@@ -21,7 +21,7 @@ from airflow_mlops.operators.base import MlopsBaseOperator, Upstream, run_identi
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_mlops.contracts import ApprovalRecord, PromotionAcross
+    from airflow_mlops.contracts import EnvironmentApproval, PromotionAcross
     from airflow_mlops.spec.models_environments import EnvironmentSpec
 
 #: What ``environments=`` takes: the YAML file that declares them, or the declarations themselves.
@@ -61,8 +61,11 @@ class AcrossEnvironments:
 
         return environments_from(self.environments)
 
-    def source_ref(self) -> str:
-        """The version to promote: the one the previous hop copied into ``from_env``, else ``version``."""
+    def source_ref(self, approval: EnvironmentApproval | None = None) -> str:
+        """The version to promote: the one a person was asked about, else the one the previous hop copied in,
+        else ``version``."""
+        if approval and approval.get("version"):
+            return str(approval["version"])
         after = self.after
         if not after:
             return self.version
@@ -92,22 +95,24 @@ class PromoteAcrossOperator(AcrossEnvironments, MlopsBaseOperator):
         to_env: str,
         version: str = "champion",
         after: Upstream[PromotionAcross | None] = None,
-        approval: Upstream[ApprovalRecord | None] = None,
+        approval: Upstream[EnvironmentApproval | None] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._init_across(environments, from_env, to_env, version, after)
-        self.approval: ApprovalRecord | None = upstream(approval)
+        self.approval: EnvironmentApproval | None = upstream(approval)
 
     def execute(self, context: Context) -> PromotionAcross:
         from airflow_mlops.errors import GateRejectedError, PromotionRefusedError
         from airflow_mlops.governance.across import promote_across
 
         dag_id, run_id = run_identity(context)
-        approval = {key: str(value) for key, value in self.approval.items()} if self.approval else None
+        # The record as the command leaves it ({decision, by, at, reason}); the version it was about picks the ref.
+        approval = {k: str(v) for k, v in (self.approval or {}).items() if k != "version"} or None
         try:
             result = promote_across(
-                self.declared(), self.from_env, self.to_env, ref=self.source_ref(), actor=f"airflow:{dag_id}/{run_id}",
+                self.declared(), self.from_env, self.to_env, ref=self.source_ref(self.approval),
+                actor=f"airflow:{dag_id}/{run_id}",
                 approval=approval, lock_owner=task_lock_owner(context),
             )  # fmt: skip
         except PromotionRefusedError as err:

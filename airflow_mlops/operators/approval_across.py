@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
+from airflow.sdk.exceptions import TaskAwaitingInput
 
 from airflow_mlops.operators.across import AcrossEnvironments, Environments
 from airflow_mlops.operators.approval import answer_record, reason_param
@@ -21,7 +22,7 @@ from airflow_mlops.operators.base import TranslatesErrors, Upstream
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_mlops.contracts import ApprovalRecord, PromotionAcross
+    from airflow_mlops.contracts import EnvironmentApproval, PromotionAcross
 
 
 def across_body(preview: dict[str, Any]) -> str:
@@ -87,14 +88,20 @@ class EnvironmentApprovalOperator(AcrossEnvironments, TranslatesErrors, Approval
         src = preview["source"]
         self.subject = f"Promote {src['model_name']} v{src['version']} from {self.from_env} to {self.to_env}?"
         self.body = across_body(preview)
-        return super().execute(context)
+        try:
+            return super().execute(context)
+        except TaskAwaitingInput as parked:
+            # The answer is about this version: it rides with the parked task (Airflow keeps next_kwargs
+            # when it adds the answer), so the promotion moves exactly it, whatever @champion is by then.
+            parked.kwargs = {**(parked.kwargs or {}), "asked_version": str(src["version"])}
+            raise
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any], asked_version: str = "") -> Any:
         if "error" in event:
             # Nobody decided (an answer that failed validation): the task fails, nothing is promoted.
             return HITLOperator.execute_complete(self, context=context, event=event)
         HITLOperator.execute_complete(self, context=context, event=event)  # validates the answer
-        record: ApprovalRecord = answer_record(event, self.timeout_hours)
+        record: EnvironmentApproval = {**answer_record(event, self.timeout_hours), "version": asked_version}
         self.log.info(
             "Promotion %s -> %s %s by %s: %s", self.from_env, self.to_env, record["decision"], record["by"],
             record["reason"] or "(no reason)",
