@@ -81,3 +81,25 @@ def test_the_request_shows_the_version_its_gate_and_what_it_would_replace() -> N
     assert "**churn_staging v3** from environment **staging**" in body
     assert "its gate in staging: **promote** PROMOTE: f1 0.97 >= 0.9" in body
     assert "@champion in prod now: **nothing yet**" in body and "re-gate after your answer: on h @ p" in body
+
+
+def test_nobody_is_asked_about_a_promotion_into_a_target_that_cannot_be_reached(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from mlflow import MlflowClient
+
+    from airflow_mlops.errors import MlopsException
+
+    uri = f"sqlite:///{tmp_path / 'dev.db'}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()  # creates the store
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEV", json.dumps({"conn_type": "mlflow", "extra": {"tracking_uri": uri}}))
+    gone = {"conn_type": "mlflow", "host": "127.0.0.1", "port": 9, "schema": "http"}  # port 9: discard
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_GONE", json.dumps(gone))
+    declared = {**ENVIRONMENTS, "prod": {**ENVIRONMENTS["prod"], "mlflow_conn_id": "mlflow_gone"}}
+    approve = EnvironmentApprovalOperator(task_id="a", environments=declared, from_env="dev", to_env="prod")
+    with pytest.raises(MlopsException) as err:
+        approve.execute({})  # type: ignore[arg-type]  # fails before any HITL request is written
+    message = str(err.value)
+    assert "environment 'prod'" in message and "connection 'mlflow_gone'" in message and "127.0.0.1:9" in message
