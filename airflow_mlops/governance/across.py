@@ -1,6 +1,6 @@
 """Promotion from one environment to the next: deep copy, re-gate, approval, compare-and-set, audit in both.
 
-The ``promote --from dev --to prod`` command and the ``PromoteAcrossEnvironmentsOperator`` task
+The ``promote --from dev --to prod`` command and the ``PromoteAcrossOperator`` task
 both call :func:`promote_across`, so they leave the same record. The order is what keeps the
 policy: both registries are reached before either is touched; the source version must have
 passed its own gate; the target re-gates it on its own holdout data against its own champion;
