@@ -230,6 +230,12 @@ class ApprovalRecord(TypedDict):
     reason: str
 
 
+class EnvironmentApproval(ApprovalRecord):
+    """``approve_<env>``: the answer, and the source version it was given about (the promotion moves that one)."""
+
+    version: str
+
+
 class Registration(TypedDict):
     """``register``: the model version created for the gate's winner."""
 
@@ -247,6 +253,23 @@ class Promotion(TypedDict):
     alias: str
     version: str
     previous: str | None
+
+
+class PromotionAcross(TypedDict):
+    """``promote_<from>_to_<to>``: the version copied into the target environment and its alias there.
+
+    ``version`` is the target registry's new version; ``source`` says where it came from, so the
+    next hop (staging -> prod) promotes exactly this version, not whatever holds @champion by then.
+    """
+
+    environment: str
+    model_name: str
+    alias: str
+    version: str
+    previous: str | None
+    source: dict[str, str]
+    regate: str
+    approval: EnvironmentApproval | None
 
 
 class Deployment(TypedDict):

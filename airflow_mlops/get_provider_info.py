@@ -58,6 +58,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops.operators.gate",
                     "airflow_mlops.operators.drift",
                     "airflow_mlops.operators.approval",
+                    "airflow_mlops.operators.across",
+                    "airflow_mlops.operators.approval_across",
                     "airflow_mlops.operators.close_runs",
                 ],
             },

@@ -41,3 +41,19 @@ def endpoints_root() -> str:
         return configured
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     return os.path.join(os.path.abspath(home), "mlops-endpoints")
+
+
+def environments_file() -> str | None:
+    """The YAML file that declares ``environments:``, for the UI's page across environments.
+
+    ``[mlops] environments_file``, else ``$AIRFLOW_MLOPS_ENVIRONMENTS`` (what the command reads),
+    else the dags folder's ``defaults.yaml`` when it declares them; None when none is found.
+    """
+    configured = _get("environments_file") or os.environ.get("AIRFLOW_MLOPS_ENVIRONMENTS")
+    if configured:
+        return configured
+    from airflow.sdk.configuration import conf
+
+    dags_folder = conf.get("core", "dags_folder", fallback=None)
+    candidate = os.path.join(str(dags_folder), "defaults.yaml") if dags_folder else None
+    return candidate if candidate and os.path.isfile(candidate) else None

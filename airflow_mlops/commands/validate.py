@@ -13,6 +13,7 @@ def _run(args: argparse.Namespace) -> int:
     from airflow_mlops.factory.loader import pipeline_files
     from airflow_mlops.spec.loader import load_pipeline_spec
     from airflow_mlops.spec.models import RetrainingPipelineSpec
+    from airflow_mlops.spec.models_across import PromotionPipelineSpec
     from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 
     files: list[tuple[Path, Path]] = []
@@ -41,6 +42,8 @@ def _run(args: argparse.Namespace) -> int:
                 detail = f"{len(spec.models)} candidates"
             elif isinstance(spec, IngestionPipelineSpec):
                 detail = f"{spec.data.source} -> {spec.output.path}@{spec.output.branch}"
+            elif isinstance(spec, PromotionPipelineSpec):
+                detail = " -> ".join(spec.promotion.through)
             else:
                 detail = f"model {spec.model.name}@{spec.model.alias}"
             print(f"{file}: ok ({spec.pipeline}, {spec.template}, {detail})")

@@ -12,6 +12,7 @@ from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
 from airflow_mlops.operators.close_runs import CloseMlflowRunsOperator
 from airflow_mlops.operators.data import ResolveDataVersionOperator
 from airflow_mlops.operators.snapshot import SnapshotSourceOperator
+from airflow_mlops.spec.models_across import PromotionPipelineSpec
 from airflow_mlops.spec.models_common import AssetTriggerSpec
 from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 
@@ -29,7 +30,10 @@ def _own_model(spec: PipelineSpec) -> str | None:
     if registry is not None:
         return str(registry.model_name)
     model = getattr(spec, "model", None)
-    return str(model.name) if model is not None else None
+    if model is not None:
+        return str(model.name)
+    source = getattr(spec, "source_model", None)  # a promotion pipeline: its first environment's model
+    return str(source) if source is not None else None
 
 
 def trigger_asset(spec: PipelineSpec, trigger: AssetTriggerSpec) -> Asset:
@@ -38,6 +42,8 @@ def trigger_asset(spec: PipelineSpec, trigger: AssetTriggerSpec) -> Asset:
         # An ingestion pipeline's own data is the file it writes; the others' is the data they read.
         if isinstance(spec, IngestionPipelineSpec):
             path, conn_id = spec.output.path, spec.output.dvc_conn_id
+        elif isinstance(spec, PromotionPipelineSpec):  # pragma: no cover - validate refuses it (its own rule)
+            raise ValueError(f"{spec.pipeline}: a promotion pipeline reads no data")
         else:
             path, conn_id = spec.data.asset_path, spec.data.dvc_conn_id
         return data_version_asset(trigger.path or path, conn_id)

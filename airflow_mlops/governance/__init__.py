@@ -12,6 +12,7 @@ trail (version tags plus a history on the registered model) as a scheduled one, 
 - ``lineage``: everything recorded about where a version came from, across environments;
 - ``environments``, ``copy_version``, ``regate``, ``across``: promotion from one declared
   environment's registry into the next (reach, deep copy, re-gate on its holdout, approve, move);
+- ``across_view``: read-only views across environments (what an approver is asked, the UI's page);
 - ``cli``: the plumbing the on-call commands share.
 
 Functions take an ``MlflowClient`` so they can be pointed at any store; mlflow itself is

@@ -1,6 +1,6 @@
 """Promotion from one environment to the next: deep copy, re-gate, approval, compare-and-set, audit in both.
 
-The ``promote --from dev --to prod`` command and the ``PromoteAcrossEnvironmentsOperator`` task
+The ``promote --from dev --to prod`` command and the ``PromoteAcrossOperator`` task
 both call :func:`promote_across`, so they leave the same record. The order is what keeps the
 policy: both registries are reached before either is touched; the source version must have
 passed its own gate; the target re-gates it on its own holdout data against its own champion;
@@ -22,7 +22,7 @@ from airflow_mlops.governance.environments import declared, policy_tag, reach, r
 from airflow_mlops.governance.history import append_history, now_iso
 from airflow_mlops.governance.recheck import FORCE_HINT, recorded_gate
 from airflow_mlops.governance.registry import aliases, resolve_ref
-from airflow_mlops.record import tag
+from airflow_mlops.record import paths, tag
 from airflow_mlops.record.lineage import VersionLineage
 from airflow_mlops.registry_lock import LockOwner, promotion_lock, registry_writer
 
@@ -154,8 +154,14 @@ def _into_target(
         )
         return _refused(client, tgt, exists, version, champion, actor, message, force, check)
     why = _why(check, approval, force)
+    # The copy carries the gate it was judged by, so the next hop (staging -> prod) can re-apply it.
+    gate_files: dict[str, Any] = {}
+    if recorded is not None:
+        gate_files = {paths.GATE_RULES: recorded["rules"], paths.EVALUATION_RESULT: recorded["evaluation"]}
     with promotion_lock(client, tgt.model_name, holder=actor, owner=lock_owner):
-        return _copy_and_move(src, tgt, mv, model_dir, check, source_run, champion, actor, reason, approval, force, why)
+        return _copy_and_move(
+            src, tgt, mv, model_dir, check, source_run, champion, actor, reason, approval, force, why, gate_files
+        )
 
 
 def _copy_and_move(
@@ -171,6 +177,7 @@ def _copy_and_move(
     approval: Mapping[str, str] | None,
     force: bool,
     why: str,
+    gate_files: dict[str, Any],
 ) -> dict[str, Any]:
     """Under the target's lock: still the champion the re-gate saw? Then copy the version in and move the alias."""
     from airflow_mlops.governance.promotion import promote_locked
@@ -198,8 +205,9 @@ def _copy_and_move(
         **_target_tags(check, approval, force),
     }
     new_version = copy_version(
-        tgt, model_dir, source_run=source_run, tags=tag.clip_all(tags), description=f"{label}: {why}"
-    )
+        tgt, model_dir, source_run=source_run, tags=tag.clip_all(tags), description=f"{label}: {why}",
+        gate_files=gate_files,
+    )  # fmt: skip
     moved = promote_locked(
         client, tgt.model_name, new_version, expected_champion=current, alias=spec.alias,
         previous_alias=spec.previous_alias, actor=actor, reason=f"{reason}; {label}: {why}".lstrip("; "),

@@ -10,6 +10,7 @@ and ``airflow-mlops lineage`` can still follow the chain back.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -77,12 +78,14 @@ def copy_version(
     source_run: Any,
     tags: Mapping[str, str],
     description: str,
+    gate_files: Mapping[str, Any] | None = None,
 ) -> str:
     """Create the target's version from ``model_dir``; its number. The caller holds the target's lock.
 
     The model's files go to a run in the target's ``mlops.environment-copies`` experiment, which
     also keeps the source run's params and metrics, so the target answers "what was this trained
-    with" on its own.
+    with" on its own, and ``gate_files`` (the recorded gate the version passed, by artifact path),
+    so a promotion onward from the target re-applies the same rules (``recheck.recorded_gate``).
     """
     from mlflow.exceptions import MlflowException
 
@@ -102,6 +105,8 @@ def copy_version(
             metrics=dict(source_run.data.metrics),
         )
     client.log_artifacts(run_id, str(model_dir), paths.MODEL)
+    for path, content in (gate_files or {}).items():
+        client.log_text(run_id, json.dumps(content, sort_keys=True), path)
     client.set_terminated(run_id)
     try:
         client.create_registered_model(target.model_name)

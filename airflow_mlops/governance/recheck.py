@@ -82,6 +82,9 @@ def load_version_model(client: MlflowClient, model_name: str, version: str) -> t
 def recorded_gate(client: MlflowClient, model_name: str, mv: ModelVersion) -> dict[str, Any]:
     """The rules and test snapshot the version's own pipeline run used, or a refusal naming --force."""
     parent = pipeline_run_of(client, mv)
+    if parent is None and (mv.tags or {}).get(tag.ENV_SOURCE_VERSION) and mv.run_id:
+        # A copy from another environment: its pipeline run lives there; the copy's own run carries the gate.
+        parent = str(mv.run_id)
     rules = download_json(client, parent, paths.GATE_RULES) if parent else None
     evaluation = download_json(client, parent, paths.EVALUATION_RESULT) if parent else None
     missing = [

@@ -75,11 +75,7 @@ class ModelApprovalOperator(TranslatesErrors, MlflowOperatorMixin, ApprovalOpera
         super().__init__(
             subject=f"Promote a new {model_name} to @{alias}?",
             body="The gate's verdict appears here once the gate has decided.",
-            params={
-                "reason": Param(
-                    "", type="string", title="Reason", description="Why you approve or reject; kept with the model."
-                )
-            },
+            params=reason_param(),
             assigned_users=[{"id": user, "name": user} for user in approvers or []] or None,
             response_timeout=timedelta(hours=timeout_hours) if timeout_hours else None,
             defaults=[self.REJECT] if timeout_hours else None,
@@ -103,18 +99,7 @@ class ModelApprovalOperator(TranslatesErrors, MlflowOperatorMixin, ApprovalOpera
             # Nobody decided (e.g. an answer that failed validation): Airflow fails the task
             # and promotes nothing; recording a rejection "by timeout" would misstate it.
             return super().execute_complete(context=context, event=event)
-        chosen = event.get("chosen_options") or []
-        user = event.get("responded_by_user") or {}
-        by = user.get("id") or user.get("name")
-        reason = str((event.get("params_input") or {}).get("reason", ""))
-        if not by:  # nobody answered: Airflow applied the default, [Reject], when the timeout passed
-            reason = reason or f"nobody answered within {self.timeout_hours:g} h; silence counts as a rejection"
-        record: ApprovalRecord = {
-            "decision": "approved" if chosen == [self.APPROVE] else "rejected",
-            "by": by or "timeout",
-            "at": _iso(event.get("responded_at")),
-            "reason": reason,
-        }
+        record = answer_record(event, self.timeout_hours)
         self._record(context, record)
         self.log.info("Promotion %s by %s: %s", record["decision"], record["by"], record["reason"] or "(no reason)")
         super().execute_complete(context=context, event=event)  # skips register/promote on reject
@@ -127,6 +112,31 @@ class ModelApprovalOperator(TranslatesErrors, MlflowOperatorMixin, ApprovalOpera
             experiment_id = hook.get_or_create_experiment(self.experiment)
             parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
             hook.log_batch(parent, tags=tag.prefixed(tag.APPROVAL_PREFIX, record))
+
+
+def answer_record(event: dict[str, Any], timeout_hours: float) -> ApprovalRecord:
+    """Who answered an HITL approval request, what and why; silence past the timeout is a rejection by ``timeout``."""
+    chosen = event.get("chosen_options") or []
+    user = event.get("responded_by_user") or {}
+    by = user.get("id") or user.get("name")
+    reason = str((event.get("params_input") or {}).get("reason", ""))
+    if not by:  # nobody answered: Airflow applied the default, [Reject], when the timeout passed
+        reason = reason or f"nobody answered within {timeout_hours:g} h; silence counts as a rejection"
+    return {
+        "decision": "approved" if chosen == [ApprovalOperator.APPROVE] else "rejected",
+        "by": by or "timeout",
+        "at": _iso(event.get("responded_at")),
+        "reason": reason,
+    }
+
+
+def reason_param() -> dict[str, Param]:
+    """The one field an approver fills in besides the choice: why, kept with the model."""
+    return {
+        "reason": Param(
+            "", type="string", title="Reason", description="Why you approve or reject; kept with the model."
+        )
+    }
 
 
 def _iso(value: Any) -> str:

@@ -38,7 +38,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from airflow_mlops.errors import MlflowUnavailableError, NotFoundError
-from airflow_mlops.plugins import endpoints, metadata, records, render, urls, views
+from airflow_mlops.plugins import endpoints, environments, metadata, records, render, urls, views
 from airflow_mlops.plugins.views import scrub
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ CAN_READ_DAG = Depends(requires_access_dag("GET"))
 Reader = Annotated[records.MlflowReader, Depends(records.mlflow_reader)]
 # The local target's endpoint folder, the same way: it only reads, and tests hand in a folder of their own.
 Endpoints = Annotated[endpoints.EndpointReader, Depends(endpoints.endpoint_reader)]
+# The file declaring the environments, the same way: a test hands in a file of its own.
+EnvironmentsFile = Annotated[str | None, Depends(environments.environments_source)]
 
 
 def _page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -190,7 +192,18 @@ def mlflow_run_page(
     return _page(request, "mlflow_run.html", title=f"MLflow run {mlflow_run_id}", **view)
 
 
+@pages.get("/environments", response_class=HTMLResponse)
+def environments_page(request: Request, source: EnvironmentsFile) -> HTMLResponse:
+    view = environments.environments_view(source)
+    return _page(request, "environments.html", title="Across environments", **view)
+
+
 api = APIRouter(prefix="/api")
+
+
+@api.get("/environments")
+def environments_json(source: EnvironmentsFile) -> dict[str, Any]:
+    return environments.environments_view(source)
 
 
 @api.get("/pipelines")

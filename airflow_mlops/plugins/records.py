@@ -58,7 +58,7 @@ class MlflowReader:
     @contextlib.contextmanager
     def client(self) -> Iterator[MlflowClient]:
         try:
-            with _LOCK, temporary_env(_FAST_FAIL), self.hook.session():
+            with fast_reads(), self.hook.session():
                 yield self.hook.get_client(preflight=False)  # _FAST_FAIL bounds it; errors are shown by type
         except NotFoundError:
             raise
@@ -75,6 +75,13 @@ class MlflowReader:
         if not uri.startswith(("http://", "https://")):
             return None
         return without_userinfo(uri).rstrip("/")
+
+
+@contextlib.contextmanager
+def fast_reads() -> Iterator[None]:
+    """One MLflow read at a time in this process, with short timeouts and no retry storm (see the module doc)."""
+    with _LOCK, temporary_env(_FAST_FAIL):
+        yield
 
 
 def mlflow_reader() -> MlflowReader:

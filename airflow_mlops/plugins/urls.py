@@ -45,6 +45,10 @@ def model_card_markdown_path(model_name: str, version: str) -> str:
     return f"{model_version_path(model_name, version)}/model_card.md"
 
 
+def environments_path() -> str:
+    return "/environments"
+
+
 def mlflow_run_path(mlflow_run_id: str) -> str:
     return f"/mlflow-runs/{_q(mlflow_run_id)}"
 

@@ -6,7 +6,9 @@ them from the file they are declared in, with the same line-numbered errors ``va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,3 +36,29 @@ def load_environments(path: str | Path) -> dict[str, EnvironmentSpec]:
     if issues:
         raise PipelineConfigError(issues)
     return dict(declared.environments)
+
+
+def environments_from(declared: str | Path | Mapping[str, Any]) -> dict[str, EnvironmentSpec]:
+    """What an operator is given: the file that declares the environments, or the declarations themselves.
+
+    A DAG built from YAML passes the ``environments:`` section it inherited, already checked at its
+    file and line; a Python DAG may pass its defaults.yaml instead.
+    """
+    if isinstance(declared, str | Path):
+        return load_environments(declared)
+    from pydantic import ValidationError
+
+    from airflow_mlops.errors import ConfigIssue
+    from airflow_mlops.spec.document import format_loc
+
+    where = "environments= (given to the operator)"
+    try:
+        checked = EnvironmentsDocument.model_validate({"environments": dict(declared)})
+    except ValidationError as err:
+        raise PipelineConfigError(
+            [ConfigIssue(where, None, None, format_loc(e["loc"]), e["msg"], _HINT) for e in err.errors()]
+        ) from err
+    issues = environment_issues(checked.environments)
+    if issues:
+        raise PipelineConfigError([ConfigIssue(where, None, None, format_loc(loc), m, h) for loc, m, h in issues])
+    return dict(checked.environments)

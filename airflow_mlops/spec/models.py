@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
+from airflow_mlops.spec.models_across import PromotionPipelineSpec
 from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_field_rule
 from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
@@ -243,4 +244,4 @@ class DriftMonitorPipelineSpec(PipelineBase):
 DataPipelineSpec = RetrainingPipelineSpec | BatchScoringPipelineSpec | DriftMonitorPipelineSpec
 # Every template's spec, for type checking; spec/templates.py lists them with their builders (a test
 # checks that the two agree).
-PipelineSpec = DataPipelineSpec | IngestionPipelineSpec
+PipelineSpec = DataPipelineSpec | IngestionPipelineSpec | PromotionPipelineSpec

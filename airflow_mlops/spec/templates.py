@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_mlops.spec.models import BatchScoringPipelineSpec, DriftMonitorPipelineSpec, RetrainingPipelineSpec
+from airflow_mlops.spec.models_across import PromotionPipelineSpec
 from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ TEMPLATES: dict[str, Template] = {
         Template("batch_scoring", BatchScoringPipelineSpec, f"{_FACTORY}.batch_scoring:build_batch_scoring_dag"),
         Template("drift_monitor", DriftMonitorPipelineSpec, f"{_FACTORY}.drift_monitor:build_drift_monitor_dag"),
         Template("ingestion", IngestionPipelineSpec, f"{_FACTORY}.ingestion:build_ingestion_dag"),
+        Template("promotion", PromotionPipelineSpec, f"{_FACTORY}.promotion:build_promotion_dag"),
     )
 }
 
