@@ -325,6 +325,8 @@ def _plugin_urls(deploy: Deployment) -> dict[str, str]:
         "/api/pipelines": "/mlops/api/pipelines",
         "/api/dags/{dag_id}/runs/{run_id:path}": f"/mlops/api/dags/{DAG_ID}/runs/{run}",
         "/api/models/{model_name}": f"/mlops/api/models/{MODEL_NAME}",
+        "/environments": "/mlops/environments",
+        "/api/environments": "/mlops/api/environments",
     }
 
 
