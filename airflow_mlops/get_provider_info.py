@@ -61,6 +61,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops.operators.across",
                     "airflow_mlops.operators.approval_across",
                     "airflow_mlops.operators.close_runs",
+                    "airflow_mlops.operators.sla",
                 ],
             },
         ],

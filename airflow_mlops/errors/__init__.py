@@ -34,6 +34,7 @@ Importing a task error from this package loads Airflow on first use only, so
         ├── PromotionLockTimeout                  another promotion held the lock too long
         ├── MlflowUnavailableError                MLflow could not be read (UI)
         ├── DeploymentError                       a deployment could not be carried out as asked
+        ├── AlertDeliveryError                    an SLA alert did not reach a notifier (named)
         ├── TransientError                        a server down, a locked database: retried with backoff
         │   └── SourceUnavailableError            a data source unreachable or lost mid-extract
         └── PermanentError (AirflowFailException) never retried
@@ -68,6 +69,7 @@ from airflow_mlops.errors.config import (
 
 if TYPE_CHECKING:
     from airflow_mlops.errors.task import (
+        AlertDeliveryError,
         ConfigurationError,
         DataContractError,
         DataValidationError,
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "AlertDeliveryError",
     "ConfigIssue",
     "ConfigurationError",
     "DataContractError",

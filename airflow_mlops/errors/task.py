@@ -103,5 +103,16 @@ class DeploymentError(MlopsError):
     """A deployment could not be carried out as asked (an endpoint missing or already there, a port taken)."""
 
 
+class AlertDeliveryError(MlopsError):
+    """An alert (a missed deadline, a champion too old) could not be delivered to one or more notifiers.
+
+    ``targets`` names every notifier that failed, in the order configured; the others were told.
+    """
+
+    def __init__(self, message: str, *, targets: list[str]) -> None:
+        super().__init__(message)
+        self.targets = list(targets)
+
+
 class MlflowUnavailableError(MlopsError):
     """MLflow could not be read; the message names only the error type, never a URI or credential."""

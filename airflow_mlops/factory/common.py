@@ -7,10 +7,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import AssetAny
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
+from airflow_mlops.alerts import run_deadline_missed
 from airflow_mlops.assets import champion_asset, data_version_asset, drift_asset
 from airflow_mlops.operators.close_runs import CloseMlflowRunsOperator
 from airflow_mlops.operators.data import ResolveDataVersionOperator
+from airflow_mlops.operators.sla import CheckChampionAgeOperator
 from airflow_mlops.operators.snapshot import SnapshotSourceOperator
 from airflow_mlops.spec.models_across import PromotionPipelineSpec
 from airflow_mlops.spec.models_common import AssetTriggerSpec
@@ -97,9 +101,35 @@ def callbacks(spec: PipelineSpec) -> dict[str, Any]:
     return found
 
 
+def _notifiers(spec: PipelineSpec) -> list[dict[str, Any]]:
+    return [{"notifier": n.notifier, "params": dict(n.params)} for n in spec.sla.notify]
+
+
+def run_deadline(spec: PipelineSpec) -> dict[str, Any]:
+    """``sla.run_deadline`` as Airflow's deadline alert; its callback runs in the triggerer (docs/observability.md)."""
+    deadline = spec.sla.run_deadline
+    if deadline is None:
+        return {}
+    reference = (
+        DeadlineReference.DAGRUN_QUEUED_AT if deadline.after == "queued" else DeadlineReference.DAGRUN_LOGICAL_DATE
+    )
+    callback = AsyncCallback(
+        run_deadline_missed,
+        kwargs={
+            "pipeline": spec.pipeline,
+            "minutes": deadline.minutes,
+            "after": deadline.after,
+            "notify": _notifiers(spec),
+        },
+    )
+    alert = DeadlineAlert(reference=reference, interval=timedelta(minutes=deadline.minutes), callback=callback)
+    return {"deadline": alert}
+
+
 def dag_kwargs(spec: PipelineSpec, doc: str) -> dict[str, Any]:
     return {
         **callbacks(spec),
+        **run_deadline(spec),
         "dag_id": spec.pipeline,
         "schedule": resolve_schedule(spec),
         "start_date": datetime(spec.start_date.year, spec.start_date.month, spec.start_date.day),
@@ -174,3 +204,33 @@ def close_runs_task(spec: PipelineSpec, dag: Any) -> CloseMlflowRunsOperator:
     close.as_teardown()
     leaves >> close
     return close
+
+
+#: The task id of :func:`champion_age_task`.
+CHAMPION_AGE_STEP = "check_champion_age"
+
+
+def champion_age_task(spec: PipelineSpec, dag: Any) -> CheckChampionAgeOperator | None:
+    """With ``sla.max_champion_age_days``: a teardown after the DAG's work that checks how old the champion is.
+
+    Like ``close_runs`` it runs whatever happened upstream and never changes the DAG run's state;
+    ``close_runs`` leaves teardowns out of the run's outcome, so a failed alert cannot mark the run FAILED.
+    """
+    limit = spec.sla.max_champion_age_days
+    target = spec.champion_age_model()
+    if limit is None or target is None:
+        return None
+    model_name, alias = target
+    work = [task for task in dag.tasks if not task.downstream_list and not task.is_teardown]
+    check = CheckChampionAgeOperator(
+        task_id=CHAMPION_AGE_STEP,
+        **step_args(spec, CHAMPION_AGE_STEP),
+        model_name=model_name,
+        alias=alias,
+        max_age_days=limit,
+        notify=_notifiers(spec),
+        mlflow_conn_id=spec.mlflow_conn_id,
+    )
+    check.as_teardown()
+    work >> check
+    return check

@@ -5,7 +5,9 @@ resolve_data >> validate_data >> prepare_data >> train[candidate...] >> evaluate
     >> serving_check (unless serving_check.enabled is false) >> approve (approval: manual) >> register >> promote
     >> deploy (only with a deployment: section)
 (every task) >> close_runs   (a teardown: ends this DAG run's MLflow runs, FINISHED or FAILED)
+(every task) >> check_champion_age   (a teardown, with sla.max_champion_age_days: alerts on an old champion)
 ```
+With ``sla.run_deadline`` the DAG carries an Airflow deadline alert (factory/common.py, run_deadline).
 Only thin operators are built here; nothing heavy is imported, because this runs on every
 DAG parse.
 """
@@ -17,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import DAG
 
 from airflow_mlops.assets import champion_asset
-from airflow_mlops.factory.common import close_runs_task, dag_kwargs, resolve_data_task, spec_lineage, step_args
+from airflow_mlops.factory.common import (
+    champion_age_task,
+    close_runs_task,
+    dag_kwargs,
+    resolve_data_task,
+    spec_lineage,
+    step_args,
+)
 from airflow_mlops.factory.resources import task_resources
 from airflow_mlops.gates.metrics import slice_specs
 from airflow_mlops.operators.deploy import DeployModelOperator
@@ -288,4 +297,5 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
         )
         _deploy_task(spec, promote, prepare)
         close_runs_task(spec, dag)
+        champion_age_task(spec, dag)
     return dag

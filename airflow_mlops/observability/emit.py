@@ -34,6 +34,16 @@ def use_airflow_config() -> None:
         log.warning("Metrics are off: Airflow's [metrics] configuration could not be read: %s", err)
 
 
+def ensure_configured() -> None:
+    """Pick the ``[metrics]`` backend unless a process already did (the triggerer's trigger runner may not have)."""
+    try:
+        from airflow.sdk._shared.observability.metrics import stats as shared
+    except Exception:  # a layout this version does not know: leave the backend as Airflow set it
+        return
+    if getattr(shared, "_factory", None) is None:
+        use_airflow_config()
+
+
 def gauge(metric: Metric, value: float, /, **labels: object) -> None:
     """Set ``metric`` for ``labels`` to ``value``; NaN and infinities are not sent (no backend stores them)."""
     if metric.kind != "gauge":
@@ -118,3 +128,14 @@ def alias_moved(model: str, action: str, at: str) -> None:
     """A promotion or a rollback moved the champion alias at ``at`` (ISO 8601)."""
     incr(names.ROLLBACKS if action == "rollback" else names.PROMOTIONS, model=model)
     champion_age(model, at)
+
+
+def champion_sla(model: str, limit_seconds: float, too_old: bool) -> None:
+    """The champion-age SLA of ``model`` and whether its champion was found older than it."""
+    gauge(names.SLA_CHAMPION_AGE_LIMIT, float(limit_seconds), model=model)
+    gauge(names.SLA_CHAMPION_TOO_OLD, 1.0 if too_old else 0.0, model=model)
+
+
+def deadline_missed(pipeline: str) -> None:
+    """A DAG run of ``pipeline`` had not ended by its ``sla.run_deadline``."""
+    incr(names.SLA_DEADLINE_MISSED, pipeline=pipeline)

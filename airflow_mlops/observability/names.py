@@ -97,6 +97,25 @@ CHAMPION_AGE = Metric(
     "seconds the current champion had held the alias when last measured (each pipeline run and each move)",
 )
 
+SLA_CHAMPION_AGE_LIMIT = Metric(
+    f"{NAMESPACE}.sla.champion_age_limit_seconds",
+    "gauge",
+    ("model",),
+    "the pipeline's sla.max_champion_age_days in seconds; alert when the champion's age exceeds it",
+)
+SLA_CHAMPION_TOO_OLD = Metric(
+    f"{NAMESPACE}.sla.champion_too_old",
+    "gauge",
+    ("model",),
+    "1 when the last check_champion_age found the champion older than the SLA, else 0",
+)
+SLA_DEADLINE_MISSED = Metric(
+    f"{NAMESPACE}.sla.run_deadline_missed",
+    "counter",
+    ("pipeline",),
+    "DAG runs that had not ended by their sla.run_deadline (an Airflow deadline alert fired)",
+)
+
 #: Every metric, in the order docs/observability.md lists them.
 METRICS: tuple[Metric, ...] = (
     GATE_PASSED,
@@ -110,6 +129,9 @@ METRICS: tuple[Metric, ...] = (
     ROLLBACKS,
     CHAMPION_PROMOTED_AT,
     CHAMPION_AGE,
+    SLA_CHAMPION_AGE_LIMIT,
+    SLA_CHAMPION_TOO_OLD,
+    SLA_DEADLINE_MISSED,
 )
 
 

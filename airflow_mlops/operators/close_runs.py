@@ -61,9 +61,13 @@ class CloseMlflowRunsOperator(MlflowBaseOperator):
         }
 
     def _failed_tasks(self, context: Context, dag_id: str, run_id: str) -> list[str]:
-        """The other tasks of this DAG run that failed, as Airflow's supervisor reports them."""
+        """The other tasks of this DAG run that failed, as Airflow's supervisor reports them.
+
+        Teardowns (``check_champion_age``, this task itself) are left out, as Airflow leaves them
+        out of the DAG run's state: an SLA alert that could not be delivered does not fail the run.
+        """
         ti: Any = context["ti"]
-        others = [task_id for task_id in self.dag.task_ids if task_id != self.task_id]
+        others = [task.task_id for task in self.dag.tasks if task.task_id != self.task_id and not task.is_teardown]
         states = ti.get_task_states(dag_id=dag_id, task_ids=others, run_ids=[run_id])
         by_task = states.get(run_id, {}) if isinstance(states, dict) else {}
         return sorted(str(task) for task, state in by_task.items() if str(state) in FAILED_STATES)

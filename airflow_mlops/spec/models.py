@@ -77,7 +77,13 @@ class RetrainingPipelineSpec(PipelineBase):
         steps += ("register", "promote")
         if self.deployment is not None:
             steps += ("deploy",)
-        return (*steps, "close_runs")
+        steps += ("close_runs",)
+        if self.sla.max_champion_age_days is not None:
+            steps += ("check_champion_age",)
+        return steps
+
+    def champion_age_model(self) -> tuple[str, str] | None:
+        return self.registry.model_name, self.registry.alias
 
     def _metric_hint(self) -> str:
         return f"known {self.problem} metrics: {', '.join(sorted(METRICS_BY_PROBLEM[self.problem]))}"

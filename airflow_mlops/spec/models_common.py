@@ -105,6 +105,36 @@ class NotificationsSpec(StrictModel):
     on_success: list[NotifierSpec] = Field(default_factory=list)
 
 
+class RunDeadlineSpec(StrictModel):
+    """How long a DAG run may take, measured from when it was queued or from its logical date."""
+
+    minutes: float = Field(..., gt=0, le=30 * 24 * 60, description="Minutes after `after` by which the run must end.")
+    after: Literal["queued", "logical_date"] = Field(
+        "queued",
+        description="queued: from when the run was queued (any run); logical_date: from the run's logical date "
+        "(a scheduled run's slot, so a run that starts late is late too; a manual run without one gets no deadline).",
+    )
+
+
+class SlaSpec(StrictModel):
+    """A retraining SLA: alert when the champion is too old, or when a run ends later than a deadline."""
+
+    max_champion_age_days: float | None = Field(
+        None,
+        gt=0,
+        le=3650,
+        description="Alert when the champion has held its alias longer than this (checked by the "
+        "check_champion_age step after every run); retraining pipelines only.",
+    )
+    run_deadline: RunDeadlineSpec | None = Field(
+        None, description="Alert when a run has not ended this long after it was queued (an Airflow deadline alert)."
+    )
+    notify: list[NotifierSpec] = Field(
+        default_factory=list,
+        description="Notifiers told of a missed deadline or a champion too old; the metrics are sent either way.",
+    )
+
+
 class PipelineBase(StrictModel):
     """Settings every template shares: identity, schedule, retries and timeouts."""
 
@@ -121,6 +151,7 @@ class PipelineBase(StrictModel):
     experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name.")
     retries: RetriesSpec = RetriesSpec()
     notifications: NotificationsSpec = NotificationsSpec()
+    sla: SlaSpec = Field(SlaSpec(), description="A retraining SLA: alerts on an old champion or a late run.")
     timeouts: dict[str, Annotated[float, Field(gt=0, le=7 * 24 * 60)]] = Field(
         default_factory=dict,
         description="Minutes a step may run before Airflow fails it: {default: 60, train: 240}.",
@@ -139,7 +170,23 @@ class PipelineBase(StrictModel):
         """The task ids of this template, for validating per-step settings."""
         return ()
 
-    @cross_field_rule("timeouts", "approval", "deployment")  # the steps depend on these sections
+    def champion_age_model(self) -> tuple[str, str] | None:
+        """The registered model and alias ``sla.max_champion_age_days`` bounds; None when the template keeps none."""
+        return None
+
+    @cross_field_rule("sla")
+    def _champion_age_needs_a_champion(self) -> list[SemanticIssue]:
+        if self.sla.max_champion_age_days is None or self.champion_age_model() is not None:
+            return []
+        return [
+            (
+                ("sla", "max_champion_age_days"),
+                "this template keeps no champion whose age could be checked",
+                "declare it in the retraining pipeline that promotes the champion; run_deadline works here",
+            )
+        ]
+
+    @cross_field_rule("timeouts", "approval", "deployment", "sla")  # the steps depend on these sections
     def _timeouts_name_steps(self) -> list[SemanticIssue]:
         steps = self.step_names()
         return [
