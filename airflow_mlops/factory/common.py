@@ -221,7 +221,8 @@ def champion_age_task(spec: PipelineSpec, dag: Any) -> CheckChampionAgeOperator 
     if limit is None or target is None:
         return None
     model_name, alias = target
-    work = [task for task in dag.tasks if not task.downstream_list and not task.is_teardown]
+    # The work's leaves: close_runs (a teardown) is already downstream of them.
+    work = [t for t in dag.tasks if not t.is_teardown and all(d.is_teardown for d in t.downstream_list)]
     check = CheckChampionAgeOperator(
         task_id=CHAMPION_AGE_STEP,
         **step_args(spec, CHAMPION_AGE_STEP),
