@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from airflow_mlops.record import tag
-from tests.integration.harness import PipelineEnv
+from tests.integration.harness import PipelineEnv, free_port
 from tests.statsd_capture import StatsdListener
 
 pytestmark = pytest.mark.integration
@@ -135,10 +135,17 @@ def sla_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     airflow = str(Path(sys.executable).with_name("airflow"))
     logs = [root / "scheduler.log", root / "triggerer.log", root / "setup.log"]
+    # No task of the paused DAG runs, so no api-server: the execution API points at a closed port.
+    server_env = {
+        **env.env,
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{free_port()}/execution/",
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+    }
     servers = [
         subprocess.Popen(
-            [airflow, name],
-            env=env.env,
+            [airflow, name, "--skip-serve-logs"],
+            env=server_env,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             cwd=root,
