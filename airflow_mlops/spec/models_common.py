@@ -181,7 +181,7 @@ class PipelineBase(StrictModel):
         return [
             (
                 ("sla", "max_champion_age_days"),
-                "this template keeps no champion whose age could be checked",
+                "only a retraining pipeline checks its champion's age",
                 "declare it in the retraining pipeline that promotes the champion; run_deadline works here",
             )
         ]

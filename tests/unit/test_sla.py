@@ -182,7 +182,7 @@ def test_a_champion_age_limit_in_a_template_without_a_champion_is_refused(tmp_pa
     path.write_text(example.read_text() + "sla:\n  max_champion_age_days: 7\n  run_deadline: {minutes: 30}\n")
     line = len(path.read_text().splitlines()) - 1
     assert _issues(path) == [
-        ("sla.max_champion_age_days", line, "this template keeps no champion whose age could be checked")
+        ("sla.max_champion_age_days", line, "only a retraining pipeline checks its champion's age")
     ]
 
 
