@@ -139,13 +139,6 @@ def merge(existing: pyarrow.Table | None, extract: pyarrow.Table, increment: Inc
     return combined.take(pc.sort_indices(combined, sort_keys=order)).combine_chunks()
 
 
-def text_columns(schema: pyarrow.Schema) -> list[str]:
-    """The columns worth dictionary-encoding in Parquet: text repeats, numbers and times rarely do."""
-    import pyarrow as pa
-
-    return [field.name for field in schema if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
-
-
 def append_interval(existing: Path | None, extract: Path, out: Path, increment: Increment) -> int:
     """Write ``out`` as ``existing`` (None: no file yet) with the interval's rows replaced by ``extract``'s.
 
@@ -153,6 +146,8 @@ def append_interval(existing: Path | None, extract: Path, out: Path, increment: 
     renamed over it, so a failure leaves the old file whole.
     """
     import pyarrow.parquet as pq
+
+    from airflow_mlops.hooks.snapshot import text_columns
 
     merged = merge(pq.read_table(existing) if existing is not None else None, pq.read_table(extract), increment)
     merged = merged.replace_schema_metadata(None)  # no writer-specific metadata: same rows, same bytes
