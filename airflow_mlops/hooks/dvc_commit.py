@@ -104,7 +104,11 @@ class DvcPublisher:
             rows: int | None = None
             if increment is not None:
                 md5, rows = self._append(work, target, snapshot, increment, run)
-                lineage = {**lineage, **increment.as_lineage(), "rows": rows, "interval_rows": lineage.get("rows")}
+                # The file is the union of the intervals: its rows, and this interval's snapshot by name
+                # only (a model trained on the file must not name one interval's snapshot as its data).
+                lineage = {key: value for key, value in lineage.items() if key != "uri"}
+                lineage.update(increment.as_lineage(), rows=rows, interval_rows=lineage.get("rows"))
+                lineage["interval_uri"] = snapshot.get("uri")
             if _tracked_md5(dvc_file) == md5:
                 last = _git(work, "log", "-1", "--format=%H%n%B", "--", str(dvc_file)).split("\n", 1)
                 made_by_this_run = f"{RUN_TRAILER}: {run}" in (last[1] if len(last) > 1 else "")

@@ -115,6 +115,7 @@ def test_each_interval_is_appended_as_a_commit_of_its_own(runs: dict[str, Any]) 
     assert (day1["lineage"]["rows"], lineage["rows"], lineage["interval_rows"]) == (24, 36, 12)
     assert (lineage["interval_start"], lineage["interval_end"]) == ("2026-01-02T00:00:00+00:00", DAY2)
     assert lineage["increment_key"] == "ordered_at" and lineage["conn_id"] == "warehouse"
+    assert "uri" not in lineage and "/snapshots/orders_ingest_daily/" in lineage["interval_uri"]  # one interval's
     assert "appended interval [2026-01-02T00:00:00+00:00" in _git(repo, "log", "-1", "--format=%B", day2["head"])
     [(_, first), (_, second)] = day2["events"]
     assert (first["rows"], second["rows"], second["interval_rows"]) == (24, 36, 12)
