@@ -38,6 +38,7 @@ DEFAULT_DAGFACTORY = ROOT / ".bench" / "dagfactory"
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402 - this folder is not a package
+import ingest_bench  # noqa: E402
 
 OPERATOR_STEPS = ("resolve_data", "validate_data", "prepare_data", "train", "evaluate", "gate", "register", "promote")
 #: Timed in the operator chain but not in the plain script (which serves nothing): reported alone,
@@ -380,6 +381,23 @@ class Bench:
         return rows
 
     # -- 4. and 5. run time: operators, log_model, validation ------------------------------------
+
+    def bench_ingest(self, sizes: list[int]) -> list[Row]:
+        """SQL snapshot (COPY -> Parquet) vs read_sql + to_parquet: seconds, then peak memory (ingest_bench.py)."""
+        found = ingest_bench.measure(sizes, min(self.k_heavy, 3), self.env(), self.work, self.log)
+        rows = []
+        for n, runs in found.items():
+            big = n == max(sizes)
+            ours, plain = (ingest_bench.median(runs[v], "seconds") for v in ingest_bench.VARIANTS)
+            rows.append(Row(f"ingest {n:,} Postgres rows: snapshot (COPY, chunks) vs pandas.read_sql + to_parquet",
+                            ours, plain, "<= 1.0x", 1.0))  # fmt: skip
+            mem = [ingest_bench.median(runs[v], "above_imports_mb") for v in ingest_bench.VARIANTS]
+            rows.append(Row(f"ingest {n:,} rows: peak memory above imports, in MB (not s)", *mem,
+                            "<= 0.5x" if big else "-", 0.5 if big else None))  # fmt: skip
+            self.notes.append(f"ingest {n:,} rows: {n / ours:,.0f} rows/s ours, {n / plain:,.0f} rows/s plain; peak "
+                              f"RSS {ingest_bench.median(runs['ours'], 'peak_mb'):.0f} MB vs "
+                              f"{ingest_bench.median(runs['baseline'], 'peak_mb'):.0f} MB with imports")  # fmt: skip
+        return rows
 
     def bench_runtime(self) -> list[Row]:
         """Operators, log_model and validation, interleaved per round; every run in a fresh folder."""
@@ -899,9 +917,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="prove the bench runs: N=2, k=1, 10k rows, 2 jobs; numbers meaningless"
     )
+    parser.add_argument("--only", choices=["ingest"], help="run one benchmark alone; prints, writes no doc")
+    parser.add_argument("--ingest-rows", default="1000000,5000000", help="Postgres rows for the ingestion benchmark")
     opts = parser.parse_args(argv)
     if opts.smoke:
         opts.sizes, opts.k, opts.k_heavy, opts.k_ops, opts.rows, opts.jobs = "2", 1, 1, 1, 10_000, 2
+        opts.ingest_rows = "10000"
+    ingest_rows = sorted({int(n) for n in opts.ingest_rows.split(",")})
 
     sizes = sorted({int(s) for s in opts.sizes.split(",")})
     dagfactory = opts.dagfactory.resolve() if (opts.dagfactory / "dagfactory" / "__init__.py").is_file() else None
@@ -920,14 +942,20 @@ def main(argv: list[str] | None = None) -> int:
                       verbose=opts.verbose)  # fmt: skip
         if dagfactory is None:
             bench.notes.append(f"dag-factory is not installed in {opts.dagfactory}; its rows say so.")
-        bench.compile_package()
-        rows = bench.bench_import()
-        rows += bench.bench_parse()
-        rows += bench.bench_taskparse()
-        rows += bench.bench_runtime()
+        if opts.only == "ingest":
+            rows, opts.no_write = bench.bench_ingest(ingest_rows), True
+        else:
+            bench.compile_package()
+            rows = bench.bench_import()
+            rows += bench.bench_parse()
+            rows += bench.bench_taskparse()
+            rows += bench.bench_runtime()
+            rows += bench.bench_ingest(ingest_rows)
         elapsed = time.monotonic() - started
         print(table(rows))
         print(f"\n{len(rows)} measures in {elapsed / 60:.1f} min", file=sys.stderr)
+        for note in bench.notes if opts.only else []:
+            print(note, file=sys.stderr)
         if opts.json:
             fields = ("measure", "ours", "baseline", "ratio", "goal", "holds", "missing")
             data = {"rows": [{f: getattr(r, f) for f in fields} for r in rows], "notes": bench.notes}

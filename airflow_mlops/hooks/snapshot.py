@@ -62,7 +62,7 @@ class SnapshotWriter:
         if self._writer is None:
             self._check_declared(table.schema)
             self.schema = table.schema
-            self._writer = pq.ParquetWriter(self.path, table.schema)
+            self._writer = pq.ParquetWriter(self.path, table.schema, use_dictionary=text_columns(table.schema))
         else:
             table = self._conform(table)
         self._writer.write_table(table)
@@ -105,6 +105,14 @@ class SnapshotWriter:
         """The snapshot's columns and their logical types (``null`` for a column of nulls only)."""
         assert self.schema is not None
         return {field.name: logical_type_of_arrow(field.type) or "null" for field in self.schema}
+
+
+def text_columns(schema: pyarrow.Schema) -> list[str]:
+    """The columns worth Parquet's dictionary encoding: text repeats; numbers and times rarely do,
+    and encoding them costs time (and a fallback to plain once the dictionary grows too big)."""
+    import pyarrow as pa
+
+    return [field.name for field in schema if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
 
 
 def file_md5(path: Path) -> str:

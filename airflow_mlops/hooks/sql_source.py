@@ -3,9 +3,11 @@
 The connection comes from Airflow through common.sql's ``DbApiHook``, so any SQL provider's
 connection works and its secret stays in Airflow. ``DbApiHook.get_df_by_chunks`` is not used:
 with psycopg it fetches the whole result at ``execute()`` before cutting it into chunks
-(STACK_NOTES_TURN2 §8). With a psycopg connection (the postgres provider's) the query runs in a
-named, server-side cursor, so each ``fetchmany`` brings ``chunk_rows`` rows over the wire and
-nothing more is held; other drivers use an ordinary cursor and stream as far as their driver does.
+(STACK_NOTES_TURN2 §8). With psycopg 3 (the postgres provider's driver since 7.1.1) the query is
+streamed out with ``COPY ... TO STDOUT`` and parsed by pyarrow (hooks/pg_copy.py), several times
+faster than building Arrow columns from Python tuples. With psycopg2 it runs in a named,
+server-side cursor, so each ``fetchmany`` brings ``chunk_rows`` rows over the wire and nothing
+more is held; other drivers use an ordinary cursor and stream as far as their driver does.
 """
 
 from __future__ import annotations
@@ -109,6 +111,14 @@ def extract_sql(
 def _stream(
     writer: SnapshotWriter, connection: Any, statement: str, chunk_rows: int, on_chunk: ChunkCallback | None
 ) -> None:
+    from airflow_mlops.hooks.pg_copy import copy_batches, is_psycopg3
+
+    if is_psycopg3(connection):
+        for table in copy_batches(connection, statement, chunk_rows):
+            writer.write(table)
+            if on_chunk is not None:
+                on_chunk(writer.rows)
+        return
     cursor, server_side = _cursor(connection)
     if server_side:
         cursor.itersize = chunk_rows

@@ -19,6 +19,10 @@ from airflow_mlops.spec.models_source import SourceSections, check_source_sectio
 _BRANCH = r"^[A-Za-z0-9_][A-Za-z0-9._/\-]*[A-Za-z0-9_\-]$|^[A-Za-z0-9_]$"
 
 
+#: Schedules whose runs have no data interval to append.
+_NO_INTERVALS = frozenset({"@once", "@continuous"})
+
+
 class IngestSourceSpec(SourceSections):
     """The source to extract and the columns (with their types) it must return."""
 
@@ -37,6 +41,20 @@ class IngestSourceSpec(SourceSections):
         return self
 
 
+class IncrementalSpec(StrictModel):
+    """Append each data interval's extract to the file instead of replacing it (hooks/increment.py)."""
+
+    mode: Literal["append"] = Field(
+        "append", description="append: the file keeps every interval ingested; a rerun replaces its own interval."
+    )
+    key: str = Field(
+        ...,
+        min_length=1,
+        description="A datetime column of `data.columns` that places each row in a data interval: the query "
+        "must return only rows with `data_interval_start <= key < data_interval_end`.",
+    )
+
+
 class DvcOutputSpec(StrictModel):
     """Where the snapshot is versioned: a Parquet file in a git + DVC repository, on a branch."""
 
@@ -46,6 +64,11 @@ class DvcOutputSpec(StrictModel):
     dvc_conn_id: str = "dvc_default"
     path: str = Field(..., min_length=1, description="Path of the Parquet file inside the repository.")
     branch: str = Field("main", pattern=_BRANCH, description="The branch the commit is pushed to.")
+    incremental: IncrementalSpec | None = Field(
+        None,
+        description="Append each run's data interval to the file, keyed on a column; none = each run replaces "
+        "the file. Needs a cron or preset schedule (its intervals are the runs' data intervals).",
+    )
 
     @field_validator("branch")
     @classmethod
@@ -74,6 +97,32 @@ class IngestionPipelineSpec(PipelineBase):
 
     def step_names(self) -> tuple[str, ...]:
         return ("extract", "version_data")
+
+    @cross_field_rule("output", "data", "schedule")
+    def _increments_have_intervals(self) -> list[SemanticIssue]:
+        incremental = self.output.incremental
+        if incremental is None:
+            return []
+        issues: list[SemanticIssue] = []
+        declared = self.data.columns.get(incremental.key)
+        if declared != "datetime":
+            issues.append(
+                (
+                    ("output", "incremental", "key"),
+                    f"key {incremental.key!r} is "
+                    + ("not among data.columns" if declared is None else f"declared {declared}, not datetime"),
+                    f"declare it under data.columns as '{incremental.key}: datetime' (a timestamp or date column)",
+                )
+            )
+        if not isinstance(self.schedule, str) or self.schedule in _NO_INTERVALS:
+            issues.append(
+                (
+                    ("schedule",),
+                    "an incremental ingestion needs a cron or preset schedule: each run appends its data interval",
+                    "e.g. 'schedule: \"@daily\"' or 'schedule: \"0 3 * * *\"'",
+                )
+            )
+        return issues
 
     @cross_field_rule("schedule")
     def _triggers_name_a_model(self) -> list[SemanticIssue]:

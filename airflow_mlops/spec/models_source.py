@@ -39,7 +39,8 @@ class SqlSourceSpec(StrictModel):
         50_000,
         ge=100,
         le=5_000_000,
-        description="Rows fetched per round trip; with Postgres a server-side cursor bounds memory by this.",
+        description="Rows per chunk written to the snapshot; memory is bounded by this. Postgres (psycopg 3) streams "
+        "the query out with COPY; other drivers fetch this many rows per round trip of a cursor.",
     )
 
     @model_validator(mode="after")

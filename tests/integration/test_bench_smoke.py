@@ -50,6 +50,8 @@ EXPECTED = (
     "one-row request p95: local endpoint",
     "MLflow `log_model`",
     "validate 10k rows x 20 cols",
+    "ingest 10,000 Postgres rows: snapshot (COPY, chunks) vs pandas.read_sql",
+    "ingest 10,000 rows: peak memory above imports",
 )
 
 

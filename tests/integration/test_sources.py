@@ -18,7 +18,8 @@ import pytest
 
 from airflow_mlops.errors import DataContractError, SourceError, SourceUnavailableError
 from airflow_mlops.hooks.extract import take_snapshot
-from airflow_mlops.hooks.snapshot import read_pinned
+from airflow_mlops.hooks.snapshot import SnapshotWriter, read_pinned
+from airflow_mlops.hooks.sql_source import _stream, sql_label
 
 PG_DSN = "dbname=test user=postgres host=127.0.0.1 port=5432"
 CONN_ID = "mlops_sources_pg"
@@ -88,10 +89,7 @@ def test_sql_snapshot_is_pinned_with_lineage_and_read_back_whole(schema: str, ro
     assert take_snapshot("orders_pipe", root, sql=_sql(statement))["uri"] == ref["uri"]  # same extract, same pin
 
 
-def test_sql_reads_through_a_server_side_cursor(schema: str, root: str) -> None:
-    """While the extract runs, its session's last statement is a FETCH from a named cursor."""
-    seen: list[str] = []
-
+def _activity(seen: list[str]) -> Any:
     def look(_: int) -> None:
         with _pg() as connection, connection.cursor() as cursor:
             cursor.execute(
@@ -100,7 +98,27 @@ def test_sql_reads_through_a_server_side_cursor(schema: str, root: str) -> None:
             )
             seen.extend(row[0] for row in cursor.fetchall())
 
-    take_snapshot("cursor_pipe", root, sql=_sql(f"SELECT * FROM {schema}.orders"), on_chunk=look)
+    return look
+
+
+def test_postgres_is_extracted_with_copy_while_the_rows_stream(schema: str, root: str) -> None:
+    """While the extract runs, its session's statement is a COPY ... TO STDOUT: chunks arrive as it streams."""
+    seen: list[str] = []
+    take_snapshot("copy_pipe", root, sql=_sql(f"SELECT * FROM {schema}.orders;"), on_chunk=_activity(seen))
+    assert seen and all(f"COPY (SELECT * FROM {schema}.orders) TO STDOUT" in q for q in seen), seen
+
+
+def test_psycopg2_reads_through_a_server_side_cursor(schema: str, tmp_path: Path) -> None:
+    """A connection that cannot COPY out (here psycopg2's) streams through a named cursor: FETCH after FETCH."""
+    seen: list[str] = []
+    writer = SnapshotWriter(sql_label("cursor_pipe", CONN_ID, "q"), tmp_path / "s.parquet", {"id": "integer"})
+    connection = psycopg2.connect(PG_DSN)
+    try:
+        _stream(writer, connection, f"SELECT * FROM {schema}.orders ORDER BY id", 1_000, _activity(seen))
+    finally:
+        connection.close()
+        writer.close()
+    assert writer.rows == ROWS and writer.columns()["amount"] == "float"
     assert seen and all(q.upper().startswith(("FETCH", "DECLARE")) for q in seen), seen
 
 
@@ -145,8 +163,10 @@ def test_connection_lost_mid_extract_is_retried_and_pins_nothing(schema: str, ro
                 ("%mlops_snapshot_%",),
             )
 
+    # Big enough (about 40 MB of CSV) that the server is still sending when the first chunk is in.
+    statement = "SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 200000) g"
     with pytest.raises(SourceUnavailableError, match="connection lost mid-extract") as raised:
-        take_snapshot("lost_pipe", root, sql=_sql(f"SELECT * FROM {schema}.orders"), on_chunk=cut)
+        take_snapshot("lost_pipe", root, sql=_sql(statement), on_chunk=cut)
     assert "pipeline 'lost_pipe', sql source connection" in str(raised.value)
     assert _pinned(root) == []
 
