@@ -9,8 +9,9 @@ For ``bake_seconds`` (one round when it is 0) the ``deploy`` task, in rounds of 
 - reads the new version's live answers at the endpoint since the rollout (the local proxy's
   ``/-/mlops/stats``: every request, the bake's and everyone else's), where the target has them;
   a target without them is judged on the bake's own requests only;
-and after every round judges all the evidence so far against the limits. The first round that
-breaches ends the bake (the caller rolls back); a bake that never breaches passes.
+and after every round judges all the evidence so far against the limits; once ``bake_seconds``
+are up it reads the live stats one last time and judges again. The first round that breaches
+ends the bake (the caller rolls back); a bake that never breaches passes.
 
 Everything here but :func:`run_bake`'s waiting is pure: it takes plain values and returns a
 verdict with one reason per breached limit, so the decisions are tested on lists.
@@ -204,8 +205,8 @@ class BakeTarget(Protocol):
 
 
 def _share(items: Sequence[Any], rounds: int, index: int) -> Sequence[Any]:
-    """Round ``index``'s even share of ``items`` (the first rounds take the remainder)."""
-    return items[len(items) * index // rounds : len(items) * (index + 1) // rounds]
+    """Round ``index``'s even share of ``items`` (none after the last); the first round always sends one."""
+    return items[math.ceil(len(items) * index / rounds) : math.ceil(len(items) * (index + 1) / rounds)]
 
 
 def run_bake(
@@ -228,12 +229,14 @@ def run_bake(
     if not smoke_bodies:
         raise ValueError("a bake needs at least one smoke request")
     rounds = max(1, math.ceil(bake_seconds / poll_seconds)) if bake_seconds > 0 else 1
+    # A bake with time ends with one more look at the live stats once that time is up.
+    checks = rounds + 1 if bake_seconds > 0 else 1
     since, started = wall(), clock()
     probes: list[Probe] = []
     offline: list[Any] = []
     live_answers: list[Any] = []
     verdict: BakeVerdict | None = None
-    for index in range(rounds):
+    for index in range(checks):
         probes.extend(target.probe(name, body) for body in _share(smoke_bodies, rounds, index))
         for body, expected in _share(parity_rows, rounds, index):
             probe, answered = target.predict_pinned(name, body, model_uri)
@@ -247,7 +250,7 @@ def run_bake(
             model_uri, judge_smoke(probes, limits.smoke()), live, parity, limits,
             seconds=clock() - started, rounds=index + 1, notes=tuple(notes),
         )  # fmt: skip
-        if not verdict.passed or index == rounds - 1:
+        if not verdict.passed or index == checks - 1:
             break
         wait = started + bake_seconds * (index + 1) / rounds - clock()
         if wait > 0:

@@ -109,17 +109,19 @@ def _bake(target: Scripted, offline: int, bake_seconds: float, clock: Clock, **l
 
 
 def test_a_clean_bake_watches_every_round_for_the_whole_bake_time() -> None:
-    clock, target = Clock(), Scripted(1, stats=[LiveStats(3, 0, 4.0)] * 4)
+    clock, target = Clock(), Scripted(1, stats=[LiveStats(3, 0, 4.0)] * 5)
     verdict = _bake(target, 1, 8.0, clock)
-    assert verdict.passed and verdict.rounds == 4 and clock.slept == [2.0, 2.0, 2.0]
+    # Four rounds of requests 2 s apart, then a last look at the live stats when the 8 s are up.
+    assert verdict.passed and verdict.rounds == 5 and clock.slept == [2.0, 2.0, 2.0, 2.0]
     # Each round: its share of the smoke requests, its parity rows pinned to the new version, then the stats.
-    assert target.sent[:3] == ["smoke", f"pinned {URI}", "stats"] and target.sent.count("stats") == 4
+    assert target.sent[:3] == ["smoke", f"pinned {URI}", "stats"] and target.sent[-2:] == ["stats", "stats"]
+    assert target.sent.count("stats") == 5 and target.sent.count("smoke") == 4
     assert verdict.parity is not None and verdict.parity.compared == 4 and verdict.live == LiveStats(3, 0, 4.0)
 
 
 def test_the_first_round_that_breaches_ends_the_bake() -> None:
     clock = Clock()
-    target = Scripted(1, stats=[LiveStats(3, 0, 4.0), LiveStats(10, 4, 4.0), LiveStats(20, 4, 4.0)])
+    target = Scripted(1, stats=[LiveStats(3, 0, 4.0), LiveStats(10, 4, 4.0), LiveStats(20, 0, 4.0)])
     verdict = _bake(target, 1, 8.0, clock)
     assert not verdict.passed and verdict.rounds == 2 and clock.slept == [2.0]
     assert verdict.breaches == ("live error rate 40.0% (4/10) above max_error_rate 0.0%",)
