@@ -103,7 +103,7 @@ def test_an_impossible_smoke_limit_rolls_back_the_endpoint_and_the_champion(runs
     assert outcome["tasks"]["promote"] == "success" and outcome["tasks"]["deploy"] == "failed"
     assert outcome["tries"]["deploy"] == 1  # a DeploymentSmokeError is never retried
     log = outcome["log"]
-    assert "DeploymentSmokeError" in log and f"endpoint '{MODEL}'" in log and f"{MODEL} v2" in log
+    assert "DeploymentRolledBackError" in log and f"endpoint '{MODEL}'" in log and f"{MODEL} v2" in log
     assert "max_p95_ms 0.001 ms" in log
     client = runs["env"].client()
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
