@@ -120,6 +120,8 @@ class BakeVerdict:
     parity: Parity | None
     limits: BakeLimits
     breaches: tuple[str, ...]
+    #: The requests pinned to the new version for the parity check: sent, and failed (no predictions).
+    pinned: tuple[int, int] = (0, 0)
     seconds: float = 0.0
     rounds: int = 1
     notes: tuple[str, ...] = field(default=())
@@ -130,6 +132,8 @@ class BakeVerdict:
 
     def summary(self) -> str:
         seen = [f"{self.smoke.requests - self.smoke.failed}/{self.smoke.requests} smoke requests answered"]
+        if self.pinned[1]:
+            seen.append(f"{self.pinned[1]}/{self.pinned[0]} pinned requests failed")
         if self.live is not None:
             p95 = "" if self.live.p95_ms is None else f", p95 {self.live.p95_ms:.1f} ms"
             seen.append(f"live {self.live.errors} errors in {self.live.requests} requests{p95}")
@@ -154,6 +158,7 @@ class BakeVerdict:
             "limits": asdict(self.limits),
             "live": None if self.live is None else asdict(self.live),
             "parity": None if self.parity is None else {**asdict(self.parity), "share": self.parity.disagreement},
+            "pinned": {"sent": self.pinned[0], "failed": self.pinned[1]},
             "seconds": round(self.seconds, 3),
             "rounds": self.rounds,
             "notes": list(self.notes),
@@ -166,10 +171,17 @@ def judge_bake(
     live: LiveStats | None,
     parity: Parity | None,
     limits: BakeLimits,
+    pinned: tuple[int, int] = (0, 0),
     **seen: Any,
 ) -> BakeVerdict:
-    """The smoke verdict's breaches, then the live error rate and p95, then the prediction drift."""
+    """The smoke verdict's breaches, then the pinned requests', the live error rate and p95, the prediction drift."""
     breaches = list(smoke.breaches)
+    sent, failed = pinned
+    if sent and failed / sent > limits.max_error_rate:
+        breaches.append(
+            f"{failed} of {sent} requests pinned to the new version got no predictions, above max_error_rate "
+            f"{limits.max_error_rate:.1%}"
+        )
     if live is not None and live.requests:
         rate = live.errors / live.requests
         if rate > limits.max_error_rate:
@@ -191,7 +203,7 @@ def judge_bake(
                 f"mean |live - offline| {parity.mean_abs_diff:.3g} on {parity.compared} rows above "
                 f"max_mean_abs_diff {limits.max_mean_abs_diff:g}{where}"
             )
-    return BakeVerdict(model_uri, smoke, live, parity, limits, tuple(breaches), **seen)
+    return BakeVerdict(model_uri, smoke, live, parity, limits, tuple(breaches), pinned, **seen)
 
 
 class BakeTarget(Protocol):
@@ -233,6 +245,7 @@ def run_bake(
     checks = rounds + 1 if bake_seconds > 0 else 1
     since, started = wall(), clock()
     probes: list[Probe] = []
+    pinned = [0, 0]
     offline: list[Any] = []
     live_answers: list[Any] = []
     verdict: BakeVerdict | None = None
@@ -240,14 +253,15 @@ def run_bake(
         probes.extend(target.probe(name, body) for body in _share(smoke_bodies, rounds, index))
         for body, expected in _share(parity_rows, rounds, index):
             probe, answered = target.predict_pinned(name, body, model_uri)
-            probes.append(probe)
+            pinned[0] += 1
+            pinned[1] += 0 if probe.ok else 1
             if answered is not None and len(answered) == 1:
                 offline.append(expected)
                 live_answers.append(answered[0])
         parity = compare_predictions(offline, live_answers, problem) if offline else None
         live = target.live_stats(name, model_uri, since)
         verdict = judge_bake(
-            model_uri, judge_smoke(probes, limits.smoke()), live, parity, limits,
+            model_uri, judge_smoke(probes, limits.smoke()), live, parity, limits, (pinned[0], pinned[1]),
             seconds=clock() - started, rounds=index + 1, notes=tuple(notes),
         )  # fmt: skip
         if not verdict.passed or index == checks - 1:

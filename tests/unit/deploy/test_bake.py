@@ -133,7 +133,18 @@ def test_a_bake_of_no_time_is_one_round_and_a_target_without_stats_is_judged_on_
     clock = Clock()
     verdict = _bake(Scripted(1, fail_smoke=True), 1, 0.0, clock)
     assert verdict.rounds == 1 and clock.slept == [] and verdict.live is None
-    assert verdict.breaches[0].startswith("error rate 50.0% above max_error_rate")  # 4 smoke failed, 4 pinned answered
+    assert verdict.breaches[0].startswith("error rate 100.0% above max_error_rate")  # the smoke requests alone
+    assert verdict.pinned == (4, 0) and len(verdict.breaches) == 2  # and no latency measured
+
+    class Unpinnable(Scripted):
+        def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]:
+            return Probe(False, 1.0, "HTTP 409"), None
+
+    refused = _bake(Unpinnable(1), 1, 0.0, Clock())
+    assert refused.smoke.passed and refused.pinned == (4, 4) and refused.parity is None
+    assert refused.breaches == (
+        "4 of 4 requests pinned to the new version got no predictions, above max_error_rate 0.0%",
+    )
 
 
 def _router(tmp_path: Path) -> Any:
