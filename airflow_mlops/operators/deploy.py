@@ -284,11 +284,16 @@ class DeployModelOperator(MlflowBaseOperator):
         decision, rolled_back = tag.DeployDecision.FAILED, None
         if self.on_rollout_failure == "rollback":
             reason = f"deploy of v{version} to endpoint {name!r} failed: {error}"[:500]
-            alias_now = self._alias_back(client, model, version, previous, reason, actor, context)
-            rolled_back = {"reason": reason, "endpoint": "kept what it served", "alias": alias_now,
-                           "summary": f"rolled back: {alias_now}"}  # fmt: skip
-            decision = tag.DeployDecision.ROLLED_BACK
-            self.log.warning("Rollout of v%s failed; %s", version, alias_now)
+            try:
+                alias_now = self._alias_back(client, model, version, previous, reason, actor, context)
+            except Exception as refused:  # e.g. someone moved the alias meanwhile: the rollout's error is the news
+                self.log.warning("Rollout of v%s failed; @%s not rolled back: %s", version, self.alias, refused)
+                error = f"{error}; @{self.alias} not rolled back: {type(refused).__name__}: {refused}"
+            else:
+                rolled_back = {"reason": reason, "endpoint": "kept what it served", "alias": alias_now,
+                               "summary": f"rolled back: {alias_now}"}  # fmt: skip
+                decision = tag.DeployDecision.ROLLED_BACK
+                self.log.warning("Rollout of v%s failed; %s", version, alias_now)
         summary = f"rollout failed: {error}" + (f"; {rolled_back['summary']}" if rolled_back else "")
         facts = {
             tag.DEPLOY_ENDPOINT: name,
