@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from airflow_mlops.gates.smoke import Probe, SmokeLimits, SmokeVerdict, judge_smoke
@@ -145,6 +145,8 @@ class BakeVerdict:
             )
             seen.append(drift)
         watched = f"{', '.join(seen)}; {self.rounds} round(s) over {self.seconds:.1f} s"
+        if self.notes:
+            watched += f"; {'; '.join(self.notes)}"
         if self.passed:
             return f"bake passed: {watched}"
         return f"bake breached: {'; '.join(self.breaches)} ({watched})"
@@ -270,4 +272,7 @@ def run_bake(
         if wait > 0:
             sleep(wait)
     assert verdict is not None
+    if parity_rows and not offline and pinned[0] > pinned[1]:
+        note = f"live predictions not compared: no pinned answer came from {model_uri} (a proxy that cannot pin?)"
+        verdict = replace(verdict, notes=(*verdict.notes, note))
     return verdict

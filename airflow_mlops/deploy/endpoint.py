@@ -51,13 +51,19 @@ def http_call(
     *,
     timeout: float,
     headers: dict[str, str] | None = None,
+    received: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """One request to 127.0.0.1:``port``; raises OSError or HTTPException when nothing answers."""
+    """One request to 127.0.0.1:``port``; raises OSError or HTTPException when nothing answers.
+
+    ``received``, when given, is filled with the answer's headers.
+    """
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         sent = {"Content-Type": "application/json"} if body is not None else {}
         connection.request(method, path, body=body, headers={**sent, **(headers or {})})
         response = connection.getresponse()
+        if received is not None:
+            received.update(response.getheaders())
         return response.status, response.read()
     finally:
         connection.close()

@@ -141,7 +141,7 @@ class LocalTarget:
     def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]:
         """One request the proxy sends to ``model_uri`` only (``X-Mlops-Pin``), and its predictions."""
         from airflow_mlops.deploy.endpoint import http_call
-        from airflow_mlops.deploy.proxy import PIN_HEADER
+        from airflow_mlops.deploy.proxy import MODEL_URI_HEADER, PIN_HEADER
         from airflow_mlops.ml.serving_requests import predictions_of
 
         state = self.endpoints.store.load(name)
@@ -150,13 +150,18 @@ class LocalTarget:
         answered: list[list[Any] | None] = [None]
 
         def call() -> tuple[bool, str | None]:
+            received: dict[str, str] = {}
             status, answer = http_call(
-                state.port, "POST", "/invocations", body, timeout=self.timeouts.request, headers={PIN_HEADER: model_uri}
-            )
-            answered[0] = predictions_of(answer) if status == 200 else None
-            if answered[0] is not None:
-                return True, None
-            return False, f"HTTP {status}: {answer[:200].decode(errors='replace')}"
+                state.port, "POST", "/invocations", body, timeout=self.timeouts.request,
+                headers={PIN_HEADER: model_uri}, received=received,
+            )  # fmt: skip
+            found = predictions_of(answer) if status == 200 else None
+            if found is None:
+                return False, f"HTTP {status}: {answer[:200].decode(errors='replace')}"
+            # A proxy started by an older release ignores the pin: its answer is not compared.
+            served_by = next((v for k, v in received.items() if k.lower() == MODEL_URI_HEADER.lower()), None)
+            answered[0] = found if served_by == model_uri else None
+            return True, None
 
         return _timed(call), answered[0]
 

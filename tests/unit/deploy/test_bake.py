@@ -140,6 +140,14 @@ def test_a_bake_of_no_time_is_one_round_and_a_target_without_stats_is_judged_on_
         def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]:
             return Probe(False, 1.0, "HTTP 409"), None
 
+    class IgnoresPins(Scripted):  # a proxy of an older release: answers, but not as pinned
+        def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]:
+            return Probe(True, 1.0), None
+
+    unpinned = _bake(IgnoresPins(1), 0, 0.0, Clock())
+    assert unpinned.passed and unpinned.parity is None
+    assert "live predictions not compared: no pinned answer came from models:/churn/2" in unpinned.summary()
+
     refused = _bake(Unpinnable(1), 1, 0.0, Clock())
     assert refused.smoke.passed and refused.pinned == (4, 4) and refused.parity is None
     assert refused.breaches == (
