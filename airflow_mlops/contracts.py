@@ -273,7 +273,7 @@ class PromotionAcross(TypedDict):
 
 
 class Deployment(TypedDict):
-    """``deploy``: the version served at the endpoint after the rollout, and its smoke check."""
+    """``deploy``: the version served at the endpoint after the rollout, its smoke check and its bake."""
 
     model_name: str
     version: str
@@ -283,6 +283,7 @@ class Deployment(TypedDict):
     strategy: str
     decision: str
     smoke: dict[str, Any]
+    bake: dict[str, Any]
 
 
 # --- batch scoring and drift -----------------------------------------------------------------------

@@ -151,6 +151,11 @@ def deployment_lines(report: dict[str, Any]) -> list[str]:
         f"              url       {deployment.get('url') or '-'}",
         f"              smoke     {_smoke_line(deployment.get('smoke'))}",
     ]
+    bake = deployment.get("bake")
+    if isinstance(bake, dict) and bake.get("summary"):
+        lines.append(f"              bake      {bake['summary']}")
+    if deployment.get("error"):
+        lines.append(f"              error     {deployment['error']}")
     if deployment.get("decision") == tag.DeployDecision.ROLLED_BACK:
         lines.append(f"              rollback  {deployment.get('summary') or '-'}")
     elif deployment.get("decision") == tag.DeployDecision.FAILED:
@@ -285,9 +290,13 @@ def _deployment_lines(deployment: dict[str, Any] | None) -> list[str]:
     if deployment.get("url"):
         where += f" at {deployment['url']}"
     decision = str(deployment.get("decision") or "recorded").upper()
+    recorded_bake = deployment.get("bake")
+    bake: dict[str, Any] = recorded_bake if isinstance(recorded_bake, dict) else {}
     return [
         f"{decision} to {where} ({deployment.get('strategy') or '-'}) at {deployment.get('at') or '-'}",
         f"by {deployment.get('by') or '-'}: {deployment.get('summary') or '-'}",
+        *([f"bake: {bake['summary']}"] if bake.get("summary") else []),
+        *([f"error: {deployment['error']}"] if deployment.get("error") else []),
         *[f"{key} {value}" for key, value in (deployment.get("other") or {}).items()],
     ]
 

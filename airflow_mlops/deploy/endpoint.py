@@ -43,13 +43,27 @@ class Timeouts:
     request: float = 60.0
 
 
-def http_call(port: int, method: str, path: str, body: bytes | None = None, *, timeout: float) -> tuple[int, bytes]:
-    """One request to 127.0.0.1:``port``; raises OSError or HTTPException when nothing answers."""
+def http_call(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    *,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    received: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """One request to 127.0.0.1:``port``; raises OSError or HTTPException when nothing answers.
+
+    ``received``, when given, is filled with the answer's headers.
+    """
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        connection.request(method, path, body=body, headers=headers)
+        sent = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, path, body=body, headers={**sent, **(headers or {})})
         response = connection.getresponse()
+        if received is not None:
+            received.update(response.getheaders())
         return response.status, response.read()
     finally:
         connection.close()
@@ -116,7 +130,7 @@ class Endpoint:
     def route(self) -> None:
         """Make the proxy route to exactly the ``serving`` slots, by weight, and wait until it does."""
         self.ensure_proxy()
-        wanted = [{"port": s.port, "weight": s.weight} for s in self.state.serving]
+        wanted = [{"port": s.port, "weight": s.weight, "model_uri": s.model_uri} for s in self.state.serving]
         status = self.proxy_status()
         if status is not None and status["generation"] == self.state.generation and status["backends"] == wanted:
             return

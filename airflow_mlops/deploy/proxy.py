@@ -11,7 +11,16 @@ since a prediction is safe to repeat. Only when none answers does the caller get
 
 ``GET /-/mlops/status`` tells a deploy which route generation is loaded and how many requests
 each backend has in flight, so it stops an old server only once it is idle, and counts the
-answers per backend and status (the bake reads error rates from it).
+answers per backend and status.
+
+What the bake watches (airflow_mlops/deploy/bake.py):
+- every answer carries ``X-Mlops-Backend`` (the server's address) and ``X-Mlops-Model-Uri`` (the
+  version that answered);
+- a request with ``X-Mlops-Pin: <version>`` (``3`` or ``models:/m/3``) goes to that version only,
+  never to another; a version the route does not serve gets 409;
+- ``GET /-/mlops/stats?since=<epoch seconds>`` gives, per version, the requests answered since then,
+  the errors among them (no answer, or HTTP 5xx; a 4xx is the caller's mistake) and the p50/p95/max
+  latency of the backend's answers, from the last :data:`KEPT_ANSWERS` answers kept in memory.
 """
 
 from __future__ import annotations
@@ -19,15 +28,25 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import random
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 STATUS_PATH = "/-/mlops/status"
+STATS_PATH = "/-/mlops/stats"
+PIN_HEADER = "X-Mlops-Pin"
+BACKEND_HEADER = "X-Mlops-Backend"
+MODEL_URI_HEADER = "X-Mlops-Model-Uri"
+#: Answers kept for ``/-/mlops/stats`` (time, version, error or not, milliseconds): a bounded memory.
+KEPT_ANSWERS = 20_000
 #: Headers that belong to one hop, never forwarded (RFC 9110 7.6.1).
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"}
@@ -42,8 +61,10 @@ class Router:
     timeout: float
     generation: int = -1
     backends: list[tuple[int, int]] = field(default_factory=list)
+    model_uris: dict[int, str] = field(default_factory=dict)
     inflight: dict[int, int] = field(default_factory=dict)
     answers: dict[str, int] = field(default_factory=dict)
+    recent: deque[tuple[float, str, bool, float]] = field(default_factory=lambda: deque(maxlen=KEPT_ANSWERS))
     _key: tuple[int, int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -59,33 +80,73 @@ class Router:
         try:
             data = json.loads(self.route_path.read_text())
             backends = [(int(b["port"]), int(b["weight"])) for b in data["backends"]]
+            uris = {int(b["port"]): str(b["model_uri"]) for b in data["backends"] if b.get("model_uri")}
             generation = int(data["generation"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return
         with self._lock:
             self._key, self.backends, self.generation = key, backends, generation
+            self.model_uris.update(uris)  # kept for a drained backend's last answers
 
-    def pick(self, exclude: set[int]) -> int | None:
-        """A backend by weight among those not tried yet, counted in flight until :meth:`done`."""
+    def pinned(self, pin: str) -> set[int]:
+        """The ports serving version ``pin`` (``3`` or ``models:/m/3``) in the current route."""
         with self._lock:
-            choices = [(port, weight) for port, weight in self.backends if port not in exclude and weight > 0]
+            return {
+                port
+                for port, _ in self.backends
+                if (uri := self.model_uris.get(port)) is not None and pin in (uri, uri.rsplit("/", 1)[-1])
+            }
+
+    def pick(self, exclude: set[int], only: set[int] | None = None) -> int | None:
+        """A backend by weight among those not tried yet (and in ``only``), counted in flight until :meth:`done`."""
+        with self._lock:
+            choices = [
+                (port, weight)
+                for port, weight in self.backends
+                if port not in exclude and (weight > 0 if only is None else port in only)
+            ]
             if not choices:
                 return None
             port = random.choices([p for p, _ in choices], weights=[w for _, w in choices])[0]
             self.inflight[port] = self.inflight.get(port, 0) + 1
             return port
 
-    def done(self, port: int, status: int | None) -> None:
+    def done(self, port: int, status: int | None, elapsed_ms: float) -> None:
         with self._lock:
             self.inflight[port] -= 1
             key = f"{port}:{status if status is not None else 'failed'}"
             self.answers[key] = self.answers.get(key, 0) + 1
+            error = status is None or status >= 500
+            self.recent.append((time.time(), self.model_uris.get(port, str(port)), error, elapsed_ms))
+
+    def stats(self, since: float) -> dict[str, Any]:
+        """Per version, the answers since ``since``: requests, errors, p50/p95/max latency in ms."""
+        with self._lock:
+            seen = [r for r in self.recent if r[0] >= since]
+            oldest = self.recent[0][0] if self.recent else None
+        grouped: dict[str, list[tuple[bool, float]]] = {}
+        for _, uri, error, elapsed in seen:
+            grouped.setdefault(uri, []).append((error, elapsed))
+        versions = {}
+        for uri, answers in grouped.items():
+            times = sorted(elapsed for _, elapsed in answers)
+            versions[uri] = {
+                "requests": len(answers),
+                "errors": sum(1 for error, _ in answers if error),
+                "p50_ms": round(_quantile(times, 0.50), 3),
+                "p95_ms": round(_quantile(times, 0.95), 3),
+                "max_ms": round(times[-1], 3),
+            }
+        return {"since": since, "now": time.time(), "oldest_kept": oldest, "versions": versions}
 
     def status(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "generation": self.generation,
-                "backends": [{"port": p, "weight": w} for p, w in self.backends],
+                "backends": [
+                    {"port": p, "weight": w, **({"model_uri": self.model_uris[p]} if p in self.model_uris else {})}
+                    for p, w in self.backends
+                ],
                 "inflight": {str(p): n for p, n in self.inflight.items() if n},
                 "answers": dict(self.answers),
                 "pid": os.getpid(),
@@ -104,6 +165,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.server.router.refresh()
             self._reply(200, json.dumps(self.server.router.status()).encode())
             return
+        if self.path.split("?", 1)[0] == STATS_PATH:
+            try:
+                since = float(parse_qs(urlsplit(self.path).query).get("since", ["0"])[0])
+            except ValueError:
+                self._reply(400, json.dumps({"error_code": "BAD_REQUEST", "message": "since: epoch seconds"}).encode())
+                return
+            self._reply(200, json.dumps(self.server.router.stats(since)).encode())
+            return
         self._forward()
 
     def do_POST(self) -> None:
@@ -112,14 +181,23 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        pin = self.headers.get(PIN_HEADER)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP and k != PIN_HEADER}
         router = self.server.router
         router.refresh()
+        only = None
+        if pin is not None:
+            only = router.pinned(pin.strip())
+            if not only:
+                message = f"version {pin!r} is not serving on this endpoint ({PIN_HEADER})"
+                self._reply(409, json.dumps({"error_code": "CONFLICT", "message": message}).encode())
+                return
         tried: set[int] = set()
         last_error = "no version is serving on this endpoint"
-        while (port := router.pick(tried)) is not None:
+        while (port := router.pick(tried, only)) is not None:
             tried.add(port)
             status = None
+            started = time.perf_counter()
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=router.timeout)
                 try:
@@ -133,8 +211,11 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 last_error = f"backend 127.0.0.1:{port}: {type(err).__name__}: {err}"
                 continue
             finally:
-                router.done(port, status)
+                router.done(port, status, (time.perf_counter() - started) * 1000)
             passed = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length"}]
+            passed.append((BACKEND_HEADER, f"127.0.0.1:{port}"))
+            if (uri := router.model_uris.get(port)) is not None:
+                passed.append((MODEL_URI_HEADER, uri))
             self._reply(status, data, passed)
             return
         self._reply(502 if tried else 503, json.dumps({"error_code": "BAD_GATEWAY", "message": last_error}).encode())
@@ -158,6 +239,11 @@ class ProxyServer(ThreadingHTTPServer):
     def __init__(self, port: int, router: Router) -> None:
         self.router = router
         super().__init__(("127.0.0.1", port), ProxyHandler)
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The nearest-rank quantile of sorted values (as airflow_mlops.gates.serving.p95 takes it)."""
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,11 @@ The ``deploy`` task talks to a target through :func:`open_target`:
   version's URI (or a delete, when there was none) to roll back. No canary: MLflow's interface
   has no portable way to split traffic.
 Every move is safe to repeat, so a retried task does not start a second server.
+
+For the bake (airflow_mlops/deploy/bake.py) each target also answers ``predict_pinned`` (a
+request the new version answers: pinned on the local proxy, plain elsewhere, where ``can_pin``
+is False) and ``live_stats`` (the local proxy's per-version counts; None where the target has
+none, so the bake judges its own requests only).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import time
 from typing import Any, Protocol
 
+from airflow_mlops.deploy.bake import LiveStats
 from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.gates.smoke import Probe
 from airflow_mlops.spec.kserve_target import KSERVE_TARGET
@@ -33,7 +39,13 @@ class RolloutTarget(Protocol):
 
     def probe(self, name: str, body: bytes) -> Probe: ...
 
+    def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]: ...
+
+    def live_stats(self, name: str, model_uri: str, since: float) -> LiveStats | None: ...
+
     def url(self, name: str) -> str | None: ...
+
+    can_pin: bool
 
 
 def open_target(target_uri: str, *, startup_timeout: float, request_timeout: float) -> RolloutTarget:
@@ -57,6 +69,17 @@ def _timed(call: Any) -> Probe:
     except Exception as err:  # a probe reports; the verdict decides
         ok, error = False, f"{type(err).__name__}: {err}"[:300]
     return Probe(ok, (time.perf_counter() - started) * 1000, error)
+
+
+def _unpinned(target: Any, name: str, body: bytes) -> tuple[Probe, list[Any] | None]:
+    """A target that cannot pin: a plain request, its predictions kept (the caller knows whom it reached)."""
+    answered: list[list[Any] | None] = [None]
+
+    def call() -> tuple[bool, str | None]:
+        answered[0] = target.predictions(name, body)
+        return answered[0] is not None, None if answered[0] is not None else "no predictions in the answer"
+
+    return _timed(call), answered[0]
 
 
 class LocalTarget:
@@ -112,6 +135,49 @@ class LocalTarget:
             return False, f"HTTP {status}: {answer[:200].decode(errors='replace')}"
 
         return _timed(call)
+
+    can_pin = True
+
+    def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]:
+        """One request the proxy sends to ``model_uri`` only (``X-Mlops-Pin``), and its predictions."""
+        from airflow_mlops.deploy.endpoint import http_call
+        from airflow_mlops.deploy.proxy import MODEL_URI_HEADER, PIN_HEADER
+        from airflow_mlops.ml.serving_requests import predictions_of
+
+        state = self.endpoints.store.load(name)
+        if state is None:
+            return Probe(False, 0.0, f"no endpoint {name!r}"), None
+        answered: list[list[Any] | None] = [None]
+
+        def call() -> tuple[bool, str | None]:
+            received: dict[str, str] = {}
+            status, answer = http_call(
+                state.port, "POST", "/invocations", body, timeout=self.timeouts.request,
+                headers={PIN_HEADER: model_uri}, received=received,
+            )  # fmt: skip
+            found = predictions_of(answer) if status == 200 else None
+            if found is None:
+                return False, f"HTTP {status}: {answer[:200].decode(errors='replace')}"
+            # A proxy started by an older release ignores the pin: its answer is not compared.
+            served_by = next((v for k, v in received.items() if k.lower() == MODEL_URI_HEADER.lower()), None)
+            answered[0] = found if served_by == model_uri else None
+            return True, None
+
+        return _timed(call), answered[0]
+
+    def live_stats(self, name: str, model_uri: str, since: float) -> LiveStats | None:
+        """The proxy's answers of ``model_uri`` since ``since``; None when the proxy does not answer."""
+        from airflow_mlops.deploy.endpoint import http_call
+        from airflow_mlops.deploy.proxy import STATS_PATH
+
+        state = self.endpoints.store.load(name)
+        if state is None:
+            return None
+        try:
+            status, answer = http_call(state.port, "GET", f"{STATS_PATH}?since={since}", timeout=self.timeouts.request)
+        except OSError:
+            return None
+        return LiveStats.of(json.loads(answer), model_uri) if status == 200 else None
 
     def url(self, name: str) -> str | None:
         state = self.endpoints.store.load(name)
@@ -176,6 +242,23 @@ class KServeTarget:
 
         return _timed(call)
 
+    can_pin = False
+
+    def predictions(self, name: str, body: bytes) -> list[Any] | None:
+        from airflow_mlops.deploy.open_inference import predictions
+
+        url = self.urls.get(name) or self.endpoints.url(name)
+        if url is None:
+            return None
+        status, answer = self.endpoints.infer(url, name, body)
+        return list(predictions(json.loads(answer))) if status == 200 else None
+
+    def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]:
+        return _unpinned(self, name, body)
+
+    def live_stats(self, name: str, model_uri: str, since: float) -> LiveStats | None:
+        return None  # KServe's metrics live in Prometheus, which this target does not read
+
     def url(self, name: str) -> str | None:
         return self.endpoints.url(name)
 
@@ -223,6 +306,19 @@ class PluginTarget:
             return False, "no predictions in the answer"
 
         return _timed(call)
+
+    can_pin = False
+
+    def predictions(self, name: str, body: bytes) -> list[Any] | None:
+        answer = self.client.predict(name, json.loads(body))
+        found = answer.get("predictions") if answer is not None and hasattr(answer, "get") else None
+        return list(found) if found is not None else None
+
+    def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]:
+        return _unpinned(self, name, body)
+
+    def live_stats(self, name: str, model_uri: str, since: float) -> LiveStats | None:
+        return None  # MLflow's deployments interface has no request metrics
 
     def url(self, name: str) -> str | None:
         existing = self._existing(name) or {}

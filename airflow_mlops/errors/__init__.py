@@ -48,6 +48,7 @@ Importing a task error from this package loads Airflow on first use only, so
             ├── ServingCheckError                 the winner, served for real, failed its serving check
             ├── ModelServerError                  the model server exited before it answered
             ├── DeploymentSmokeError              the deployed champion failed its smoke check at the endpoint
+            │   └── DeploymentRolledBackError     ... or breached during the bake, and was rolled back
             ├── PromotionConflictError            the champion moved after the gate compared against it
             ├── UntrustedModelError               a model this DAG run did not log is refused
             └── NoChampionError                   the alias names no version yet
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
         DataValidationError,
         DataVersionError,
         DeploymentError,
+        DeploymentRolledBackError,
         DeploymentSmokeError,
         GateRejectedError,
         GovernanceError,
@@ -103,6 +105,7 @@ __all__ = [
     "DataValidationError",
     "DataVersionError",
     "DeploymentError",
+    "DeploymentRolledBackError",
     "DeploymentSmokeError",
     "DriftInputError",
     "GateRejectedError",

@@ -63,6 +63,10 @@ class DeploymentSmokeError(PermanentError):
     """The new champion, deployed, failed its smoke check at the endpoint (and was rolled back if the YAML says so)."""
 
 
+class DeploymentRolledBackError(DeploymentSmokeError):
+    """A breach during the bake (or a failed rollout) rolled the endpoint and ``@champion`` back to the previous one."""
+
+
 class PromotionConflictError(PermanentError):
     """The champion moved after the gate compared against it; promoting now would be blind."""
 

@@ -164,6 +164,13 @@ def _serving_check_task(spec: RetrainingPipelineSpec, gate: Any, prepare: Any) -
     )
 
 
+def _prediction_rows(spec: RetrainingPipelineSpec) -> int:
+    """The test rows whose predictions evaluate records: the serving check's, and the deploy bake's parity rows."""
+    serving = spec.serving_check.rows if spec.serving_check.enabled else 0
+    deploy = spec.deployment.smoke.requests if spec.deployment is not None else 0
+    return max(serving, deploy)
+
+
 def _deploy_task(spec: RetrainingPipelineSpec, promote: Any, prepare: Any) -> DeployModelOperator | None:
     """The new champion served on the deployment target and smoke-checked there (docs/deployment.md)."""
     deployment = spec.deployment
@@ -183,7 +190,11 @@ def _deploy_task(spec: RetrainingPipelineSpec, promote: Any, prepare: Any) -> De
         smoke_requests=deployment.smoke.requests,
         max_error_rate=deployment.smoke.max_error_rate,
         max_p95_ms=deployment.smoke.max_p95_ms,
+        max_label_disagreement=deployment.smoke.max_label_disagreement,
+        max_mean_abs_diff=deployment.smoke.max_mean_abs_diff,
+        problem=spec.problem,
         on_smoke_failure=deployment.rollback.on_smoke_failure,
+        on_rollout_failure=deployment.rollback.on_rollout_failure,
         alias=spec.registry.alias,
         previous_alias=spec.registry.previous_alias,
         startup_timeout_seconds=deployment.startup_timeout_seconds,
@@ -235,7 +246,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             average=spec.averaging,
             slices=_slices(spec),
             # evaluate's predictions on the rows the serving check sends, to compare the served ones with
-            prediction_rows=spec.serving_check.rows if spec.serving_check.enabled else 0,
+            prediction_rows=_prediction_rows(spec),
             **mlflow,
         )
         gate = EvaluationGateOperator(

@@ -1,41 +1,50 @@
-"""Serve the version ``promote`` made champion on a deployment target, smoke-check it, roll back on a breach."""
+"""Serve the version ``promote`` made champion on a deployment target, bake it there, roll back on a breach."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_mlops.errors import ConfigurationError, DeploymentSmokeError, PromotionConflictError
+from airflow_mlops.errors import (
+    ConfigurationError,
+    DeploymentRolledBackError,
+    DeploymentSmokeError,
+    PromotionConflictError,
+)
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, task_lock_owner, upstream
 from airflow_mlops.record import tag
 from airflow_mlops.spec.models_deployment import LOCAL_TARGET
 
 if TYPE_CHECKING:
+    import pandas as pd
     from airflow.sdk import Context
 
     from airflow_mlops.contracts import Deployment, PreparedDataset, Promotion
     from airflow_mlops.deploy.rollout import RolloutTarget
-    from airflow_mlops.gates.smoke import SmokeVerdict
 
 #: Connection fields a target's credentials may be read from (the connection's extra ``env`` names them).
 CONNECTION_FIELDS = frozenset({"host", "login", "password", "schema", "port"})
 
 
 class DeployModelOperator(MlflowBaseOperator):
-    """Deploy the new ``@champion`` version to an MLflow deployments target and smoke-check it at its endpoint.
+    """Deploy the new ``@champion`` version to an MLflow deployments target, bake it there, roll back on a breach.
 
     The exact version ``promote`` moved the alias to is served (``models:/<model>/<N>``, never the
     alias, which a running server would not follow), first checking that ``@alias`` still names it.
     ``strategy="canary"`` serves it to ``canary_percent`` of requests beside the current version
-    for ``bake_seconds`` (the smoke requests are spread over that time), then to all. Smoke
-    requests are single rows of the pinned test split. On a breach, ``on_smoke_failure="rollback"``
-    puts the previous version back on the endpoint and ``@alias`` back on the previous champion,
-    through the compare-and-set and audit path of ``airflow-mlops rollback``; then the task fails
-    with :class:`~airflow_mlops.errors.DeploymentSmokeError` either way. What happened is tagged
-    on the version (``mlops.deploy.*``). A retry of the same version starts no second server.
+    during the bake, then to all. The bake (:mod:`airflow_mlops.deploy.bake`) watches the new
+    version for ``bake_seconds``: smoke requests (single rows of the pinned test split), requests
+    pinned to the new version compared with the predictions ``evaluate`` recorded for the same
+    rows, and the endpoint's live error rate and latency where the target counts them. On a
+    breach, ``on_smoke_failure="rollback"`` puts the previous version back on the endpoint and
+    ``@alias`` back on the previous champion, through the compare-and-set and audit path of
+    ``airflow-mlops rollback``, and fails with :class:`~airflow_mlops.errors.DeploymentRolledBackError`;
+    ``"fail"`` fails with :class:`~airflow_mlops.errors.DeploymentSmokeError` and keeps serving.
+    A rollout that fails with no retry left moves ``@alias`` back too when ``on_rollout_failure="rollback"``.
+    What happened is tagged on the version (``mlops.deploy.*``). A retry of the same version
+    starts no second server.
     """
 
     template_fields: Sequence[str] = ("promotion", "dataset")
@@ -54,7 +63,11 @@ class DeployModelOperator(MlflowBaseOperator):
         smoke_requests: int = 20,
         max_error_rate: float = 0.0,
         max_p95_ms: float = 1000.0,
+        max_label_disagreement: float = 0.0,
+        max_mean_abs_diff: float = 1e-6,
+        problem: Literal["classification", "regression"] | None = None,
         on_smoke_failure: Literal["rollback", "fail"] = "rollback",
+        on_rollout_failure: Literal["rollback", "fail"] = "rollback",
         alias: str = "champion",
         previous_alias: str = "previous",
         startup_timeout_seconds: float = 120.0,
@@ -75,25 +88,33 @@ class DeployModelOperator(MlflowBaseOperator):
         self.smoke_requests = smoke_requests
         self.max_error_rate = max_error_rate
         self.max_p95_ms = max_p95_ms
+        self.max_label_disagreement = max_label_disagreement
+        self.max_mean_abs_diff = max_mean_abs_diff
+        self.problem = problem
         self.on_smoke_failure = on_smoke_failure
+        self.on_rollout_failure = on_rollout_failure
         self.alias = alias
         self.previous_alias = previous_alias
         self.startup_timeout_seconds = startup_timeout_seconds
         self.request_timeout_seconds = request_timeout_seconds
 
     def execute(self, context: Context) -> Deployment:
+        from airflow_mlops.deploy.bake import BakeLimits, run_bake
         from airflow_mlops.deploy.rollout import open_target
 
         model, version = self.promotion["model_name"], str(self.promotion["version"])
         previous = self.promotion.get("previous")
         name = self.endpoint or model
+        model_uri = f"models:/{model}/{version}"
         dag_id, run_id = run_identity(context)
         actor = f"airflow:{dag_id}/{run_id}"
-        bodies = self._smoke_bodies()
+        features = self._test_features()
         hook = self.mlflow_hook
+        rolled_back: dict[str, Any] | None = None
         with hook.session():
             client = hook.get_client()
             self._check_still_champion(client, model, version)
+            parity_rows, notes = self._parity_rows(client, model, version, features)
             with target_credentials(self.target_conn_id):
                 target = open_target(
                     self.target,
@@ -101,20 +122,38 @@ class DeployModelOperator(MlflowBaseOperator):
                     request_timeout=self.request_timeout_seconds,
                 )
                 reason = f"{actor}: @{self.alias} v{version}"
-                target.deploy(name, f"models:/{model}/{version}", canary_percent=self._canary(), reason=reason)
+                try:
+                    target.deploy(name, model_uri, canary_percent=self._canary(), reason=reason)
+                except Exception as err:
+                    self._rollout_failed(client, target, name, model, version, previous, err, actor, context)
+                    raise
                 url = target.url(name)
                 self.log.info("%s v%s deployed to %s at %s (%s)", model, version, self.target, url, self.strategy)
-                verdict = self._smoke(target, name, bodies)
+                if parity_rows and self._canary() is not None and not target.can_pin:
+                    parity_rows, notes = [], [*notes, "live predictions not compared: this target cannot pin a canary"]
+                verdict = run_bake(
+                    target, name, model_uri, smoke_bodies=self._smoke_bodies(features), parity_rows=parity_rows,
+                    limits=BakeLimits(self.max_error_rate, self.max_p95_ms, self.max_label_disagreement,
+                                      self.max_mean_abs_diff),
+                    bake_seconds=self.bake_seconds, problem=self.problem, notes=notes,
+                )  # fmt: skip
                 self.log.info("Endpoint %s: %s", name, verdict.summary())
                 if verdict.passed:
                     target.keep_new(name, reason)
                     decision, summary = tag.DeployDecision.DEPLOYED, verdict.summary()
                 elif self.on_smoke_failure == "rollback":
-                    summary = self._roll_back(client, target, name, model, version, previous, verdict, actor, context)
-                    decision = tag.DeployDecision.ROLLED_BACK
+                    why = f"deploy smoke check of v{version} at endpoint {name!r}: {'; '.join(verdict.breaches)}"
+                    rolled_back = self._roll_back(client, target, name, model, version, previous, why, actor, context)
+                    decision, summary = tag.DeployDecision.ROLLED_BACK, f"{verdict.summary()}; {rolled_back['summary']}"
                 else:
                     decision, summary = tag.DeployDecision.FAILED, f"{verdict.summary()}; the new version keeps serving"
-            self._record(client, model, version, name, url, decision, summary, verdict, actor)
+            self._record(
+                client, model, version, actor,
+                {tag.DEPLOY_ENDPOINT: name, tag.DEPLOY_URL: url or "", tag.DEPLOY_DECISION: decision,
+                 tag.DEPLOY_SUMMARY: summary, tag.DEPLOY_SMOKE: json.dumps(verdict.smoke.to_dict(), sort_keys=True),
+                 tag.DEPLOY_BAKE: json.dumps(verdict.to_dict(), sort_keys=True),
+                 tag.DEPLOY_ROLLBACK: json.dumps(rolled_back, sort_keys=True) if rolled_back else ""},
+            )  # fmt: skip
         result: Deployment = {
             "model_name": model,
             "version": version,
@@ -123,10 +162,12 @@ class DeployModelOperator(MlflowBaseOperator):
             "url": url,
             "strategy": self.strategy,
             "decision": decision,
-            "smoke": verdict.to_dict(),
+            "smoke": verdict.smoke.to_dict(),
+            "bake": verdict.to_dict(),
         }
         if not verdict.passed:
-            raise DeploymentSmokeError(f"endpoint {name!r} ({url}), {model} v{version}: {summary}")
+            error = DeploymentRolledBackError if rolled_back else DeploymentSmokeError
+            raise error(f"endpoint {name!r} ({url}), {model} v{version}: {summary}")
         return result
 
     def _canary(self) -> int | None:
@@ -143,24 +184,38 @@ class DeployModelOperator(MlflowBaseOperator):
                 "left it; not deploying a version that is no longer champion"
             )
 
-    def _smoke_bodies(self) -> list[bytes]:
+    def _test_features(self) -> pd.DataFrame:
         from airflow_mlops import artifacts
-        from airflow_mlops.ml.serving_requests import single_row_bodies
 
         test = artifacts.read_parquet(self.dataset["test_uri"])
-        return single_row_bodies(test.drop(columns=[self.dataset["target"]]), self.smoke_requests)
+        return test.drop(columns=[self.dataset["target"]])
 
-    def _smoke(self, target: RolloutTarget, name: str, bodies: list[bytes]) -> SmokeVerdict:
-        """Every request once; a canary's are spread over its bake time, so they meet both versions."""
-        from airflow_mlops.gates.smoke import SmokeLimits, judge_smoke
+    def _smoke_bodies(self, features: pd.DataFrame) -> list[bytes]:
+        from airflow_mlops.ml.serving_requests import single_row_bodies
 
-        pause = self.bake_seconds / len(bodies) if self.strategy == "canary" else 0.0
-        probes = []
-        for body in bodies:
-            probes.append(target.probe(name, body))
-            if pause:
-                time.sleep(pause)
-        return judge_smoke(probes, SmokeLimits(self.max_error_rate, self.max_p95_ms))
+        return single_row_bodies(features, self.smoke_requests)
+
+    def _parity_rows(
+        self, client: Any, model: str, version: str, features: pd.DataFrame
+    ) -> tuple[list[tuple[bytes, Any]], list[str]]:
+        """One-row requests of the first test rows, each with the prediction ``evaluate`` recorded for it."""
+        from airflow_mlops.governance.recheck import download_json
+        from airflow_mlops.ml.serving_requests import single_row_bodies
+        from airflow_mlops.record import paths
+
+        run_id = client.get_model_version(model, version).run_id
+        try:
+            recorded = download_json(client, run_id, paths.OFFLINE_PREDICTIONS) if run_id else None
+        except Exception as err:  # an artifact store that does not answer: the bake still watches the rest
+            recorded = None
+            self.log.warning("Offline predictions of v%s not read: %s", version, err)
+        offline = recorded.get("predictions") if isinstance(recorded, dict) else None
+        if not isinstance(offline, list) or not offline:
+            note = f"live predictions not compared: evaluate recorded no offline predictions for v{version}"
+            self.log.warning("%s (%s on run %s)", note, paths.OFFLINE_PREDICTIONS, run_id)
+            return [], [note]
+        count = min(len(offline), len(features), self.smoke_requests)
+        return list(zip(single_row_bodies(features.head(count), count), offline[:count], strict=True)), []
 
     def _roll_back(
         self,
@@ -170,53 +225,100 @@ class DeployModelOperator(MlflowBaseOperator):
         model: str,
         version: str,
         previous: str | None,
-        verdict: SmokeVerdict,
+        reason: str,
         actor: str,
         context: Context,
-    ) -> str:
+    ) -> dict[str, Any]:
         """The endpoint back to what it served before, then ``@alias`` back to the previous champion."""
-        from airflow_mlops.governance.promotion import rollback
-
-        reason = f"deploy smoke check of v{version} at endpoint {name!r}: {'; '.join(verdict.breaches)}"
         previous_uri = f"models:/{model}/{previous}" if previous else None
         endpoint_now = target.rollback(name, previous_uri, reason)
         self.log.warning("Endpoint %s rolled back: %s", name, endpoint_now)
-        if previous is None:
-            alias_now = f"@{self.alias} stays on v{version}: there was no earlier champion to restore"
-        else:
-            rollback(
-                client, model, to_version=previous, alias=self.alias, previous_alias=self.previous_alias,
-                actor=actor, reason=reason, expected_champion=version, lock_owner=task_lock_owner(context),
-            )  # fmt: skip
-            alias_now = f"@{self.alias} back on v{previous}"
-        return f"{verdict.summary()}; rolled back: endpoint {endpoint_now}, {alias_now}"
+        alias_now = self._alias_back(client, model, version, previous, reason, actor, context)
+        return {
+            "reason": reason,
+            "endpoint": endpoint_now,
+            "alias": alias_now,
+            "summary": f"rolled back: endpoint {endpoint_now}, {alias_now}",
+        }
 
-    def _record(
+    def _alias_back(
+        self, client: Any, model: str, version: str, previous: str | None, reason: str, actor: str, context: Context
+    ) -> str:
+        """``@alias`` back on ``previous`` through ``airflow-mlops rollback``'s compare-and-set and audit record."""
+        from airflow_mlops.governance.promotion import rollback
+
+        if previous is None:
+            return f"@{self.alias} stays on v{version}: there was no earlier champion to restore"
+        rollback(
+            client, model, to_version=previous, alias=self.alias, previous_alias=self.previous_alias,
+            actor=actor, reason=reason, expected_champion=version, lock_owner=task_lock_owner(context),
+        )  # fmt: skip
+        return f"@{self.alias} back on v{previous}"
+
+    def _rollout_failed(
         self,
         client: Any,
+        target: RolloutTarget,
+        name: str,
         model: str,
         version: str,
-        name: str,
-        url: str | None,
-        decision: str,
-        summary: str,
-        verdict: SmokeVerdict,
+        previous: str | None,
+        err: BaseException,
         actor: str,
+        context: Context,
     ) -> None:
+        """A rollout that failed with no try left: recorded, and ``@alias`` back when the YAML says so.
+
+        The target keeps serving what it served (the local target never switched), so only the
+        alias moves; a try that will be retried changes nothing (the retry deploys the same version).
+        """
+        from airflow_mlops.errors.classify import is_transient
+
+        ti = context.get("ti")
+        try_number = getattr(ti, "try_number", None)
+        retries = int(self.retries or 0)
+        tries_left = retries > 0 if not isinstance(try_number, int) else try_number <= retries
+        if is_transient(err) and tries_left:
+            return
+        error = f"{type(err).__name__}: {err}"
+        decision, rolled_back = tag.DeployDecision.FAILED, None
+        if self.on_rollout_failure == "rollback":
+            reason = f"deploy of v{version} to endpoint {name!r} failed: {error}"[:500]
+            try:
+                alias_now = self._alias_back(client, model, version, previous, reason, actor, context)
+            except Exception as refused:  # e.g. someone moved the alias meanwhile: the rollout's error is the news
+                self.log.warning("Rollout of v%s failed; @%s not rolled back: %s", version, self.alias, refused)
+                error = f"{error}; @{self.alias} not rolled back: {type(refused).__name__}: {refused}"
+            else:
+                rolled_back = {"reason": reason, "endpoint": "kept what it served", "alias": alias_now,
+                               "summary": f"rolled back: {alias_now}"}  # fmt: skip
+                decision = tag.DeployDecision.ROLLED_BACK
+                self.log.warning("Rollout of v%s failed; %s", version, alias_now)
+        summary = f"rollout failed: {error}" + (f"; {rolled_back['summary']}" if rolled_back else "")
+        facts = {
+            tag.DEPLOY_ENDPOINT: name,
+            tag.DEPLOY_DECISION: decision,
+            tag.DEPLOY_SUMMARY: summary,
+            tag.DEPLOY_ERROR: error,
+            tag.DEPLOY_ROLLBACK: json.dumps(rolled_back, sort_keys=True) if rolled_back else "",
+        }
+        self._record(client, model, version, actor, facts)
+
+    def _record(self, client: Any, model: str, version: str, actor: str, facts: dict[str, str]) -> None:
         """The rollout on the version, where the UI, the report and ``lineage`` read a version's story."""
         from airflow_mlops.governance.history import now_iso
         from airflow_mlops.registry_lock import registry_writer
 
         tags = {
             tag.DEPLOY_TARGET: self.target,
-            tag.DEPLOY_ENDPOINT: name,
-            tag.DEPLOY_URL: url or "",
             tag.DEPLOY_STRATEGY: self.strategy,
-            tag.DEPLOY_DECISION: decision,
-            tag.DEPLOY_SUMMARY: summary,
             tag.DEPLOY_AT: now_iso(),
             tag.DEPLOY_BY: actor,
-            tag.DEPLOY_SMOKE: json.dumps(verdict.to_dict(), sort_keys=True),
+            tag.DEPLOY_SMOKE: "",
+            tag.DEPLOY_BAKE: "",
+            tag.DEPLOY_ROLLBACK: "",
+            tag.DEPLOY_ERROR: "",
+            **facts,
         }
         writer = registry_writer(client)
         for key, value in tag.clip_all(tags).items():

@@ -32,6 +32,10 @@ class DeploymentRecord(BaseModel):
     at: str | None = None
     by: str | None = None
     smoke: dict[str, Any] | None = None
+    #: The bake's verdict, what a breach (or a failed rollout) rolled back, and a failed rollout's error.
+    bake: dict[str, Any] | None = None
+    rollback: dict[str, Any] | None = None
+    error: str | None = None
     #: The champion this version replaced (its promotion audit): what a rollback put back on the endpoint.
     replaced: str | None = None
 
@@ -41,7 +45,7 @@ class DeploymentRecord(BaseModel):
         decision = tags.get(t.DEPLOY_DECISION)
         if not decision:
             return None
-        smoke = json_tag(tags, t.DEPLOY_SMOKE)
+        smoke, bake, rollback = (json_tag(tags, key) for key in (t.DEPLOY_SMOKE, t.DEPLOY_BAKE, t.DEPLOY_ROLLBACK))
         return cls(
             version=str(version),
             decision=decision,
@@ -53,6 +57,9 @@ class DeploymentRecord(BaseModel):
             at=tags.get(t.DEPLOY_AT) or None,
             by=tags.get(t.DEPLOY_BY) or None,
             smoke=smoke if isinstance(smoke, dict) else None,
+            bake=bake if isinstance(bake, dict) else None,
+            rollback=rollback if isinstance(rollback, dict) else None,
+            error=tags.get(t.DEPLOY_ERROR) or None,
             replaced=tags.get(t.PROMOTED_FROM) or None,
         )
 

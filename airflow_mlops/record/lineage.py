@@ -160,6 +160,10 @@ class DeploymentLineage(_Record):
     at: str | None = None
     by: str | None = None
     smoke: Any = None
+    #: The bake's verdict (airflow_mlops/deploy/bake.py), what a breach rolled back, a failed rollout's error.
+    bake: Any = None
+    rollback: Any = None
+    error: str | None = None
     other: dict[str, str] = {}
 
     def shown(self) -> dict[str, Any] | None:
@@ -174,12 +178,15 @@ class DeploymentLineage(_Record):
             "strategy": t.DEPLOY_STRATEGY, "decision": t.DEPLOY_DECISION, "summary": t.DEPLOY_SUMMARY,
             "at": t.DEPLOY_AT, "by": t.DEPLOY_BY,
         }  # fmt: skip
-        known = {*fields.values(), t.DEPLOY_SMOKE}
+        known = {*fields.values(), t.DEPLOY_SMOKE, t.DEPLOY_BAKE, t.DEPLOY_ROLLBACK, t.DEPLOY_ERROR}
         recorded = t.unprefixed(t.DEPLOY_PREFIX, tags)
         other = {key: value for key, value in recorded.items() if t.DEPLOY_PREFIX + key not in known}
         return cls(
             **{field: tags.get(key) or None for field, key in fields.items()},
             smoke=json_tag(tags, t.DEPLOY_SMOKE),
+            bake=json_tag(tags, t.DEPLOY_BAKE),
+            rollback=json_tag(tags, t.DEPLOY_ROLLBACK),
+            error=tags.get(t.DEPLOY_ERROR) or None,
             other=other,
         )
 

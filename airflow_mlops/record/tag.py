@@ -113,6 +113,13 @@ DEPLOY_AT = "mlops.deploy.at"
 DEPLOY_BY = "mlops.deploy.by"
 #: The smoke check's verdict as JSON (requests, failed, error rate, p95, limits, breaches).
 DEPLOY_SMOKE = "mlops.deploy.smoke"
+#: The bake's verdict as JSON: the live error rate and p95 of the new version, its live predictions
+#: against the offline ones, the limits, the breaches, how long it was watched (airflow_mlops/deploy/bake.py).
+DEPLOY_BAKE = "mlops.deploy.bake"
+#: What a breach (or a failed rollout) rolled back, as JSON: the reason, the endpoint's and the alias's moves.
+DEPLOY_ROLLBACK = "mlops.deploy.rollback"
+#: The error a rollout that failed before its bake raised (type: message), clipped.
+DEPLOY_ERROR = "mlops.deploy.error"
 
 
 class DeployDecision:

@@ -39,23 +39,40 @@ def endpoint_name_problem(target: str, name: str) -> str | None:
 
 
 class SmokeSpec(StrictModel):
-    """Requests sent to the endpoint right after the switch, built from the pinned test rows."""
+    """The smoke requests and the limits the bake watches: error rate, latency, live predictions' drift."""
 
     requests: int = Field(20, ge=1, le=10_000, description="Single-row requests sent, cycling over the test rows.")
     max_error_rate: float = Field(
         0.0, ge=0, le=1, description="Share of requests that may fail (no answer, or not HTTP 200 with predictions)."
     )
-    max_p95_ms: float = Field(1000, gt=0, le=600_000, description="p95 latency limit of the answered requests.")
+    max_p95_ms: float = Field(
+        1000, gt=0, le=600_000, description="p95 latency limit of the answered requests, and of the new version's "
+        "live answers at the endpoint during the bake (where the target counts them).",
+    )  # fmt: skip
+    max_label_disagreement: float = Field(
+        0.0, ge=0, le=1, description="Classification: share of the rows evaluate scored on which the new version's "
+        "live label may differ from the offline one.",
+    )  # fmt: skip
+    max_mean_abs_diff: float = Field(
+        1e-6, ge=0, description="Regression: mean absolute difference allowed between the new version's live "
+        "predictions and the offline ones on the same rows.",
+    )  # fmt: skip
 
 
 class RollbackSpec(StrictModel):
-    """What a failed smoke check does."""
+    """What a breach during the bake, or a rollout that fails, does."""
 
     on_smoke_failure: Literal["rollback", "fail"] = Field(
         "rollback",
         description="rollback: the endpoint serves the previous version again and @champion goes back to it "
         "(the same compare-and-set and audit record as `airflow-mlops rollback`), then the task fails; "
         "fail: the task fails and the new version keeps serving.",
+    )
+    on_rollout_failure: Literal["rollback", "fail"] = Field(
+        "rollback",
+        description="When the rollout itself fails and no retry is left (or the error is not retryable): rollback "
+        "puts @champion back on the previous champion as above (the endpoint still serves it); fail leaves "
+        "@champion on the new version.",
     )
 
 
@@ -83,12 +100,12 @@ class DeploymentSpec(StrictModel):
     strategy: Literal["direct", "canary"] = Field(
         "direct",
         description="direct: the new version takes all traffic at once; canary: it serves canary_percent of "
-        "requests beside the current version for bake_seconds, then all of them (targets that split traffic only).",
+        "requests beside the current version during the bake, then all of them (targets that split traffic only).",
     )
     canary_percent: int | None = Field(None, ge=1, le=99, description="canary only: share of requests, 1-99.")
     bake_seconds: float = Field(
-        0, ge=0, le=86_400, description="canary only: how long the canary serves beside the current version; "
-        "the smoke requests are spread over it.",
+        0, ge=0, le=86_400, description="How long the new version is watched after the switch (a canary beside "
+        "the current version): error rate, latency and live predictions against the offline ones; a breach rolls back.",
     )  # fmt: skip
     smoke: SmokeSpec = SmokeSpec()
     rollback: RollbackSpec = RollbackSpec()
@@ -115,7 +132,7 @@ class DeploymentSpec(StrictModel):
         if self.strategy == "direct":
             issues.extend(
                 ((*loc, key), f"{key} applies to strategy: canary", "set strategy: canary, or remove it")
-                for key in ("canary_percent", "bake_seconds")
+                for key in ("canary_percent",)
                 if key in self.model_fields_set
             )
         if scheme == KSERVE_TARGET:

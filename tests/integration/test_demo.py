@@ -242,7 +242,11 @@ def _check_deployment(demo: dict[str, Any], n: int) -> str:
         lines[at + 2],
     )
     assert found and float(found.group(1)) <= smoke["max_p95_ms"], lines[at + 2]
-    assert lines[at + 3] == f"              serving   v{n}"
+    bake = re.fullmatch(
+        rf" {{14}}bake {{6}}bake passed: {requests}/{requests} smoke requests answered, .*", lines[at + 3]
+    )
+    assert bake and f"0/{requests} labels differ" in lines[at + 3], lines[at + 3]  # live v{n} as evaluate scored it
+    assert lines[at + 4] == f"              serving   v{n}"
     assert (demo["workdir"] / "endpoint-url").read_text().strip() == url.group(1)
     return url.group(1)
 

@@ -93,6 +93,10 @@ def test_the_new_champion_is_deployed_and_answers_at_its_url(runs: dict[str, Any
     tags = runs["env"].client().get_model_version(MODEL, "1").tags
     assert tags[tag.DEPLOY_DECISION] == tag.DeployDecision.DEPLOYED and tags[tag.DEPLOY_URL] == endpoint["url"]
     assert json.loads(tags[tag.DEPLOY_SMOKE])["requests"] == 10
+    bake = json.loads(tags[tag.DEPLOY_BAKE])  # evaluate recorded the rows' predictions; v1 served them alike
+    assert bake["decision"] == "pass" and bake["parity"]["compared"] == 10 and bake["parity"]["disagreeing"] == 0
+    assert bake["pinned"] == {"sent": 10, "failed": 0}
+    assert bake["live"]["requests"] >= 10 and bake["live"]["errors"] == 0
 
 
 def test_an_impossible_smoke_limit_rolls_back_the_endpoint_and_the_champion(runs: dict[str, Any]) -> None:
@@ -103,7 +107,7 @@ def test_an_impossible_smoke_limit_rolls_back_the_endpoint_and_the_champion(runs
     assert outcome["tasks"]["promote"] == "success" and outcome["tasks"]["deploy"] == "failed"
     assert outcome["tries"]["deploy"] == 1  # a DeploymentSmokeError is never retried
     log = outcome["log"]
-    assert "DeploymentSmokeError" in log and f"endpoint '{MODEL}'" in log and f"{MODEL} v2" in log
+    assert "DeploymentRolledBackError" in log and f"endpoint '{MODEL}'" in log and f"{MODEL} v2" in log
     assert "max_p95_ms 0.001 ms" in log
     client = runs["env"].client()
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"

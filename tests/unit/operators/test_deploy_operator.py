@@ -45,6 +45,15 @@ class ScriptedTarget:
     def url(self, name: str) -> str:
         return "http://127.0.0.1:1234"
 
+    can_pin = True
+
+    def predict_pinned(self, name: str, body: bytes, model_uri: str) -> tuple[Probe, list[Any] | None]:
+        self.calls.append(("pinned", model_uri))
+        return Probe(True, self.elapsed_ms), [0]
+
+    def live_stats(self, name: str, model_uri: str, since: float) -> None:
+        return None
+
 
 @pytest.fixture
 def registry(stack: Stack, tmp_path: Any) -> Iterator[dict[str, Any]]:
@@ -232,3 +241,49 @@ def test_a_kserve_canary_that_breaks_its_smoke_check_is_pinned_back_with_credent
         tags = client.get_model_version(model, "2").tags
     assert tags[tag.DEPLOY_DECISION] == tag.DeployDecision.ROLLED_BACK and tags[tag.DEPLOY_TARGET] == "mlops-kserve:/ml"
     assert tags[tag.DEPLOY_URL] == f"{fake.url}/serve/ml/churn"
+
+
+class RefusingTarget(ScriptedTarget):
+    """A target whose rollout fails: permanently (a refused model) or transiently (a server slow to start)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def deploy(self, name: str, model_uri: str, *, canary_percent: int | None, reason: str) -> dict[str, Any]:
+        raise self.error
+
+
+def test_a_failed_rollout_with_no_retry_left_puts_the_champion_back_and_records_the_error(
+    registry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_mlops.errors import TransientError
+
+    # A try that will be retried changes nothing: the retry deploys the same version.
+    with pytest.raises(TransientError):
+        _run(registry, RefusingTarget(TransientError("no /ping in 120 s")), monkeypatch, retries=2)
+    aliases, tags = _state(registry)
+    assert aliases == {"champion": "2", "previous": "1"} and tag.DEPLOY_DECISION not in tags
+
+    with pytest.raises(ConfigurationError, match="refused"):
+        _run(registry, RefusingTarget(ConfigurationError("the target refused the model")), monkeypatch, retries=2)
+    aliases, tags = _state(registry)
+    assert aliases == {"champion": "1", "previous": "2"}  # through rollback's compare-and-set and audit
+    assert tags[tag.DEPLOY_DECISION] == tag.DeployDecision.ROLLED_BACK
+    assert tags[tag.DEPLOY_ERROR] == "ConfigurationError: the target refused the model"
+    assert json.loads(tags[tag.DEPLOY_ROLLBACK])["alias"] == "@champion back on v1"
+    assert tags[tag.DEPLOY_SUMMARY].startswith("rollout failed: ConfigurationError")
+
+
+def test_a_failed_rollout_under_the_fail_policy_leaves_the_champion(
+    registry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError):
+        _run(registry, RefusingTarget(ConfigurationError("refused")), monkeypatch, on_rollout_failure="fail")
+    aliases, tags = _state(registry)
+    assert aliases == {"champion": "2", "previous": "1"}
+    assert (
+        tags[tag.DEPLOY_DECISION] == tag.DeployDecision.FAILED
+        and tags[tag.DEPLOY_ERROR] == "ConfigurationError: refused"
+    )
+    assert not tags.get(tag.DEPLOY_ROLLBACK)

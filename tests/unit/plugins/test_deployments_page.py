@@ -25,6 +25,7 @@ from tests.unit.plugins.test_deployments import MODEL, SMOKE, deploy_tags, write
 
 ENDPOINT_REASON = "deploy smoke check of v2 at endpoint 'churn': p95 latency 9.0 ms above <max_p95_ms>"
 V2_SUMMARY = "smoke check failed: p95 latency 9.0 ms above max_p95_ms 0.001 ms; rolled back: endpoint serves v1"
+BAKE_SUMMARY = "bake breached: live labels differ from the offline ones on 100.0% of 1 rows (1 round(s) over 0.1 s)"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     rollback(client, MODEL, to_version="1", actor="airflow:churn_retrain/run2", reason=ENDPOINT_REASON,
              expected_champion="2")  # fmt: skip
     v2 = deploy_tags("mlops-local", "rolled_back", "2026-01-02T10:00:02+00:00", summary=V2_SUMMARY)
-    v2[tag.DEPLOY_PREFIX + "bake"] = "not watched"  # a tag this UI has no field for
+    v2[tag.DEPLOY_PREFIX + "region"] = "eu-west"  # a tag this UI has no field for
+    v2[tag.DEPLOY_BAKE] = json.dumps({"decision": "fail", "summary": BAKE_SUMMARY})
+    v2[tag.DEPLOY_ROLLBACK] = json.dumps({"reason": "live labels differ", "alias": "@champion back on v1"})
     for key, value in v2.items():
         client.set_model_version_tag(MODEL, "2", key, value)
     yield {"uri": uri, "root": root}
@@ -108,7 +111,8 @@ def test_the_version_page_shows_its_deploy_record_and_its_alias_rollback(app: An
         '<span class="badge rolled_back">rolled_back</span> to <code>churn</code> on <code>mlops-local</code>' in record
     )
     assert V2_SUMMARY in record and "10 requests, 0 failed" in record
-    assert '<span class="muted">bake</span> not watched' in record
+    assert '<span class="muted">region</span> eu-west' in record
+    assert f'<span class="muted bake">{BAKE_SUMMARY}</span>' in record
     assert 'rollback v2 → v1 by <span class="mono">airflow:churn_retrain/run2</span>' in html
     never = app.get(f"/models/{MODEL}/versions/1").text
     assert "never rolled out" not in never and "deployed</span> to <code>churn</code>" in never
@@ -125,5 +129,6 @@ def test_lineage_prints_the_rollout_beside_the_alias_rollback(store: dict[str, A
     assert info["deployment"]["decision"] == "rolled_back" and info["deployment"]["smoke"] == SMOKE
     text = format_lineage(info)
     assert "  deployed    ROLLED_BACK to mlops-local endpoint churn at http://127.0.0.1:5001 (direct)" in text
-    assert f"by airflow:churn_retrain/manual__1: {V2_SUMMARY}" in text and "bake not watched" in text
+    assert f"by airflow:churn_retrain/manual__1: {V2_SUMMARY}" in text and "region eu-west" in text
+    assert f"bake: {BAKE_SUMMARY}" in text and info["deployment"]["rollback"]["alias"] == "@champion back on v1"
     assert "rollback v2 -> v1 by airflow:churn_retrain/run2" in text

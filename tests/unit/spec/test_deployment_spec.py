@@ -105,7 +105,7 @@ def test_canary_settings_on_a_direct_rollout_and_credentials_for_the_local_targe
     path = _with(tmp_path, "  canary_percent: 10\n  bake_seconds: 60\n  conn_id: local_creds\n")
     issues = by_field(load_error(path).issues)
     assert "applies to strategy: canary" in issues["deployment.canary_percent"].message
-    assert issues["deployment.bake_seconds"].line == _line(path, "bake_seconds")
+    assert "deployment.bake_seconds" not in issues  # a direct rollout is baked too
     assert "takes no credentials" in issues["deployment.conn_id"].message
     assert issues["deployment.conn_id"].line == _line(path, "conn_id")
 
