@@ -25,7 +25,7 @@ def parse_model_ref(text: str) -> tuple[str, str]:
 def _run(args: argparse.Namespace) -> int:
     from airflow_mlops.governance.cli import open_client, run_cli
     from airflow_mlops.governance.lineage import lineage
-    from airflow_mlops.report import format_lineage
+    from airflow_mlops.report.lineage_text import format_lineage
 
     model, ref = args.ref
 

@@ -27,7 +27,7 @@ from airflow_mlops.governance.promotion import promote_version, request_promotio
 from airflow_mlops.governance.recheck import recheck_gate
 from airflow_mlops.record import paths, tag
 from airflow_mlops.record.lineage import lineage_tags
-from airflow_mlops.report import format_lineage
+from airflow_mlops.report.lineage_text import format_lineage
 
 MODEL = "gov_model"
 ACTOR = "test:alice"

@@ -11,7 +11,7 @@ import pytest
 from airflow_mlops.governance.lineage import lineage
 from airflow_mlops.plugins import render, urls
 from airflow_mlops.record.lineage import lineage_tags
-from airflow_mlops.report import format_lineage
+from airflow_mlops.report.lineage_text import format_lineage
 
 MODEL = "contract_gov"
 CONTRACT = {

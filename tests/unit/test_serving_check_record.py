@@ -13,7 +13,8 @@ from airflow_mlops.errors import ModelServerError, PermanentError, PipelineConfi
 from airflow_mlops.gates.serving import Answer, ServingLimits, judge
 from airflow_mlops.record import tag
 from airflow_mlops.record.lineage import VersionLineage
-from airflow_mlops.report import format_lineage, format_report, serving_lines
+from airflow_mlops.report import format_report, serving_lines
+from airflow_mlops.report.lineage_text import format_lineage
 from airflow_mlops.spec.loader import load_pipeline_spec
 from tests.unit.plugins.run_page import render_run_page
 

@@ -122,7 +122,7 @@ def test_lineage_prints_the_rollout_beside_the_alias_rollback(store: dict[str, A
     from mlflow import MlflowClient
 
     from airflow_mlops.governance.lineage import lineage
-    from airflow_mlops.report import format_lineage
+    from airflow_mlops.report.lineage_text import format_lineage
 
     client = MlflowClient(tracking_uri=store["uri"], registry_uri=store["uri"])
     info = lineage(client, MODEL, "2")
