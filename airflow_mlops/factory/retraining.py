@@ -1,11 +1,13 @@
 """The ``retraining`` template: data -> validation -> training -> gate -> registry.
 
 ```
-resolve_data >> validate_data >> prepare_data >> train[candidate...] >> evaluate >> gate
+resolve_data >> validate_data >> prepare_data >> [tune_<candidate>[worker...]] >> train[candidate...]
+    >> evaluate >> gate
     >> serving_check (unless serving_check.enabled is false) >> approve (approval: manual) >> register >> promote
     >> deploy (only with a deployment: section)
 (every task) >> close_runs   (a teardown: ends this DAG run's MLflow runs, FINISHED or FAILED)
 ```
+``tune_<candidate>`` exists only for a candidate with ``tuning.workers`` > 1: one task mapped over its workers.
 Only thin operators are built here; nothing heavy is imported, because this runs on every
 DAG parse.
 """
@@ -27,6 +29,7 @@ from airflow_mlops.operators.prepare import PrepareDatasetOperator
 from airflow_mlops.operators.registry import PromoteModelOperator, RegisterModelOperator
 from airflow_mlops.operators.serving_check import ServingCheckOperator
 from airflow_mlops.operators.train import TrainCandidateOperator
+from airflow_mlops.operators.tune import TuneTrialsOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 
 if TYPE_CHECKING:
@@ -51,29 +54,53 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
         "on_failure": spec.candidates.on_failure,
         **mlflow,
     }
+    tuners = _tune_tasks(spec, common)
     profiles = {m.resources.model_dump_json() for m in spec.models}
     if len(profiles) == 1:
-        return (
-            TrainCandidateOperator.partial(
-                task_id="train",
-                **step_args(spec, "train"),
-                **task_resources(spec.models[0].resources),
-                map_index_template="{{ task.candidate['name'] }}",
-                **common,
-            )
-            .expand(candidate=[_candidate(spec, m) for m in spec.models])
-            .output
-        )
-    return [
-        TrainCandidateOperator(
+        mapped = TrainCandidateOperator.partial(
+            task_id="train",
+            **step_args(spec, "train"),
+            **task_resources(spec.models[0].resources),
+            map_index_template="{{ task.candidate['name'] }}",
+            **common,
+        ).expand(candidate=[_candidate(spec, m) for m in spec.models])
+        for tuner in tuners.values():
+            tuner >> mapped  # one mapped train task: it waits for every candidate's tuning
+        return mapped.output
+    outputs = []
+    for m in spec.models:
+        train = TrainCandidateOperator(
             task_id=f"train_{m.name}",
             **step_args(spec, "train"),
             **task_resources(m.resources),
             candidate=_candidate(spec, m),
             **common,
-        ).output
-        for m in spec.models
-    ]
+        )
+        if m.name in tuners:
+            tuners[m.name] >> train
+        outputs.append(train.output)
+    return outputs
+
+
+def _tune_tasks(spec: RetrainingPipelineSpec, common: dict[str, Any]) -> dict[str, Any]:
+    """A ``tune_<name>`` task mapped over ``tuning.workers`` for each candidate that spreads its trials.
+
+    Each instance runs a fixed share of the trials (operators/tune.py); the candidate's train
+    task then fits the best. Candidates tuned with one worker tune inside their train task.
+    """
+    tuners: dict[str, Any] = {}
+    for m in spec.models:
+        if m.tuning is None or m.tuning.workers < 2:
+            continue
+        tuners[m.name] = TuneTrialsOperator.partial(
+            task_id=f"tune_{m.name}",
+            **step_args(spec, "train"),
+            **task_resources(m.resources),
+            map_index_template="worker {{ task.worker }}",
+            candidate=_candidate(spec, m),
+            **common,
+        ).expand(worker=list(range(m.tuning.workers)))
+    return tuners
 
 
 def _cv_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:

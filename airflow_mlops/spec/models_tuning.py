@@ -111,6 +111,22 @@ class TuningSpec(StrictModel):
     )
     seed: int | None = Field(None, description="The sampler's seed; default data.split.seed.")
     folds: int = Field(3, ge=2, le=20, description="Folds each trial is scored on, cut as cross_validation cuts them.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Mapped tune_<candidate> tasks sharing the trials (round-robin); 1 runs them in the train "
+        "task. Workers share nothing but the trial runs in MLflow.",
+    )
+
+    @model_validator(mode="after")
+    def _no_idle_worker(self) -> Self:
+        if self.workers > self.n_trials:
+            raise SpecValueError(
+                f"workers ({self.workers}) is more than n_trials ({self.n_trials}): a worker would have no trial",
+                f"lower workers to at most {self.n_trials}, or raise n_trials",
+            )
+        return self
 
 
 class CrossValidationSpec(StrictModel):
