@@ -11,6 +11,7 @@ teaches people to ignore it.
 
     python bench/run.py                      # the full run; rewrites docs/benchmarks.md
     python bench/run.py --smoke --out x.md   # tiny sizes, k = 1, two children at once: proves it runs
+    python bench/run.py --only tuning        # one group (import, parse, taskparse, runtime, tuning); prints only
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ PARSE_VS_HANDWRITTEN = 1.25
 PARSE_VS_DAGFACTORY = 0.5
 FLAT_IN_N = 1.25  # "does not grow with N", with room for a noisy machine
 OVERHEAD = 1.10
+#: The groups of measures, in the order they run; ``--only NAME`` runs one.
+GROUPS = ("import", "parse", "taskparse", "runtime", "tuning")
 
 
 # (key the result is filed under, children.py kind, its arguments, its environment)
@@ -378,6 +381,20 @@ class Bench:
                 missing="dag-factory not installed" if self.dagfactory is None else why(f"dagfactory-{big}-ctx")),
         ]  # fmt: skip
         return rows
+
+    # -- 6. tuning trials spread over workers (tuning_bench.py) -----------------------------------
+
+    def bench_tuning(self) -> list[Row]:
+        import tuning_bench
+
+        trials, k = (2, 1) if self.smoke else (20, min(self.k_heavy, 3))
+        self.log(f"tuning: {trials} trials, 1 worker vs 2, k = {k}")
+        result = tuning_bench.measure(self.work / "tuning", n_trials=trials, workers=2, k=k)
+        runs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(result["one_runs"], result["many_runs"], strict=True))
+        self.notes.append(f"tuning search wall time per round, 1 worker/2 workers (s): {runs}; load average "
+                          f"{os.getloadavg()[0]:.1f} at the end.")  # fmt: skip
+        row = tuning_bench.row(result)
+        return [Row(row["measure"], row["ours"], row["baseline"], goal=row["goal"], limit=row["limit"])]
 
     # -- 4. and 5. run time: operators, log_model, validation ------------------------------------
 
@@ -896,6 +913,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--verbose", action="store_true", help="log every child process and its wall time")
+    parser.add_argument("--only", choices=GROUPS, help="run one group of measures; the Markdown file is not rewritten")
     parser.add_argument(
         "--smoke", action="store_true", help="prove the bench runs: N=2, k=1, 10k rows, 2 jobs; numbers meaningless"
     )
@@ -921,10 +939,9 @@ def main(argv: list[str] | None = None) -> int:
         if dagfactory is None:
             bench.notes.append(f"dag-factory is not installed in {opts.dagfactory}; its rows say so.")
         bench.compile_package()
-        rows = bench.bench_import()
-        rows += bench.bench_parse()
-        rows += bench.bench_taskparse()
-        rows += bench.bench_runtime()
+        groups = {"import": bench.bench_import, "parse": bench.bench_parse, "taskparse": bench.bench_taskparse,
+                  "runtime": bench.bench_runtime, "tuning": bench.bench_tuning}  # fmt: skip
+        rows = [row for name, group in groups.items() if opts.only in (None, name) for row in group()]
         elapsed = time.monotonic() - started
         print(table(rows))
         print(f"\n{len(rows)} measures in {elapsed / 60:.1f} min", file=sys.stderr)
@@ -932,7 +949,7 @@ def main(argv: list[str] | None = None) -> int:
             fields = ("measure", "ours", "baseline", "ratio", "goal", "holds", "missing")
             data = {"rows": [{f: getattr(r, f) for f in fields} for r in rows], "notes": bench.notes}
             opts.json.write_text(json.dumps(data, indent=2))
-        if not opts.no_write:
+        if not opts.no_write and opts.only is None:
             cmd = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
             write_doc(opts.out, bench, rows, machine_info(bench), elapsed, cmd.strip())
             print(f"wrote {opts.out}", file=sys.stderr)

@@ -50,6 +50,7 @@ EXPECTED = (
     "one-row request p95: local endpoint",
     "MLflow `log_model`",
     "validate 10k rows x 20 cols",
+    "2 `tune` workers vs 1",
 )
 
 
