@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.errors import ConfigurationError
-from airflow_mlops.operators.base import run_identity
-from airflow_mlops.operators.train import CandidateOperator
+from airflow_mlops.operators.base import CandidateOperator, run_identity
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
