@@ -116,6 +116,8 @@ def _cv_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
         args["cv_group_by"] = cv.group_by
     if not cv.shuffle:
         args["cv_shuffle"] = False
+    if cv.n_jobs != 1:
+        args["cv_n_jobs"] = cv.n_jobs
     return args
 
 

@@ -198,6 +198,7 @@ class CandidateOperator(MlflowBaseOperator):
         cv_stratified: bool | None = None,
         cv_group_by: str | None = None,
         cv_shuffle: bool = True,
+        cv_n_jobs: int = 1,
         lineage: dict[str, str] | None = None,
         on_failure: Literal["drop", "fail"] = "fail",
         **kwargs: Any,
@@ -213,6 +214,7 @@ class CandidateOperator(MlflowBaseOperator):
         self.cv_stratified = cv_stratified
         self.cv_group_by = cv_group_by
         self.cv_shuffle = cv_shuffle
+        self.cv_n_jobs = cv_n_jobs
         self.lineage = lineage or {}
         self.on_failure = on_failure
         self._started_run: str | None = None

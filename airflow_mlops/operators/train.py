@@ -156,6 +156,7 @@ class TrainCandidateOperator(CandidateOperator):
             problem=self.problem,
             splitter=self.fold_splitter(self.cv_folds),
             average=self.average,
+            n_jobs=self.cv_n_jobs,
         )
 
     def _result(

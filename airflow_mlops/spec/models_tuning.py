@@ -154,6 +154,13 @@ class CrossValidationSpec(StrictModel):
     )
     shuffle: bool = Field(True, description="Shuffle rows (or groups) before cutting folds; false keeps file order.")
     seed: int | None = Field(None, description="The shuffle's seed; default data.split.seed.")
+    n_jobs: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="Folds fitted at once, in threads of the train task (joblib); the figures are the same. "
+        "Not for tuning trials, whose folds run in turn so a pruner can stop them.",
+    )
 
     def splitter(self, problem: str, default_seed: int) -> dict[str, Any]:
         """The fold settings ml/cross_validation.py takes, with the defaults resolved."""

@@ -143,13 +143,16 @@ def test_several_triggers_mean_any_of_them(tmp_path: Path) -> None:
     assert single.timetable.asset_condition.uri == "mlflow://models/breast_cancer_classifier"
 
 
-def test_tuning_workers_add_a_mapped_tune_task_upstream_of_the_candidates_train(tmp_path: Path) -> None:
+def test_tuning_workers_add_a_mapped_tune_task_upstream_of_the_candidates_train_and_cv_n_jobs_reaches_train(
+    tmp_path: Path,
+) -> None:
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
     tuning = {"space": {"C": {"type": "float", "low": 0.01, "high": 10, "log": True}}, "n_trials": 5, "workers": 3}
     gpu = {"queue": "gpu"}
     models = [{**LOGREG, "tuning": tuning}, {**LOGREG, "name": "solo", "tuning": {**tuning, "workers": 1}}]
-    dag = build_dag(_spec(tmp_path, models=models))
+    dag = build_dag(_spec(tmp_path, models=models, cross_validation={"folds": 3, "n_jobs": 2}))
+    assert dag.get_task("train").partial_kwargs["cv_n_jobs"] == 2  # cross_validation.n_jobs: folds in threads
     tune = dag.get_task("tune_logreg")
     assert isinstance(tune, MappedOperator) and tune.expand_input.value["worker"] == [0, 1, 2]
     assert tune.partial_kwargs["candidate"]["tuning"]["metric"] == "f1"  # select_by, resolved as for train
