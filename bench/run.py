@@ -388,13 +388,15 @@ class Bench:
         import tuning_bench
 
         trials, k = (2, 1) if self.smoke else (20, min(self.k_heavy, 3))
-        self.log(f"tuning: {trials} trials, 1 worker vs 2, k = {k}")
+        self.log(f"tuning: {trials} trials, 1 worker vs 2, and CV folds in threads, k = {k}")
         result = tuning_bench.measure(self.work / "tuning", n_trials=trials, workers=2, k=k)
         runs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(result["one_runs"], result["many_runs"], strict=True))
-        self.notes.append(f"tuning search wall time per round, 1 worker/2 workers (s): {runs}; load average "
+        self.notes.append(f"tuning search wall time per round, 1 worker/2 workers (s): {runs}; CPU seconds (median, "
+                          f"all workers): {result['one_cpu']:.1f}/{result['many_cpu']:.1f}; load average "
                           f"{os.getloadavg()[0]:.1f} at the end.")  # fmt: skip
-        row = tuning_bench.row(result)
-        return [Row(row["measure"], row["ours"], row["baseline"], goal=row["goal"], limit=row["limit"])]
+        cv = tuning_bench.measure_cv(folds=3 if self.smoke else 5, k=k)
+        rows = [tuning_bench.row(result), tuning_bench.cv_row(cv)]
+        return [Row(r["measure"], r["ours"], r["baseline"], goal=r["goal"], limit=r["limit"]) for r in rows]
 
     # -- 4. and 5. run time: operators, log_model, validation ------------------------------------
 

@@ -7,12 +7,15 @@ import everything first and then wait for a common go (a file), so the figure is
 wall time (first trial started to last trial finished), not interpreter start-up, which every
 Airflow task pays whatever it runs. One worker running all the trials is the baseline.
 
-    python bench/tuning_bench.py                        # 20 trials, 1 vs 2 workers, k = 3
+    python bench/tuning_bench.py                        # 20 trials, 1 vs 2 workers, k = 3; CV n_jobs 2 vs 1
     python bench/tuning_bench.py --trials 4 --k 1       # quick
     python bench/run.py --only tuning                   # the same row in the bench's table
 
 The candidate is the demo's random forest (``n_estimators`` and ``max_depth`` searched, 3 folds
 of the demo's 380 rows, random sampler, no pruning so every trial does the same work).
+
+The second row is ``cross_validation.n_jobs``: the same forest (100 trees) cross-validated on 5
+folds one after the other, and 2 at a time in threads, in one process.
 """
 
 from __future__ import annotations
@@ -67,9 +70,65 @@ def worker(args: dict[str, Any]) -> dict[str, Any]:
     go = Path(args["go"])
     while not go.exists():  # every worker starts when the last one is ready
         time.sleep(0.005)
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     result = op.execute(context)  # type: ignore[arg-type]
-    return {"started": started, "ended": time.time(), "ran": result["ran"]}
+    return {"started": started, "ended": time.time(), "cpu": time.process_time() - cpu, "ran": result["ran"]}
+
+
+def cross_validation(args: dict[str, Any]) -> dict[str, Any]:
+    """CV of the demo forest on the demo's training rows, folds in turn and ``n_jobs`` at once, interleaved."""
+    from airflow_mlops.demo.datasets import data_versions
+    from airflow_mlops.ml.cross_validation import cross_validate
+    from airflow_mlops.ml.estimators import build_pipeline, fit_weighted
+
+    train, _ = data_versions()
+    features, labels = train.drop(columns=["target"]), train["target"]
+    splitter = {"folds": int(args["folds"]), "stratified": True, "group_by": None, "shuffle": True, "seed": 0}
+
+    def fit(x: Any, y: Any) -> Any:
+        pipeline = build_pipeline(
+            estimator_path=CANDIDATE["estimator"],
+            params={"n_estimators": 100, "random_state": 0},
+            preprocessing=CANDIDATE["preprocessing"],
+            features=x,
+            allowed_prefixes=("sklearn.",),
+        )
+        return fit_weighted(pipeline, x, y, None)  # fmt: skip
+
+    def timed(n_jobs: int) -> float:
+        started = time.perf_counter()
+        cross_validate(fit, features, labels, problem="classification", splitter=splitter, n_jobs=n_jobs)
+        return time.perf_counter() - started
+
+    timed(1)  # warm-up: first fit and scoring imports
+    serial, threaded = [], []
+    for _ in range(int(args["k"])):
+        serial.append(timed(1))
+        threaded.append(timed(int(args["n_jobs"])))
+    return {"serial": statistics.median(serial), "threaded": statistics.median(threaded)}
+
+
+def measure_cv(*, folds: int = 5, n_jobs: int = 2, k: int = 3) -> dict[str, Any]:
+    """:func:`cross_validation` in a fresh interpreter."""
+    args = json.dumps({"folds": folds, "n_jobs": n_jobs, "k": k})
+    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1]), "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, str(HERE), "cv", args], env=env, capture_output=True, text=True,
+                          timeout=1800, check=False)  # fmt: skip
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT=")]
+    if proc.returncode != 0 or len(lines) != 1:
+        raise RuntimeError(f"the cross-validation child exited {proc.returncode}:\n{proc.stderr[-1500:]}")
+    return {**json.loads(lines[0].removeprefix("RESULT=")), "folds": folds, "n_jobs": n_jobs, "k": k}
+
+
+def cv_row(result: dict[str, Any]) -> dict[str, Any]:
+    """The bench table's row: CV with ``n_jobs`` threads (ours) against folds in turn (the baseline)."""
+    return {
+        "measure": f"cross-validation, {result['folds']} folds: `n_jobs: {result['n_jobs']}` vs 1",
+        "ours": result["threaded"],
+        "baseline": result["serial"],
+        "goal": "< 1",
+        "limit": 1.0,
+    }
 
 
 def _prepare(work: Path) -> dict[str, str]:
@@ -92,8 +151,9 @@ def _prepare(work: Path) -> dict[str, str]:
     return env
 
 
-def _search(env: dict[str, str], work: Path, n_trials: int, workers: int, run_id: str) -> float:
-    """The search's wall time with ``workers`` concurrent worker processes, from the common go to the last end."""
+def _search(env: dict[str, str], work: Path, n_trials: int, workers: int, run_id: str) -> tuple[float, float]:
+    """The search's wall time with ``workers`` concurrent worker processes, from the common go to the last end,
+    and the CPU seconds the workers spent in it (all of them together)."""
     gate = work / run_id
     gate.mkdir()
     ready = [gate / f"ready-{w}" for w in range(workers)]
@@ -121,18 +181,20 @@ def _search(env: dict[str, str], work: Path, n_trials: int, workers: int, run_id
     ran = sorted(n for r in results for n in r["ran"])
     if ran != list(range(n_trials)):
         raise RuntimeError(f"the workers ran trials {ran}, not 0..{n_trials - 1} once each")
-    return max(r["ended"] for r in results) - min(r["started"] for r in results)
+    return max(r["ended"] for r in results) - min(r["started"] for r in results), sum(r["cpu"] for r in results)
 
 
 def measure(work: Path, *, n_trials: int = 20, workers: int = 2, k: int = 3) -> dict[str, Any]:
     """Median search time of one worker and of ``workers``, interleaved over ``k`` rounds."""
     env = _prepare(work)
-    one: list[float] = []
-    many: list[float] = []
+    one: list[tuple[float, float]] = []
+    many: list[tuple[float, float]] = []
     for round_ in range(k):
         one.append(_search(env, work, n_trials, 1, f"one-{round_}"))
         many.append(_search(env, work, n_trials, workers, f"many-{round_}"))
-    return {"one": statistics.median(one), "many": statistics.median(many), "one_runs": one, "many_runs": many,
+    return {"one": statistics.median(w for w, _ in one), "many": statistics.median(w for w, _ in many),
+            "one_runs": [w for w, _ in one], "many_runs": [w for w, _ in many],
+            "one_cpu": statistics.median(c for _, c in one), "many_cpu": statistics.median(c for _, c in many),
             "n_trials": n_trials, "workers": workers, "k": k}  # fmt: skip
 
 
@@ -149,8 +211,9 @@ def row(result: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["worker"]:
-        print("RESULT=" + json.dumps(worker(json.loads(argv[1]))), flush=True)
+    if argv[:1] in (["worker"], ["cv"]):
+        child = worker if argv[0] == "worker" else cross_validation
+        print("RESULT=" + json.dumps(child(json.loads(argv[1]))), flush=True)
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=20)
@@ -159,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="airflow-mlops-tuning-bench-") as tmp:
         result = measure(Path(tmp), n_trials=opts.trials, workers=opts.workers, k=opts.k)
-    print(json.dumps({**result, "ratio": result["many"] / result["one"]}, indent=2))
+    cv = measure_cv(k=opts.k)
+    print(json.dumps({"tuning": {**result, "ratio": result["many"] / result["one"]},
+                      "cross_validation": {**cv, "ratio": cv["threaded"] / cv["serial"]}}, indent=2))  # fmt: skip
     return 0
 
 

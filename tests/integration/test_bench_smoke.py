@@ -51,6 +51,7 @@ EXPECTED = (
     "MLflow `log_model`",
     "validate 10k rows x 20 cols",
     "2 `tune` workers vs 1",
+    "`n_jobs: 2` vs 1",
 )
 
 
