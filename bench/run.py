@@ -389,7 +389,9 @@ class Bench:
 
         trials, k = (2, 1) if self.smoke else (20, min(self.k_heavy, 3))
         self.log(f"tuning: {trials} trials, 1 worker vs 2, and CV folds in threads, k = {k}")
-        result = tuning_bench.measure(self.work / "tuning", n_trials=trials, workers=2, k=k)
+        # a copy of the migrated store bench_runtime made, when it ran (not with --only tuning)
+        result = tuning_bench.measure(self.work / "tuning", n_trials=trials, workers=2, k=k,
+                                      mlflow_db=self.work / "mlflow-template.db")  # fmt: skip
         runs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(result["one_runs"], result["many_runs"], strict=True))
         self.notes.append(f"tuning search wall time per round, 1 worker/2 workers (s): {runs}; CPU seconds (median, "
                           f"all workers): {result['one_cpu']:.1f}/{result['many_cpu']:.1f}; load average "
