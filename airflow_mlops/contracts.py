@@ -108,6 +108,24 @@ class TrainedCandidate(TypedDict):
     cv_metrics: NotRequired[dict[str, float]]
 
 
+class TunedShare(TypedDict):
+    """``tune_<candidate>``: what one worker of a spread search ran (its trials are MLflow runs)."""
+
+    candidate: str
+    worker: int
+    #: The pipeline's run, which the trials nest under until ``train`` moves them under the candidate's.
+    mlflow_run_id: str
+    experiment_id: str
+    #: The trial numbers of this worker's share, and those this attempt ran.
+    trials: list[int]
+    ran: list[int]
+    complete: int
+    pruned: int
+    failed: int
+    #: Trials of the share an earlier attempt had finished.
+    resumed: int
+
+
 class DroppedCandidate(TypedDict):
     """A candidate that failed to train and was left out of the gate, with its error."""
 

@@ -45,6 +45,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "MLflow",
                 "python-modules": [
                     "airflow_mlops.operators.train",
+                    "airflow_mlops.operators.tune",
                     "airflow_mlops.operators.evaluate",
                     "airflow_mlops.operators.registry",
                     "airflow_mlops.operators.scoring",

@@ -11,6 +11,7 @@ teaches people to ignore it.
 
     python bench/run.py                      # the full run; rewrites docs/benchmarks.md
     python bench/run.py --smoke --out x.md   # tiny sizes, k = 1, two children at once: proves it runs
+    python bench/run.py --only tuning        # one group (import, parse, taskparse, runtime, tuning); prints only
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ PARSE_VS_HANDWRITTEN = 1.25
 PARSE_VS_DAGFACTORY = 0.5
 FLAT_IN_N = 1.25  # "does not grow with N", with room for a noisy machine
 OVERHEAD = 1.10
+#: The groups of measures, in the order they run; ``--only NAME`` runs one.
+GROUPS = ("import", "parse", "taskparse", "runtime", "tuning", "ingest")
 
 
 # (key the result is filed under, children.py kind, its arguments, its environment)
@@ -379,6 +382,24 @@ class Bench:
                 missing="dag-factory not installed" if self.dagfactory is None else why(f"dagfactory-{big}-ctx")),
         ]  # fmt: skip
         return rows
+
+    # -- 6. tuning trials spread over workers (tuning_bench.py) -----------------------------------
+
+    def bench_tuning(self) -> list[Row]:
+        import tuning_bench
+
+        trials, k = (2, 1) if self.smoke else (20, min(self.k_heavy, 3))
+        self.log(f"tuning: {trials} trials, 1 worker vs 2, and CV folds in threads, k = {k}")
+        # a copy of the migrated store bench_runtime made, when it ran (not with --only tuning)
+        result = tuning_bench.measure(self.work / "tuning", n_trials=trials, workers=2, k=k,
+                                      mlflow_db=self.work / "mlflow-template.db")  # fmt: skip
+        runs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(result["one_runs"], result["many_runs"], strict=True))
+        self.notes.append(f"tuning search wall time per round, 1 worker/2 workers (s): {runs}; CPU seconds (median, "
+                          f"all workers): {result['one_cpu']:.1f}/{result['many_cpu']:.1f}; load average "
+                          f"{os.getloadavg()[0]:.1f} at the end.")  # fmt: skip
+        cv = tuning_bench.measure_cv(folds=3 if self.smoke else 5, k=k)
+        rows = [tuning_bench.row(result), tuning_bench.cv_row(cv)]
+        return [Row(r["measure"], r["ours"], r["baseline"], goal=r["goal"], limit=r["limit"]) for r in rows]
 
     # -- 4. and 5. run time: operators, log_model, validation ------------------------------------
 
@@ -870,6 +891,14 @@ Checks made during the run:
   unique id, a column with 5% missing) and 20 rules (`bench/validation_suite.py`), through
   `airflow_mlops.hooks.gx.validate_dataframe` (GX imported before timing) against the same 20
   rules written in pandas. Both must agree on every rule's outcome.
+- **Tuning workers** (`bench/tuning_bench.py`): 20 trials of the demo's random forest
+  (`n_estimators`, `max_depth`, 3 folds, random sampler, no pruning) run by one
+  `TuneTrialsOperator` process, then shared by two running at once against one sqlite MLflow
+  store. Workers import first and start on a common signal: the figure is the search (first trial
+  to last), not interpreter start-up. Two workers can only be faster when two cores are free: the
+  notes give the CPU seconds and the load average, to tell a busy machine from overhead.
+- **Cross-validation `n_jobs`**: the same forest (100 trees) on 5 folds, one fold after the other
+  and two at a time in threads, in one process.
 
 ## How to run
 
@@ -877,6 +906,7 @@ Checks made during the run:
 make bench                    # installs dag-factory into .bench/ (bench only), runs everything, rewrites this file
 .venv/bin/python bench/run.py --help
 .venv/bin/python bench/run.py --sizes 10,100 --k 3 --no-write   # a quicker look, prints the table only
+.venv/bin/python bench/run.py --only tuning   # one group (import, parse, taskparse, runtime, tuning), prints only
 ```
 
 dag-factory is installed only into `.bench/dagfactory` (`pip install --target`, no
@@ -914,10 +944,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--verbose", action="store_true", help="log every child process and its wall time")
+    parser.add_argument("--only", choices=GROUPS, help="run one group of measures; the Markdown file is not rewritten")
     parser.add_argument(
         "--smoke", action="store_true", help="prove the bench runs: N=2, k=1, 10k rows, 2 jobs; numbers meaningless"
     )
-    parser.add_argument("--only", choices=["ingest"], help="run one benchmark alone; prints, writes no doc")
     parser.add_argument("--ingest-rows", default="1000000,5000000", help="Postgres rows for the ingestion benchmark")
     opts = parser.parse_args(argv)
     if opts.smoke:
@@ -942,15 +972,12 @@ def main(argv: list[str] | None = None) -> int:
                       verbose=opts.verbose)  # fmt: skip
         if dagfactory is None:
             bench.notes.append(f"dag-factory is not installed in {opts.dagfactory}; its rows say so.")
-        if opts.only == "ingest":
-            rows, opts.no_write = bench.bench_ingest(ingest_rows), True
-        else:
+        if opts.only != "ingest":  # the ingest group runs no DAG file: nothing to compile
             bench.compile_package()
-            rows = bench.bench_import()
-            rows += bench.bench_parse()
-            rows += bench.bench_taskparse()
-            rows += bench.bench_runtime()
-            rows += bench.bench_ingest(ingest_rows)
+        groups = {"import": bench.bench_import, "parse": bench.bench_parse, "taskparse": bench.bench_taskparse,
+                  "runtime": bench.bench_runtime, "tuning": bench.bench_tuning,
+                  "ingest": lambda: bench.bench_ingest(ingest_rows)}  # fmt: skip
+        rows = [row for name, group in groups.items() if opts.only in (None, name) for row in group()]
         elapsed = time.monotonic() - started
         print(table(rows))
         print(f"\n{len(rows)} measures in {elapsed / 60:.1f} min", file=sys.stderr)
@@ -960,7 +987,7 @@ def main(argv: list[str] | None = None) -> int:
             fields = ("measure", "ours", "baseline", "ratio", "goal", "holds", "missing")
             data = {"rows": [{f: getattr(r, f) for f in fields} for r in rows], "notes": bench.notes}
             opts.json.write_text(json.dumps(data, indent=2))
-        if not opts.no_write:
+        if not opts.no_write and opts.only is None:
             cmd = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
             write_doc(opts.out, bench, rows, machine_info(bench), elapsed, cmd.strip())
             print(f"wrote {opts.out}", file=sys.stderr)

@@ -1,13 +1,15 @@
 """The ``retraining`` template: data -> validation -> training -> gate -> registry.
 
 ```
-resolve_data >> validate_data >> prepare_data >> train[candidate...] >> evaluate >> gate
+resolve_data >> validate_data >> prepare_data >> [tune_<candidate>[worker...]] >> train[candidate...]
+    >> evaluate >> gate
     >> serving_check (unless serving_check.enabled is false) >> approve (approval: manual) >> register >> promote
     >> deploy (only with a deployment: section)
 (every task) >> close_runs   (a teardown: ends this DAG run's MLflow runs, FINISHED or FAILED)
 (every task) >> check_champion_age   (a teardown, with sla.max_champion_age_days: alerts on an old champion)
 ```
 With ``sla.run_deadline`` the DAG carries an Airflow deadline alert (factory/common.py, run_deadline).
+``tune_<candidate>`` exists only for a candidate with ``tuning.workers`` > 1: one task mapped over its workers.
 Only thin operators are built here; nothing heavy is imported, because this runs on every
 DAG parse.
 """
@@ -36,6 +38,7 @@ from airflow_mlops.operators.prepare import PrepareDatasetOperator
 from airflow_mlops.operators.registry import PromoteModelOperator, RegisterModelOperator
 from airflow_mlops.operators.serving_check import ServingCheckOperator
 from airflow_mlops.operators.train import TrainCandidateOperator
+from airflow_mlops.operators.tune import TuneTrialsOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 
 if TYPE_CHECKING:
@@ -60,29 +63,53 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
         "on_failure": spec.candidates.on_failure,
         **mlflow,
     }
+    tuners = _tune_tasks(spec, common)
     profiles = {m.resources.model_dump_json() for m in spec.models}
     if len(profiles) == 1:
-        return (
-            TrainCandidateOperator.partial(
-                task_id="train",
-                **step_args(spec, "train"),
-                **task_resources(spec.models[0].resources),
-                map_index_template="{{ task.candidate['name'] }}",
-                **common,
-            )
-            .expand(candidate=[_candidate(spec, m) for m in spec.models])
-            .output
-        )
-    return [
-        TrainCandidateOperator(
+        mapped = TrainCandidateOperator.partial(
+            task_id="train",
+            **step_args(spec, "train"),
+            **task_resources(spec.models[0].resources),
+            map_index_template="{{ task.candidate['name'] }}",
+            **common,
+        ).expand(candidate=[_candidate(spec, m) for m in spec.models])
+        for tuner in tuners.values():
+            tuner >> mapped  # one mapped train task: it waits for every candidate's tuning
+        return mapped.output
+    outputs = []
+    for m in spec.models:
+        train = TrainCandidateOperator(
             task_id=f"train_{m.name}",
             **step_args(spec, "train"),
             **task_resources(m.resources),
             candidate=_candidate(spec, m),
             **common,
-        ).output
-        for m in spec.models
-    ]
+        )
+        if m.name in tuners:
+            tuners[m.name] >> train
+        outputs.append(train.output)
+    return outputs
+
+
+def _tune_tasks(spec: RetrainingPipelineSpec, common: dict[str, Any]) -> dict[str, Any]:
+    """A ``tune_<name>`` task mapped over ``tuning.workers`` for each candidate that spreads its trials.
+
+    Each instance runs a fixed share of the trials (operators/tune.py); the candidate's train
+    task then fits the best. Candidates tuned with one worker tune inside their train task.
+    """
+    tuners: dict[str, Any] = {}
+    for m in spec.models:
+        if m.tuning is None or m.tuning.workers < 2:
+            continue
+        tuners[m.name] = TuneTrialsOperator.partial(
+            task_id=f"tune_{m.name}",
+            **step_args(spec, "train"),
+            **task_resources(m.resources),
+            map_index_template="worker {{ task.worker }}",
+            candidate=_candidate(spec, m),
+            **common,
+        ).expand(worker=list(range(m.tuning.workers)))
+    return tuners
 
 
 def _cv_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
@@ -98,6 +125,8 @@ def _cv_args(spec: RetrainingPipelineSpec) -> dict[str, Any]:
         args["cv_group_by"] = cv.group_by
     if not cv.shuffle:
         args["cv_shuffle"] = False
+    if cv.n_jobs != 1:
+        args["cv_n_jobs"] = cv.n_jobs
     return args
 
 

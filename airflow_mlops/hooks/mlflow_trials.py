@@ -24,26 +24,41 @@ _PAGE = 1000
 
 
 class MlflowTrialLog:
-    """ml/tuning.py's ``TrialLog`` on MLflow: three round trips per trial (create, log, end)."""
+    """ml/tuning.py's ``TrialLog`` on MLflow: three round trips per trial (create, log, end).
+
+    ``task`` names the task instance running the trials (``tune_<candidate>[<worker>]``) when a
+    search is spread over several: each trial run is tagged with it (``record.tag.TRIAL_TASK``),
+    and a retry closes only the runs its own task left RUNNING, never another worker's trial in flight.
+    """
 
     def __init__(self, hook: MlflowHook, experiment_id: str, identity: Mapping[str, str], parent_run_id: str,
-                 metric: str, reason: str) -> None:  # fmt: skip
+                 metric: str, reason: str, task: str | None = None) -> None:  # fmt: skip
         self.hook = hook
         self.experiment_id = experiment_id
         self.identity = {**identity, tag.ROLE: tag.ROLE_TRIAL}
         self.parent_run_id = parent_run_id
         self.metric = metric
         self.reason = reason
+        self.task = task
 
     def recover(self) -> list[TrialRecord]:
-        """Every finished trial of this candidate in this DAG run, moved under the candidate's current run.
+        """Every finished trial of this candidate in this DAG run, moved under the current parent run.
 
         A trial an earlier attempt left RUNNING (the worker was killed mid-trial) is closed as
-        KILLED and run again; finished ones (complete, pruned or failed) are taken over.
+        KILLED and run again; finished ones (complete, pruned or failed) are taken over. With a
+        ``task``, only that task's RUNNING trials are closed: the other workers' are in flight.
         """
+        mine = {**self.identity, tag.TRIAL_TASK: self.task} if self.task else self.identity
+        self.hook.close_abandoned_runs(self.experiment_id, mine, self.reason)
+        return self._read(move=True)
+
+    def recorded(self) -> list[TrialRecord]:
+        """Every finished trial of this candidate in this DAG run, read only: one search per page."""
+        return self._read(move=False)
+
+    def _read(self, *, move: bool) -> list[TrialRecord]:
         from airflow_mlops.ml.tuning import TrialRecord
 
-        self.hook.close_abandoned_runs(self.experiment_id, self.identity, self.reason)
         client = self.hook.get_client()
         records: dict[int, TrialRecord] = {}
         token = None
@@ -57,7 +72,7 @@ class MlflowTrialLog:
                     continue
                 record = TrialRecord.from_json(json.loads(raw))
                 records.setdefault(record.number, record)
-                if run.data.tags.get("mlflow.parentRunId") != self.parent_run_id:
+                if move and run.data.tags.get("mlflow.parentRunId") != self.parent_run_id:
                     client.set_tag(run.info.run_id, "mlflow.parentRunId", self.parent_run_id)
             token = page.token
             if not token:
@@ -65,6 +80,8 @@ class MlflowTrialLog:
 
     def start(self, number: int, params: Mapping[str, Any]) -> str:
         run_tags = {**self.identity, tag.TRIAL_NUMBER: str(number), "mlflow.parentRunId": self.parent_run_id}
+        if self.task:
+            run_tags[tag.TRIAL_TASK] = self.task
         return self.hook.create_run(
             self.experiment_id,
             run_tags,

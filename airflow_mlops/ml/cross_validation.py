@@ -68,13 +68,25 @@ def fold_scores(
     average: Average = "macro",
 ) -> Iterator[dict[str, float]]:
     """The metrics of each fold in turn, each from a model fitted afresh on the other folds."""
+    for train_rows, test_rows in fold_rows(features, labels, splitter):
+        yield _score_fold(fit, features, labels, train_rows, test_rows, problem, average)
+
+
+def _score_fold(
+    fit: Callable[[pd.DataFrame, pd.Series], Any],
+    features: pd.DataFrame,
+    labels: pd.Series,
+    train_rows: Any,
+    test_rows: Any,
+    problem: Problem,
+    average: Average,
+) -> dict[str, float]:
     from airflow_mlops.ml.flavors import in_memory_predictor
     from airflow_mlops.ml.metrics import measure_metrics
 
-    for train_rows, test_rows in fold_rows(features, labels, splitter):
-        fold_x, fold_y = features.iloc[train_rows], labels.iloc[train_rows]
-        model = in_memory_predictor(fit(fold_x, fold_y), fold_x, fold_y, problem)
-        yield measure_metrics(model, features.iloc[test_rows], labels.iloc[test_rows], problem, average)[0]
+    fold_x, fold_y = features.iloc[train_rows], labels.iloc[train_rows]
+    model = in_memory_predictor(fit(fold_x, fold_y), fold_x, fold_y, problem)
+    return measure_metrics(model, features.iloc[test_rows], labels.iloc[test_rows], problem, average)[0]
 
 
 def summarise(scores: list[dict[str, float]]) -> dict[str, float]:
@@ -101,7 +113,21 @@ def cross_validate(
     problem: Problem,
     splitter: Mapping[str, Any],
     average: Average = "macro",
+    n_jobs: int = 1,
 ) -> dict[str, float]:
-    """``cv_<metric>_mean`` and ``cv_<metric>_std`` over the folds ``splitter`` cuts."""
-    scores = list(fold_scores(fit, features, labels, problem=problem, splitter=splitter, average=average))
-    return summarise(scores)
+    """``cv_<metric>_mean`` and ``cv_<metric>_std`` over the folds ``splitter`` cuts.
+
+    ``n_jobs`` > 1 fits that many folds at once in threads (joblib): each fold fits a fresh model,
+    and scikit-learn's fits release the GIL for much of their work. The figures are the same as
+    serial ones; the folds' order does not matter to a mean and a spread.
+    """
+    if n_jobs <= 1:
+        return summarise(list(fold_scores(fit, features, labels, problem=problem, splitter=splitter, average=average)))
+    from joblib import Parallel, delayed
+
+    rows = fold_rows(features, labels, splitter)
+    scores = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_score_fold)(fit, features, labels, train_rows, test_rows, problem, average)
+        for train_rows, test_rows in rows
+    )
+    return summarise(list(scores))

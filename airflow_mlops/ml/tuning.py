@@ -9,6 +9,11 @@ the log recovered (``study.add_trial`` of a FrozenTrial each): finished trials c
 ``n_trials`` and inform the sampler, and only the rest are run. The durable copy is the trial
 runs in MLflow, which every worker of a deployment already reaches, so a retry on another worker
 resumes too; no Optuna database is needed (docs/architecture.md "Tuning").
+
+Two ways to run it: :func:`tune` runs every trial still owed in one process (the train task);
+:func:`tune_share` runs one worker's share of a search spread over ``tuning.workers`` mapped
+tasks, rebuilding the study from the log before each ask, and :func:`summary` then picks the
+winner from every recorded trial (ml/tuning_study.py has the share, the seeds and the rebuild).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from airflow_mlops.errors import ConfigurationError
 from airflow_mlops.errors.classify import is_transient
+from airflow_mlops.ml.tuning_study import best, fitting, optuna_state, rebuild, sampler, trial_seed
 
 if TYPE_CHECKING:
     import optuna
@@ -67,7 +73,13 @@ class TrialRecord:
 class TrialLog(Protocol):
     """Where trials are recorded as they run, and recovered from when a task attempt starts."""
 
-    def recover(self) -> list[TrialRecord]: ...
+    def recover(self) -> list[TrialRecord]:
+        """Every finished trial, after closing those an earlier attempt of this task left running."""
+        ...
+
+    def recorded(self) -> list[TrialRecord]:
+        """Every finished trial so far, read only (a spread search's workers call it before each ask)."""
+        ...
 
     def start(self, number: int, params: Mapping[str, Any]) -> str: ...
 
@@ -104,46 +116,6 @@ def distributions(space: Mapping[str, Mapping[str, Any]]) -> dict[str, optuna.di
     return made
 
 
-def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
-
-
-def _pruner(name: str) -> optuna.pruners.BasePruner:
-    import optuna
-
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner()
-    return optuna.pruners.NopPruner()
-
-
-def _frozen(record: TrialRecord, dists: Mapping[str, Any]) -> optuna.trial.FrozenTrial | None:
-    """The recorded trial as Optuna's FrozenTrial, or None if it no longer fits the space."""
-    import optuna
-    from optuna.trial import TrialState as State
-
-    state = {"complete": State.COMPLETE, "pruned": State.PRUNED, "fail": State.FAIL}[record.state]
-    if set(record.params) != set(dists):
-        return None
-    try:
-        return optuna.trial.create_trial(
-            state=state,
-            value=record.value if state == State.COMPLETE else None,
-            params=record.params,
-            distributions={k: dists[k] for k in record.params},
-            intermediate_values=record.intermediate,
-        )
-    except ValueError:  # a value outside today's range
-        return None
-
-
 def tune(
     score_folds: Callable[[dict[str, Any]], Iterable[float]],
     *,
@@ -152,52 +124,116 @@ def tune(
     seed: int,
     log: TrialLog,
 ) -> TuningResult:
-    """Run the trials ``tuning`` (the spec's block, dumped) still owes; the best trial's params.
+    """Run the trials ``tuning`` (the spec's block, dumped) still owes, in one process; the best trial's params.
 
     ``score_folds(params)`` yields the objective metric on each fold; the trial's score is their
     running mean, reported after each fold so a pruner can stop a poor trial early. A trial whose
     code raises is recorded as failed and the search goes on (a search space may hold combinations
     an estimator refuses); a transient error (a lost connection) is raised, for a retry to resume.
     """
+    dists = distributions(tuning["space"])
+    recovered = fitting(log.recover(), dists)
+    done = {r.number for r in recovered}
+    owed = [n for n in range(int(tuning["n_trials"])) if n not in done]
+    ran = _search(score_folds, tuning, direction, seed, log, recovered, owed, refresh=False)
+    return summary([*recovered, *ran], direction, resumed=len(recovered))
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    """What one worker of a spread search did in this attempt (``tuning.workers`` > 1)."""
+
+    ran: list[int]
+    complete: int
+    pruned: int
+    failed: int
+    #: Trials of this worker's share an earlier attempt had finished.
+    resumed: int
+
+
+def tune_share(
+    score_folds: Callable[[dict[str, Any]], Iterable[float]],
+    *,
+    tuning: Mapping[str, Any],
+    direction: Direction,
+    seed: int,
+    log: TrialLog,
+    numbers: Sequence[int],
+) -> ShareResult:
+    """Run the trials numbered ``numbers`` (this worker's share) that are not recorded yet.
+
+    Before each ask the study is rebuilt from every trial recorded so far, the other workers'
+    included, so the sampler and the pruner see the whole search. Nothing is decided here: the
+    train task picks the best of all recorded trials (:func:`summary`), and a share where every
+    trial failed is not an error of its own (the other shares may have completed).
+    """
+    dists = distributions(tuning["space"])
+    recovered = fitting(log.recover(), dists)
+    done = {r.number for r in recovered}
+    owed = [n for n in numbers if n not in done]
+    ran = _search(score_folds, tuning, direction, seed, log, recovered, owed, refresh=True)
+    return ShareResult(
+        ran=[r.number for r in ran],
+        complete=sum(r.state == "complete" for r in ran),
+        pruned=sum(r.state == "pruned" for r in ran),
+        failed=sum(r.state == "fail" for r in ran),
+        resumed=len(set(numbers) & done),
+    )
+
+
+def _search(
+    score_folds: Callable[[dict[str, Any]], Iterable[float]],
+    tuning: Mapping[str, Any],
+    direction: Direction,
+    seed: int,
+    log: TrialLog,
+    recovered: Sequence[TrialRecord],
+    owed: Sequence[int],
+    *,
+    refresh: bool,
+) -> list[TrialRecord]:
+    """Ask, run and tell trial ``n`` for each ``n`` in ``owed``, until the timeout; the records of those run.
+
+    Each trial's sampler is seeded from ``(seed, n)`` (tuning_study.trial_seed), so a trial draws
+    the same point whichever worker or attempt runs it, given the same history. QMC in one
+    process keeps one sampler, whose sequence advances with the study (offset by the trials
+    recovered, so a retry does not draw their points again).
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dists = distributions(tuning["space"])
-    recovered = [f for f in (_frozen(r, dists) for r in sorted(log.recover(), key=lambda r: r.number)) if f]
-    study = optuna.create_study(
-        direction="maximize" if direction == "higher" else "minimize",
-        # A resumed search offsets the seed: the same seed would draw the finished trials' points again
-        # (TPE's first trials and the random sampler do not look at the study's history).
-        sampler=_sampler(str(tuning.get("sampler", "tpe")), seed + len(recovered)),
-        pruner=_pruner(str(tuning.get("pruner", "median"))),
-    )
-    for frozen in recovered:
-        study.add_trial(frozen)
+    name, pruner_name = str(tuning.get("sampler", "tpe")), str(tuning.get("pruner", "median"))
+    per_trial = refresh or name != "qmc"
+    study = rebuild(recovered, dists, direction=direction, pruner_name=pruner_name)
+    if not per_trial:
+        study.sampler = sampler(name, seed + len(recovered))
     timeout = tuning.get("timeout_seconds")
     started = time.monotonic()
-    errors: list[str] = []
-    for _ in range(int(tuning["n_trials"]) - len(recovered)):
+    ran: list[TrialRecord] = []
+    for number in owed:
         if timeout is not None and time.monotonic() - started >= float(timeout):
             break
+        if refresh and ran:  # what the other workers finished meanwhile
+            study = rebuild(fitting(log.recorded(), dists), dists, direction=direction, pruner_name=pruner_name)
+        if per_trial:
+            study.sampler = sampler(name, trial_seed(seed, number))
         trial = study.ask(dict(dists))
-        handle = log.start(trial.number, trial.params)
-        record = _run_trial(trial, score_folds, handle, log)
-        study.tell(trial, record.value if record.state == "complete" else None, state=_state(record.state))
-        if record.error:
-            errors.append(record.error)
-    return _result(study, len(recovered), errors)
-
-
-def _state(state: TrialState) -> optuna.trial.TrialState:
-    from optuna.trial import TrialState as State
-
-    return {"complete": State.COMPLETE, "pruned": State.PRUNED, "fail": State.FAIL}[state]
+        handle = log.start(number, trial.params)
+        record = _run_trial(trial, number, score_folds, handle, log)
+        study.tell(trial, record.value if record.state == "complete" else None, state=optuna_state(record.state))
+        ran.append(record)
+    return ran
 
 
 def _run_trial(
-    trial: optuna.trial.Trial, score_folds: Callable[[dict[str, Any]], Iterable[float]], handle: str, log: TrialLog
+    trial: optuna.trial.Trial,
+    number: int,
+    score_folds: Callable[[dict[str, Any]], Iterable[float]],
+    handle: str,
+    log: TrialLog,
 ) -> TrialRecord:
-    """One trial's folds, its record written to the log whatever the outcome."""
+    """One trial's folds, its record (numbered ``number``) written to the log whatever the outcome."""
     scores: list[float] = []
     intermediate: dict[int, float] = {}
     try:
@@ -206,15 +242,15 @@ def _run_trial(
             intermediate[step] = sum(scores) / len(scores)
             trial.report(intermediate[step], step)
             if trial.should_prune():
-                record = TrialRecord(trial.number, trial.params, "pruned", intermediate[step], intermediate)
+                record = TrialRecord(number, trial.params, "pruned", intermediate[step], intermediate)
                 break
         else:
             value = intermediate[len(scores) - 1] if scores else math.nan
             state: TrialState = "complete" if math.isfinite(value) else "fail"
             error = None if state == "complete" else "the metric was not finite on every fold"
-            record = TrialRecord(trial.number, trial.params, state, value, intermediate, error)
+            record = TrialRecord(number, trial.params, state, value, intermediate, error)
     except Exception as err:
-        failed = TrialRecord(trial.number, trial.params, "fail", None, intermediate, f"{type(err).__name__}: {err}")
+        failed = TrialRecord(number, trial.params, "fail", None, intermediate, f"{type(err).__name__}: {err}")
         log.finish(handle, failed)
         if is_transient(err):
             raise
@@ -223,21 +259,19 @@ def _run_trial(
     return record
 
 
-def _result(study: optuna.Study, resumed: int, errors: Sequence[str]) -> TuningResult:
-    from optuna.trial import TrialState as State
-
-    trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == State.COMPLETE]
-    if not complete:
+def summary(records: Sequence[TrialRecord], direction: Direction, *, resumed: int) -> TuningResult:
+    """The search's totals and its best trial (tuning_study.best), or an error naming the first failure."""
+    winner = best(records, direction)
+    if winner is None:
+        errors = [r.error for r in sorted(records, key=lambda r: r.number) if r.error]
         why = f"; the first error: {errors[0]}" if errors else ""
-        raise ConfigurationError(f"no tuning trial completed ({len(trials)} tried){why}")
-    best = study.best_trial
+        raise ConfigurationError(f"no tuning trial completed ({len(records)} tried){why}")
     return TuningResult(
-        best_params=dict(best.params),
-        best_value=float(best.value if best.value is not None else math.nan),
-        best_trial=best.number,
-        complete=len(complete),
-        pruned=sum(t.state == State.PRUNED for t in trials),
-        failed=sum(t.state == State.FAIL for t in trials),
+        best_params=dict(winner.params),
+        best_value=float(winner.value if winner.value is not None else math.nan),
+        best_trial=winner.number,
+        complete=sum(r.state == "complete" for r in records),
+        pruned=sum(r.state == "pruned" for r in records),
+        failed=sum(r.state == "fail" for r in records),
         resumed=resumed,
     )

@@ -1,15 +1,20 @@
-"""What every airflow-mlops operator shares: who is running (DAG and run ids), MLflow access, typed inputs."""
+"""What every airflow-mlops operator shares: who is running (DAG and run ids), MLflow access, typed inputs.
+
+Also :class:`CandidateOperator`, what the two tasks that fit a candidate (``train`` and
+``tune_<candidate>``) share: their arguments, how the candidate is fitted and its folds cut.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, cast
 
 from airflow.sdk import BaseOperator
 
 from airflow_mlops import settings
+from airflow_mlops.errors.classify import is_transient
 from airflow_mlops.errors.translate import ErrorScope, translate
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.registry_lock import LockOwner
@@ -19,6 +24,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
     from pydantic import JsonValue
 
+    from airflow_mlops.contracts import PreparedDataset
+    from airflow_mlops.gates.metrics import Average, Problem
     from airflow_mlops.lineage_events.build import LineageSpec
 
 T = TypeVar("T")
@@ -159,3 +166,93 @@ class MlflowBaseOperator(MlflowOperatorMixin, MlopsBaseOperator):
     def __init__(self, *, mlflow_conn_id: str = MlflowHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mlflow_conn_id = mlflow_conn_id
+
+
+class CandidateFailed(Exception):
+    """The candidate's own code (build, fit, score, signature) raised ``error``: drop it."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class CandidateOperator(MlflowBaseOperator):
+    """What the tasks that fit a candidate share: its arguments, how it is fitted, how folds are cut.
+
+    ``train`` (operators/train.py) and ``tune_<candidate>`` (operators/tune.py) take the same arguments, so
+    a tuning trial is fitted and scored the way the candidate itself is.
+    """
+
+    template_fields: Sequence[str] = ("dataset", "candidate")
+
+    def __init__(
+        self,
+        *,
+        dataset: Upstream[PreparedDataset],
+        candidate: dict[str, Any],
+        experiment: str,
+        problem: Problem = "classification",
+        average: Average = "macro",
+        cv_folds: int = 0,
+        cv_seed: int = 42,
+        cv_stratified: bool | None = None,
+        cv_group_by: str | None = None,
+        cv_shuffle: bool = True,
+        cv_n_jobs: int = 1,
+        lineage: dict[str, str] | None = None,
+        on_failure: Literal["drop", "fail"] = "fail",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset: PreparedDataset = upstream(dataset)
+        self.candidate = candidate
+        self.experiment = experiment
+        self.problem: Problem = problem
+        self.average: Average = average
+        self.cv_folds = cv_folds
+        self.cv_seed = cv_seed
+        self.cv_stratified = cv_stratified
+        self.cv_group_by = cv_group_by
+        self.cv_shuffle = cv_shuffle
+        self.cv_n_jobs = cv_n_jobs
+        self.lineage = lineage or {}
+        self.on_failure = on_failure
+        self._started_run: str | None = None
+
+    def _candidate_step(self, step: Any) -> Any:
+        """Run one step of the candidate's own code; under drop, its deterministic errors become CandidateFailed."""
+        try:
+            return step()
+        except Exception as err:
+            if self.on_failure == "drop" and not is_transient(err):
+                raise CandidateFailed(err) from err
+            raise
+
+    def fold_splitter(self, folds: int) -> dict[str, Any]:
+        """How the training split is cut into ``folds`` folds (ml/cross_validation.fold_rows)."""
+        stratified = self.cv_stratified if self.cv_stratified is not None else self.problem == "classification"
+        return {"folds": folds, "stratified": stratified, "group_by": self.cv_group_by,
+                "shuffle": self.cv_shuffle, "seed": self.cv_seed}  # fmt: skip
+
+    def fitter(self, features: Any, labels: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """A zero-argument callable that fits the candidate with ``params`` (default: its own)."""
+        from airflow_mlops.ml.estimators import build_pipeline, fit_weighted, train_with_function
+
+        allowed = settings.allowed_import_prefixes()
+        params = dict(self.candidate.get("params", {}) if params is None else params)
+        class_weight = self.candidate.get("class_weight")
+        if self.candidate.get("trainer"):
+            trainer = self.candidate["trainer"]
+            if class_weight is not None:
+                params = {**params, "class_weight": class_weight}
+            return lambda: train_with_function(
+                trainer_path=trainer, params=params, features=features, labels=labels, allowed_prefixes=allowed
+            )
+        pipeline = build_pipeline(
+            estimator_path=self.candidate["estimator"],
+            params=params,
+            preprocessing=self.candidate.get("preprocessing", {}),
+            features=features,
+            allowed_prefixes=allowed,
+        )
+        return lambda: fit_weighted(pipeline, features, labels, class_weight)

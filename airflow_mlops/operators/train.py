@@ -3,42 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from airflow_mlops import artifacts, settings
-from airflow_mlops.errors import ConfigurationError
-from airflow_mlops.errors.classify import is_transient
+from airflow_mlops import artifacts
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import MlflowRunLink
-from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
+from airflow_mlops.operators.base import CandidateFailed, CandidateOperator, run_identity
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import pandas as pd
     from airflow.sdk import Context
 
-    from airflow_mlops.contracts import PreparedDataset, TrainedCandidate
-    from airflow_mlops.gates.metrics import Average, Problem
+    from airflow_mlops.contracts import TrainedCandidate
 
 
-class CandidateFailed(Exception):
-    """The candidate's own code (build, fit, score, signature) raised ``error``: drop it."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class TrainCandidateOperator(MlflowBaseOperator):
+class TrainCandidateOperator(CandidateOperator):
     """Fit preprocessing + estimator on the train split; log params, metrics and the model.
 
     A retry finds the candidate's finished MLflow run for this DAG run and returns it
     instead of training (and logging) the same model twice. With a ``tuning`` block in the
-    candidate, Optuna searches its params first (run_search, below), each trial a run nested
-    under the candidate's; a retry takes over the trials an earlier attempt finished.
+    candidate, Optuna searches its params first (operators/tune.py run_search), each trial a
+    run nested under the candidate's; a retry takes over the trials an earlier attempt
+    finished. With ``tuning.workers`` > 1 the trials were run by the ``tune_<candidate>``
+    tasks upstream, and this task only picks the best of them.
 
     ``on_failure="drop"`` turns a deterministic error of the candidate's own training into a
     result: its MLflow run ends FAILED with the reason and the task returns the candidate
@@ -47,39 +36,6 @@ class TrainCandidateOperator(MlflowBaseOperator):
     """
 
     operator_extra_links = (MlflowRunLink(),)
-    template_fields: Sequence[str] = ("dataset", "candidate")
-
-    def __init__(
-        self,
-        *,
-        dataset: Upstream[PreparedDataset],
-        candidate: dict[str, Any],
-        experiment: str,
-        problem: Problem = "classification",
-        average: Average = "macro",
-        cv_folds: int = 0,
-        cv_seed: int = 42,
-        cv_stratified: bool | None = None,
-        cv_group_by: str | None = None,
-        cv_shuffle: bool = True,
-        lineage: dict[str, str] | None = None,
-        on_failure: Literal["drop", "fail"] = "fail",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.dataset: PreparedDataset = upstream(dataset)
-        self.candidate = candidate
-        self.experiment = experiment
-        self.problem: Problem = problem
-        self.average: Average = average
-        self.cv_folds = cv_folds
-        self.cv_seed = cv_seed
-        self.cv_stratified = cv_stratified
-        self.cv_group_by = cv_group_by
-        self.cv_shuffle = cv_shuffle
-        self.lineage = lineage or {}
-        self.on_failure = on_failure
-        self._started_run: str | None = None
 
     def execute(self, context: Context) -> TrainedCandidate:
         result = self._train_or_reuse(context)
@@ -107,15 +63,6 @@ class TrainCandidateOperator(MlflowBaseOperator):
                 return self._train(experiment_id, parent, tags)
             except CandidateFailed as failed:
                 return self._drop(failed.error, experiment_id, parent, tags)
-
-    def _candidate_step(self, step: Any) -> Any:
-        """Run one step of the candidate's own code; under drop, its deterministic errors become CandidateFailed."""
-        try:
-            return step()
-        except Exception as err:
-            if self.on_failure == "drop" and not is_transient(err):
-                raise CandidateFailed(err) from err
-            raise
 
     def _drop(
         self, error: BaseException, experiment_id: str, parent_run_id: str, tags: dict[str, str]
@@ -187,17 +134,13 @@ class TrainCandidateOperator(MlflowBaseOperator):
         uri_tags = {tag.MODEL_URI: info.model_uri, tag.MODEL_ID: str(info.model_id)}
         return self._result(run_id, uri_tags, experiment_id, cv, params)
 
-    def fold_splitter(self, folds: int) -> dict[str, Any]:
-        """How the training split is cut into ``folds`` folds (ml/cross_validation.fold_rows)."""
-        stratified = self.cv_stratified if self.cv_stratified is not None else self.problem == "classification"
-        return {"folds": folds, "stratified": stratified, "group_by": self.cv_group_by,
-                "shuffle": self.cv_shuffle, "seed": self.cv_seed}  # fmt: skip
-
     def _tuned_params(self, run_id: str, experiment_id: str, tags: dict[str, str], train: Any) -> dict[str, Any]:
         """The candidate's params, with the best values its ``tuning`` search found (none: as written)."""
         params = dict(self.candidate.get("params", {}))
         if not self.candidate.get("tuning"):
             return params
+        from airflow_mlops.operators.tune import run_search
+
         return {**params, **run_search(self, run_id, experiment_id, tags, train)}
 
     def _cross_validate(self, features: Any, labels: Any, params: Mapping[str, Any]) -> dict[str, float]:
@@ -213,30 +156,8 @@ class TrainCandidateOperator(MlflowBaseOperator):
             problem=self.problem,
             splitter=self.fold_splitter(self.cv_folds),
             average=self.average,
+            n_jobs=self.cv_n_jobs,
         )
-
-    def fitter(self, features: Any, labels: Any, params: Mapping[str, Any] | None = None) -> Any:
-        """A zero-argument callable that fits the candidate with ``params`` (default: its own)."""
-        from airflow_mlops.ml.estimators import build_pipeline, fit_weighted, train_with_function
-
-        allowed = settings.allowed_import_prefixes()
-        params = dict(self.candidate.get("params", {}) if params is None else params)
-        class_weight = self.candidate.get("class_weight")
-        if self.candidate.get("trainer"):
-            trainer = self.candidate["trainer"]
-            if class_weight is not None:
-                params = {**params, "class_weight": class_weight}
-            return lambda: train_with_function(
-                trainer_path=trainer, params=params, features=features, labels=labels, allowed_prefixes=allowed
-            )
-        pipeline = build_pipeline(
-            estimator_path=self.candidate["estimator"],
-            params=params,
-            preprocessing=self.candidate.get("preprocessing", {}),
-            features=features,
-            allowed_prefixes=allowed,
-        )
-        return lambda: fit_weighted(pipeline, features, labels, class_weight)
 
     def _result(
         self,
@@ -259,68 +180,3 @@ class TrainCandidateOperator(MlflowBaseOperator):
         if cv:
             result["cv_metrics"] = dict(cv)
         return result
-
-
-def run_search(
-    op: TrainCandidateOperator, run_id: str, experiment_id: str, identity: dict[str, str], train: pd.DataFrame
-) -> dict[str, Any]:
-    """The best values the candidate's ``tuning`` search found, each trial a run nested under ``run_id``.
-
-    Optuna's search (ml/tuning.py) over folds of the training split (ml/cross_validation.py), each
-    trial recorded by hooks/mlflow_trials.py.
-
-    The search's totals go on the candidate's run: the best trial and its score, and how many
-    trials completed, were pruned, failed, or were taken over from an earlier attempt.
-    """
-    from airflow_mlops.gates.metrics import direction_of
-    from airflow_mlops.hooks.mlflow_trials import MlflowTrialLog
-    from airflow_mlops.ml.cross_validation import fold_scores
-    from airflow_mlops.ml.tuning import tune
-
-    tuning = op.candidate["tuning"]
-    metric = str(tuning["metric"])
-    target = op.dataset["target"]
-    features, labels = train.drop(columns=[target]), train[target]
-    fixed = dict(op.candidate.get("params", {}))
-    splitter = op.fold_splitter(int(tuning["folds"]))
-
-    def score_folds(params: dict[str, Any]) -> Iterator[float]:
-        merged = {**fixed, **params}
-        for scores in fold_scores(
-            lambda x, y: op.fitter(x, y, merged)(),
-            features,
-            labels,
-            problem=op.problem,
-            splitter=splitter,
-            average=op.average,
-        ):
-            if metric not in scores:
-                raise ConfigurationError(f"tuning.metric {metric} could not be computed on a fold")
-            yield scores[metric]
-
-    log = MlflowTrialLog(op.mlflow_hook, experiment_id, identity, run_id, metric, "superseded by a retry")
-    seed = tuning.get("seed")
-    result = tune(
-        score_folds,
-        tuning=tuning,
-        direction=direction_of(metric, op.problem),
-        seed=op.cv_seed if seed is None else int(seed),
-        log=log,
-    )
-    op.mlflow_hook.log_batch(
-        run_id,
-        metrics={
-            f"tuning_best_{metric}": result.best_value,
-            "tuning_trials_complete": result.complete,
-            "tuning_trials_pruned": result.pruned,
-            "tuning_trials_failed": result.failed,
-            "tuning_trials_resumed": result.resumed,
-        },
-        params={"tuning.best_trial": result.best_trial},
-    )
-    op.log.info(
-        "Tuned %s: best %s %.4f at trial %d (%d complete, %d pruned, %d failed, %d taken over from an earlier try): %s",
-        op.candidate["name"], metric, result.best_value, result.best_trial, result.complete, result.pruned,
-        result.failed, result.resumed, result.best_params,
-    )  # fmt: skip
-    return result.best_params

@@ -50,6 +50,8 @@ ROLE_TRIAL = "trial"
 #: The trial's number in its search, and its whole record as JSON (what a retried task resumes from).
 TRIAL_NUMBER = "mlops.trial_number"
 TRIAL_RECORD = "mlops.trial"
+#: The task instance that ran the trial when a search is spread over workers: ``tune_<candidate>[<worker>]``.
+TRIAL_TASK = "mlops.trial_task"
 
 # --- a trained candidate's run -----------------------------------------------------------------
 MODEL_URI = "mlops.model_uri"

@@ -111,6 +111,22 @@ class TuningSpec(StrictModel):
     )
     seed: int | None = Field(None, description="The sampler's seed; default data.split.seed.")
     folds: int = Field(3, ge=2, le=20, description="Folds each trial is scored on, cut as cross_validation cuts them.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Mapped tune_<candidate> tasks sharing the trials (round-robin); 1 runs them in the train "
+        "task. Workers share nothing but the trial runs in MLflow.",
+    )
+
+    @model_validator(mode="after")
+    def _no_idle_worker(self) -> Self:
+        if self.workers > self.n_trials:
+            raise SpecValueError(
+                f"workers ({self.workers}) is more than n_trials ({self.n_trials}): a worker would have no trial",
+                f"lower workers to at most {self.n_trials}, or raise n_trials",
+            )
+        return self
 
 
 class CrossValidationSpec(StrictModel):
@@ -138,6 +154,13 @@ class CrossValidationSpec(StrictModel):
     )
     shuffle: bool = Field(True, description="Shuffle rows (or groups) before cutting folds; false keeps file order.")
     seed: int | None = Field(None, description="The shuffle's seed; default data.split.seed.")
+    n_jobs: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="Folds fitted at once, in threads of the train task (joblib); the figures are the same. "
+        "Not for tuning trials, whose folds run in turn so a pruner can stop them.",
+    )
 
     def splitter(self, problem: str, default_seed: int) -> dict[str, Any]:
         """The fold settings ml/cross_validation.py takes, with the defaults resolved."""

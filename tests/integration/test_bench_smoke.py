@@ -52,6 +52,8 @@ EXPECTED = (
     "validate 10k rows x 20 cols",
     "ingest 10,000 Postgres rows: snapshot (COPY, chunks) vs pandas.read_sql",
     "ingest 10,000 rows: peak memory above imports",
+    "2 `tune` workers vs 1",
+    "`n_jobs: 2` vs 1",
 )
 
 

@@ -91,3 +91,18 @@ def test_grouped_folds_keep_each_group_in_one_fold_and_unshuffled_folds_keep_fil
     assert list(plain[0][1]) == list(range(len(plain[0][1])))  # the first fold scores the first rows
     with pytest.raises(ConfigurationError, match="need at least 3 groups; the training split has 2"):
         fold_rows(features.assign(site=[i % 2 for i in range(len(features))]), LABELS, _folds(3, group_by="site"))
+
+
+def test_folds_fitted_in_threads_give_the_serial_figures() -> None:
+    import threading
+
+    threads: set[int] = set()
+
+    def fit(features: pd.DataFrame, labels: pd.Series) -> object:
+        threads.add(threading.get_ident())
+        return _logreg(features, labels)
+
+    serial = cross_validate(_logreg, FEATURES, LABELS, problem="classification", splitter=_folds(2))
+    threaded = cross_validate(fit, FEATURES, LABELS, problem="classification", splitter=_folds(2), n_jobs=2)
+    assert threaded == pytest.approx(serial, rel=1e-12) and set(threaded) == set(serial)
+    assert threading.get_ident() not in threads  # the folds ran in joblib's worker threads

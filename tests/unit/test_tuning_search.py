@@ -22,6 +22,9 @@ class MemoryLog:
     def recover(self) -> list[TrialRecord]:
         return list(self.finished)
 
+    def recorded(self) -> list[TrialRecord]:
+        return list(self.finished)
+
     def start(self, number: int, params: Mapping[str, Any]) -> str:
         self.started.append(number)
         return str(number)

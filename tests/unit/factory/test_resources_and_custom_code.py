@@ -141,3 +141,33 @@ def test_several_triggers_mean_any_of_them(tmp_path: Path) -> None:
     ]
     single = build_dag(_spec(tmp_path, schedule={"on": "champion_changed"}))
     assert single.timetable.asset_condition.uri == "mlflow://models/breast_cancer_classifier"
+
+
+def test_tuning_workers_add_a_mapped_tune_task_upstream_of_the_candidates_train_and_cv_n_jobs_reaches_train(
+    tmp_path: Path,
+) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    tuning = {"space": {"C": {"type": "float", "low": 0.01, "high": 10, "log": True}}, "n_trials": 5, "workers": 3}
+    gpu = {"queue": "gpu"}
+    models = [{**LOGREG, "tuning": tuning}, {**LOGREG, "name": "solo", "tuning": {**tuning, "workers": 1}}]
+    dag = build_dag(_spec(tmp_path, models=models, cross_validation={"folds": 3, "n_jobs": 2}))
+    assert dag.get_task("train").partial_kwargs["cv_n_jobs"] == 2  # cross_validation.n_jobs: folds in threads
+    tune = dag.get_task("tune_logreg")
+    assert isinstance(tune, MappedOperator) and tune.expand_input.value["worker"] == [0, 1, 2]
+    assert tune.partial_kwargs["candidate"]["tuning"]["metric"] == "f1"  # select_by, resolved as for train
+    assert tune.upstream_task_ids == {"prepare_data"} and "train" in tune.downstream_task_ids
+    assert "tune_solo" not in dag.task_ids  # one worker: the trials run in its train task
+    # candidates on different resources: each tune task feeds only its own candidate's train task
+    split = build_dag(_spec(tmp_path, models=[{**models[0], "resources": gpu}, models[1]]))
+    assert split.get_task("tune_logreg").downstream_task_ids == {"train_logreg"}
+    assert split.get_task("tune_logreg").partial_kwargs["queue"] == "gpu"
+
+
+def test_more_tuning_workers_than_trials_is_refused_at_its_line(tmp_path: Path) -> None:
+    tuning = {"space": {"C": {"type": "float", "low": 0.01, "high": 10}}, "n_trials": 2, "workers": 3}
+    with pytest.raises(PipelineConfigError) as err:
+        _spec(tmp_path, models=[{**LOGREG, "tuning": tuning}])
+    [issue] = err.value.issues
+    assert issue.field == "models[0].tuning" and issue.line is not None and issue.line > 1
+    assert "workers (3) is more than n_trials (2)" in issue.message and "lower workers to at most 2" in issue.hint

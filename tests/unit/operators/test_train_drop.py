@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_mlops.errors import ConfigurationError, LibraryError, MlflowUnavailableError, PermanentError
-from airflow_mlops.operators.train import is_transient
+from airflow_mlops.errors.classify import is_transient
 from airflow_mlops.record import tag
 
 from .conftest import CANDIDATES, MLFLOW_CONN, Stack, context, evaluate, gate, prepare, resolve

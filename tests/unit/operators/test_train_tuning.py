@@ -134,3 +134,44 @@ def test_a_trial_whose_params_the_estimator_refuses_fails_and_the_search_goes_on
     states = {r["params"]["max_depth"]: r["state"] for r in records}
     assert states.get(0, "fail") == "fail" and "complete" in states.values()
     assert result["params"]["max_depth"] in (2, 3)
+
+
+def test_workers_share_the_trials_and_a_retried_worker_closes_only_its_own(
+    stack: Stack, dataset: dict[str, Any]
+) -> None:
+    from airflow_mlops.operators.tune import TuneTrialsOperator
+
+    tuning = _tuning(n_trials=4, folds=2, pruner="none", sampler="random", seed=5, workers=2)
+    candidate = {"name": "spread", "estimator": "sklearn.linear_model.LogisticRegression",
+                 "params": {"max_iter": 500}, "tuning": tuning}  # fmt: skip
+    experiment_id = stack.hook.get_or_create_experiment("tune_exp")
+    trial_tags = tag.identity("tune", "r4", tag.ROLE_TRIAL, "spread")
+    # worker 0's killed first try left a trial RUNNING; worker 1 has one in flight right now
+    own = stack.hook.create_run(experiment_id, {**trial_tags, tag.TRIAL_TASK: "tune_spread[0]"}, run_name="t0")
+    other = stack.hook.create_run(experiment_id, {**trial_tags, tag.TRIAL_TASK: "tune_spread[1]"}, run_name="t1")
+
+    def tune(worker: int, try_number: int) -> Any:
+        op = TuneTrialsOperator(task_id="tune_spread", worker=worker, dataset=dataset, candidate=candidate,
+                                experiment="tune_exp", mlflow_conn_id=MLFLOW_CONN, cv_seed=1)  # fmt: skip
+        return op.execute(context("tune", "r4", try_number=try_number))
+
+    first = tune(0, 2)
+    client = stack.client()
+    assert first["ran"] == [0, 2] and first["complete"] == 2
+    assert client.get_run(own).info.status == "KILLED" and client.get_run(other).info.status == "RUNNING"
+    assert tune(1, 2)["ran"] == [1, 3] and client.get_run(other).info.status == "KILLED"
+    assert tune(0, 3)["ran"] == [] and tune(0, 3)["resumed"] == 2  # a cleared task runs nothing again
+
+    result = _train(dataset, candidate, "r4", cv_seed=1)
+    finished = [t for t in _trials(stack, experiment_id, "r4", "spread") if t.info.status == "FINISHED"]
+    records = {json.loads(t.data.tags[tag.TRIAL_RECORD])["number"]: t for t in finished}
+    assert sorted(records) == [0, 1, 2, 3]
+    assert {t.data.tags[tag.TRIAL_TASK] for t in finished} == {"tune_spread[0]", "tune_spread[1]"}
+    assert {t.data.tags["mlflow.parentRunId"] for t in finished} == {result["mlflow_run_id"]}
+    values = {n: json.loads(t.data.tags[tag.TRIAL_RECORD])["value"] for n, t in records.items()}
+    winner = min(values, key=lambda n: (-values[n], n))
+    run = client.get_run(result["mlflow_run_id"])
+    assert run.data.params["tuning.best_trial"] == str(winner) and run.data.params["tuning.workers"] == "2"
+    assert (
+        json.loads(run.data.params["param.C"]) == json.loads(records[winner].data.tags[tag.TRIAL_RECORD])["params"]["C"]
+    )
