@@ -11,7 +11,7 @@ teaches people to ignore it.
 
     python bench/run.py                      # the full run; rewrites docs/benchmarks.md
     python bench/run.py --smoke --out x.md   # tiny sizes, k = 1, two children at once: proves it runs
-    python bench/run.py --only tuning        # one group (import, parse, taskparse, runtime, tuning, ingest); prints only
+    python bench/run.py --only tuning        # one group (see GROUPS below); prints only
 """
 
 from __future__ import annotations
@@ -906,7 +906,7 @@ Checks made during the run:
 make bench                    # installs dag-factory into .bench/ (bench only), runs everything, rewrites this file
 .venv/bin/python bench/run.py --help
 .venv/bin/python bench/run.py --sizes 10,100 --k 3 --no-write   # a quicker look, prints the table only
-.venv/bin/python bench/run.py --only tuning   # one group (import, parse, taskparse, runtime, tuning, ingest), prints only
+.venv/bin/python bench/run.py --only tuning   # one group: import, parse, taskparse, runtime, tuning, ingest
 ```
 
 dag-factory is installed only into `.bench/dagfactory` (`pip install --target`, no
