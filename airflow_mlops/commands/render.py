@@ -119,7 +119,7 @@ def topological_order(dag: DAG) -> list[str]:
 
 
 def describe_schedule(dag: DAG) -> Any:
-    """Cron or preset as a string, None for manual runs, a mapping for assets.
+    """Cron or preset as a string (also a cron timetable's), None for manual runs, a mapping for assets.
 
     Assets: ``{"asset": URI}`` for one, ``{"any"|"all": [URI or mapping, ...]}`` for a
     condition. Read from the timetable, where Airflow has already decided what the factory's
@@ -131,7 +131,9 @@ def describe_schedule(dag: DAG) -> Any:
     if condition is not None:
         described = _asset_condition(condition)
         return {"asset": described} if isinstance(described, str) else described
-    return str(getattr(dag.timetable, "summary", dag.timetable))
+    # A timetable object (an incremental ingestion's data intervals): its cron, as a cron string would show.
+    expression = getattr(dag.timetable, "expression", None)
+    return str(expression) if expression else str(getattr(dag.timetable, "summary", dag.timetable))
 
 
 def _asset_condition(condition: Any) -> Any:

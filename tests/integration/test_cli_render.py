@@ -34,7 +34,9 @@ DAGBAG = textwrap.dedent(
     for dag_id, dag in bag.dags.items():
         schedule = dag.schedule
         if schedule is not None and not isinstance(schedule, str):
-            schedule = sorted(uris(dag.timetable.asset_condition))
+            # assets: their URIs; a timetable object (an incremental ingestion's data intervals): its summary
+            condition = getattr(dag.timetable, "asset_condition", None)
+            schedule = sorted(uris(condition)) if condition is not None else str(dag.timetable.expression)
         dags[dag_id] = {
             "fileloc": dag.fileloc,
             "tasks": sorted(dag.task_ids),

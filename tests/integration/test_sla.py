@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from airflow_mlops.record import tag
 from tests.integration.harness import PipelineEnv, free_port
@@ -109,8 +110,12 @@ def sla_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     udp = StatsdListener()
     env.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(USER_CODE), env.env.get("PYTHONPATH")]))
     env.env["AIRFLOW__MLOPS__ALLOWED_IMPORT_PREFIXES"] = "sklearn.,acme_ml."
+    # One Fernet key for every process. Without it the scheduler and the triggerer, started together in a
+    # home with no airflow.cfg yet, can each make their own config: one then writes a trigger's kwargs
+    # encrypted and the other reads them with an empty key (JSONDecodeError, the trigger runner dies).
     env.env.update(
         {
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__METRICS__STATSD_ON": "True",
             "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
             "AIRFLOW__METRICS__STATSD_PORT": str(udp.port),
