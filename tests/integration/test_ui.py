@@ -161,6 +161,10 @@ def deployment() -> Iterator[Deployment]:
     try:
         yield from _deploy(root)
     finally:
+        from airflow_mlops.deploy.local import LocalEndpoints
+
+        # The demo leaves its endpoint serving on purpose (a user's `make demo` does): stop it before its folder goes.
+        LocalEndpoints(str(root / "demo" / "endpoints")).delete_all()
         shutil.rmtree(root, ignore_errors=True)
 
 
