@@ -112,3 +112,25 @@ def pytest_make_collect_report(
         report.outcome = "failed"
         report.longrepr = _ADVICE.format(what=", ".join(seen))
     return report
+
+
+@pytest.fixture
+def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Airflow's own StatsD backend, chosen from [metrics] as the CLI chooses it, sending to a real UDP socket.
+
+    Yields a ``tests.statsd_capture.StatsdListener``; afterwards metrics go nowhere again.
+    """
+    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
+    from airflow.sdk.observability import stats
+
+    from airflow_mlops.observability import emit
+    from tests.statsd_capture import StatsdListener
+
+    udp = StatsdListener()
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(udp.port))
+    emit.use_airflow_config()
+    yield udp
+    stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
+    udp.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +21,6 @@ from airflow.serialization.serialized_objects import DagSerialization
 from airflow_mlops import alerts
 from airflow_mlops.errors import AlertDeliveryError, ConfigIssue, PipelineConfigError
 from airflow_mlops.factory.retraining import build_retraining_dag
-from airflow_mlops.observability import emit
 from airflow_mlops.operators.close_runs import CloseMlflowRunsOperator
 from airflow_mlops.spec.loader import load_pipeline_spec
 from tests.statsd_capture import StatsdListener
@@ -99,21 +97,6 @@ def test_every_notifier_is_tried_and_the_error_names_each_that_failed(tmp_path: 
     assert str(caught.value).startswith("SLA alert not delivered to 2 of 3 notifier(s): acme_ml.notify.NoSuchNotifier:")
     assert "FileNotFoundError" in str(caught.value)
     assert json.loads(told.read_text())["message"] == "late"  # the one that works was still told
-
-
-@pytest.fixture
-def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatsdListener]:
-    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-    from airflow.sdk.observability import stats
-
-    udp = StatsdListener()
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(udp.port))
-    emit.use_airflow_config()
-    yield udp
-    stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
-    udp.close()
 
 
 def test_the_deadline_callback_counts_the_miss_and_tells_the_notifiers(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,22 +28,6 @@ def _glob(pattern: str) -> re.Pattern[str]:
 
 def _sample(metric: names.Metric) -> str:
     return "airflow." + names.stat(metric, **{k: SAMPLE_LABELS[k] for k in metric.labels})[0]
-
-
-@pytest.fixture
-def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatsdListener]:
-    """Airflow's own StatsD backend, chosen from [metrics] as the CLI chooses it, sending to a real socket."""
-    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-    from airflow.sdk.observability import stats
-
-    udp = StatsdListener()
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(udp.port))
-    emit.use_airflow_config()
-    yield udp
-    stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
-    udp.close()
 
 
 def test_every_name_is_valid_for_statsd_and_airflow() -> None:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from airflow_mlops.errors import AlertDeliveryError
-from airflow_mlops.observability import emit
 from airflow_mlops.record import tag
 from tests.statsd_capture import StatsdListener
 
@@ -38,21 +37,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         patch.syspath_prepend(str(USER_CODE))
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         yield client
-
-
-@pytest.fixture
-def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatsdListener]:
-    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-    from airflow.sdk.observability import stats
-
-    udp = StatsdListener()
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(udp.port))
-    emit.use_airflow_config()
-    yield udp
-    stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
-    udp.close()
 
 
 def _champion(client: Any, model: str, promoted: datetime, tmp_path: Path) -> str:
