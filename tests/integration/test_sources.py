@@ -163,8 +163,14 @@ def test_connection_lost_mid_extract_is_retried_and_pins_nothing(schema: str, ro
                 ("%mlops_snapshot_%",),
             )
 
-    # Big enough (about 40 MB of CSV) that the server is still sending when the first chunk is in.
-    statement = "SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 200000) g"
+    # The server sends 60,000 rows (about 13 MB of CSV), then sleeps before the rest: the second
+    # branch's InitPlan runs once, when the first branch is done. pyarrow hands over a 4 MB block only
+    # once the next one has begun (a row may straddle them), so the first chunk is in while the server
+    # sleeps, however fast COPY and the read-ahead are. The cut ends the sleep with the backend.
+    statement = (
+        "SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 60000) g UNION ALL "
+        "SELECT g, repeat('x', 200) FROM generate_series(60001, 80000) g WHERE (SELECT pg_sleep(120)::text) = ''"
+    )
     with pytest.raises(SourceUnavailableError, match="connection lost mid-extract") as raised:
         take_snapshot("lost_pipe", root, sql=_sql(statement), on_chunk=cut)
     assert "pipeline 'lost_pipe', sql source connection" in str(raised.value)
