@@ -78,11 +78,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if other:
             raise pytest.UsageError(f"{item.nodeid} is marked {sorted(other)} but lives in tests/{tier}/")
         item.add_marker(tier)
-    items.sort(key=lambda item: -TIERS.index(_tier(item.path)))
+    items.sort(key=lambda item: (-TIERS.index(_tier(item.path)), _FIRST.get(_relative(item.path), 0)))
+
+
+#: Files that share a session fixture run on one worker, as one scope (see ``_xdist_scope``):
+#: test_ui.py and test_demo.py read one demo run, the environments files use one pair of MLflow
+#: servers (tests/integration/conftest.py's ``demo_clone`` and ``servers``).
+_SHARED_SCOPES = {
+    "tests/integration/test_ui.py": "tests/integration/demo_clone",
+    "tests/integration/test_demo.py": "tests/integration/demo_clone",
+    "tests/integration/test_environments.py": "tests/integration/servers",
+    "tests/integration/test_environments_dag.py": "tests/integration/servers",
+}
+#: Files that must run before the rest of their tier: test_ui.py only reads the shared demo, and
+#: test_demo.py's drill then rolls its champion back and stops its endpoint.
+_FIRST = {"tests/integration/test_ui.py": -1}
+
+
+def _relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(_TESTS.parent).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _xdist_scope(nodeid: str) -> str:
-    """What one xdist worker runs as a whole: a test file, or the whole distributed tier.
+    """What one xdist worker runs as a whole: a test file, files sharing a session fixture, or the distributed tier.
 
     A file's tests share its module fixtures (an Airflow database, trained models, an MLflow or API
     server); split across workers, each would build them again. The distributed tier shares one
@@ -90,7 +111,7 @@ def _xdist_scope(nodeid: str) -> str:
     it runs on one worker: on two, the second would wait for the first worker's whole session.
     """
     path = nodeid.split("::", 1)[0]
-    return "tests/distributed" if path.startswith("tests/distributed/") else path
+    return "tests/distributed" if path.startswith("tests/distributed/") else _SHARED_SCOPES.get(path, path)
 
 
 @pytest.hookimpl(optionalhook=True)

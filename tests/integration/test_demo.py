@@ -12,8 +12,10 @@ The demo deploys each new champion to a local endpoint (its defaults.yaml) and l
 The demo runs where a newcomer's clone would be (a folder with ``.venv`` and ``.demo`` in it), so
 the README's request and stop commands, read from the README's fenced blocks, run here verbatim.
 
-The tests run in file order and share one demo run; the drill rolls @champion back, and the last
-one stops the endpoint with the README's command (the fixture stops whatever a failure left).
+The tests run in file order and share one demo run with test_ui.py (``demo_clone`` in
+conftest.py; test_ui.py's tests run first, as they only read it); the drill rolls @champion back,
+and the last one stops the endpoint with the README's command (the fixture stops whatever a
+failure left).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import yaml
 
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from airflow_mlops.deploy import processes
+from tests.integration.demo_clone import DemoClone
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((REPO_ROOT / "dags" / "pipelines" / "breast_cancer.yaml").read_text())
@@ -74,21 +76,8 @@ def _readme_commands() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    here = tmp_path_factory.mktemp("clone")  # where `make demo` runs: .venv and .demo side by side
-    (here / ".venv").symlink_to(sys.prefix, target_is_directory=True)
-    workdir = here / ".demo"
-    try:
-        result = subprocess.run(
-            [str(here / ".venv" / "bin" / "python"), "-m", "airflow_mlops.cli", "demo", "--workdir", ".demo",
-             "--dags-folder", str(REPO_ROOT / "dags")],
-            cwd=here, capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
-        yield _outcome(result, here, workdir)
-    finally:  # whatever a failed test left running: the fixture started it
-        from airflow_mlops.deploy.local import LocalEndpoints
-
-        LocalEndpoints(str(workdir / "endpoints")).delete_all()
+def demo(demo_clone: DemoClone) -> dict[str, Any]:
+    return _outcome(demo_clone.result, demo_clone.here, demo_clone.workdir)
 
 
 def _outcome(result: subprocess.CompletedProcess[str], here: Path, workdir: Path) -> dict[str, Any]:

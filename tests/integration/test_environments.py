@@ -1,7 +1,8 @@
 """A model moves from development to production across two real `mlflow server` processes.
 
 Development and production each have their own server on loopback, with their own sqlite store
-and artifact folder. The retraining pipeline runs twice in development (data v1, then v2), so
+and artifact folder (the ``servers`` fixture of conftest.py, shared with test_environments_dag.py,
+whose models have other names). The retraining pipeline runs twice in development (data v1, then v2), so
 dev holds v1 and v2. Every promotion then goes through the on-call command as a person runs it
 (``python -m airflow_mlops.cli promote --from dev --to prod``), with the environments declared
 in the dags folder's defaults.yaml and reached through Airflow connections. The tests run in
@@ -15,7 +16,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -50,21 +50,6 @@ ENVIRONMENTS = {
     },
     "nowhere": {"mlflow_conn_id": "mlflow_undefined", "model_name": "bc_env_nowhere"},
 }
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, MlflowServer]]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    started = {name: MlflowServer(tmp_path_factory.mktemp(f"env-{name}")) for name in ("dev", "prod")}
-    try:
-        # Both start at once: each spends most of a minute importing MLflow on a busy machine.
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda server: server.start(timeout=240), started.values()))
-        yield started
-    finally:
-        for server in started.values():
-            server.stop()
 
 
 def _conn(url: str) -> str:

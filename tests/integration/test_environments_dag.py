@@ -1,11 +1,11 @@
 """Promotion across environments inside a DAG: real dag.test() runs, two real `mlflow server`s, Airflow's HITL.
 
 Development and production each have their own server on loopback (the ``servers`` fixture of
-test_environments.py), the retraining pipeline runs twice in development, and the promotions
-run as DAGs: the Python example dags/examples/promote_dev_to_prod.py, answered by a person
-through a real ``airflow api-server`` (Airflow's HITL REST API, as the UI does it), and YAML
-pipelines of the ``promotion`` template. The tests run in file order and each builds on the
-registry state the previous one left.
+conftest.py, shared with test_environments.py under other model names), the retraining pipeline
+runs twice in development, and the promotions run as DAGs: the Python example
+dags/examples/promote_dev_to_prod.py, answered by a person through a real ``airflow api-server``
+(Airflow's HITL REST API, as the UI does it), and YAML pipelines of the ``promotion`` template.
+The tests run in file order and each builds on the registry state the previous one left.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import yaml
 from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
 from airflow_mlops.factory.loader import LOADER_STUB
 from tests.integration.harness import REPO_ROOT, ApiServer, MlflowServer, PipelineEnv, free_port
-from tests.integration.test_environments import GATE, HOLDOUT, servers  # noqa: F401 - the servers fixture
+from tests.integration.test_environments import GATE, HOLDOUT
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ def _conn(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, servers: dict[str, MlflowServer]) -> PipelineEnv:  # noqa: F811
+def deployment(tmp_path_factory: pytest.TempPathFactory, servers: dict[str, MlflowServer]) -> PipelineEnv:
     env = PipelineEnv(tmp_path_factory.mktemp("environments-dag"))
     dev, prod = servers["dev"].url, servers["prod"].url
     env.env |= {
@@ -112,11 +112,11 @@ def _history(server: MlflowServer, model: str) -> list[dict[str, Any]]:
     return list(json.loads(raw)) if raw else []
 
 
-def _prod_models(servers: dict[str, MlflowServer]) -> list[str]:  # noqa: F811
+def _prod_models(servers: dict[str, MlflowServer]) -> list[str]:
     return sorted(m.name for m in _client(servers["prod"]).search_registered_models())
 
 
-def _state(servers: dict[str, MlflowServer]) -> tuple[Any, ...]:  # noqa: F811
+def _state(servers: dict[str, MlflowServer]) -> tuple[Any, ...]:
     """Everything a promotion could move: development's aliases and versions, production's models and versions."""
     dev = _client(servers["dev"])
     prod = _client(servers["prod"])
@@ -170,7 +170,7 @@ def _run_answered(env: PipelineEnv, api: ApiServer, dag_id: str, task_id: str, *
 
 def test_an_unreachable_target_fails_fast_and_moves_nothing(
     deployment: PipelineEnv,
-    servers: dict[str, MlflowServer],  # noqa: F811
+    servers: dict[str, MlflowServer],
 ) -> None:
     before = _state(servers)
     _write_promotion(deployment, "promote_to_gone", ["dev", "gone"])
@@ -182,7 +182,7 @@ def test_an_unreachable_target_fails_fast_and_moves_nothing(
     assert _state(servers) == before
 
 
-def test_a_refusing_re_gate_moves_nothing(deployment: PipelineEnv, servers: dict[str, MlflowServer]) -> None:  # noqa: F811
+def test_a_refusing_re_gate_moves_nothing(deployment: PipelineEnv, servers: dict[str, MlflowServer]) -> None:
     _write_promotion(deployment, "promote_to_strict", ["dev", "strict"])
     outcome = deployment.run("promote_to_strict")
     assert outcome["state"] == "failed" and outcome["tasks"]["promote_strict"] == "failed", outcome["tasks"]
@@ -196,7 +196,7 @@ def test_a_refusing_re_gate_moves_nothing(deployment: PipelineEnv, servers: dict
 
 def test_a_rejection_in_the_dag_moves_nothing_and_records_who_and_why(
     deployment: PipelineEnv,
-    servers: dict[str, MlflowServer],  # noqa: F811
+    servers: dict[str, MlflowServer],
     api: ApiServer,
 ) -> None:
     before = _state(servers)
@@ -215,7 +215,7 @@ def test_a_rejection_in_the_dag_moves_nothing_and_records_who_and_why(
 
 def test_an_approval_in_the_dag_moves_the_targets_champion_with_the_record(
     deployment: PipelineEnv,
-    servers: dict[str, MlflowServer],  # noqa: F811
+    servers: dict[str, MlflowServer],
     api: ApiServer,
 ) -> None:
     outcome = _run_answered(deployment, api, "promote_dev_to_prod", "approve_prod", "alice", "Approve", "QA ok")
@@ -235,7 +235,7 @@ def test_an_approval_in_the_dag_moves_the_targets_champion_with_the_record(
 
 def test_a_yaml_path_promotes_hop_by_hop_with_the_approval_production_asks_for(
     deployment: PipelineEnv,
-    servers: dict[str, MlflowServer],  # noqa: F811
+    servers: dict[str, MlflowServer],
     api: ApiServer,
 ) -> None:
     _write_promotion(deployment, "promote_dev_stage_prod", ["dev", "stage", "prod"])
@@ -254,7 +254,7 @@ def test_a_yaml_path_promotes_hop_by_hop_with_the_approval_production_asks_for(
 
 def test_the_ui_shows_where_each_champion_stands_across_both_registries(
     deployment: PipelineEnv,
-    servers: dict[str, MlflowServer],  # noqa: F811
+    servers: dict[str, MlflowServer],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airflow_mlops.plugins.environments import environments_view

@@ -3,8 +3,8 @@
 One module-scoped deployment serves every test here:
 
 1. ``airflow-mlops demo`` runs the example pipeline twice into a temporary workdir (sqlite
-   Airflow DB, sqlite MLflow, git + DVC data repo), from a dags folder holding only the example
-   pipeline;
+   Airflow DB, sqlite MLflow, git + DVC data repo): the run test_demo.py checks (``demo_clone`` in
+   conftest.py), read here before test_demo.py's drill changes it;
 2. ``airflow api-server`` starts on 127.0.0.1 and a free port against that database, with the
    plugin loaded through its ``airflow.plugins`` entry point and SimpleAuthManager users whose
    passwords the test writes itself;
@@ -37,6 +37,7 @@ import httpx
 import pytest
 
 from airflow_mlops.demo.runner import DAG_ID, MODEL_NAME, demo_environment
+from tests.integration.demo_clone import DemoClone
 from tests.integration.harness import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -104,21 +105,6 @@ def _ensure_chromium() -> None:
     assert result.returncode == 0 and CHROMIUM.exists(), f"cannot install chromium:\n{result.stdout}{result.stderr}"
 
 
-def _run_demo(workdir: Path) -> Path:
-    """The demo, from a dags folder holding only the example pipeline (its loader, YAML and suite)."""
-    dags = workdir / "dags"
-    (dags / "pipelines" / "suites").mkdir(parents=True)
-    for name in ("breast_cancer.py", "breast_cancer.yaml", "suites/breast_cancer.yaml"):
-        shutil.copy(REPO_ROOT / "dags" / "pipelines" / name, dags / "pipelines" / name)
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow_mlops.cli", "demo", "--workdir", str(workdir / "demo"),
-         "--dags-folder", str(dags)],
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return dags
-
-
 def _start_api_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     airflow = str(Path(sys.executable).with_name("airflow"))
     with log.open("wb") as handle:
@@ -145,36 +131,30 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
+    try:  # a graceful stop waits out the browser's keep-alive connections (about 20 s): not worth waiting for
+        process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
 @pytest.fixture(scope="module")
-def deployment() -> Iterator[Deployment]:
+def deployment(demo_clone: DemoClone) -> Iterator[Deployment]:
     _ensure_chromium()
-    # A short, neutral folder rather than pytest's /tmp/pytest-of-<user>/pytest-<n>/...: the run
-    # view shows the data repo's path, and the screenshots in docs/ come from this test.
-    root = Path(tempfile.mkdtemp(prefix="mlops-demo-"))
+    assert demo_clone.result.returncode == 0, demo_clone.result.stdout[-3000:] + demo_clone.result.stderr[-3000:]
+    root = Path(tempfile.mkdtemp(prefix="mlops-ui-"))
     try:
-        yield from _deploy(root)
+        yield from _deploy(demo_clone.workdir, root)
     finally:
-        from airflow_mlops.deploy.local import LocalEndpoints
-
-        # The demo leaves its endpoint serving on purpose (a user's `make demo` does): stop it before its folder goes.
-        LocalEndpoints(str(root / "demo" / "endpoints")).delete_all()
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _deploy(root: Path) -> Iterator[Deployment]:
-    dags = _run_demo(root)
+def _deploy(workdir: Path, root: Path) -> Iterator[Deployment]:
     port = free_port()
     passwords = {user: secrets.token_urlsafe(12) for user in USERS}
     password_file = root / "passwords.json"
     password_file.write_text(json.dumps(passwords))
-    env = demo_environment(root / "demo", dags)
+    env = demo_environment(workdir, workdir / "dags")  # the demo's own dags folder, as it ran
     env.update(
         {
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
