@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 #: Fast retries with exponential backoff (5 s, then 10 s, 20 s, capped at 40 s), so an outage of
-#: half a minute costs a test one or two retries rather than the product default's minutes.
+#: a few seconds to half a minute costs a test one to three retries rather than the product default's minutes.
 RETRIES = {"retries": 4, "delay_seconds": 5, "backoff_multiplier": 2, "max_delay_seconds": 40}
 
 #: dag_id -> (registered model, connection id, candidates or None for the example's two).

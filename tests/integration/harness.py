@@ -70,21 +70,17 @@ class PipelineEnv:
         path.with_suffix(".py").write_text(LOADER_STUB)
         return spec
 
-    def start_run(self, dag_id: str) -> tuple[subprocess.Popen[bytes], Path]:
-        """Start a DAG run in the background; returns the process and where its outcome lands."""
-        self._runs += 1
-        out = self.root / "logs" / f"{self._runs}-{dag_id}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow_mlops.demo.run_dag", dag_id, str(out)],
-            env=self.env,
-            stdout=out.with_suffix(".log").open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
-        )
-        return process, out
+    def start_run(self, dag_id: str) -> tuple[ForkedRun, Path]:
+        """Start a DAG run in the background; returns the run (Popen's poll, wait and kill) and where its outcome lands.
 
-    def finish_run(self, process: subprocess.Popen[bytes], out: Path, timeout: float = 600) -> dict[str, Any]:
+        Forked from the run server like ``run()``'s, so a test that answers a run while it waits
+        (an approval) does not pay a fresh process's imports.
+        """
+        out, log = self._paths(dag_id)
+        server = self._run_server()
+        return ForkedRun(server, server.start([dag_id, str(out)], log)), out
+
+    def finish_run(self, process: ForkedRun, out: Path, timeout: float = 600) -> dict[str, Any]:
         code = _wait_or_dump(process, timeout)
         log = out.with_suffix(".log").read_text()
         if code != 0 or not out.exists():
@@ -99,21 +95,29 @@ class PipelineEnv:
         The run is a process of its own, forked from a server that has done the imports (run_server.py);
         a change to ``self.env`` starts a new server, since Airflow reads its settings at import.
         """
-        self._runs += 1
-        out = self.root / "logs" / f"{self._runs}-{dag_id}.json"
-        log = out.with_suffix(".log")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if self._server is None or self._server.env != self.env:
-            if self._server is not None:
-                self._server.stop()
-            self._server = RunServer(self.env, self.root)
-            weakref.finalize(self, self._server.stop)
-        code = self._server.run([dag_id, str(out), *filter(None, [logical_date])], log, timeout=600)
+        out, log = self._paths(dag_id)
+        server = self._run_server()
+        code = server.run([dag_id, str(out), *filter(None, [logical_date])], log, timeout=600)
         if code != 0 or not out.exists():
             raise AssertionError(f"run of {dag_id} did not complete (exit {code}):\n{log.read_text()[-8000:]}")
         outcome: dict[str, Any] = json.loads(out.read_text())
         outcome["log"] = log.read_text()
         return outcome
+
+    def _paths(self, dag_id: str) -> tuple[Path, Path]:
+        self._runs += 1
+        out = self.root / "logs" / f"{self._runs}-{dag_id}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return out, out.with_suffix(".log")
+
+    def _run_server(self) -> RunServer:
+        """The run server for the current environment (a changed one starts a new server)."""
+        if self._server is None or self._server.env != self.env:
+            if self._server is not None:
+                self._server.stop()
+            self._server = RunServer(self.env, self.root)
+            weakref.finalize(self, self._server.stop)
+        return self._server
 
     def client(self) -> Any:
         from mlflow import MlflowClient
@@ -121,7 +125,7 @@ class PipelineEnv:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
 
-def _wait_or_dump(process: subprocess.Popen[bytes], timeout: float) -> int | str:
+def _wait_or_dump(process: ForkedRun, timeout: float) -> int | str:
     """The run's exit code; past ``timeout``, its threads' stacks go to its log and it is killed.
 
     A run that hangs must fail with where it hung (run_dag dumps its stacks on SIGUSR1), not with a
@@ -153,6 +157,7 @@ class RunServer:
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.env = dict(env)
         self.log = cwd / "run-server.log"
+        self.busy = False
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("run_server.py"))],
             env=self.env,
@@ -165,16 +170,24 @@ class RunServer:
 
     def run(self, argv: list[str], log: Path, timeout: float) -> int | str:
         """The run's exit code; past ``timeout``, its stacks go to its log and it is killed (see _wait_or_dump)."""
-        assert self.process.stdin is not None and self.process.stdout is not None
+        return _wait_or_dump(ForkedRun(self, self.start(argv, log)), timeout)
+
+    def start(self, argv: list[str], log: Path) -> int:
+        """Fork a run; its pid. One run at a time: the server answers in order and waits for each child."""
+        assert self.process.stdin is not None and not self.busy, "the run server is already running a DAG run"
         self.process.stdin.write(json.dumps({"argv": argv, "log": str(log)}) + "\n")
         self.process.stdin.flush()
-        started = self._answer(timeout=300)
+        self.busy = True
+        return int(self._answer(timeout=300)["pid"])
+
+    def ended(self, timeout: float) -> int | None:
+        """The running child's exit code once it ends, or None if it is still running after ``timeout``."""
+        assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if ready:
-            return int(self._answer(timeout=5)["code"])
-        _dump_and_kill(started["pid"])
-        self._answer(timeout=30)
-        return _killed(timeout)
+        if not ready:
+            return None
+        self.busy = False
+        return int(self._answer(timeout=5)["code"])
 
     def _answer(self, timeout: float) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -196,6 +209,33 @@ class RunServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class ForkedRun:
+    """A run forked by a RunServer, with what tests use of ``subprocess.Popen``: pid, poll, wait, kill."""
+
+    def __init__(self, server: RunServer, pid: int) -> None:
+        self.server = server
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.server.ended(timeout=0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self.server.ended(timeout=3600 if timeout is None else timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(f"run pid {self.pid}", timeout or 0)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.wait(timeout=30)
 
 
 #: Where this test process keeps its one migrated database (see migrated_database).
