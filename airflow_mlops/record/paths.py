@@ -34,3 +34,8 @@ MODEL_CARD_HTML = "model_card/model_card.html"
 #: Beside a DVC file an ``ingestion`` pipeline wrote (``data/orders.parquet`` -> ``data/orders.parquet.lineage.json``,
 #: git-tracked in the same commit): the snapshot's lineage, which ``resolve_data`` adds to the data ref.
 SNAPSHOT_LINEAGE_SUFFIX = ".lineage.json"
+
+
+def cache_entry(step: str) -> str:
+    """A step's reusable result and the whole key it was computed under (record/cache.py), on the run holding it."""
+    return f"cache/{step}.json"

@@ -234,6 +234,25 @@ def identity(dag_id: str, run_id: str, role: str | None = None, candidate: str |
     return tags
 
 
+# --- step caching (record/cache.py) --------------------------------------------------------------
+#: On the run holding a step's reusable result: the digest of the key it was computed under.
+CACHE_KEY_PREFIX = "mlops.cache.key."
+#: On a DAG run's pipeline run: one step's cache outcome as JSON (reused from where, or why not).
+CACHE_OUTCOME_PREFIX = "mlops.cache.outcome."
+#: On a candidate run whose model an earlier DAG run trained: that earlier candidate run, and its DAG run.
+CACHE_SOURCE_RUN = "mlops.cache.source_run"
+CACHE_SOURCE_DAG_RUN = "mlops.cache.source_dag_run"
+
+
+def cache_key(step: str) -> str:
+    """The tag a step's result is filed under: ``mlops.cache.key.train.forest``."""
+    return f"{CACHE_KEY_PREFIX}{step}"
+
+
+def cache_outcome(step: str) -> str:
+    return f"{CACHE_OUTCOME_PREFIX}{step}"
+
+
 # --- Airflow asset names ------------------------------------------------------------------------
 def champion_asset_name(model_name: str) -> str:
     return f"mlops.champion.{model_name}"
