@@ -23,19 +23,41 @@ def run_prefix(dag_id: str, run_id: str) -> str:
 
 
 def write_parquet(frame: pd.DataFrame, uri: str) -> str:
+    # pyarrow writes a file in many small pieces; through an fsspec handle each one is a Python
+    # call, which made the split writes a third slower than pandas writing to a local path.
+    # Encoded in memory first (parquet is a fraction of the frame's size), the file is one write.
+    return write_parquet_hashed(frame, uri)[0]
+
+
+def write_parquet_hashed(frame: pd.DataFrame, uri: str) -> tuple[str, str]:
+    """:func:`write_parquet`, also returning the file's md5: what a cached split is checked against later."""
+    import hashlib
     import io
 
     from airflow.sdk import ObjectStoragePath
 
-    # pyarrow writes a file in many small pieces; through an fsspec handle each one is a Python
-    # call, which made the split writes a third slower than pandas writing to a local path.
-    # Encoded in memory first (parquet is a fraction of the frame's size), the file is one write.
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     path = ObjectStoragePath(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buffer.getvalue())
-    return uri
+    return uri, hashlib.md5(buffer.getbuffer(), usedforsecurity=False).hexdigest()
+
+
+def file_md5(uri: str) -> str | None:
+    """The md5 of the file at ``uri``, or None when it is gone: a deleted split is a cache miss."""
+    import hashlib
+
+    from airflow.sdk import ObjectStoragePath
+
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with ObjectStoragePath(uri).open("rb") as handle:  # type: ignore[no-untyped-call]
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except (FileNotFoundError, OSError):
+        return None
+    return digest.hexdigest()
 
 
 def read_parquet(uri: str) -> pd.DataFrame:

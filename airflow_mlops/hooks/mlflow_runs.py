@@ -141,6 +141,21 @@ class MlflowRunsMixin:
         text = json.dumps(payload, indent=2, sort_keys=sort_keys, default=str)
         self.get_client().log_text(run_id, text, artifact_file)
 
+    def read_json(self, run_id: str, artifact_file: str) -> object | None:
+        """A JSON artifact ``log_json`` wrote, or None when it is missing or unreadable (deleted, edited)."""
+        import tempfile
+        from pathlib import Path
+
+        from mlflow.exceptions import MlflowException
+
+        with tempfile.TemporaryDirectory(prefix="mlops-") as tmp:
+            try:
+                local = self.get_client().download_artifacts(run_id, artifact_file, tmp)
+                loaded: object = json.loads(Path(local).read_text())
+            except (MlflowException, OSError, ValueError):
+                return None
+        return loaded
+
 
 def tag_clauses(tags: Mapping[str, str]) -> list[str]:
     """One search-filter clause per tag, each requiring that exact value."""
