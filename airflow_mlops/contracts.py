@@ -84,6 +84,14 @@ class PreparedDataset(TypedDict):
     data: DataRef
     #: The data contract the split was checked against and trained on (DataContract JSON).
     contract: NotRequired[str]
+    #: The md5 of each split file as written: a later run reusing the split checks them first.
+    train_md5: NotRequired[str]
+    test_md5: NotRequired[str]
+    #: The digest of the step cache key this split was made under (record/cache.py): the key of
+    #: every step downstream includes it.
+    cache_key: NotRequired[str]
+    #: The DAG run whose split this is, when this run reused it instead of splitting again.
+    reused_from: NotRequired[str]
 
 
 # --- training and evaluation ---------------------------------------------------------------------
@@ -106,6 +114,10 @@ class TrainedCandidate(TypedDict):
     error: NotRequired[str]
     #: With cross-validation: ``cv_<metric>_mean`` / ``cv_<metric>_std`` over the training folds.
     cv_metrics: NotRequired[dict[str, float]]
+    #: The digest of the step cache key the model was trained under (record/cache.py).
+    cache_key: NotRequired[str]
+    #: The DAG run that trained the model, when this run reused it instead of training again.
+    reused_from: NotRequired[str]
 
 
 class TunedShare(TypedDict):

@@ -17,6 +17,7 @@ from airflow_mlops import settings
 from airflow_mlops.errors.classify import is_transient
 from airflow_mlops.errors.translate import ErrorScope, translate
 from airflow_mlops.hooks.mlflow import MlflowHook
+from airflow_mlops.record.cache import StepKey
 from airflow_mlops.registry_lock import LockOwner
 
 if TYPE_CHECKING:
@@ -201,6 +202,8 @@ class CandidateOperator(MlflowBaseOperator):
         cv_n_jobs: int = 1,
         lineage: dict[str, str] | None = None,
         on_failure: Literal["drop", "fail"] = "fail",
+        cache: bool = True,
+        cache_expire_after_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -217,7 +220,36 @@ class CandidateOperator(MlflowBaseOperator):
         self.cv_n_jobs = cv_n_jobs
         self.lineage = lineage or {}
         self.on_failure = on_failure
+        #: Reuse a model an earlier DAG run trained under the same key (operators/caching.py).
+        self.cache = cache
+        self.cache_expire_after_seconds = cache_expire_after_seconds
         self._started_run: str | None = None
+
+    def cache_key(self) -> StepKey | None:
+        """The split's key, this candidate's own part of the spec and the code that fits it; None without a split key.
+
+        Only this candidate's settings are in it (not its resources, which place the task but
+        do not change the model), so changing one candidate retrains that one alone.
+        """
+        from airflow_mlops.ml.code_versions import TRAINING_LIBRARIES, code_version, library_versions
+
+        split_key = self.dataset.get("cache_key")
+        if not split_key:
+            return None
+        candidate = {k: v for k, v in self.candidate.items() if k not in ("name", "resources")}
+        libraries = [*TRAINING_LIBRARIES, *(["optuna"] if candidate.get("tuning") else [])]
+        code = str(candidate.get("estimator") or candidate.get("trainer") or "")
+        return StepKey(
+            step=f"train.{self.candidate['name']}",
+            spec={
+                **candidate,
+                "problem": self.problem,
+                "average": self.average,
+                "folds": self.fold_splitter(self.cv_folds) if self.cv_folds >= 2 else None,
+            },
+            versions={**library_versions(libraries), **code_version(code)},
+            upstream={"prepare_data": str(split_key)},
+        )
 
     def _candidate_step(self, step: Any) -> Any:
         """Run one step of the candidate's own code; under drop, its deterministic errors become CandidateFailed."""

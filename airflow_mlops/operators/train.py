@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
+from airflow_mlops.hooks.step_cache import model_intact
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import MlflowRunLink
 from airflow_mlops.operators.base import CandidateFailed, CandidateOperator, run_identity
+from airflow_mlops.operators.caching import look_up
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_mlops.contracts import TrainedCandidate
+    from airflow_mlops.record.cache import CacheOutcome
 
 
 class TrainCandidateOperator(CandidateOperator):
@@ -55,14 +58,74 @@ class TrainCandidateOperator(CandidateOperator):
                 self.log.info("Candidate %s already trained in MLflow run %s; reusing it", name, done.info.run_id)
                 cv = {k: v for k, v in done.data.metrics.items() if k.startswith("cv_")}
                 params = {k[6:]: json.loads(v) for k, v in done.data.params.items() if k.startswith("param.")}
-                return self._result(done.info.run_id, done.data.tags, experiment_id, cv, params)
+                result = self._result(done.info.run_id, done.data.tags, experiment_id, cv, params)
+                if (key := self.cache_key()) is not None:
+                    result["cache_key"] = key.digest
+                if source := done.data.tags.get(tag.CACHE_SOURCE_DAG_RUN):
+                    result["reused_from"] = source
+                return result
             attempt = f"try {getattr(context.get('ti'), 'try_number', '?')}"
             for abandoned in hook.close_abandoned_runs(experiment_id, tags, f"superseded by {attempt}"):
                 self.log.warning("Closed MLflow run %s of %s, left unfinished by an earlier try", abandoned, name)
+            key = self.cache_key()
+            cache = None
+            if self.cache and key is not None:
+                where = (experiment_id, parent, dag_id, run_id)
+                cache, outcome = look_up(
+                    hook, where, key, context=context, expire_after_seconds=self.cache_expire_after_seconds,
+                    verify=model_intact(hook),
+                )  # fmt: skip
+                if outcome.hit and outcome.result is not None:
+                    return self._adopt(outcome, experiment_id, parent, tags)
+                self.log.info("Cache for %s: %s", name, outcome.summary())
             try:
-                return self._train(experiment_id, parent, tags)
+                result = self._train(experiment_id, parent, tags)
             except CandidateFailed as failed:
                 return self._drop(failed.error, experiment_id, parent, tags)
+            if key is not None:
+                result["cache_key"] = key.digest
+                if cache is not None:
+                    cache.store(result["mlflow_run_id"], key, result)
+            return result
+
+    def _adopt(
+        self, outcome: CacheOutcome, experiment_id: str, parent_run_id: str, tags: dict[str, str]
+    ) -> TrainedCandidate:
+        """A candidate run of this DAG run for the model an earlier run trained: no earlier record is rewritten.
+
+        The new run carries the earlier run's params and training metrics and points at the same
+        logged model; evaluate, the gate and register then write to it, not to the earlier run.
+        """
+        hook = self.mlflow_hook
+        source = hook.get_client().get_run(str(outcome.source_run_id))
+        earlier = cast("TrainedCandidate", outcome.result)
+        data = self.dataset["data"]
+        run_tags = {
+            **tags,
+            "mlflow.parentRunId": parent_run_id,
+            tag.DATA_COMMIT: data["commit"],
+            tag.DATA_MD5: str(data["md5"]),
+            **tag.prefixed(tag.CODE_PREFIX, self.lineage),
+            tag.MODEL_URI: earlier["model_uri"],
+            tag.MODEL_ID: str(earlier.get("model_id")),
+            tag.MODEL_FLAVOR: source.data.tags.get(tag.MODEL_FLAVOR, ""),
+            tag.CACHE_SOURCE_RUN: str(outcome.source_run_id),
+            tag.CACHE_SOURCE_DAG_RUN: str(outcome.source_dag_run),
+        }
+        run_id = hook.create_run(experiment_id, run_tags, run_name=self.candidate["name"], params=source.data.params)
+        kept = {k: v for k, v in source.data.metrics.items() if k.startswith(("train_", "cv_"))}
+        hook.log_batch(run_id, metrics=kept)
+        hook.finish_run(run_id)
+        self.log.info("Cache for %s: %s; model %s", self.candidate["name"], outcome.summary(), earlier["model_uri"])
+        result: TrainedCandidate = {
+            **earlier,
+            "mlflow_run_id": run_id,
+            "experiment_id": experiment_id,
+            "cache_key": outcome.key,
+        }
+        if outcome.source_dag_run:
+            result["reused_from"] = outcome.source_dag_run
+        return result
 
     def _drop(
         self, error: BaseException, experiment_id: str, parent_run_id: str, tags: dict[str, str]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_mlops.contracts import TunedShare
+    from airflow_mlops.hooks.mlflow import MlflowHook
 
 
 class TuneTrialsOperator(CandidateOperator):
@@ -58,6 +59,12 @@ class TuneTrialsOperator(CandidateOperator):
             experiment_id = hook.get_or_create_experiment(self.experiment)
             parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
             identity = tag.identity(dag_id, run_id, tag.ROLE_CANDIDATE, name)
+            reused = self._reused_model(context, hook, experiment_id, dag_id, run_id)
+            if reused is not None:
+                self.log.info("Worker %d runs no trials: train will reuse %s's model (%s)", self.worker, name, reused)
+                return {"candidate": name, "worker": int(self.worker), "mlflow_run_id": parent,
+                        "experiment_id": experiment_id, "trials": numbers, "ran": [],
+                        "complete": 0, "pruned": 0, "failed": 0, "resumed": 0}  # fmt: skip
             metric = str(tuning["metric"])
             log = MlflowTrialLog(hook, experiment_id, identity, parent, metric, "superseded by a retry", task=task)
             result = tune_share(
@@ -78,6 +85,20 @@ class TuneTrialsOperator(CandidateOperator):
                 "trials": numbers, "ran": result.ran,
                 "complete": result.complete, "pruned": result.pruned, "failed": result.failed,
                 "resumed": result.resumed}  # fmt: skip
+
+    def _reused_model(
+        self, context: Context, hook: MlflowHook, experiment_id: str, dag_id: str, run_id: str
+    ) -> str | None:
+        """Where the model comes from when ``train`` will reuse an earlier one (same key): no trial is needed then."""
+        from airflow_mlops.hooks.step_cache import StepCache, model_intact
+        from airflow_mlops.operators.caching import turned_off_for_run
+
+        key = self.cache_key()
+        if not self.cache or key is None or turned_off_for_run(context):
+            return None
+        cache = StepCache(hook, experiment_id, dag_id, run_id)
+        outcome = cache.lookup(key, max_age_seconds=self.cache_expire_after_seconds, verify=model_intact(hook))
+        return outcome.summary() if outcome.hit else None
 
 
 def search_seed(op: CandidateOperator) -> int:

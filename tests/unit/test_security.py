@@ -625,6 +625,33 @@ def test_evaluate_loads_only_the_model_this_runs_training_logged(
             evaluate(uri, run_id)
     assert loaded == [own_uri]
 
+    # Step caching: this run adopts the model an earlier run of the same pipeline trained for the same
+    # candidate. It loads only while the adopting run names that run and that model, and only a model
+    # trained by this pipeline for this candidate.
+    model_id = other_uri.removeprefix("models:/")
+    foreign_run, foreign_uri = log({**ours, "mlops.dag_id": "another-pipeline"})
+
+    def adopt(source_run: str, source_model: str) -> str:
+        tags = {**ours, "mlops.cache.source_run": source_run, "mlops.model_id": source_model}
+        return client.create_run(experiment_id, tags=tags).info.run_id
+
+    def finished(run_id: str) -> str:
+        client.set_terminated(run_id)
+        return run_id
+
+    assert evaluate(other_uri, finished(adopt(other_run, model_id)))["candidates"][0]["metrics"]
+    assert loaded == [own_uri, other_uri]
+    refused = [
+        (other_uri, adopt(other_run, model_id)),  # the adopting run is not finished
+        (other_uri, finished(adopt(own_run, model_id))),  # names another source run
+        (other_uri, finished(adopt(other_run, "m-0"))),  # names another model
+        (foreign_uri, finished(adopt(foreign_run, foreign_uri.removeprefix("models:/")))),  # another pipeline's
+    ]
+    for uri, run_id in refused:
+        with pytest.raises(UntrustedModelError, match="refusing to load"):
+            evaluate(uri, run_id)
+    assert loaded == [own_uri, other_uri]
+
 
 def _evaluate_with_spy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str) -> list[str]:
     import mlflow.sklearn
