@@ -139,7 +139,7 @@ HANDWRITTEN = '''\
 
 import datetime
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 
 from airflow_mlops.assets import champion_asset
 from airflow_mlops.operators.close_runs import CloseMlflowRunsOperator
@@ -167,6 +167,7 @@ with DAG(
     default_args={default_args!r},
     tags={tags!r},
     doc_md={doc_md!r},
+    params={{"no_cache": Param(False, type="boolean", description={no_cache_doc!r})}},
 ) as dag:
     resolve = ResolveDataVersionOperator(
         task_id="resolve_data", path={path!r}, rev={rev!r}, repo={repo!r}, dvc_conn_id={dvc!r}
@@ -293,12 +294,14 @@ def _shape_supported(spec: Any) -> None:
         raise ValueError("bench template spells out the graph without a manual approval step")
     if not spec.serving_check.enabled:
         raise ValueError("bench template spells out the graph with its default serving check")
+    if spec.cache != type(spec.cache)():
+        raise ValueError("bench template spells out the default cache settings")
 
 
 def handwritten_source(yaml_path: Path, source: str) -> str:
     """A Python DAG file with the exact arguments the factory passes for ``yaml_path``."""
     from airflow_mlops.factory.common import dag_kwargs, spec_lineage
-    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices
+    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices, run_params
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
@@ -311,6 +314,7 @@ def handwritten_source(yaml_path: Path, source: str) -> str:
         default_args=kwargs["default_args"],
         tags=kwargs["tags"],
         doc_md=kwargs["doc_md"],
+        no_cache_doc=run_params()["no_cache"].description,
         lineage=spec_lineage(spec, source),
         expectations=[e.model_dump() for e in spec.validation.expectations or []],
         candidates=[m.model_dump() for m in spec.models],
@@ -357,7 +361,7 @@ def _pull(task_id: str) -> str:
 def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
     """The same DAG as a dag-factory 1.1 config: operators by import path, XComs as templates."""
     from airflow_mlops.factory.common import dag_kwargs, spec_lineage
-    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices
+    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices, run_params
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)

@@ -1,6 +1,7 @@
 """Run one DAG once with ``dag.test()`` and write the outcome as JSON.
 
-Executed as ``python -m airflow_mlops.demo.run_dag DAG_ID OUT.json [LOGICAL_DATE]`` in a child process,
+Executed as ``python -m airflow_mlops.demo.run_dag DAG_ID OUT.json [LOGICAL_DATE] [--conf=JSON]`` in a child
+process (``--conf`` is the run's conf, which sets its params: ``--conf='{"no_cache": true}'``),
 because Airflow reads its configuration (home, database, dags folder) at import time and the
 parent sets that environment up first.
 """
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 
-def run(dag_id: str, out: Path, logical_date: str | None = None) -> int:
+def run(dag_id: str, out: Path, logical_date: str | None = None, run_conf: dict[str, object] | None = None) -> int:
     """``logical_date`` (ISO 8601) names a DAG run: given again, dag.test() replaces that DAG run (same run id)."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.configuration import conf
@@ -39,9 +40,9 @@ def run(dag_id: str, out: Path, logical_date: str | None = None) -> int:
         from datetime import datetime
 
         when = datetime.fromisoformat(logical_date)
-        dag_run = dag.test(logical_date=when, run_after=when)  # the run id derives from run_after
+        dag_run = dag.test(logical_date=when, run_after=when, run_conf=run_conf)  # the run id derives from run_after
     else:
-        dag_run = dag.test()
+        dag_run = dag.test(run_conf=run_conf)
     with create_session() as session:
         tis = dag_run.get_task_instances(session=session)
         states = {
@@ -66,7 +67,9 @@ def main(argv: list[str]) -> int:
     """``DAG_ID OUT.json [LOGICAL_DATE]``; ``kill -USR1`` then prints every thread's stack to stderr,
     so a run that seems stuck says where."""
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    return run(argv[0], Path(argv[1]), argv[2] if len(argv) > 2 else None)
+    run_conf = next((json.loads(a.removeprefix("--conf=")) for a in argv if a.startswith("--conf=")), None)
+    positional = [a for a in argv if not a.startswith("--conf=")]
+    return run(positional[0], Path(positional[1]), positional[2] if len(positional) > 2 else None, run_conf)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 
 from airflow_mlops.assets import champion_asset
 from airflow_mlops.factory.common import (
@@ -31,6 +31,7 @@ from airflow_mlops.factory.common import (
 )
 from airflow_mlops.factory.resources import task_resources
 from airflow_mlops.gates.metrics import slice_specs
+from airflow_mlops.operators.caching import NO_CACHE_PARAM
 from airflow_mlops.operators.deploy import DeployModelOperator
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
@@ -43,7 +44,31 @@ from airflow_mlops.operators.validation import ValidateDataOperator
 
 if TYPE_CHECKING:
     from airflow_mlops.spec.models import RetrainingPipelineSpec
+    from airflow_mlops.spec.models_cache import CacheableStep
     from airflow_mlops.spec.models_training import CandidateSpec
+
+
+def _cache_args(spec: RetrainingPipelineSpec, step: CacheableStep) -> dict[str, Any]:
+    """The step's ``cache:`` settings as operator arguments: only what differs from the defaults (on, no age limit)."""
+    enabled, expire = spec.cache.for_step(step)
+    args: dict[str, Any] = {}
+    if not enabled:
+        args["cache"] = False
+    if expire is not None:
+        args["cache_expire_after_seconds"] = expire
+    return args
+
+
+def run_params() -> dict[str, Param]:
+    """What a person may set when triggering a run by hand (the trigger form, or ``--conf``)."""
+    return {
+        NO_CACHE_PARAM: Param(
+            False,
+            type="boolean",
+            description="Compute every step afresh, reusing no earlier result (its results are still recorded "
+            "for later runs to reuse).",
+        )
+    }
 
 
 def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, str], mlflow: dict[str, str]) -> Any:
@@ -61,6 +86,7 @@ def _train_tasks(spec: RetrainingPipelineSpec, dataset: Any, lineage: dict[str, 
         **_cv_args(spec),
         "lineage": lineage,
         "on_failure": spec.candidates.on_failure,
+        **_cache_args(spec, "train"),
         **mlflow,
     }
     tuners = _tune_tasks(spec, common)
@@ -236,7 +262,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
     lineage = spec_lineage(spec, source)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
     doc = f"Retraining pipeline for {spec.registry.model_name}, generated from {source}."
-    with DAG(**dag_kwargs(spec, doc)) as dag:
+    with DAG(**dag_kwargs(spec, doc), params=run_params()) as dag:
         resolve = resolve_data_task(spec)
         validate = ValidateDataOperator(
             task_id="validate_data",
@@ -260,6 +286,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             stratify=spec.stratify_split,
             dvc_conn_id=spec.data.dvc_conn_id,
             **_contract_args(spec),
+            **_cache_args(spec, "prepare_data"),
         )
         validate >> prepare
         trained = _train_tasks(spec, prepare.output, lineage, mlflow)

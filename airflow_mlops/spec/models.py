@@ -17,6 +17,7 @@ from pydantic import Field
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
 from airflow_mlops.spec.models_across import PromotionPipelineSpec
 from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_field_rule
+from airflow_mlops.spec.models_cache import CacheSpec
 from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
@@ -50,6 +51,11 @@ class RetrainingPipelineSpec(PipelineBase):
     approval: ApprovalSpec = ApprovalSpec()
     registry: RegistrySpec
     card: CardSpec = Field(CardSpec(), description="Intended use and owners, shown on each version's model card.")
+    cache: CacheSpec = Field(
+        CacheSpec(),
+        description="Reuse an earlier run's split and trained models when nothing they depend on changed "
+        "(docs/caching.md).",
+    )
     deployment: DeploymentSpec | None = Field(
         None,
         description="Serve each new champion on a deployment target after promote, smoke-check it there and "

@@ -89,15 +89,18 @@ class PipelineEnv:
         outcome["log"] = log
         return outcome
 
-    def run(self, dag_id: str, logical_date: str | None = None) -> dict[str, Any]:
+    def run(self, dag_id: str, logical_date: str | None = None, conf: dict[str, Any] | None = None) -> dict[str, Any]:
         """One DAG run with dag.test(); the same ``logical_date`` again re-runs that DAG run (same run id).
+
+        ``conf`` is the run's conf, as ``airflow dags trigger --conf`` gives it (it sets the DAG's params).
 
         The run is a process of its own, forked from a server that has done the imports (run_server.py);
         a change to ``self.env`` starts a new server, since Airflow reads its settings at import.
         """
         out, log = self._paths(dag_id)
         server = self._run_server()
-        code = server.run([dag_id, str(out), *filter(None, [logical_date])], log, timeout=600)
+        extra = [f"--conf={json.dumps(conf)}"] if conf else []
+        code = server.run([dag_id, str(out), *filter(None, [logical_date]), *extra], log, timeout=600)
         if code != 0 or not out.exists():
             raise AssertionError(f"run of {dag_id} did not complete (exit {code}):\n{log.read_text()[-8000:]}")
         outcome: dict[str, Any] = json.loads(out.read_text())
