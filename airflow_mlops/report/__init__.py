@@ -11,7 +11,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.record import paths, tag
+from airflow_mlops.record.cache import CacheOutcome
 from airflow_mlops.record.deployment import DeploymentRecord, latest_deployment
+from airflow_mlops.spec.models_cache import CACHEABLE_STEPS
 
 if TYPE_CHECKING:
     from airflow_mlops.hooks.mlflow import MlflowHook
@@ -63,6 +65,7 @@ def pipeline_run_report(
                     "at": approval.get("at"),
                     "reason": approval.get("reason"),
                 }
+            report["cache"] = cache_outcomes(parent.data.tags)
             report["mlflow_run_id"] = parent.info.run_id
         registered = hook.find_model_version(model_name, {tag.DAG_ID: dag_id, tag.RUN_ID: run_id})
         report["registered_version"] = str(registered.version) if registered else None
@@ -111,6 +114,7 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
             if not result["success"]:
                 column = result.get("kwargs", {}).get("column", "")
                 lines.append(f"              x {result['type']} {column}: {result.get('unexpected_count')} bad rows")
+    lines += cache_lines(report.get("cache"))
     evaluation = report.get("evaluation")
     if evaluation:
         lines.append(f"  candidates  (scored on the same {evaluation['n_test']} test rows)")
@@ -127,6 +131,22 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     lines.append("  aliases     " + ", ".join(f"@{k} -> {'v' + v if v else 'none'}" for k, v in aliases.items()))
     lines += deployment_lines(report)
     return "\n".join(lines)
+
+
+def cache_outcomes(tags: dict[str, str]) -> list[dict[str, Any]]:
+    """Each step's cache outcome the run recorded (record/cache.py), in the order the steps ran."""
+    found = [CacheOutcome.from_json(value) for key, value in tags.items() if key.startswith(tag.CACHE_OUTCOME_PREFIX)]
+    order = {step: i for i, step in enumerate(CACHEABLE_STEPS)}
+    found.sort(key=lambda o: (order.get(o.step.split(".", 1)[0], len(order)), o.step))
+    return [{"step": o.step, "hit": o.hit, "summary": o.summary()} for o in found]
+
+
+def cache_lines(outcomes: Any) -> list[str]:
+    """Which steps reused an earlier run's result and which ran, with the reason; nothing when none was asked."""
+    if not outcomes:
+        return []
+    width = max(len(o["step"]) for o in outcomes)
+    return [f"  {'cache' if i == 0 else '':<11} {o['step']:<{width}}  {o['summary']}" for i, o in enumerate(outcomes)]
 
 
 def deployment_lines(report: dict[str, Any]) -> list[str]:
