@@ -31,7 +31,7 @@ from airflow_mlops.factory.common import (
 )
 from airflow_mlops.factory.resources import task_resources
 from airflow_mlops.gates.metrics import slice_specs
-from airflow_mlops.operators.caching import NO_CACHE_PARAM
+from airflow_mlops.operators.base import NO_CACHE_PARAM
 from airflow_mlops.operators.deploy import DeployModelOperator
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
+from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.operators.base import MlflowOperatorMixin, TranslatesErrors, Upstream, run_identity, upstream
@@ -72,10 +73,14 @@ class ModelApprovalOperator(TranslatesErrors, MlflowOperatorMixin, ApprovalOpera
         mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
+        # Airflow hands a task its DAG's params (such as no_cache) merged into ``params``; the
+        # approval form shows only this task's own (HITLOperator keeps the task-sourced ones).
+        params = ParamsDict(kwargs.pop("params", None) or {})
+        params.update(ParamsDict(reason_param()))
         super().__init__(
             subject=f"Promote a new {model_name} to @{alias}?",
             body="The gate's verdict appears here once the gate has decided.",
-            params=reason_param(),
+            params=params,
             assigned_users=[{"id": user, "name": user} for user in approvers or []] or None,
             response_timeout=timedelta(hours=timeout_hours) if timeout_hours else None,
             defaults=[self.REJECT] if timeout_hours else None,

@@ -1,7 +1,8 @@
 """What every airflow-mlops operator shares: who is running (DAG and run ids), MLflow access, typed inputs.
 
 Also :class:`CandidateOperator`, what the two tasks that fit a candidate (``train`` and
-``tune_<candidate>``) share: their arguments, how the candidate is fitted and its folds cut.
+``tune_<candidate>``) share: their arguments, how the candidate is fitted and its folds cut; and
+what the steps that reuse earlier results share (:func:`look_up`, the ``no_cache`` DAG param).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from airflow_mlops import settings
 from airflow_mlops.errors.classify import is_transient
 from airflow_mlops.errors.translate import ErrorScope, translate
 from airflow_mlops.hooks.mlflow import MlflowHook
-from airflow_mlops.record.cache import StepKey
+from airflow_mlops.hooks.step_cache import StepCache
+from airflow_mlops.record.cache import CacheOutcome, StepKey
 from airflow_mlops.registry_lock import LockOwner
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
     from airflow_mlops.contracts import PreparedDataset
     from airflow_mlops.gates.metrics import Average, Problem
+    from airflow_mlops.hooks.step_cache import Verify
     from airflow_mlops.lineage_events.build import LineageSpec
 
 T = TypeVar("T")
@@ -220,7 +223,7 @@ class CandidateOperator(MlflowBaseOperator):
         self.cv_n_jobs = cv_n_jobs
         self.lineage = lineage or {}
         self.on_failure = on_failure
-        #: Reuse a model an earlier DAG run trained under the same key (operators/caching.py).
+        #: Reuse a model an earlier DAG run trained under the same key (:func:`look_up`).
         self.cache = cache
         self.cache_expire_after_seconds = cache_expire_after_seconds
         self._started_run: str | None = None
@@ -288,3 +291,38 @@ class CandidateOperator(MlflowBaseOperator):
             allowed_prefixes=allowed,
         )
         return lambda: fit_weighted(pipeline, features, labels, class_weight)
+
+
+# --- step caching: the per-run override and the lookup every caching step makes ----------------------
+
+#: The DAG param that makes one run compute every step afresh: ``airflow dags trigger --conf '{"no_cache": true}'``.
+NO_CACHE_PARAM = "no_cache"
+
+
+def turned_off_for_run(context: Context) -> bool:
+    """True when this DAG run was triggered with ``no_cache``: it reuses nothing (it still files its results)."""
+    params = context.get("params") or {}
+    return bool(params.get(NO_CACHE_PARAM, False))
+
+
+def look_up(
+    hook: MlflowHook,
+    where: tuple[str, str, str, str],
+    key: StepKey,
+    *,
+    context: Context,
+    expire_after_seconds: float | None,
+    verify: Verify | None = None,
+) -> tuple[StepCache, CacheOutcome]:
+    """The earlier result under ``key`` (or why there is none), noted on the pipeline run.
+
+    ``where`` is (experiment id, pipeline run id, dag id, run id). Call inside ``hook.session()``.
+    """
+    experiment_id, pipeline_run, dag_id, run_id = where
+    cache = StepCache(hook, experiment_id, dag_id, run_id)
+    if turned_off_for_run(context):
+        outcome = CacheOutcome(key.step, False, f"caching is off for this run (params.{NO_CACHE_PARAM})", key.digest)
+    else:
+        outcome = cache.lookup(key, max_age_seconds=expire_after_seconds, verify=verify)
+    cache.note(pipeline_run, outcome)
+    return cache, outcome

@@ -9,8 +9,7 @@ from airflow_mlops import artifacts
 from airflow_mlops.errors import DataVersionError
 from airflow_mlops.hooks.snapshot import read_pinned
 from airflow_mlops.lineage_events import build as events
-from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream
-from airflow_mlops.operators.caching import look_up
+from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, look_up, run_identity, upstream
 from airflow_mlops.record.cache import StepKey
 
 if TYPE_CHECKING:

@@ -9,8 +9,7 @@ from airflow_mlops import artifacts
 from airflow_mlops.hooks.step_cache import model_intact
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import MlflowRunLink
-from airflow_mlops.operators.base import CandidateFailed, CandidateOperator, run_identity
-from airflow_mlops.operators.caching import look_up
+from airflow_mlops.operators.base import CandidateFailed, CandidateOperator, look_up, run_identity
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:

@@ -91,7 +91,7 @@ class TuneTrialsOperator(CandidateOperator):
     ) -> str | None:
         """Where the model comes from when ``train`` will reuse an earlier one (same key): no trial is needed then."""
         from airflow_mlops.hooks.step_cache import StepCache, model_intact
-        from airflow_mlops.operators.caching import turned_off_for_run
+        from airflow_mlops.operators.base import turned_off_for_run
 
         key = self.cache_key()
         if not self.cache or key is None or turned_off_for_run(context):

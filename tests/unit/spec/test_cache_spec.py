@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from airflow_mlops.factory.retraining import build_retraining_dag
-from airflow_mlops.operators.caching import NO_CACHE_PARAM
+from airflow_mlops.operators.base import NO_CACHE_PARAM
 from airflow_mlops.spec.loader import load_pipeline_spec
 
 from .test_loader import by_field, load_error, write_example
