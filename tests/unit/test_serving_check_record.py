@@ -147,6 +147,8 @@ def test_a_person_is_asked_only_after_the_check_and_without_it_register_follows_
 
     manual = build_retraining_dag(load_pipeline_spec(_example(tmp_path, approval="manual")))
     assert "serving_check" in manual.get_task("approve").upstream_task_ids
+    # The DAG's own param (no_cache) reaches every task, but the approval form asks only for a reason.
+    assert "no_cache" in manual.params and list(manual.get_task("approve").serialized_params) == ["reason"]
     assert {"serving_check", "approve"} <= manual.get_task("register").upstream_task_ids
     assert manual.get_task("evaluate").prediction_rows == 200
     off = build_retraining_dag(load_pipeline_spec(_example(tmp_path, serving_check={"enabled": False})))
