@@ -165,6 +165,8 @@ class ChampionScore(TypedDict):
     model_uri: str
     metrics: dict[str, float]
     not_computable: NotRequired[dict[str, str]]
+    #: The logged model the version was registered from (``m-<id>``): a candidate with the same is the champion.
+    model_id: NotRequired[str]
 
 
 class Evaluation(TypedDict):
@@ -206,7 +208,7 @@ class OutcomeRecord(TypedDict):
 class VerdictRecord(TypedDict):
     """``gates.decision.Verdict`` as JSON: what the gate decided and why."""
 
-    decision: Literal["promote", "reject"]
+    decision: Literal["promote", "reject", "unchanged"]
     candidate: str
     champion_version: str | None
     first_run: bool

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from airflow_mlops.contracts import OutcomeRecord, VerdictRecord
 
 FirstRunPolicy = Literal["promote", "fail"]
-Decision = Literal["promote", "reject"]
+#: ``unchanged``: the best candidate is the champion's own model (reused by step caching), so there is
+#: nothing to register or promote; the rules were still judged and recorded.
+Decision = Literal["promote", "reject", "unchanged"]
 
 # Metrics are floats computed by different code paths; without a little slack, a candidate
 # exactly on the boundary (0.95 - 0.005) can fail on float rounding alone.
@@ -137,6 +139,11 @@ class Verdict:
 
     def summary(self) -> str:
         passed = sum(o.passed for o in self.outcomes)
+        if self.decision == "unchanged":
+            return (
+                f"UNCHANGED {self.candidate}: it is the model the champion (version {self.champion_version}) "
+                "already serves; nothing to register or promote"
+            )
         head = f"{self.decision.upper()} {self.candidate}: {passed}/{len(self.outcomes)} rules passed"
         if self.averaging:
             head += f" (precision, recall, f1, roc_auc: {self.averaging})"
@@ -176,6 +183,15 @@ class Verdict:
             dropped=tuple((str(k), str(v)) for k, v in (data.get("dropped") or {}).items()),
             averaging=data.get("averaging"),
         )
+
+
+def unchanged(verdict: Verdict) -> Verdict:
+    """The verdict when the best candidate is the champion's own model: a new version of it would change nothing.
+
+    This is how an unchanged re-run ends (every step reused, the same candidate wins): no new
+    version, no alias moved, and a verdict that says so rather than a rejection.
+    """
+    return replace(verdict, decision="unchanged")
 
 
 def _finite(value: float | None) -> float | None:

@@ -84,7 +84,8 @@ def gate_verdict(
     champion: Mapping[str, float] | None,
 ) -> None:
     """The gate's decision, every candidate's test metrics and the champion's on the same rows."""
-    gauge(names.GATE_PASSED, 1.0 if decision == "promote" else 0.0, pipeline=pipeline)
+    if decision != "unchanged":  # the champion stands: neither a pass nor a rejection to alert on
+        gauge(names.GATE_PASSED, 1.0 if decision == "promote" else 0.0, pipeline=pipeline)
     incr(names.GATE_DECISIONS, pipeline=pipeline, decision=decision)
     for candidate, metrics in candidates.items():
         for metric, value in _whole_set(metrics).items():

@@ -52,10 +52,13 @@ GATE_PASSED = Metric(
     f"{NAMESPACE}.gate.passed",
     "gauge",
     ("pipeline",),
-    "1 when the last gate verdict promoted its candidate, 0 when it rejected",
+    "1 when the last gate verdict promoted its candidate, 0 when it rejected (an unchanged run sends none)",
 )
 GATE_DECISIONS = Metric(
-    f"{NAMESPACE}.gate.decisions", "counter", ("pipeline", "decision"), "gate verdicts, by decision (promote or reject)"
+    f"{NAMESPACE}.gate.decisions",
+    "counter",
+    ("pipeline", "decision"),
+    "gate verdicts, by decision (promote, reject or unchanged)",
 )
 CANDIDATE_METRIC = Metric(
     f"{NAMESPACE}.candidate.test",

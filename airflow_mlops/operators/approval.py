@@ -95,7 +95,7 @@ class ModelApprovalOperator(TranslatesErrors, MlflowOperatorMixin, ApprovalOpera
 
     def execute(self, context: Context) -> Any:
         if self.gate["verdict"]["decision"] != "promote":
-            raise AirflowSkipException("the gate rejected the challenger; there is nothing to approve")
+            raise AirflowSkipException(f"nothing to approve: {self.gate['verdict']['summary']}")
         self.body = approval_body(self.gate, self.model_name)
         return super().execute(context)
 

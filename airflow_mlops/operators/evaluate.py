@@ -178,6 +178,8 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         if missing:
             score["not_computable"] = missing
             self.log.warning("Champion %s: not computable: %s", uri, missing)
+        if version.model_id:
+            score["model_id"] = str(version.model_id)
         return score
 
 

@@ -51,7 +51,7 @@ class EvaluationGateOperator(MlflowBaseOperator):
         self.min_test_rows = min_test_rows
 
     def execute(self, context: Context) -> GateResult:
-        from airflow_mlops.gates.decision import decide, select_best
+        from airflow_mlops.gates.decision import decide, select_best, unchanged
         from airflow_mlops.gates.rules import rules_from_spec
 
         dag_id, _ = run_identity(context)
@@ -79,6 +79,8 @@ class EvaluationGateOperator(MlflowBaseOperator):
             dropped=dropped,
             averaging=evaluation.get("averaging"),
         )
+        if champion and champion.get("model_id") and candidates[best].get("model_id") == champion["model_id"]:
+            verdict = unchanged(verdict)
         record = verdict.to_dict()
         # What `airflow-mlops promote` re-applies when a person promotes this version later.
         rules_payload = {
@@ -107,6 +109,6 @@ class EvaluationGateOperator(MlflowBaseOperator):
             dag_id, verdict.decision, {n: c["metrics"] for n, c in candidates.items()},
             champion["metrics"] if champion else None,
         )  # fmt: skip
-        if not verdict.passed and self.on_reject == "fail":
+        if verdict.decision == "reject" and self.on_reject == "fail":
             raise GateRejectedError(f"gate rejected {best}: {verdict.summary()}")
         return {"verdict": record, "candidate": candidates[best], "champion": champion}

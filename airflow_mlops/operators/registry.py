@@ -76,7 +76,7 @@ class RegisterModelOperator(MlflowBaseOperator):
     def execute(self, context: Context) -> Registration:
         verdict = self.gate["verdict"]
         if verdict["decision"] != "promote":
-            raise AirflowSkipException(f"gate rejected the challenger, nothing to register: {verdict['summary']}")
+            raise AirflowSkipException(f"nothing to register: {verdict['summary']}")
         dag_id, run_id = run_identity(context)
         candidate = self.gate["candidate"]
         recorded = VersionLineage.from_pipeline(

@@ -77,7 +77,7 @@ class ServingCheckOperator(MlflowBaseOperator):
 
         if self.gate["verdict"]["decision"] != "promote":
             summary = self.gate["verdict"]["summary"]
-            raise AirflowSkipException(f"the gate rejected the challenger, nothing to serve: {summary}")
+            raise AirflowSkipException(f"nothing to serve: {summary}")
         dag_id, run_id = run_identity(context)
         candidate = self.gate["candidate"]
         test = artifacts.read_parquet(self.dataset["test_uri"])

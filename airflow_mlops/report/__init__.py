@@ -188,6 +188,8 @@ def _nothing_deployed(report: dict[str, Any]) -> str:
     registered, verdict = report.get("registered_version"), report.get("verdict") or {}
     if registered:
         return f"no rollout was recorded for v{registered}; see the deploy task's log"
+    if verdict.get("decision") == "unchanged":
+        return "nothing changed: the champion already serves this model"
     if verdict.get("decision") and verdict["decision"] != "promote":
         return f"the gate decided {verdict['decision'].upper()}"
     if (report.get("approval") or {}).get("decision") == "rejected":
@@ -243,6 +245,8 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
     verdict = report.get("verdict")
     if verdict:
         lines.append(f"  gate        {verdict['decision'].upper()} {verdict['candidate']}")
+        if verdict["decision"] == "unchanged":
+            lines.append(f"              {verdict['summary'].split(': ', 1)[-1]}")
         for outcome in verdict["outcomes"]:
             lines.append(f"              {'ok ' if outcome['passed'] else 'NO '} {outcome['reason']}")
     lines += serving_lines(report.get("serving"))

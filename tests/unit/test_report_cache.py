@@ -28,3 +28,22 @@ def test_cache_outcomes_are_read_from_the_tags_in_run_order_and_shown_one_per_li
 def test_a_run_without_cache_outcomes_shows_no_cache_lines() -> None:
     text = format_report({"run_id": "r", "dag_id": "d", "model_name": "m", "aliases": {}, "cache": []})
     assert "cache" not in text
+
+
+def test_an_unchanged_run_says_nothing_changed_and_what_keeps_serving() -> None:
+    from airflow_mlops.gates.decision import Verdict, unchanged
+
+    verdict = unchanged(Verdict("promote", "logreg", "2", False, 143)).to_dict()
+    deployment = {"target": "mlops-local", "endpoint": "bc", "this_run": False, "serving_version": "2"}
+    report = {"run_id": "r", "dag_id": "d", "model_name": "m", "aliases": {}, "verdict": verdict,
+              "deployment": deployment}  # fmt: skip
+    lines = format_report(report).splitlines()
+    at = lines.index("  gate        UNCHANGED logreg")
+    assert lines[at + 1] == (
+        "              it is the model the champion (version 2) already serves; nothing to register or promote"
+    )
+    assert "  registered  nothing" in lines
+    assert (
+        "  deployment  UNCHANGED: this run deployed nothing (nothing changed: the champion already serves this "
+        "model); v2 keeps serving"
+    ) in lines

@@ -68,3 +68,23 @@ def test_first_run_fail_rejects_a_champion_rule_without_a_champion(chain: Chain)
     rules = [{"metric": "f1", "compare_to": "champion", "max_drop": 0.0}]
     assert gate(chain.evaluation, "g", "r1", rules=rules)["verdict"]["decision"] == "promote"
     assert gate(chain.evaluation, "g", "r1", rules=rules, first_run="fail")["verdict"]["decision"] == "reject"
+
+
+def _champion_is(chain: Chain, name: str) -> dict:
+    """The chain's evaluation with a champion that is candidate ``name``'s own logged model."""
+    scored = {c["candidate"]: c for c in chain.evaluation["candidates"]}
+    champion = {"version": "1", "run_id": scored[name]["mlflow_run_id"], "model_uri": "models:/gate_model/1",
+                "metrics": scored[name]["metrics"], "model_id": scored[name]["model_id"]}  # fmt: skip
+    return {**chain.evaluation, "champion": champion}
+
+
+def test_when_the_best_candidate_is_the_champions_own_model_nothing_changed(stack: Stack, chain: Chain) -> None:
+    best = _best(chain)
+    rules = [{"metric": "f1", "compare_to": "champion", "min_gain": 0.01}]  # itself never beats itself
+    verdict = gate(_champion_is(chain, best), "g", "r1", rules=rules, on_reject="fail")["verdict"]
+    assert (verdict["decision"], verdict["candidate"], verdict["champion_version"]) == ("unchanged", best, "1")
+    assert verdict["summary"].startswith(f"UNCHANGED {best}: it is the model the champion (version 1) already serves")
+    assert stack.client().get_run(chain.evaluation["mlflow_run_id"]).data.tags[tag.GATE_DECISION] == "unchanged"
+    # a champion that is another model: the gate judges as ever
+    other = next(c["candidate"] for c in chain.evaluation["candidates"] if c["candidate"] != best)
+    assert gate(_champion_is(chain, other), "g", "r1")["verdict"]["decision"] == "promote"

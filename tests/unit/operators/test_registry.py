@@ -98,6 +98,13 @@ def test_a_rejected_challenger_is_not_registered(chain: Chain) -> None:
         _register(chain, rejected, run_id="r2")
 
 
+def test_an_unchanged_verdict_registers_nothing(chain: Chain) -> None:
+    unchanged = {**chain.gate, "verdict": {**chain.gate["verdict"], "decision": "unchanged",
+                 "summary": "UNCHANGED logreg: it is the model the champion (version 1) already serves"}}  # fmt: skip
+    with pytest.raises(AirflowSkipException, match="nothing to register: UNCHANGED logreg"):
+        _register(chain, unchanged, run_id="r3")
+
+
 def test_promotion_moves_the_alias_and_announces_it(stack: Stack, chain: Chain) -> None:
     registered = _register(chain, chain.gate)
     asset = champion_asset(MODEL)
