@@ -1,8 +1,8 @@
 """What each task read and wrote, as OpenLineage datasets and facets: pure functions of the task contracts.
 
 OpenLineage has no ML facets yet, so the ML record rides on standard facets where one fits (a data
-version, the validation's assertions, row counts, a split's columns) and on four facets of the project's
-own where none does (the DVC pin, the candidate, the gate verdict, the alias move), whose JSON schema is
+version, the validation's assertions, row counts, a split's columns) and on five facets of the project's
+own where none does (the DVC pin, the candidate, the gate verdict, the alias move, the step cache), whose JSON schema is
 published in docs/openlineage/. A facet is plain JSON here, exactly as it appears in the event minus
 ``_producer`` and ``_schemaURL``; :mod:`.emit` turns it into the OpenLineage client's classes.
 """
@@ -106,7 +106,19 @@ def _split(uri: str, columns: Sequence[str] = (), rows: int | None = None) -> Da
     return _at(uri, facets, written)
 
 
-def preparation(dvc_conn_id: str, prepared: PreparedDataset) -> LineageSpec:
+def step_cache(outcome: Mapping[str, Any] | None) -> Facets:
+    """The run facet saying whether the step reused an earlier run's result (``CacheOutcome.to_json``)."""
+    if not outcome:
+        return {}
+    facet: dict[str, Any] = {k: outcome[k] for k in ("step", "hit", "key", "reason")}
+    if outcome.get("source_dag_run"):
+        facet["reusedFromDagRun"] = outcome["source_dag_run"]
+    if outcome.get("source_run_id"):
+        facet["reusedFromMlflowRun"] = outcome["source_run_id"]
+    return {names.STEP_CACHE_FACET: facet}
+
+
+def preparation(dvc_conn_id: str, prepared: PreparedDataset, cache: Mapping[str, Any] | None = None) -> LineageSpec:
     """``prepare_data``: the data version in, the train and test splits out, with their columns and rows."""
     columns = [*prepared["features"], prepared["target"]]
     return LineageSpec(
@@ -115,6 +127,7 @@ def preparation(dvc_conn_id: str, prepared: PreparedDataset) -> LineageSpec:
             _split(prepared["train_uri"], columns, prepared["n_train"]),
             _split(prepared["test_uri"], columns, prepared["n_test"]),
         ),
+        run_facets=step_cache(cache),
     )
 
 
@@ -142,13 +155,15 @@ def _logged_model(trained: TrainedCandidate) -> DatasetSpec | None:
     return _at(names.logged_model_uri(str(model_id)), {names.CANDIDATE_FACET: _candidate_facet(trained)})
 
 
-def training(trained: TrainedCandidate, prepared: PreparedDataset) -> LineageSpec:
-    """``train[candidate]``: the train split it read, the model it logged, and which candidate it was."""
+def training(
+    trained: TrainedCandidate, prepared: PreparedDataset, cache: Mapping[str, Any] | None = None
+) -> LineageSpec:
+    """``train[candidate]``: the train split it read, the model it logged (or reused), and which candidate it was."""
     model = _logged_model(trained)
     return LineageSpec(
         inputs=(_split(prepared["train_uri"]),),
         outputs=(model,) if model else (),
-        run_facets={names.CANDIDATE_FACET: _candidate_facet(trained)},
+        run_facets={names.CANDIDATE_FACET: _candidate_facet(trained), **step_cache(cache)},
     )
 
 

@@ -108,6 +108,7 @@ class PrepareDatasetOperator(MlflowBaseOperator):
             self.log.info("Cache: %s", outcome.summary())
             result = self._prepare(dag_id, run_id, reference, key)
             cache.store(parent, key, result)
+            self.lineage_report = events.preparation(self.dvc_conn_id, result, outcome.record())
         return result
 
     def cache_key(self) -> StepKey:
@@ -153,7 +154,7 @@ class PrepareDatasetOperator(MlflowBaseOperator):
             hook.log_json(parent, record, paths.DATA_CONTRACT)
         hook.log_batch(parent, tags={tag.CONTRACT_PASSED: "true"})
         self.log.info("Cache: %s; splits %s and %s", outcome.summary(), result["train_uri"], result["test_uri"])
-        self.lineage_report = events.preparation(self.dvc_conn_id, result)
+        self.lineage_report = events.preparation(self.dvc_conn_id, result, outcome.record())
         return result
 
     def _prepare(

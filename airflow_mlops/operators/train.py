@@ -40,8 +40,10 @@ class TrainCandidateOperator(CandidateOperator):
     operator_extra_links = (MlflowRunLink(),)
 
     def execute(self, context: Context) -> TrainedCandidate:
+        self._cache_outcome: CacheOutcome | None = None
         result = self._train_or_reuse(context)
-        self.lineage_report = events.training(result, self.dataset)
+        cache = self._cache_outcome.record() if self._cache_outcome is not None else None
+        self.lineage_report = events.training(result, self.dataset, cache)
         return result
 
     def _train_or_reuse(self, context: Context) -> TrainedCandidate:
@@ -74,6 +76,7 @@ class TrainCandidateOperator(CandidateOperator):
                     hook, where, key, context=context, expire_after_seconds=self.cache_expire_after_seconds,
                     verify=model_intact(hook),
                 )  # fmt: skip
+                self._cache_outcome = outcome
                 if outcome.hit and outcome.result is not None:
                     return self._adopt(outcome, experiment_id, parent, tags)
                 self.log.info("Cache for %s: %s", name, outcome.summary())

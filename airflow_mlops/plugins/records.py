@@ -34,6 +34,7 @@ from airflow_mlops.hooks.mlflow import (
 from airflow_mlops.plugins.urls import without_userinfo
 from airflow_mlops.record import paths, tag
 from airflow_mlops.record.lineage import VersionLineage
+from airflow_mlops.report import cache_outcomes
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -140,6 +141,7 @@ def run_record(
                 "evaluation": download_json(client, mlflow_run_id, paths.EVALUATION_RESULT),
                 "verdict": download_json(client, mlflow_run_id, paths.GATE_VERDICT),
                 "serving": download_json(client, mlflow_run_id, paths.SERVING_VERDICT),
+                "cache": cache_outcomes(parent.data.tags),
             }
         )
     for model_name in model_names:

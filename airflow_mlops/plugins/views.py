@@ -198,6 +198,8 @@ def run_view(session: Any, reader: records.MlflowReader, dag_id: str, run_id: st
         "candidate_rows": _candidate_rows(evaluation, run["trained"]),
         "champion_row": bool(evaluation.get("champion")),
         "registered": registered,
+        # Which steps reused an earlier run's result, and why the others ran (step caching).
+        "cache": record.get("cache") or [],
         "aliases": record.get("aliases") or {},
         "mlflow_error": error,
         "mlflow_ui": reader.ui_base() if error is None else None,

@@ -118,12 +118,15 @@ class CacheOutcome:
     source_dag_run: str | None = None
     result: dict[str, Any] | None = field(default=None, compare=False)
 
-    def to_json(self) -> str:
-        """The outcome as the record stores it (without the result, which the step returns)."""
-        record = {"step": self.step, "hit": self.hit, "reason": self.reason, "key": self.key}
+    def record(self) -> dict[str, Any]:
+        """The outcome as the record and lineage store it (without the result, which the step returns)."""
+        record: dict[str, Any] = {"step": self.step, "hit": self.hit, "reason": self.reason, "key": self.key}
         if self.source_run_id:
             record |= {"source_run_id": self.source_run_id, "source_dag_run": self.source_dag_run}
-        return json.dumps(record, sort_keys=True)
+        return record
+
+    def to_json(self) -> str:
+        return json.dumps(self.record(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> CacheOutcome:

@@ -72,6 +72,7 @@ DATA_VERSION_FACET = "mlops_dataVersion"
 CANDIDATE_FACET = "mlops_candidate"
 GATE_VERDICT_FACET = "mlops_gateVerdict"
 MODEL_ALIAS_FACET = "mlops_modelAlias"
+STEP_CACHE_FACET = "mlops_stepCache"
 
 #: Where the JSON schema of every custom facet lives: docs/openlineage/ in this repository. The project
 #: has no public web home to serve it from yet, so the URI names the file by a scheme of its own rather
@@ -85,6 +86,7 @@ CUSTOM_FACETS = {
     CANDIDATE_FACET: "MlopsCandidateRunFacet",
     GATE_VERDICT_FACET: "MlopsGateVerdictDatasetFacet",
     MODEL_ALIAS_FACET: "MlopsModelAliasDatasetFacet",
+    STEP_CACHE_FACET: "MlopsStepCacheRunFacet",
 }
 
 

@@ -89,11 +89,19 @@ PREPARED = {
 }
 
 
+KEY = "f" * 64
+HIT = {"step": "train.logreg", "hit": True, "reason": "same key", "key": KEY,
+       "source_run_id": "r0", "source_dag_run": "manual__1"}  # fmt: skip
+MISS = {"step": "prepare_data", "hit": False, "reason": "since manual__1: inputs.data_md5: 'a' -> 'b'", "key": KEY}
+
+
 @pytest.mark.parametrize(
     ("spec", "expected_custom"),
     [
         (build.data_version("dvc_default", REF), 1),  # type: ignore[arg-type]
         (build.training(CANDIDATE, PREPARED), 2),  # type: ignore[arg-type]
+        (build.training(CANDIDATE, PREPARED, HIT), 3),  # type: ignore[arg-type]
+        (build.preparation("dvc_default", PREPARED, MISS), 2),  # type: ignore[arg-type]
         (build.registration({"model_name": "m", "version": "2"}, _gate("1")), 2),  # type: ignore[arg-type, typeddict-item]
         (build.promotion({"model_name": "m", "alias": "champion", "version": "2", "previous": "1"}, _gate("1")), 2),  # type: ignore[arg-type]
     ],
@@ -197,3 +205,22 @@ def test_the_handler_refuses_a_uri_of_an_unknown_kind_or_naming_nothing(uri: str
 )
 def test_dataset_names_follow_the_storage(uri: str, expected: tuple[str, str]) -> None:
     assert lineage_names.dataset_of(uri) == expected
+
+
+def test_the_step_cache_facet_says_where_a_result_came_from_or_why_it_ran() -> None:
+    reused = _as_events(build.training(CANDIDATE, PREPARED, HIT))["run"][lineage_names.STEP_CACHE_FACET]  # type: ignore[arg-type]
+    assert (reused["hit"], reused["reusedFromDagRun"], reused["reusedFromMlflowRun"]) == (True, "manual__1", "r0")
+    ran = _as_events(build.preparation("dvc_default", PREPARED, MISS))["run"][lineage_names.STEP_CACHE_FACET]  # type: ignore[arg-type]
+    assert (ran["hit"], ran["reason"]) == (False, MISS["reason"])
+    assert "reusedFromDagRun" not in ran
+    del ran["key"]
+    with pytest.raises(jsonschema.ValidationError, match="key"):
+        _validate(ran)
+
+
+def test_an_unchanged_verdict_validates() -> None:
+    gate = _gate("1")
+    gate["verdict"]["decision"] = "unchanged"
+    event = _as_events(build.registration({"model_name": "m", "version": "1"}, gate))  # type: ignore[arg-type, typeddict-item]
+    (version,) = event["outputs"]
+    _validate(version["facets"][lineage_names.GATE_VERDICT_FACET])
