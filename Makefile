@@ -31,7 +31,7 @@ $(STAMP): $(RUNTIME)
 	touch $(STAMP)
 
 demo: $(RUNTIME)
-	$(call phase,Running the demo: the example pipeline twice$(,) each new champion deployed on a local endpoint)
+	$(call phase,Running the demo: the example pipeline three times$(,) each new champion deployed on a local endpoint)
 	$(BIN)/airflow-mlops demo --workdir .demo
 	$(call phase,Demo done)
 

@@ -171,4 +171,8 @@ def _runs(env: dict[str, str], workdir: Path, started: float) -> list[dict[str, 
     _step("Run 2: challenger vs champion on the same test rows", started)
     second = _run_pipeline(env, workdir, "run2")
     print(_summary(env, second, f"Run 2 ({second['state']}): {second['run_id']}"))
-    return [first, second]
+
+    _step("Run 3: the same data and YAML again; each step looks for run 2's result (step caching)", started)
+    third = _run_pipeline(env, workdir, "run3")
+    print(_summary(env, third, f"Run 3 ({third['state']}): {third['run_id']}"))
+    return [first, second, third]

@@ -86,9 +86,9 @@ def _outcome(result: subprocess.CompletedProcess[str], here: Path, workdir: Path
     assert "Traceback" not in out + result.stderr
     # Every phase line shows the seconds since the demo started (issue #15: progress, not silence).
     phases = re.findall(r"^==> \[(\d+) s\] (\S+ \S+)", out, re.MULTILINE)
-    assert [text for _, text in phases] == ["Preparing the", "Run 1:", "Run 2:", "A local"], phases
+    assert [text for _, text in phases] == ["Preparing the", "Run 1:", "Run 2:", "Run 3:", "A local"], phases
     assert [int(seconds) for seconds, _ in phases] == sorted(int(seconds) for seconds, _ in phases)
-    run1, run2 = re.split(r"^==> \[\d+ s\] Run 2", out, flags=re.MULTILINE)
+    run1, run2, run3 = re.split(r"^==> \[\d+ s\] Run [23]", out, flags=re.MULTILINE)
     repo = workdir / "data-repo"
     v1, v2 = data_versions()
     test_size = EXAMPLE["data"]["split"]["test_size"]
@@ -97,9 +97,9 @@ def _outcome(result: subprocess.CompletedProcess[str], here: Path, workdir: Path
         "here": here,
         "workdir": workdir,
         "endpoints": workdir / "endpoints",
-        "runs": {1: run1, 2: run2},
-        "tasks": {n: json.loads((workdir / "logs" / f"run{n}.json").read_text())["tasks"] for n in (1, 2)},
-        "run_ids": {n: _run_id(text, n) for n, text in ((1, run1), (2, run2))},
+        "runs": {1: run1, 2: run2, 3: run3},
+        "tasks": {n: json.loads((workdir / "logs" / f"run{n}.json").read_text())["tasks"] for n in (1, 2, 3)},
+        "run_ids": {n: _run_id(text, n) for n, text in ((1, run1), (2, run2), (3, run3))},
         "repo": repo,
         "commits": {1: _commit(repo, "data-v1"), 2: _commit(repo, "data-v2")},
         "md5": {1: hashlib.md5(to_csv_bytes(v1)).hexdigest(), 2: hashlib.md5(to_csv_bytes(v2)).hexdigest()},
@@ -212,6 +212,44 @@ def test_run_2_compares_with_the_champion_on_the_same_rows_and_promotes(demo: di
     assert "  aliases     @champion -> v2, @previous -> v1" in lines
     # The same stable URL as run 1: the endpoint was switched to v2, not replaced.
     assert _check_deployment(demo, 2) == _check_deployment(demo, 1)
+    # New data: no step could reuse run 1's result, and the summary says what changed.
+    cache = _cache_lines(summary)
+    assert set(cache) == {"prepare_data", *(f"train.{name}" for name in CANDIDATES)}, summary
+    assert cache["prepare_data"].startswith(f"MISS since {demo['run_ids'][1]}: inputs.data_commit: "), cache
+    assert all(cache[f"train.{name}"].startswith("MISS since ") for name in CANDIDATES), cache
+
+
+def _cache_lines(summary: str) -> dict[str, str]:
+    """The summary's step cache lines: step -> ``HIT  reused from ...`` or ``MISS <reason>``."""
+    found = re.findall(r"^  (?:cache {6}| {11}) (prepare_data|train\.\S+)\s+((?:HIT|MISS) .*)$", summary, re.M)
+    return dict(found)
+
+
+def test_run_3_reuses_every_step_of_run_2_and_changes_nothing(demo: dict[str, Any]) -> None:
+    """The same data and YAML again: every step reuses run 2's result, and the gate finds the champion's model."""
+    summary, run2 = demo["runs"][3], demo["run_ids"][2]
+    lines = _lines(summary)
+    assert f"  data        {DATA_PATH} @ {REV} -> commit {demo['commits'][2][:12]}" in lines, summary
+    cache = _cache_lines(summary)
+    assert set(cache) == {"prepare_data", *(f"train.{name}" for name in CANDIDATES)}, summary
+    for step, outcome in cache.items():
+        assert re.fullmatch(rf"HIT  reused from {re.escape(run2)} \(MLflow run \w+\)", outcome), (step, outcome)
+    winner = _winner(_table(demo["runs"][2]))
+    at = lines.index(f"  gate        UNCHANGED {winner}")
+    assert (
+        lines[at + 1]
+        == "              it is the model the champion (version 2) already serves; nothing to register or promote"
+    )
+    assert "  registered  nothing" in lines
+    assert "  aliases     @champion -> v2, @previous -> v1" in lines
+    assert (
+        "  deployment  UNCHANGED: this run deployed nothing (nothing changed: the champion already serves this "
+        "model); v2 keeps serving" in lines
+    ), summary
+    tasks = demo["tasks"][3]
+    assert {t: tasks[t] for t in ("serving_check", "register", "promote", "deploy")} == dict.fromkeys(
+        ("serving_check", "register", "promote", "deploy"), "skipped"
+    ), tasks
 
 
 def _check_deployment(demo: dict[str, Any], n: int) -> str:

@@ -171,7 +171,7 @@ def _deploy(workdir: Path, root: Path) -> Iterator[Deployment]:
         deploy = Deployment(url=f"http://127.0.0.1:{port}", env=env, passwords=passwords, screenshots=screenshots)
         runs = deploy.api(f"/dags/{DAG_ID}/dagRuns?order_by=run_after")["dag_runs"]
         deploy.run_ids = [r["dag_run_id"] for r in runs]
-        assert len(deploy.run_ids) == 2, runs
+        assert len(deploy.run_ids) == 3, runs
         # The first request to the plugin builds its app and imports MLflow (seconds on a busy
         # machine); make it here rather than inside a browser wait.
         warm = deploy.get("/mlops/api/pipelines")
@@ -201,7 +201,7 @@ def test_browser_logs_in_and_walks_the_ml_views(deployment: Deployment) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     deploy = deployment
-    first, second = deploy.run_ids
+    first, second, third = deploy.run_ids
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
@@ -227,10 +227,10 @@ def test_browser_logs_in_and_walks_the_ml_views(deployment: Deployment) -> None:
             expect(pipeline.locator("h2")).to_have_text(DAG_ID)
             expect(pipeline.locator(".fact .v").first).to_contain_text(MODEL_NAME)
             expect(pipeline.locator("a.champion")).to_contain_text("@champion")
-            expect(pipeline.locator("svg.sparkline circle")).to_have_count(2)
+            expect(pipeline.locator("svg.sparkline circle")).to_have_count(3)
             rows = pipeline.locator("tr.run")
-            expect(rows).to_have_count(2)
-            for run_id in (first, second):
+            expect(rows).to_have_count(3)
+            for run_id in (first, second, third):
                 row = pipeline.locator(f"tr.run[data-run-id='{run_id}']")
                 expect(row.locator(".badge.verdict")).to_have_text(_verdict(deploy, run_id))
             _screenshot(page, deploy, "ui-pipelines.png")
@@ -263,6 +263,18 @@ def test_browser_logs_in_and_walks_the_ml_views(deployment: Deployment) -> None:
             frame.get_by_role("link", name="Full validation report").click()
             expect(frame.locator("table.expectations tbody tr")).to_have_count(9)
             _screenshot(page, deploy, "ui-validation.png")
+
+            # The third run found run 2's results: the step cache table, and a gate that changed nothing.
+            page.goto(f"{deploy.url}/dags/{DAG_ID}/runs/{quote(third, safe='')}/plugin/ml-run")
+            reran = page.frame_locator("iframe[title='ML run']")
+            expect(reran.locator("#gate .summary")).to_contain_text("UNCHANGED")
+            steps = reran.locator("table.cache tbody tr")
+            expect(steps).to_have_count(3)  # prepare_data and the two candidates
+            expect(steps.locator(".badge.hit")).to_have_count(3)
+            expect(steps.first).to_contain_text(f"reused from {second}")
+            expect(reran.locator("#registry")).to_contain_text(
+                "nothing changed: the champion already serves this model"
+            )
 
             # The same run view as the "ML run" tab of the DAG run page.
             page.goto(f"{deploy.url}/dags/{DAG_ID}/runs/{quote(first, safe='')}/plugin/ml-run")
@@ -355,6 +367,12 @@ def test_json_api_matches_airflow_and_mlflow(deployment: Deployment) -> None:
     assert run["verdict"] == deploy.xcom(deploy.run_ids[1], "gate")["verdict"]
     assert run["data"]["commit"] == deploy.xcom(deploy.run_ids[1], "resolve_data")["commit"]
     assert run["serving"] == deploy.xcom(deploy.run_ids[1], "serving_check")
+    assert [o["hit"] for o in run["cache"]] == [False] * 3  # new data: every step ran, each saying why
+    third = deploy.get(f"/mlops/api/dags/{DAG_ID}/runs/{quote(deploy.run_ids[2], safe='')}").json()
+    assert third["verdict"]["decision"] == "unchanged" and third["registered"] == []
+    assert [(o["step"].split(".")[0], o["hit"]) for o in third["cache"]] == [("prepare_data", True)] + [
+        ("train", True)
+    ] * 2
     missing = deploy.get(f"/mlops/api/dags/{DAG_ID}/runs/not-a-run")
     assert missing.status_code == 404
 
@@ -364,7 +382,7 @@ def test_json_api_matches_airflow_and_mlflow(deployment: Deployment) -> None:
 
 def test_extra_links_resolve_to_the_right_mlflow_run_and_model_version(deployment: Deployment) -> None:
     deploy = deployment
-    for run_id in deploy.run_ids:
+    for run_id in deploy.run_ids[:2]:  # the runs that registered a version (run 3 changed nothing)
         # Each training task links to its own candidate's MLflow run.
         for map_index in (0, 1):
             trained = deploy.xcom(run_id, "train", map_index)
