@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
 from airflow_mlops.errors import MlopsError
+from airflow_mlops.hooks.mlflow import logged_model_id
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream, upstream_each
@@ -178,8 +179,10 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         if missing:
             score["not_computable"] = missing
             self.log.warning("Champion %s: not computable: %s", uri, missing)
-        if version.model_id:
-            score["model_id"] = str(version.model_id)
+        # A version made from ``models:/m-<id>`` names its logged model in its source (some stores leave
+        # ``model_id`` empty): the gate compares it with the candidates' to find "nothing changed".
+        if model_id := version.model_id or logged_model_id(str(version.source or "")):
+            score["model_id"] = str(model_id)
         return score
 
 

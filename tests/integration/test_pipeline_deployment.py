@@ -67,7 +67,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "answer": _predict(endpoints, rows) if (endpoints / MODEL).exists() else None,
         }
         env.write_pipeline(PIPELINE, **_overrides(max_p95_ms=0.001))
-        second = env.run(PIPELINE)
+        # no_cache: train new models (else the same model as the champion wins, and nothing changed)
+        second = env.run(PIPELINE, conf={"no_cache": True})
         yield {
             "env": env,
             "endpoints": endpoints,

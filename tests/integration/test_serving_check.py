@@ -253,7 +253,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     passed = env.run(PIPELINE)
     too_slow = {"enabled": True, "rows": 60, "latency_requests": 10, "max_p95_ms": 0.001}
     env.write_pipeline(PIPELINE, serving_check=too_slow)
-    failed = env.run(PIPELINE)
+    # no_cache: train new models (else the same model as the champion wins, and nothing changed)
+    failed = env.run(PIPELINE, conf={"no_cache": True})
     return {"env": env, "passed": passed, "failed": failed}
 
 

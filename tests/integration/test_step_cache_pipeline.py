@@ -94,6 +94,21 @@ def test_an_unchanged_run_reuses_the_split_and_every_model(deployment: PipelineE
     assert not sources & {after[n].info.run_id for n in after}
 
 
+def test_an_unchanged_run_registers_and_promotes_nothing(deployment: PipelineEnv, runs: dict[str, Any]) -> None:
+    """Every step reused, the same model wins: it is the champion already, so nothing changed."""
+    tasks = runs["unchanged"]["tasks"]
+    assert (tasks["gate"], tasks["register"], tasks["promote"]) == ("success", "skipped", "skipped"), tasks
+    client = deployment.client()
+    experiment = client.get_experiment_by_name(DAG)
+    clauses = " and ".join(
+        f"tags.`{k}` = '{v}'" for k, v in tag.identity(DAG, runs["unchanged"]["run_id"], tag.ROLE_PIPELINE).items()
+    )
+    (parent,) = client.search_runs([experiment.experiment_id], clauses)
+    assert parent.data.tags[tag.GATE_DECISION] == "unchanged"
+    champion = client.get_model_version_by_alias("cache_model", "champion")
+    assert tag.RUN_ID in champion.tags and champion.tags[tag.RUN_ID] == runs["first"]["run_id"]
+
+
 def test_changing_one_candidate_retrains_it_alone(deployment: PipelineEnv, runs: dict[str, Any]) -> None:
     outcomes = _outcomes(deployment, runs["one_changed"]["run_id"])
     assert outcomes["prepare_data"].hit and outcomes["train.logreg"].hit
