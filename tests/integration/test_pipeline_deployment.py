@@ -176,8 +176,11 @@ def test_a_repeated_deploy_starts_no_server_a_canary_rolls_back_and_stopping_lea
     target.deploy(MODEL, f"models:/{MODEL}/1", canary_percent=None, reason="retry")
     assert sorted(p.pid for p in marked(str(folder))) == before
 
-    saved = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(runs["env"].tracking_uri)  # the new version's files come from the runs' registry
+    saved = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    # the new version's files come from the runs' registry (set both: another test file in this
+    # process may have pointed the registry URI elsewhere)
+    mlflow.set_tracking_uri(runs["env"].tracking_uri)
+    mlflow.set_registry_uri(runs["env"].tracking_uri)
     try:
         canary = target.deploy(MODEL, f"models:/{MODEL}/2", canary_percent=50, reason="canary")
         with_canary = sorted(p.pid for p in marked(str(folder)))
@@ -186,7 +189,8 @@ def test_a_repeated_deploy_starts_no_server_a_canary_rolls_back_and_stopping_lea
         target.deploy(MODEL, f"models:/{MODEL}/2", canary_percent=50, reason="retry")
         assert sorted(p.pid for p in marked(str(folder))) == with_canary and len(with_canary) == 3
     finally:
-        mlflow.set_tracking_uri(saved)
+        mlflow.set_tracking_uri(saved[0])
+        mlflow.set_registry_uri(saved[1])
     assert all(target.probe(MODEL, body).ok for body in single_row_bodies(runs["rows"], 6))
     assert target.rollback(MODEL, f"models:/{MODEL}/1", "smoke") == f"serves models:/{MODEL}/1 again"
     assert [s["version"] for s in LocalEndpoints(str(runs["endpoints"])).get(MODEL)["serving"]] == ["1"]
