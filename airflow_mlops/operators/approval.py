@@ -73,10 +73,7 @@ class ModelApprovalOperator(TranslatesErrors, MlflowOperatorMixin, ApprovalOpera
         mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
-        # Airflow hands a task its DAG's params (such as no_cache) merged into ``params``; the
-        # approval form shows only this task's own (HITLOperator keeps the task-sourced ones).
-        params = ParamsDict(kwargs.pop("params", None) or {})
-        params.update(ParamsDict(reason_param()))
+        params = form_params(kwargs)  # before **kwargs is passed on: it takes "params" out
         super().__init__(
             subject=f"Promote a new {model_name} to @{alias}?",
             body="The gate's verdict appears here once the gate has decided.",
@@ -133,6 +130,18 @@ def answer_record(event: dict[str, Any], timeout_hours: float) -> ApprovalRecord
         "at": _iso(event.get("responded_at")),
         "reason": reason,
     }
+
+
+def form_params(kwargs: dict[str, Any]) -> ParamsDict:
+    """An approval form's fields: ``reason``, added to the params Airflow hands in (taken out of ``kwargs``).
+
+    A DAG with params of its own (the retraining template's ``no_cache``) has Airflow pass them
+    to every task merged into ``params``; passing ``params`` again would be a duplicate argument.
+    The form still shows only the task's own fields: HITLOperator keeps the task-sourced ones.
+    """
+    params = ParamsDict(kwargs.pop("params", None) or {})
+    params.update(ParamsDict(reason_param()))
+    return params
 
 
 def reason_param() -> dict[str, Param]:

@@ -16,7 +16,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk.exceptions import TaskAwaitingInput
 
 from airflow_mlops.operators.across import AcrossEnvironments, Environments
-from airflow_mlops.operators.approval import answer_record, reason_param
+from airflow_mlops.operators.approval import answer_record, form_params
 from airflow_mlops.operators.base import TranslatesErrors, Upstream
 
 if TYPE_CHECKING:
@@ -69,10 +69,11 @@ class EnvironmentApprovalOperator(AcrossEnvironments, TranslatesErrors, Approval
         timeout_hours: float | None = None,
         **kwargs: Any,
     ) -> None:
+        params = form_params(kwargs)  # before **kwargs is passed on: it takes "params" out
         super().__init__(
             subject=f"Promote from {from_env} to {to_env}?",
             body="What is promoted appears here once both registries have answered.",
-            params=reason_param(),
+            params=params,
             assigned_users=[{"id": user, "name": user} for user in approvers or []] or None,
             response_timeout=timedelta(hours=timeout_hours) if timeout_hours else None,
             defaults=[self.REJECT] if timeout_hours else None,

@@ -103,3 +103,13 @@ def test_nobody_is_asked_about_a_promotion_into_a_target_that_cannot_be_reached(
         approve.execute({})  # type: ignore[arg-type]  # fails before any HITL request is written
     message = str(err.value)
     assert "environment 'prod'" in message and "connection 'mlflow_gone'" in message and "127.0.0.1:9" in message
+
+
+def test_in_a_dag_with_params_of_its_own_the_form_still_asks_only_for_a_reason() -> None:
+    """Airflow hands every task its DAG's params merged into ``params``; passing ours too used to be a TypeError."""
+    from airflow.sdk import DAG, Param
+
+    with DAG("promote_with_params", schedule=None, params={"dry_run": Param(False, type="boolean")}):
+        approve = EnvironmentApprovalOperator(task_id="approve", environments=ENVIRONMENTS, from_env="staging",
+                                              to_env="prod")  # fmt: skip
+    assert list(approve.serialized_params) == ["reason"]
