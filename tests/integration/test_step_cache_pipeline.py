@@ -19,12 +19,14 @@ from tests.integration.harness import PipelineEnv
 
 DAG = "cache_retrain"
 STEPS = ("prepare_data", "train.logreg", "train.forest")
+#: No serving check: it is not what these runs test, and each promoting run would start a model server.
+SETTINGS: dict[str, Any] = {"registry": {"model_name": "cache_model"}, "serving_check": {"enabled": False}}
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> PipelineEnv:
     env = PipelineEnv(tmp_path_factory.mktemp("cache"))
-    env.write_pipeline(DAG, registry={"model_name": "cache_model"})
+    env.write_pipeline(DAG, **SETTINGS)
     env.commit_data(to_csv_bytes(data_versions()[0]), "v1", "data-v1")
     return env
 
@@ -35,7 +37,7 @@ def runs(deployment: PipelineEnv) -> dict[str, dict[str, Any]]:
     found = {"first": deployment.run(DAG), "unchanged": deployment.run(DAG)}
     deployment.write_pipeline(
         DAG,
-        registry={"model_name": "cache_model"},
+        **SETTINGS,
         models=[
             {"name": "logreg", "estimator": "sklearn.linear_model.LogisticRegression",
              "params": {"C": 1.0, "max_iter": 5000}},
