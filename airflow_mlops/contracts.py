@@ -193,7 +193,7 @@ class Evaluation(TypedDict):
 
 
 class OutcomeRecord(TypedDict):
-    """One rule's outcome, as ``gates.decision.RuleOutcome`` writes it (non-finite numbers as None)."""
+    """One rule's outcome, as ``gates.verdict.RuleOutcome`` writes it (non-finite numbers as None)."""
 
     rule: str
     metric: str
@@ -206,7 +206,7 @@ class OutcomeRecord(TypedDict):
 
 
 class VerdictRecord(TypedDict):
-    """``gates.decision.Verdict`` as JSON: what the gate decided and why."""
+    """``gates.verdict.Verdict`` as JSON: what the gate decided and why."""
 
     decision: Literal["promote", "reject", "unchanged"]
     candidate: str
