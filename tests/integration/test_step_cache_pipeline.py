@@ -49,11 +49,16 @@ def runs(deployment: PipelineEnv) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _outcomes(deployment: PipelineEnv, run_id: str) -> dict[str, CacheOutcome]:
+def _runs(deployment: PipelineEnv, run_id: str, role: str) -> list[Any]:
+    """The MLflow runs of one DAG run in one role (the pipeline run, or its candidate runs)."""
     client = deployment.client()
     experiment = client.get_experiment_by_name(DAG)
-    clauses = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tag.identity(DAG, run_id, tag.ROLE_PIPELINE).items())
-    (parent,) = client.search_runs([experiment.experiment_id], clauses)
+    clauses = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tag.identity(DAG, run_id, role).items())
+    return list(client.search_runs([experiment.experiment_id], clauses))
+
+
+def _outcomes(deployment: PipelineEnv, run_id: str) -> dict[str, CacheOutcome]:
+    (parent,) = _runs(deployment, run_id, tag.ROLE_PIPELINE)
     return {
         key.removeprefix(tag.CACHE_OUTCOME_PREFIX): CacheOutcome.from_json(value)
         for key, value in parent.data.tags.items()
@@ -62,10 +67,7 @@ def _outcomes(deployment: PipelineEnv, run_id: str) -> dict[str, CacheOutcome]:
 
 
 def _candidate_runs(deployment: PipelineEnv, run_id: str) -> dict[str, Any]:
-    client = deployment.client()
-    experiment = client.get_experiment_by_name(DAG)
-    clauses = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tag.identity(DAG, run_id, tag.ROLE_CANDIDATE).items())
-    return {r.data.tags[tag.CANDIDATE]: r for r in client.search_runs([experiment.experiment_id], clauses)}
+    return {r.data.tags[tag.CANDIDATE]: r for r in _runs(deployment, run_id, tag.ROLE_CANDIDATE)}
 
 
 def test_every_run_succeeds(runs: dict[str, dict[str, Any]]) -> None:
@@ -100,14 +102,9 @@ def test_an_unchanged_run_registers_and_promotes_nothing(deployment: PipelineEnv
     """Every step reused, the same model wins: it is the champion already, so nothing changed."""
     tasks = runs["unchanged"]["tasks"]
     assert (tasks["gate"], tasks["register"], tasks["promote"]) == ("success", "skipped", "skipped"), tasks
-    client = deployment.client()
-    experiment = client.get_experiment_by_name(DAG)
-    clauses = " and ".join(
-        f"tags.`{k}` = '{v}'" for k, v in tag.identity(DAG, runs["unchanged"]["run_id"], tag.ROLE_PIPELINE).items()
-    )
-    (parent,) = client.search_runs([experiment.experiment_id], clauses)
+    (parent,) = _runs(deployment, runs["unchanged"]["run_id"], tag.ROLE_PIPELINE)
     assert parent.data.tags[tag.GATE_DECISION] == "unchanged"
-    champion = client.get_model_version_by_alias("cache_model", "champion")
+    champion = deployment.client().get_model_version_by_alias("cache_model", "champion")
     assert tag.RUN_ID in champion.tags and champion.tags[tag.RUN_ID] == runs["first"]["run_id"]
 
 
