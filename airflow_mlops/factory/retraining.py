@@ -260,7 +260,7 @@ def _deploy_task(spec: RetrainingPipelineSpec, promote: Any, prepare: Any) -> De
 
 def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
     lineage = spec_lineage(spec, source)
-    mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
+    mlflow: dict[str, Any] = {"mlflow_conn_id": spec.mlflow_conn_id}
     doc = f"Retraining pipeline for {spec.registry.model_name}, generated from {source}."
     with DAG(**dag_kwargs(spec, doc), params=run_params()) as dag:
         resolve = resolve_data_task(spec)
@@ -273,6 +273,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             on_failure=spec.validation.on_failure,
             dvc_conn_id=spec.data.dvc_conn_id,
             suite_name=spec.validation.name,
+            **_cache_args(spec, "validate_data"),
             **mlflow,
         )
         prepare = PrepareDatasetOperator(
@@ -303,6 +304,7 @@ def build_retraining_dag(spec: RetrainingPipelineSpec, source: str = "") -> DAG:
             slices=_slices(spec),
             # evaluate's predictions on the rows the serving check sends, to compare the served ones with
             prediction_rows=_prediction_rows(spec),
+            **_cache_args(spec, "evaluate"),
             **mlflow,
         )
         gate = EvaluationGateOperator(

@@ -41,10 +41,22 @@ class StepCache:
         self.run_id = run_id
 
     def lookup(
-        self, key: StepKey, *, max_age_seconds: float | None = None, verify: Verify | None = None
+        self,
+        key: StepKey,
+        *,
+        max_age_seconds: float | None = None,
+        verify: Verify | None = None,
+        label: str | None = None,
+        like: str | None = None,
     ) -> CacheOutcome:
-        """The newest intact earlier result under ``key``, or a miss that names what differs."""
+        """The newest intact earlier result under ``key``, or a miss that names what differs.
+
+        ``label`` names the outcome when several results share one key's step (evaluate's scores
+        are keyed by model, whichever candidate or champion it is, and noted per candidate);
+        ``like``, an MLflow filter clause, picks the earlier results a miss is compared with.
+        """
         digest = key.digest
+        step = label or key.step
         same_key = self._earlier_runs(
             f"tags.`{tag.cache_key(key.step)}` = {filter_literal(digest)}", _CANDIDATE_ENTRIES
         )
@@ -59,11 +71,11 @@ class StepCache:
             problem = _entry_problem(entry, digest, verify)
             if problem is None:
                 assert isinstance(entry, dict)
-                return CacheOutcome(key.step, True, "same key", digest, run.info.run_id, _dag_run(run), entry["result"])
+                return CacheOutcome(step, True, "same key", digest, run.info.run_id, _dag_run(run), entry["result"])
             problems.append(f"the result of {_dag_run(run)} cannot be reused: {problem}")
         if problems:
-            return CacheOutcome(key.step, False, problems[0], digest)
-        return CacheOutcome(key.step, False, self._what_changed(key), digest)
+            return CacheOutcome(step, False, problems[0], digest)
+        return CacheOutcome(step, False, self._what_changed(key, like), digest)
 
     def store(self, run_id: str, key: StepKey, result: Mapping[str, Any]) -> None:
         """File ``result`` under ``key`` on ``run_id``: the entry first, then the tag a lookup finds it by."""
@@ -76,9 +88,10 @@ class StepCache:
         """Say on this DAG run's pipeline run whether the step reused a result (the summary and the UI read it)."""
         self.hook.log_batch(pipeline_run_id, tags={tag.cache_outcome(outcome.step): tag.clip(outcome.to_json())})
 
-    def _what_changed(self, key: StepKey) -> str:
-        """Why no earlier result fits: the newest earlier key of this step, compared field by field."""
-        for run in self._earlier_runs(f"tags.`{tag.cache_key(key.step)}` LIKE '%'", 1):
+    def _what_changed(self, key: StepKey, like: str | None = None) -> str:
+        """Why no earlier result fits: the newest earlier key of this step (``like`` it), compared field by field."""
+        clause = f"tags.`{tag.cache_key(key.step)}` LIKE '%'" + (f" and {like}" if like else "")
+        for run in self._earlier_runs(clause, 1):
             entry = self.hook.read_json(run.info.run_id, paths.cache_entry(key.step))
             stored = entry.get("key") if isinstance(entry, dict) else None
             try:

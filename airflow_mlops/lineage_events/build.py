@@ -91,13 +91,15 @@ def assertions(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def validation(dvc_conn_id: str, ref: DataRef, result: Mapping[str, Any], rows: int) -> LineageSpec:
-    """``validate_data``: the data it read, with every expectation's outcome and the number of rows."""
+def validation(
+    dvc_conn_id: str, ref: DataRef, result: Mapping[str, Any], rows: int, cache: Mapping[str, Any] | None = None
+) -> LineageSpec:
+    """``validate_data``: the data it read (or reused the result for), each expectation's outcome, the rows."""
     checked: Facets = {
         names.ASSERTIONS_FACET: {"assertions": assertions(result)},
         names.QUALITY_METRICS_FACET: {"rowCount": rows, "columnMetrics": {}},
     }
-    return LineageSpec(inputs=(data_dataset(dvc_conn_id, ref, checked),))
+    return LineageSpec(inputs=(data_dataset(dvc_conn_id, ref, checked),), run_facets=step_cache(cache))
 
 
 def _split(uri: str, columns: Sequence[str] = (), rows: int | None = None) -> DatasetSpec:

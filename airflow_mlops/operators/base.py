@@ -313,16 +313,20 @@ def look_up(
     context: Context,
     expire_after_seconds: float | None,
     verify: Verify | None = None,
+    label: str | None = None,
+    like: str | None = None,
 ) -> tuple[StepCache, CacheOutcome]:
     """The earlier result under ``key`` (or why there is none), noted on the pipeline run.
 
     ``where`` is (experiment id, pipeline run id, dag id, run id). Call inside ``hook.session()``.
+    ``label`` and ``like``: see :meth:`StepCache.lookup`.
     """
     experiment_id, pipeline_run, dag_id, run_id = where
     cache = StepCache(hook, experiment_id, dag_id, run_id)
     if turned_off_for_run(context):
-        outcome = CacheOutcome(key.step, False, f"caching is off for this run (params.{NO_CACHE_PARAM})", key.digest)
+        reason = f"caching is off for this run (params.{NO_CACHE_PARAM})"
+        outcome = CacheOutcome(label or key.step, False, reason, key.digest)
     else:
-        outcome = cache.lookup(key, max_age_seconds=expire_after_seconds, verify=verify)
+        outcome = cache.lookup(key, max_age_seconds=expire_after_seconds, verify=verify, label=label, like=like)
     cache.note(pipeline_run, outcome)
     return cache, outcome

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
 from airflow_mlops.errors import MlopsError
 from airflow_mlops.hooks.mlflow import logged_model_id
+from airflow_mlops.hooks.mlflow_runs import filter_literal
+from airflow_mlops.hooks.step_cache import model_intact
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.observability import emit
-from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, run_identity, upstream, upstream_each
+from airflow_mlops.operators.base import (
+    MlflowBaseOperator,
+    Upstream,
+    look_up,
+    run_identity,
+    upstream,
+    upstream_each,
+)
 from airflow_mlops.record import paths, tag
+from airflow_mlops.record.cache import StepKey
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -25,7 +35,14 @@ if TYPE_CHECKING:
         TrainedCandidate,
     )
     from airflow_mlops.gates.metrics import Average, Problem
-    from airflow_mlops.ml.metrics import Scores
+    from airflow_mlops.hooks.step_cache import Verify
+
+#: The code a model's scores depend on, besides the model itself: the reads, the metrics, the loading.
+SCORING_LIBRARIES = ("airflow-mlops", "scikit-learn", "numpy", "pandas", "scipy", "mlflow", "skops")
+#: The step scores are keyed under, whichever model: a candidate's model and the champion version
+#: registered from it share their scores. Outcomes are noted per model (``evaluate.<candidate>``,
+#: ``evaluate.champion``).
+SCORE_STEP = "evaluate"
 
 
 class EvaluateCandidatesOperator(MlflowBaseOperator):
@@ -36,6 +53,11 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
     gate, the record and the promotion all refer to the same version. Candidates that failed
     to train (dropped) are not scored, only listed; a metric that cannot be computed is listed
     with its reason in ``not_computable`` and never logged to MLflow as a number.
+
+    With ``cache``, a model's scores are reused when an earlier DAG run of this DAG scored the
+    same logged model on a test split with the same md5, with the same metric settings and
+    library versions (:func:`look_up`): the model is then not loaded. The trust check runs
+    either way, and the scores are written to this run's record as computed ones would be.
     """
 
     template_fields: Sequence[str] = ("dataset", "trained")
@@ -52,6 +74,8 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         average: Average = "macro",
         slices: list[dict[str, Any]] | None = None,
         prediction_rows: int = 0,
+        cache: bool = True,
+        cache_expire_after_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -65,12 +89,11 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         self.slices = slices or []
         #: Record each candidate's predictions on this many test rows, for the serving check's parity.
         self.prediction_rows = prediction_rows
+        self.cache = cache
+        self.cache_expire_after_seconds = cache_expire_after_seconds
 
     def execute(self, context: Context) -> Evaluation:
         from airflow_mlops.gates.metrics import mlflow_metric_names
-        from airflow_mlops.ml.flavors import load_predictor
-        from airflow_mlops.ml.metrics import score_rows
-        from airflow_mlops.ml.serving_requests import offline_predictions
         from airflow_mlops.ml.trust import verified_model_uri
 
         dag_id, run_id = run_identity(context)
@@ -85,6 +108,10 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         names: dict[str, str] = {}
         with hook.session():
             client = hook.get_client()
+            experiment_id = hook.get_or_create_experiment(self.experiment)
+            parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
+            self._where = (experiment_id, parent, dag_id, run_id)
+            self._context = context
             for trained in list(self.trained):
                 if trained.get("dropped"):
                     error = str(trained.get("error") or "failed to train")
@@ -93,9 +120,11 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                         {"candidate": trained["candidate"], "error": error, "mlflow_run_id": trained["mlflow_run_id"]}
                     )
                     continue
-                model = load_predictor(verified_model_uri(client, trained, dag_id, run_id))
-                scores = score_rows(model, features, self.problem)
-                metrics, too_small, missing = self._metrics(model, features, labels, scores)
+                uri = verified_model_uri(client, trained, dag_id, run_id)
+                label = f"{SCORE_STEP}.{trained['candidate']}"
+                like = f"tags.`{tag.CANDIDATE}` = {filter_literal(str(trained['candidate']))}"
+                scored = self._score((label, like), uri, trained["mlflow_run_id"], features, labels, predictions=True)
+                metrics, too_small, missing = scored["metrics"], scored["too_small"], scored["missing"]
                 # Slice keys such as recall[segment=n] are not valid MLflow metric names.
                 named = mlflow_metric_names([*metrics, *missing], columns)
                 hook.log_batch(
@@ -104,9 +133,8 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                     tags={tag.NOT_COMPUTABLE: tag.clip(not_computable_text(missing))} if missing else None,
                 )
                 names.update(named)
-                if self.prediction_rows:
-                    record = offline_predictions(scores.predictions, self.prediction_rows)
-                    hook.log_json(trained["mlflow_run_id"], record, paths.OFFLINE_PREDICTIONS)
+                if scored.get("predictions") is not None:
+                    hook.log_json(trained["mlflow_run_id"], scored["predictions"], paths.OFFLINE_PREDICTIONS)
                 evaluated = cast("EvaluatedCandidate", {**trained, "metrics": metrics})
                 if missing:
                     evaluated["not_computable"] = missing
@@ -114,8 +142,6 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                 candidates.append(evaluated)
                 self.log.info("Candidate %s on %d test rows: %s", trained["candidate"], len(test), metrics)
             champion = self._score_champion(features, labels)
-            experiment_id = hook.get_or_create_experiment(self.experiment)
-            parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
             result: Evaluation = {
                 "n_test": len(test),
                 "test_uri": self.dataset["test_uri"],
@@ -138,36 +164,27 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         self.lineage_report = events.evaluation(result)
         return result
 
-    def _metrics(
-        self, model: Any, features: Any, labels: Any, scores: Scores | None = None
-    ) -> tuple[dict[str, float], dict[str, dict[str, int]], dict[str, str]]:
-        from airflow_mlops.ml.scoring import gate_metrics
-
-        metrics, too_small, missing = gate_metrics(
-            model, features, labels, self.problem, self.slices, self.average, scores=scores
-        )
-        for column, skipped in too_small.items():
-            if skipped:
-                self.log.info("Slices of %s too small to judge (rows): %s", column, skipped)
-        return metrics, too_small, missing
-
     def _score_champion(self, features: Any, labels: Any) -> ChampionScore | None:
-        from airflow_mlops.ml.flavors import load_predictor
-
         version = self.mlflow_hook.alias_version(self.model_name, self.alias)
         if version is None:
             self.log.info("No @%s for %s yet: this is the first run", self.alias, self.model_name)
             return None
         uri = f"models:/{self.model_name}/{version.version}"
+        # A version made from ``models:/m-<id>`` names its logged model in its source (some stores leave
+        # ``model_id`` empty): the gate compares it with the candidates' to find "nothing changed", and
+        # the scores of that logged model are what the cache files.
+        model_id = version.model_id or logged_model_id(str(version.source or ""))
         try:
-            model = load_predictor(uri)
-            metrics, _, missing = self._metrics(model, features, labels)
+            like = f"tags.`{tag.ROLE}` = {filter_literal(tag.ROLE_PIPELINE)}"
+            label = (f"{SCORE_STEP}.champion", like)
+            scored = self._score(label, uri, self._where[1], features, labels, model_id=model_id)
         except Exception as err:
             # A champion that cannot score today's data (e.g. the schema changed) must be
             # looked at by a person; promoting over it silently would hide the break.
             raise MlopsError(
                 f"the current @{self.alias} {uri} cannot be scored on this test set: {type(err).__name__}: {err}"
             ) from err
+        metrics, missing = scored["metrics"], scored["missing"]
         self.log.info("Champion %s on the same test rows: %s", uri, metrics)
         emit.champion_age(self.model_name, (version.tags or {}).get(tag.PROMOTED_AT))
         score: ChampionScore = {
@@ -179,11 +196,104 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         if missing:
             score["not_computable"] = missing
             self.log.warning("Champion %s: not computable: %s", uri, missing)
-        # A version made from ``models:/m-<id>`` names its logged model in its source (some stores leave
-        # ``model_id`` empty): the gate compares it with the candidates' to find "nothing changed".
-        if model_id := version.model_id or logged_model_id(str(version.source or "")):
+        if model_id:
             score["model_id"] = str(model_id)
         return score
+
+    def score_key(self, model: str) -> StepKey | None:
+        """The model scored, the test split's bytes, the metric settings and the scoring code; None without an md5."""
+        from airflow_mlops.ml.code_versions import library_versions
+
+        test_md5 = self.dataset.get("test_md5")
+        if not test_md5:
+            return None
+        return StepKey(
+            step=SCORE_STEP,
+            inputs={"model": model, "test_split_md5": str(test_md5)},
+            spec={
+                "problem": self.problem,
+                "average": self.average,
+                "slices": self.slices,
+                "prediction_rows": self.prediction_rows,
+            },
+            versions=library_versions(SCORING_LIBRARIES),
+        )
+
+    def _score(
+        self,
+        label: tuple[str, str],
+        uri: str,
+        file_on: str,
+        features: Any,
+        labels: Any,
+        *,
+        model_id: str | None = None,
+        predictions: bool = False,
+    ) -> dict[str, Any]:
+        """``{metrics, too_small, missing, predictions}`` of the model at ``uri``: reused, or loaded and computed.
+
+        ``label`` is what the outcome is noted as and the filter of the earlier results a miss is
+        compared with (the same candidate's; the champions'). ``file_on`` is the MLflow run the
+        scores are filed on for later runs (the candidate's, or the pipeline run for the champion).
+        The model is named by its logged model when it has one, so a version and the candidate it
+        was registered from share their scores.
+        """
+        model = model_id or logged_model_id(uri) or uri
+        key = self.score_key(model) if self.cache else None
+        cache = None
+        if key is not None:
+            cache, outcome = look_up(
+                self.mlflow_hook, self._where, key, context=self._context,
+                expire_after_seconds=self.cache_expire_after_seconds, verify=self._reusable(model),
+                label=label[0], like=label[1],
+            )  # fmt: skip
+            self.log.info("Cache for %s: %s", label[0], outcome.summary())
+            if outcome.hit and outcome.result is not None:
+                return dict(outcome.result)
+        scored = self._compute(uri, features, labels, predictions and self.prediction_rows > 0)
+        if cache is not None and key is not None:
+            cache.store(file_on, key, scored)
+        return scored
+
+    def _reusable(self, model: str) -> Verify:
+        """Filed scores are reused only while they are whole and the model they score is still in the store.
+
+        Not loading a model must not hide that it is gone: a champion whose model was deleted
+        is then scored, and fails as it always did, rather than judged on its old scores.
+        """
+        intact = model_intact(self.mlflow_hook)
+
+        def problem(entry: Mapping[str, Any]) -> str | None:
+            return _scores_intact(entry) or intact({"model_uri": f"models:/{model}"})
+
+        return problem
+
+    def _compute(self, uri: str, features: Any, labels: Any, predictions: bool) -> dict[str, Any]:
+        """Load the model and score it: its metrics and, for the serving check, its first predictions."""
+        from airflow_mlops.ml.flavors import load_predictor
+        from airflow_mlops.ml.metrics import score_rows
+        from airflow_mlops.ml.scoring import gate_metrics
+        from airflow_mlops.ml.serving_requests import offline_predictions
+
+        model = load_predictor(uri)
+        scores = score_rows(model, features, self.problem)
+        metrics, too_small, missing = gate_metrics(
+            model, features, labels, self.problem, self.slices, self.average, scores=scores
+        )
+        for column, skipped in too_small.items():
+            if skipped:
+                self.log.info("Slices of %s too small to judge (rows): %s", column, skipped)
+        head = offline_predictions(scores.predictions, self.prediction_rows) if predictions else None
+        return {"metrics": metrics, "too_small": too_small, "missing": missing, "predictions": head}
+
+
+def _scores_intact(entry: Mapping[str, Any]) -> str | None:
+    """Filed scores are usable when they hold the metrics and what could not be computed."""
+    if not isinstance(entry.get("metrics"), dict) or not isinstance(entry.get("missing"), dict):
+        return "its filed scores hold no metrics"
+    if not isinstance(entry.get("too_small"), dict):
+        return "its filed scores do not say which slices were too small"
+    return None
 
 
 def not_computable_text(missing: dict[str, str]) -> str:

@@ -53,8 +53,8 @@ class RetrainingPipelineSpec(PipelineBase):
     card: CardSpec = Field(CardSpec(), description="Intended use and owners, shown on each version's model card.")
     cache: CacheSpec = Field(
         CacheSpec(),
-        description="Reuse an earlier run's split and trained models when nothing they depend on changed "
-        "(docs/caching.md).",
+        description="Reuse an earlier run's validation, split, trained models and scores when nothing they "
+        "depend on changed (docs/caching.md).",
     )
     deployment: DeploymentSpec | None = Field(
         None,

@@ -12,8 +12,8 @@ from airflow_mlops.errors import SpecValueError
 from airflow_mlops.spec.models_base import StrictModel
 
 #: The steps that can reuse an earlier result, in run order (docs/caching.md).
-CACHEABLE_STEPS = ("prepare_data", "train")
-CacheableStep = Literal["prepare_data", "train"]
+CACHEABLE_STEPS = ("validate_data", "prepare_data", "train", "evaluate")
+CacheableStep = Literal["validate_data", "prepare_data", "train", "evaluate"]
 _SECONDS = {"m": 60, "h": 3600, "d": 86_400}
 _DURATION = re.compile(r"[0-9]+(\.[0-9]+)?[mhd]")
 
@@ -45,7 +45,10 @@ class StepCacheSpec(StrictModel):
 
 
 class CacheSpec(StrictModel):
-    """Reuse a step's earlier result when its inputs, its part of this file and its code are unchanged."""
+    """Reuse a step's earlier result when its inputs, its part of this file and its code are unchanged.
+
+    The steps: the validation, the split, each candidate's model, and each model's test scores.
+    """
 
     enabled: bool = Field(
         True,
@@ -57,7 +60,7 @@ class CacheSpec(StrictModel):
     )
     steps: dict[CacheableStep, StepCacheSpec] = Field(
         default_factory=dict,
-        description="Per-step settings: {train: {expire_after: 7d}, prepare_data: {enabled: false}}.",
+        description="Per-step settings: {train: {expire_after: 7d}, validate_data: {enabled: false}}.",
     )
 
     def for_step(self, step: CacheableStep) -> tuple[bool, float | None]:

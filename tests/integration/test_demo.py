@@ -51,6 +51,14 @@ MODEL = EXAMPLE["registry"]["model_name"]
 DATA_PATH = EXAMPLE["data"]["path"]
 REV = EXAMPLE["data"]["rev"]
 CANDIDATES = [m["name"] for m in EXAMPLE["models"]]
+#: Every step that looks for an earlier result once a champion exists (runs 2 and 3).
+CACHED_STEPS = {
+    "validate_data",
+    "prepare_data",
+    *(f"train.{name}" for name in CANDIDATES),
+    *(f"evaluate.{name}" for name in CANDIDATES),
+    "evaluate.champion",
+}
 SELECT_BY = EXAMPLE["select_by"]
 # The columns of the summary's candidates table (airflow_mlops/report.py), in order.
 COLUMNS = ["f1", "roc_auc", "accuracy", "precision", "recall"]
@@ -214,14 +222,19 @@ def test_run_2_compares_with_the_champion_on_the_same_rows_and_promotes(demo: di
     assert _check_deployment(demo, 2) == _check_deployment(demo, 1)
     # New data: no step could reuse run 1's result, and the summary says what changed.
     cache = _cache_lines(summary)
-    assert set(cache) == {"prepare_data", *(f"train.{name}" for name in CANDIDATES)}, summary
+    assert set(cache) == CACHED_STEPS, summary
+    assert cache["validate_data"].startswith(f"MISS since {demo['run_ids'][1]}: inputs.data_md5: "), cache
     assert cache["prepare_data"].startswith(f"MISS since {demo['run_ids'][1]}: inputs.data_commit: "), cache
     assert all(cache[f"train.{name}"].startswith("MISS since ") for name in CANDIDATES), cache
+    # New models, and a champion (v1) no earlier run scored: every model is scored.
+    assert all(cache[f"evaluate.{name}"].startswith("MISS since ") for name in CANDIDATES), cache
+    assert cache["evaluate.champion"] == "MISS no earlier run of this pipeline computed it", cache
 
 
 def _cache_lines(summary: str) -> dict[str, str]:
     """The summary's step cache lines: step -> ``HIT  reused from ...`` or ``MISS <reason>``."""
-    found = re.findall(r"^  (?:cache {6}| {11}) (prepare_data|train\.\S+)\s+((?:HIT|MISS) .*)$", summary, re.M)
+    step = r"validate_data|prepare_data|train\.\S+|evaluate\.\S+"
+    found = re.findall(rf"^  (?:cache {{6}}| {{11}}) ({step})\s+((?:HIT|MISS) .*)$", summary, re.M)
     return dict(found)
 
 
@@ -231,7 +244,7 @@ def test_run_3_reuses_every_step_of_run_2_and_changes_nothing(demo: dict[str, An
     lines = _lines(summary)
     assert f"  data        {DATA_PATH} @ {REV} -> commit {demo['commits'][2][:12]}" in lines, summary
     cache = _cache_lines(summary)
-    assert set(cache) == {"prepare_data", *(f"train.{name}" for name in CANDIDATES)}, summary
+    assert set(cache) == CACHED_STEPS, summary
     for step, outcome in cache.items():
         assert re.fullmatch(rf"HIT  reused from {re.escape(run2)} \(MLflow run \w+\)", outcome), (step, outcome)
     winner = _winner(_table(demo["runs"][2]))

@@ -18,7 +18,9 @@ from airflow_mlops.record.cache import CacheOutcome
 from tests.integration.harness import PipelineEnv
 
 DAG = "cache_retrain"
-STEPS = ("prepare_data", "train.logreg", "train.forest")
+STEPS = ("validate_data", "prepare_data", "train.logreg", "train.forest", "evaluate.logreg", "evaluate.forest")
+#: Once a champion exists, evaluate scores it too.
+WITH_CHAMPION = (*STEPS, "evaluate.champion")
 #: No serving check: it is not what these runs test, and each promoting run would start a model server.
 SETTINGS: dict[str, Any] = {"registry": {"model_name": "cache_model"}, "serving_check": {"enabled": False}}
 
@@ -84,7 +86,10 @@ def test_the_first_run_computes_everything_and_says_why(deployment: PipelineEnv,
 def test_an_unchanged_run_reuses_the_split_and_every_model(deployment: PipelineEnv, runs: dict[str, Any]) -> None:
     first, second = runs["first"]["run_id"], runs["unchanged"]["run_id"]
     outcomes = _outcomes(deployment, second)
-    assert {step: (o.hit, o.source_dag_run) for step, o in outcomes.items()} == {s: (True, first) for s in STEPS}
+    # The champion is the first run's winner: its scores are that candidate's, filed by the first run.
+    assert {step: (o.hit, o.source_dag_run) for step, o in outcomes.items()} == {
+        s: (True, first) for s in WITH_CHAMPION
+    }
     before, after = _candidate_runs(deployment, first), _candidate_runs(deployment, second)
     for name in ("logreg", "forest"):
         assert after[name].data.tags[tag.MODEL_URI] == before[name].data.tags[tag.MODEL_URI]
@@ -110,7 +115,8 @@ def test_an_unchanged_run_registers_and_promotes_nothing(deployment: PipelineEnv
 
 def test_changing_one_candidate_retrains_it_alone(deployment: PipelineEnv, runs: dict[str, Any]) -> None:
     outcomes = _outcomes(deployment, runs["one_changed"]["run_id"])
-    assert outcomes["prepare_data"].hit and outcomes["train.logreg"].hit
+    assert outcomes["prepare_data"].hit and outcomes["train.logreg"].hit and outcomes["evaluate.logreg"].hit
+    assert not outcomes["evaluate.forest"].hit  # a new model: scored again
     forest = outcomes["train.forest"]
     assert not forest.hit
     # compared with the run that trained the model the unchanged run reused
@@ -134,4 +140,4 @@ def test_a_deleted_model_is_retrained_and_no_cache_reuses_nothing(
     assert forced["state"] == "success", forced["tasks"]
     outcomes = _outcomes(deployment, forced["run_id"])
     assert {o.reason for o in outcomes.values()} == {"caching is off for this run (params.no_cache)"}
-    assert set(outcomes) == set(STEPS)
+    assert set(outcomes) == set(WITH_CHAMPION)

@@ -269,8 +269,9 @@ def test_browser_logs_in_and_walks_the_ml_views(deployment: Deployment) -> None:
             reran = page.frame_locator("iframe[title='ML run']")
             expect(reran.locator("#gate .summary")).to_contain_text("UNCHANGED")
             steps = reran.locator("table.cache tbody tr")
-            expect(steps).to_have_count(3)  # prepare_data and the two candidates
-            expect(steps.locator(".badge.hit")).to_have_count(3)
+            # validate_data, prepare_data, the two candidates' training and scores, the champion's scores
+            expect(steps).to_have_count(7)
+            expect(steps.locator(".badge.hit")).to_have_count(7)
             expect(steps.first).to_contain_text(f"reused from {second}")
             expect(reran.locator("#registry")).to_contain_text(
                 "nothing changed: the champion already serves this model"
@@ -367,12 +368,13 @@ def test_json_api_matches_airflow_and_mlflow(deployment: Deployment) -> None:
     assert run["verdict"] == deploy.xcom(deploy.run_ids[1], "gate")["verdict"]
     assert run["data"]["commit"] == deploy.xcom(deploy.run_ids[1], "resolve_data")["commit"]
     assert run["serving"] == deploy.xcom(deploy.run_ids[1], "serving_check")
-    assert [o["hit"] for o in run["cache"]] == [False] * 3  # new data: every step ran, each saying why
+    assert [o["hit"] for o in run["cache"]] == [False] * 7  # new data: every step ran, each saying why
     third = deploy.get(f"/mlops/api/dags/{DAG_ID}/runs/{quote(deploy.run_ids[2], safe='')}").json()
     assert third["verdict"]["decision"] == "unchanged" and third["registered"] == []
-    assert [(o["step"].split(".")[0], o["hit"]) for o in third["cache"]] == [("prepare_data", True)] + [
-        ("train", True)
-    ] * 2
+    assert [(o["step"].split(".")[0], o["hit"]) for o in third["cache"]] == [
+        ("validate_data", True), ("prepare_data", True), ("train", True), ("train", True),
+        ("evaluate", True), ("evaluate", True), ("evaluate", True),
+    ]  # fmt: skip
     missing = deploy.get(f"/mlops/api/dags/{DAG_ID}/runs/not-a-run")
     assert missing.status_code == 404
 

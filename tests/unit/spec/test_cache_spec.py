@@ -24,6 +24,7 @@ def test_caching_is_on_by_default_with_no_age_limit_and_a_no_cache_param(tmp_pat
 def test_a_step_setting_overrides_the_pipeline_setting(tmp_path: Path) -> None:
     append = (
         "cache:\n  expire_after: 7d\n  steps:\n    train: {expire_after: 12h}\n    prepare_data: {enabled: false}\n"
+        "    validate_data: {enabled: false}\n    evaluate: {expire_after: 90m}\n"
     )
     spec = load_pipeline_spec(write_example(tmp_path, append=append))
     assert spec.cache.for_step("train") == (True, 12 * 3600.0)
@@ -31,10 +32,13 @@ def test_a_step_setting_overrides_the_pipeline_setting(tmp_path: Path) -> None:
     dag = build_retraining_dag(spec, "pipeline.yaml")
     assert dag.get_task("prepare_data").cache is False  # type: ignore[attr-defined]
     assert dag.get_task("train").partial_kwargs["cache_expire_after_seconds"] == 43_200.0  # type: ignore[attr-defined]
+    assert dag.get_task("validate_data").cache is False  # type: ignore[attr-defined]
+    evaluate = dag.get_task("evaluate")
+    assert (evaluate.cache, evaluate.cache_expire_after_seconds) == (True, 5400.0)  # type: ignore[attr-defined]
 
 
 def test_every_bad_cache_setting_is_reported_at_its_line_in_one_pass(tmp_path: Path) -> None:
-    append = "cache:\n  enabled: sometimes\n  expire_after: 3 weeks\n  steps:\n    evaluate: {enabled: false}\n"
+    append = "cache:\n  enabled: sometimes\n  expire_after: 3 weeks\n  steps:\n    gate: {enabled: false}\n"
     path = write_example(tmp_path, append=append)
     issues = by_field(load_error(path).issues)
     lines = {line.strip().split(":")[0]: n for n, line in enumerate(path.read_text().splitlines(), start=1)}
@@ -44,4 +48,4 @@ def test_every_bad_cache_setting_is_reported_at_its_line_in_one_pass(tmp_path: P
     assert "12h (hours)" in issues["cache.expire_after"].hint
     unknown = [field for field in issues if field.startswith("cache.steps")]
     assert unknown, issues
-    assert issues[unknown[0]].line == lines["evaluate"]
+    assert issues[unknown[0]].line == lines["gate"]
