@@ -361,7 +361,7 @@ def _pull(task_id: str) -> str:
 def dagfactory_config(yaml_path: Path, source: str) -> dict[str, Any]:
     """The same DAG as a dag-factory 1.1 config: operators by import path, XComs as templates."""
     from airflow_mlops.factory.common import dag_kwargs, spec_lineage
-    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices, run_params
+    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices
 
     spec = _load_spec(yaml_path)
     _shape_supported(spec)
