@@ -16,6 +16,9 @@ Not timed, and done the same way for both: creating the data repository, importi
 libraries (mlflow, GX, sklearn, dvc, pandas, airflow.sdk), opening the MLflow store once (a
 pre-migrated copy) and an untimed pass over a second pipeline (see ``children.measure_ops``). A real task process
 pays those too, equally for either variant.
+
+The step cache bench (``children.measure_cache``) runs the same chain of ours with caching on
+(``run_operators(caching=True)``) three times on one store, and has no plain variant.
 """
 
 from __future__ import annotations
@@ -150,25 +153,48 @@ def load_bench_spec(folder: Path, index: int, trees: int = 200) -> Any:
 class _Timer:
     def __init__(self) -> None:
         self.steps: dict[str, float] = {}
+        self.skipped: list[str] = []
 
     def run(self, step: str, fn: Any, *args: Any) -> Any:
+        """A step that skips (register on an unchanged verdict) took its time all the same; it returns None."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
         t0 = time.perf_counter()
-        result = fn(*args)
+        try:
+            result = fn(*args)
+        except AirflowSkipException:
+            self.skipped.append(step)
+            result = None
         self.steps[step] = self.steps.get(step, 0.0) + time.perf_counter() - t0
         return result
+
+    def not_started(self, step: str) -> None:
+        """A step downstream of a skip: Airflow skips it without starting it (trigger rule all_success)."""
+        self.steps.setdefault(step, 0.0)
+        self.skipped.append(step)
 
 
 # -- ours -------------------------------------------------------------------------------------
 
 
-def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], dict[str, Any]]:
-    """Every operator built as factory/retraining.py builds it, then ``execute()`` timed alone."""
+def run_operators(
+    stack: EmbeddedStack, spec: Any, *, run_id: str = RUN_ID, caching: bool = False
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Every operator built as factory/retraining.py builds it, then ``execute()`` timed alone.
+
+    ``caching=True`` is the chain as a pipeline with step caching runs it: prepare_data gets the
+    pipeline's experiment and registry model (without them it neither looks up nor files a split),
+    the context carries the DAG's params, and the chain ends at promote. The serving check and the
+    rollout need a model server, and an unchanged verdict skips them anyway. The cache never reuses
+    a result of the same DAG run, so each run that should reuse one needs its own ``run_id``.
+    """
     from collections import defaultdict
     from types import SimpleNamespace
 
     from airflow_mlops.assets import champion_asset
     from airflow_mlops.factory.common import spec_lineage
-    from airflow_mlops.factory.retraining import _serving_check_args, _slices
+    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices
+    from airflow_mlops.operators.base import NO_CACHE_PARAM
     from airflow_mlops.operators.data import ResolveDataVersionOperator
     from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
     from airflow_mlops.operators.gate import EvaluationGateOperator
@@ -180,9 +206,11 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
 
     dag_id = spec.pipeline
     context: Any = {
-        "dag_run": SimpleNamespace(dag_id=dag_id, run_id=RUN_ID),
-        "ti": SimpleNamespace(dag_id=dag_id, run_id=RUN_ID, map_index=-1, try_number=1),
+        "dag_run": SimpleNamespace(dag_id=dag_id, run_id=run_id),
+        "ti": SimpleNamespace(dag_id=dag_id, run_id=run_id, map_index=-1, try_number=1),
         "outlet_events": defaultdict(SimpleNamespace),
+        # what a scheduled run of a factory DAG carries (factory.retraining.run_params)
+        "params": {NO_CACHE_PARAM: False} if caching else {},
     }
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
     lineage = spec_lineage(spec, f"pipelines/{dag_id}.yaml")
@@ -202,14 +230,15 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
     prepare = PrepareDatasetOperator(
         task_id="prepare_data", data=ref, target=spec.data.target, features=spec.data.features,
         test_size=spec.data.split.test_size, seed=spec.data.split.seed, stratify=spec.data.split.stratify,
-        dvc_conn_id=spec.data.dvc_conn_id,
+        dvc_conn_id=spec.data.dvc_conn_id, **(_contract_args(spec) if caching else {}),
     )  # fmt: skip
     dataset = timer.run("prepare_data", prepare.execute, context)
     trained = []
     for candidate in spec.models:
+        # cache=True is the operator's default, so the chain without caching looks up its models too
         train = TrainCandidateOperator(
             task_id="train", dataset=dataset, candidate=candidate.model_dump(), experiment=spec.experiment_name,
-            problem=spec.problem, lineage=lineage, **mlflow,
+            problem=spec.problem, lineage=lineage, cache=True, **mlflow,
         )  # fmt: skip
         trained.append(timer.run("train", train.execute, context))
     evaluate = EvaluateCandidatesOperator(
@@ -224,32 +253,88 @@ def run_operators(stack: EmbeddedStack, spec: Any) -> tuple[dict[str, float], di
         min_test_rows=spec.gate.min_test_rows, **mlflow,
     )  # fmt: skip
     gate = timer.run("gate", gate_op.execute, context)
-    # Timed as a step of its own: the plain script has no model server, so it is reported as the
-    # seconds it adds to a run, outside the chain's ratio (run.py, SERVING_CHECK_STEP).
-    serving_op = ServingCheckOperator(task_id="serving_check", gate=gate, dataset=dataset, **_serving_check_args(spec))
-    serving = timer.run("serving_check", serving_op.execute, context)
+    serving = None
+    if not caching:
+        # Timed as a step of its own: the plain script has no model server, so it is reported as the
+        # seconds it adds to a run, outside the chain's ratio (run.py, SERVING_CHECK_STEP).
+        serving_op = ServingCheckOperator(
+            task_id="serving_check", gate=gate, dataset=dataset, **_serving_check_args(spec)
+        )
+        serving = timer.run("serving_check", serving_op.execute, context)
     register = RegisterModelOperator(
         task_id="register", gate=gate, data=ref, validation=validation, approval=None, serving_check=serving,
         model_name=spec.registry.model_name, lineage=lineage, **mlflow,
     )  # fmt: skip
     registered = timer.run("register", register.execute, context)
-    promote = PromoteModelOperator(
-        task_id="promote", registered=registered, gate=gate, model_name=spec.registry.model_name,
-        alias=spec.registry.alias, previous_alias=spec.registry.previous_alias, on_conflict=spec.registry.on_conflict,
-        outlets=[champion_asset(spec.registry.model_name)], **mlflow,
-    )  # fmt: skip
-    promoted = timer.run("promote", promote.execute, context)
-    # The rollout, timed alone like the serving check: the new champion served at a local endpoint.
-    stack.endpoint_latency = timer.run("deploy", deploy_and_time_requests, stack, spec, dataset)
+    promoted = None
+    if registered is None:
+        timer.not_started("promote")
+    else:
+        promote = PromoteModelOperator(
+            task_id="promote", registered=registered, gate=gate, model_name=spec.registry.model_name,
+            alias=spec.registry.alias, previous_alias=spec.registry.previous_alias,
+            on_conflict=spec.registry.on_conflict, outlets=[champion_asset(spec.registry.model_name)], **mlflow,
+        )  # fmt: skip
+        promoted = timer.run("promote", promote.execute, context)
+    if not caching:
+        # The rollout, timed alone like the serving check: the new champion served at a local endpoint.
+        stack.endpoint_latency = timer.run("deploy", deploy_and_time_requests, stack, spec, dataset)
     outcome = {
         "rows": validation["rows"],
         "validation_success": validation["success"],
         "best": gate["candidate"]["candidate"],
         "decision": gate["verdict"]["decision"],
-        "version": registered["version"],
-        "champion": promoted["version"],
+        "version": registered["version"] if registered else None,
+        "champion": promoted["version"] if promoted else None,
     }
+    if caching:  # only here: the plain script's outcome has to equal the uncached chain's
+        outcome |= {
+            "skipped": timer.skipped,
+            "reused_from": _reused_from(dataset, trained),
+            "cache": cache_outcomes(stack, evaluation["mlflow_run_id"]),
+        }
     return timer.steps, outcome
+
+
+def _reused_from(dataset: dict[str, Any], trained: list[dict[str, Any]]) -> dict[str, str | None]:
+    """The earlier DAG run each caching step's result came from, as the step returned it (None: computed)."""
+    found = {"prepare_data": dataset.get("reused_from")}
+    return found | {f"train.{t['candidate']}": t.get("reused_from") for t in trained}
+
+
+def cache_outcomes(stack: EmbeddedStack, pipeline_run_id: str) -> dict[str, dict[str, Any]]:
+    """What each caching step recorded on the pipeline run (``mlops.cache.outcome.<step>``): hit or why not.
+
+    Read after the chain, outside every timing; it is the record the run summary and the UI show.
+    """
+    from mlflow import MlflowClient
+
+    from airflow_mlops.record import tag
+    from airflow_mlops.record.cache import CacheOutcome
+
+    tags = MlflowClient(tracking_uri=stack.tracking_uri).get_run(pipeline_run_id).data.tags
+    return {
+        name.removeprefix(tag.CACHE_OUTCOME_PREFIX): CacheOutcome.from_json(value).record()
+        for name, value in sorted(tags.items())
+        if name.startswith(tag.CACHE_OUTCOME_PREFIX)
+    }
+
+
+#: The candidate run C of the cache bench changes, and how: the same work as before (200 trees on
+#: the full run), so C's time against the full run's is what the cache saves and nothing else.
+CHANGED_CANDIDATE = "forest"
+CHANGED_PARAMS = {"random_state": 1}
+
+
+def one_candidate_changed(spec: Any) -> Any:
+    """The spec with one candidate's params edited, as a person editing that one model in the YAML would."""
+    if CHANGED_CANDIDATE not in {m.name for m in spec.models}:
+        raise ValueError(f"the bench spec has no candidate {CHANGED_CANDIDATE!r} to change")
+    models = [
+        m.model_copy(update={"params": {**m.params, **CHANGED_PARAMS}}) if m.name == CHANGED_CANDIDATE else m
+        for m in spec.models
+    ]
+    return spec.model_copy(update={"models": models})
 
 
 def deploy_and_time_requests(stack: EmbeddedStack, spec: Any, dataset: Any, requests: int = 200) -> dict[str, Any]:
