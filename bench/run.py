@@ -1,4 +1,4 @@
-"""``make bench``: parse time, task-start parse, operator overhead and validation throughput.
+"""``make bench``: parse time, task-start parse, operator overhead, step caching and validation throughput.
 
 Every figure is the median of k runs, each in a fresh interpreter (``children.py``), and is
 set against a baseline measured in the same run: ``ratio = ours / baseline``. The runs of
@@ -11,7 +11,7 @@ teaches people to ignore it.
 
     python bench/run.py                      # the full run; rewrites docs/benchmarks.md
     python bench/run.py --smoke --out x.md   # tiny sizes, k = 1, two children at once: proves it runs
-    python bench/run.py --only tuning        # one group (see GROUPS below); prints only
+    python bench/run.py --only cache         # one group (see GROUPS below); prints only
 """
 
 from __future__ import annotations
@@ -59,8 +59,12 @@ PARSE_VS_HANDWRITTEN = 1.25
 PARSE_VS_DAGFACTORY = 0.5
 FLAT_IN_N = 1.25  # "does not grow with N", with room for a noisy machine
 OVERHEAD = 1.10
+#: An unchanged re-run against the full run, whole chain (issue #20).
+CACHE_UNCHANGED_GOAL = 0.15
+#: The three runs of one cache round (children.measure_cache): A, B and C in the docs.
+CACHE_RUNS = {"full": "A, full run", "unchanged": "B, unchanged re-run", "one_changed": "C, one candidate changed"}
 #: The groups of measures, in the order they run; ``--only NAME`` runs one.
-GROUPS = ("import", "parse", "taskparse", "runtime", "tuning", "ingest")
+GROUPS = ("import", "parse", "taskparse", "runtime", "cache", "tuning", "ingest")
 
 
 # (key the result is filed under, children.py kind, its arguments, its environment)
@@ -117,6 +121,7 @@ class Bench:
     breakdown: list[Any] = field(default_factory=list)
     task_results: dict[str, list[Any]] = field(default_factory=dict)
     ops_results: dict[str, list[Any]] = field(default_factory=dict)
+    cache_results: list[Any] = field(default_factory=list)
     throughput: tuple[float | None, float | None] = (None, None)
     started: float = field(default_factory=time.monotonic)
 
@@ -401,6 +406,45 @@ class Bench:
         rows = [tuning_bench.row(result), tuning_bench.cv_row(cv)]
         return [Row(r["measure"], r["ours"], r["baseline"], goal=r["goal"], limit=r["limit"]) for r in rows]
 
+    # -- 7. step caching: a full run, an unchanged re-run, one candidate changed ---------------
+
+    def bench_cache(self) -> list[Row]:
+        """Three runs of the chain on one store per round (children.measure_cache), each round in a fresh folder."""
+        # k_heavy rounds, not k_ops: a round takes tens of seconds (imports, a warm-up pair of runs, then
+        # A, B and C), and each figure is a whole chain of one to several seconds, so it moves less
+        # from run to run than the ops rows' single steps of tens of milliseconds.
+        k = self.k_heavy
+        self.log(f"step cache: full run, unchanged re-run, one candidate changed, k = {k} ...")
+        mlflow_db = self.mlflow_template()
+        schedule: list[Job] = []
+        for i in range(k):
+            args = {"workdir": str(self.work / "cache" / f"round-{i}"), "mlflow_db": mlflow_db,
+                    "warmup": not self.smoke, "trees": 10 if self.smoke else 200}  # fmt: skip
+            schedule.append(("cache", "cache", args, self.env()))
+        return self._cache_rows(self.run_schedule(schedule)["cache"])
+
+    def _cache_rows(self, rounds: list[Any]) -> list[Row]:
+        """The two ratios, each shown only when its runs did what the row claims: else the row says what went wrong."""
+        self.cache_results = rounds
+        good = [r for r in rounds if isinstance(r, dict)]
+        full = next((p for p in map(_full_problem, good) if p), "")
+        unchanged = full or next((p for p in map(_unchanged_problem, good) if p), "")
+        one_changed = full or next((p for p in map(_one_changed_problem, good) if p), "")
+        if good:
+            self.notes += _cache_notes(good, unchanged, one_changed)
+        failed = self.failure(rounds)
+        baseline = self.median(rounds, _cache_chain("full"))
+        return [
+            Row("step cache: unchanged re-run vs full run (whole chain resolve..promote, demo data)",
+                None if unchanged else self.median(rounds, _cache_chain("unchanged")), baseline,
+                f"<= {CACHE_UNCHANGED_GOAL}x", CACHE_UNCHANGED_GOAL, missing=unchanged or failed),
+            # No goal: what a change saves depends on which candidate changed (a 200-tree forest or a
+            # logistic regression) and on whether the winner moves, which brings register and promote back.
+            Row("step cache: one candidate changed vs full run (whole chain)",
+                None if one_changed else self.median(rounds, _cache_chain("one_changed")), baseline,
+                missing=one_changed or failed),
+        ]  # fmt: skip
+
     # -- 4. and 5. run time: operators, log_model, validation ------------------------------------
 
     def bench_ingest(self, sizes: list[int]) -> list[Row]:
@@ -420,12 +464,17 @@ class Bench:
                               f"{ingest_bench.median(runs['baseline'], 'peak_mb'):.0f} MB with imports")  # fmt: skip
         return rows
 
+    def mlflow_template(self) -> str:
+        """Migrating a new sqlite MLflow store takes seconds; every run copies this one instead."""
+        path = self.work / "mlflow-template.db"
+        if not path.is_file():
+            self.child("mlflow_db", {"path": str(path)}, self.env())
+        return str(path)
+
     def bench_runtime(self) -> list[Row]:
         """Operators, log_model and validation, interleaved per round; every run in a fresh folder."""
         self.log(f"run time: operators, log_model, validation ({_rows_label(self.rows)} rows) ...")
-        # Migrating a new sqlite MLflow store takes seconds; every run copies this one instead.
-        mlflow_db = str(self.work / "mlflow-template.db")
-        self.child("mlflow_db", {"path": mlflow_db}, self.env())
+        mlflow_db = self.mlflow_template()
         schedule: list[Job] = []
         # The operator chain gets more rounds (k_ops): its steps take tens of milliseconds, and one
         # slow spell of the machine in a few runs would otherwise move a median by half its value.
@@ -542,6 +591,71 @@ def _chain(r: dict[str, Any]) -> float:
 def _added(r: dict[str, Any]) -> float:
     """What the serving check and the rollout add to a run together."""
     return float(r["steps"][SERVING_CHECK_STEP] + r["steps"][DEPLOY_STEP])
+
+
+def _cache_chain(run: str) -> Callable[[dict[str, Any]], float]:
+    """One run of a cache round, every step it timed (skipped ones included) added up."""
+    return lambda r: float(sum(r["runs"][run]["steps"].values()))
+
+
+def _caching_steps(r: dict[str, Any]) -> list[str]:
+    """The steps that look up a cache: prepare_data and one train step per candidate, as the chain returned them."""
+    return sorted(r["runs"]["full"]["outcome"]["reused_from"])
+
+
+def _misses(r: dict[str, Any], run: str) -> list[str]:
+    """The caching steps of one run that computed afresh; a step with no recorded outcome counts as a miss."""
+    cache = r["runs"][run]["outcome"]["cache"]
+    return [step for step in _caching_steps(r) if not cache.get(step, {}).get("hit", False)]
+
+
+def _full_problem(r: dict[str, Any]) -> str:
+    """Run A is the baseline only if it computed everything: the cache was empty."""
+    hits = sorted(set(_caching_steps(r)) - set(_misses(r, "full")))
+    return f"A (full run) reused {hits}: its cache was not empty" if hits else ""
+
+
+def _unchanged_problem(r: dict[str, Any]) -> str:
+    outcome = r["runs"]["unchanged"]["outcome"]
+    if missed := _misses(r, "unchanged"):
+        reason = outcome["cache"].get(missed[0], {}).get("reason", "no outcome recorded")
+        return f"B missed {missed}: {reason}"[:160]
+    if outcome["decision"] != "unchanged":
+        return f"B ended `{outcome['decision']}`, not `unchanged`"
+    return ""
+
+
+def _one_changed_problem(r: dict[str, Any]) -> str:
+    expected = [f"train.{r['changed']}"]
+    retrained = _misses(r, "one_changed")
+    return "" if retrained == expected else f"C computed {retrained} afresh, not {expected} alone"
+
+
+def _cache_notes(good: list[dict[str, Any]], unchanged: str, one_changed: str) -> list[str]:
+    """Whether B and C did what their rows claim, in every round; the smoke test reads these."""
+    first = good[0]
+    rounds = "the one round" if len(good) == 1 else f"all {len(good)} rounds"
+    steps = ", ".join(f"`{s}`" for s in _caching_steps(first))
+    notes = []
+    if unchanged:
+        notes.append(f"Step cache: B did **not** hit every caching step and end `unchanged`: {unchanged}.")
+    else:
+        skipped = sorted({s for r in good for s in r["runs"]["unchanged"]["outcome"]["skipped"]})
+        notes.append(
+            f"Step cache: in {rounds} A computed every step with an empty cache, and B hit every caching step "
+            f"({steps}) and ended `unchanged`; skipped: {skipped} (promote is not started after a skipped register)."
+        )
+    if one_changed:
+        notes.append(f"Step cache: C did **not** retrain exactly one candidate: {one_changed}.")
+    else:
+        outcomes = [r["runs"]["one_changed"]["outcome"] for r in good]
+        verdicts = ", ".join(sorted({f"`{o['decision']}` (best `{o['best']}`)" for o in outcomes}))
+        change = f"{first['changed']} with {json.dumps(first['change'])}"
+        notes.append(
+            f"Step cache: in {rounds} C ({change}) retrained exactly one candidate, `{first['changed']}`, "
+            f"and reused the rest; its verdict: {verdicts}."
+        )
+    return notes
 
 
 def _percentile(key: str, q: float) -> Callable[[dict[str, Any]], float]:
@@ -712,6 +826,42 @@ def _ops_detail(bench: Bench) -> str:
     return "\n".join(lines)
 
 
+def _cache_detail(bench: Bench) -> str:
+    """Per step, A, B and C of the cache rounds, with what each step of B and C did (from the first round)."""
+    rounds = bench.cache_results
+    good = [r for r in rounds if isinstance(r, dict)]
+    if not good:
+        return bench.failure(rounds) or "(not measured)"
+    head = " | ".join(f"{label} (median s) | did" for label in CACHE_RUNS.values())
+    lines = [f"| step | {head} |", "|---|" + "---:|---|" * len(CACHE_RUNS)]
+    for step in (*OPERATOR_STEPS, "whole chain"):
+        cells = []
+        for run in CACHE_RUNS:
+            pick = _cache_chain(run) if step == "whole chain" else _cache_step(run, step)
+            did = "" if step == "whole chain" else _step_did(good[0], run, step)
+            cells.append(f"{fmt_s(bench.median(good, pick))} | {did}")
+        lines.append(f"| {step} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def _cache_step(run: str, step: str) -> Callable[[dict[str, Any]], float]:
+    return lambda r: float(r["runs"][run]["steps"].get(step, 0.0))
+
+
+def _step_did(r: dict[str, Any], run: str, step: str) -> str:
+    """``reused``, ``computed``, ``1 of 2 reused``, ``skipped`` or ``ran``: what the step did in that run."""
+    outcome = r["runs"][run]["outcome"]
+    if step in outcome["skipped"]:
+        return "skipped"
+    caching = [s for s in _caching_steps(r) if s == step or s.startswith(f"{step}.")]
+    if not caching:
+        return "ran"
+    reused = len(caching) - len([s for s in _misses(r, run) if s in caching])
+    if len(caching) == 1:
+        return "reused" if reused else "computed"
+    return f"{reused} of {len(caching)} reused"
+
+
 def causes(bench: Bench) -> str:
     """Where the gaps come from, computed from this run's numbers (no fixed claims)."""
     out = []
@@ -775,7 +925,25 @@ def causes(bench: Bench) -> str:
             f"- Task start, dag-factory: its loader builds every DAG in the folder at every task start "
             f"({df:.2f} s at N={big}); a stub builds one ({stub:.2f} s)."
         )
+    out += _cache_cause(bench)
     return "\n".join(out) or "- nothing to explain"
+
+
+def _cache_cause(bench: Bench) -> list[str]:
+    """Where an unchanged re-run's time goes: the steps that reuse results, and the ones that always run."""
+    good = [r for r in bench.cache_results if isinstance(r, dict)]
+    if not good:
+        return []
+    total = bench.median(good, _cache_chain("unchanged")) or 0.0
+    caching = ("prepare_data", "train")
+    always = {s: bench.median(good, _cache_step("unchanged", s)) or 0.0 for s in OPERATOR_STEPS if s not in caching}
+    reused = sum(bench.median(good, _cache_step("unchanged", s)) or 0.0 for s in caching)
+    top = ", ".join(f"`{s}` {seconds:.2f} s" for s, seconds in sorted(always.items(), key=lambda i: -i[1])[:3])
+    return [
+        f"- Step cache: an unchanged re-run takes {total:.2f} s; {sum(always.values()):.2f} s of it in steps that "
+        f"reuse nothing and run every time (largest: {top}), {reused:.2f} s in `prepare_data` and `train`, which "
+        "look up and adopt the earlier results."
+    ]
 
 
 def reading(bench: Bench, rows: list[Row]) -> str:
@@ -847,6 +1015,10 @@ Checks made during the run:
 
 {_ops_detail(bench)}
 
+### Step cache, per step
+
+{_cache_detail(bench)}
+
 ## What is measured, and how
 
 - **Import**: one interpreter times `import airflow.sdk` (the baseline), then
@@ -874,9 +1046,10 @@ Checks made during the run:
 - **Operators**: the retraining chain on the real embedded stack (sqlite MLflow, local git + DVC
   repository with a folder remote, breast cancer data v1) in a fresh folder per run. Ours calls
   each operator's `execute()` with a minimal context (`dag_run` with dag_id/run_id, `ti`,
-  `outlet_events`); the plain script (`bench/ops_bench.py`) does the same job with the same
-  libraries and leaves the same record in MLflow, without the hook layer, the idempotency
-  look-ups, the availability probe and md5 re-check, the promotion lock around the
+  `outlet_events`, empty `params`); the plain script (`bench/ops_bench.py`) does the same job
+  with the same libraries and leaves the same record in MLflow, without the hook layer, the
+  idempotency look-ups, each candidate's step-cache look-up and filing (on by default; a first
+  run misses), the availability probe and md5 re-check, the promotion lock around the
   compare-and-set of the alias, and ObjectStoragePath. Not timed, and the same for both:
   library imports, creating the data repository, opening the MLflow store (a pre-migrated empty
   sqlite store is copied in), and one pass over another pipeline, so a step's time is its own
@@ -884,6 +1057,19 @@ Checks made during the run:
   task also pays those imports (about 2.5 s for mlflow + GX + sklearn + dvc after `airflow.sdk`),
   equally for either variant.
   Steps that take tens of milliseconds are within the run-to-run spread shown under Details.
+- **Step cache**: the same operator chain with step caching on, as a pipeline runs it
+  (`prepare_data` with the pipeline's experiment and registry model, the candidates with
+  `cache=True`, the DAG's `no_cache` param unset), from `resolve_data` to `promote`: the serving
+  check and the rollout need a model server and skip on an unchanged verdict anyway, so the cache
+  rows leave them out. One round is one fresh store and three runs, each with its own DAG run id:
+  A, the first run on data v1 with an empty cache; B, the same spec and data again, where
+  `prepare_data` and every candidate should reuse A's results and the gate should say
+  `unchanged` (register skips, promote is not started); C, the spec with one candidate's params
+  changed (`bench/ops_bench.py`, `CHANGED_PARAMS`), where only that candidate should train. A
+  round starts with an untimed full run and re-run of another pipeline. The rows give B and C
+  against A, whole chain, a skipped step's own time included; whether each step hit is read from
+  the `mlops.cache.outcome.*` tags of the run's MLflow record, and a row shows no number when B
+  or C did not do what it claims (the notes say what happened).
 - **log_model**: one `mlflow.sklearn.log_model` of the fitted logistic-regression candidate with
   signature, input example and skops trusted types, with `pip_requirements=[...]` as
   `TrainCandidateOperator` passes them, against MLflow's default of inferring them.
@@ -906,7 +1092,7 @@ Checks made during the run:
 make bench                    # installs dag-factory into .bench/ (bench only), runs everything, rewrites this file
 .venv/bin/python bench/run.py --help
 .venv/bin/python bench/run.py --sizes 10,100 --k 3 --no-write   # a quicker look, prints the table only
-.venv/bin/python bench/run.py --only tuning   # one group: import, parse, taskparse, runtime, tuning, ingest
+.venv/bin/python bench/run.py --only cache    # one group: import, parse, taskparse, runtime, cache, tuning, ingest
 ```
 
 dag-factory is installed only into `.bench/dagfactory` (`pip install --target`, no
@@ -926,9 +1112,9 @@ def _runs_per_measure(bench: Bench) -> str:
         ""
         if bench.k_heavy == bench.k
         else f"; k = {bench.k_heavy} for runs that take seconds each: parse at N = {max(bench.sizes)}, "
-        "task-time parse of loaders that build every pipeline, `log_model`, validation"
+        "task-time parse of loaders that build every pipeline, `log_model`, validation, the step cache rounds"
     )
-    return f"k = {bench.k} (k = {bench.k_ops} for the operator chains{heavy})"
+    return f"k = {bench.k} (k = {bench.k_ops} for the operator chains against the plain script{heavy})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -975,7 +1161,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts.only != "ingest":  # the ingest group runs no DAG file: nothing to compile
             bench.compile_package()
         groups = {"import": bench.bench_import, "parse": bench.bench_parse, "taskparse": bench.bench_taskparse,
-                  "runtime": bench.bench_runtime, "tuning": bench.bench_tuning,
+                  "runtime": bench.bench_runtime, "cache": bench.bench_cache, "tuning": bench.bench_tuning,
                   "ingest": lambda: bench.bench_ingest(ingest_rows)}  # fmt: skip
         rows = [row for name, group in groups.items() if opts.only in (None, name) for row in group()]
         elapsed = time.monotonic() - started

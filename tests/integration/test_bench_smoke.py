@@ -50,6 +50,8 @@ EXPECTED = (
     "one-row request p95: local endpoint",
     "MLflow `log_model`",
     "validate 10k rows x 20 cols",
+    "step cache: unchanged re-run vs full run",
+    "step cache: one candidate changed vs full run",
     "ingest 10,000 Postgres rows: snapshot (COPY, chunks) vs pandas.read_sql",
     "ingest 10,000 rows: peak memory above imports",
     "2 `tune` workers vs 1",
@@ -118,3 +120,13 @@ def test_hand_written_baseline_still_matches_the_factory(smoke: dict[str, Any]) 
         "bench/generate.py's HANDWRITTEN template no longer builds what factory/retraining.py builds; "
         f"update it to pass the same arguments. Notes: {smoke['notes']}"
     )
+
+
+def test_the_cache_rows_measure_what_they_claim(smoke: dict[str, Any]) -> None:
+    # The smoke run's B reused every step and ended unchanged, and its C retrained one candidate:
+    # a cache that stops hitting (or hits too much) fails here, not only in a number nobody reads.
+    notes = [n for n in smoke["notes"] if n.startswith("Step cache:")]
+    assert any("B hit every caching step" in n and "ended `unchanged`" in n for n in notes), notes
+    assert any("C (forest with" in n and "retrained exactly one candidate, `forest`" in n for n in notes), notes
+    assert not any("**not**" in n for n in notes), notes
+    assert "### Step cache, per step" in smoke["doc"]
