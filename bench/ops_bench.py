@@ -10,7 +10,8 @@ metrics, artifacts, model with pinned requirements, registered version, tags, al
 leaves out what our operators add on top: the connection/hook layer, idempotency look-ups
 (find the run or version a retry already made), availability probes and md5 re-checks,
 the compare-and-set of the alias under the promotion lock, and ObjectStoragePath for the
-splits.
+splits. Step caching is off in this chain (``cache=False`` on every step that has it), as the
+plain script has none.
 
 Not timed, and done the same way for both: creating the data repository, importing the
 libraries (mlflow, GX, sklearn, dvc, pandas, airflow.sdk), opening the MLflow store once (a
@@ -224,7 +225,7 @@ def run_operators(
     validate = ValidateDataOperator(
         task_id="validate_data", data=ref, expectations=[e.model_dump() for e in spec.validation.expectations],
         experiment=spec.experiment_name, on_failure=spec.validation.on_failure, dvc_conn_id=spec.data.dvc_conn_id,
-        **mlflow,
+        cache=caching, **mlflow,
     )  # fmt: skip
     validation = timer.run("validate_data", validate.execute, context)
     prepare = PrepareDatasetOperator(
@@ -235,16 +236,17 @@ def run_operators(
     dataset = timer.run("prepare_data", prepare.execute, context)
     trained = []
     for candidate in spec.models:
-        # cache=True is the operator's default, so the chain without caching looks up its models too
+        # Without caching (the ops rows), no step looks up or files a result: the plain script has no
+        # cache, and what the cache costs and saves is what the cache rows measure.
         train = TrainCandidateOperator(
             task_id="train", dataset=dataset, candidate=candidate.model_dump(), experiment=spec.experiment_name,
-            problem=spec.problem, lineage=lineage, cache=True, **mlflow,
+            problem=spec.problem, lineage=lineage, cache=caching, **mlflow,
         )  # fmt: skip
         trained.append(timer.run("train", train.execute, context))
     evaluate = EvaluateCandidatesOperator(
         task_id="evaluate", dataset=dataset, trained=trained, experiment=spec.experiment_name,
         model_name=spec.registry.model_name, alias=spec.registry.alias, problem=spec.problem, slices=_slices(spec),
-        prediction_rows=spec.serving_check.rows, **mlflow,
+        prediction_rows=spec.serving_check.rows, cache=caching, **mlflow,
     )  # fmt: skip
     evaluation = timer.run("evaluate", evaluate.execute, context)
     gate_op = EvaluationGateOperator(
@@ -290,16 +292,9 @@ def run_operators(
     if caching:  # only here: the plain script's outcome has to equal the uncached chain's
         outcome |= {
             "skipped": timer.skipped,
-            "reused_from": _reused_from(dataset, trained),
             "cache": cache_outcomes(stack, evaluation["mlflow_run_id"]),
         }
     return timer.steps, outcome
-
-
-def _reused_from(dataset: dict[str, Any], trained: list[dict[str, Any]]) -> dict[str, str | None]:
-    """The earlier DAG run each caching step's result came from, as the step returned it (None: computed)."""
-    found = {"prepare_data": dataset.get("reused_from")}
-    return found | {f"train.{t['candidate']}": t.get("reused_from") for t in trained}
 
 
 def cache_outcomes(stack: EmbeddedStack, pipeline_run_id: str) -> dict[str, dict[str, Any]]:
