@@ -72,6 +72,21 @@ class ValidationDigest(TypedDict):
     mlflow_run_id: str
 
 
+class PipelineRecord(TypedDict):
+    """Where one DAG run's MLflow record is: its experiment and its pipeline run.
+
+    Handed downstream with the split, so the tasks after ``prepare_data`` write to the same
+    pipeline run without looking it up again (two MLflow round trips per task). A task uses it
+    only when it names the task's own experiment and DAG run.
+    """
+
+    experiment: str
+    experiment_id: str
+    pipeline_run_id: str
+    dag_id: str
+    run_id: str
+
+
 class PreparedDataset(TypedDict):
     """``prepare_data``: the train and test splits every candidate and the champion are judged on."""
 
@@ -92,6 +107,8 @@ class PreparedDataset(TypedDict):
     cache_key: NotRequired[str]
     #: The DAG run whose split this is, when this run reused it instead of splitting again.
     reused_from: NotRequired[str]
+    #: This DAG run's MLflow record, when prepare_data keeps one (it has an ``experiment``).
+    record: NotRequired[PipelineRecord]
 
 
 # --- training and evaluation ---------------------------------------------------------------------

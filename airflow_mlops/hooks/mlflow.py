@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
+    from airflow_mlops.contracts import PipelineRecord
+
 
 class MlflowHook(MlflowRunsMixin, BaseHook):
     """Talks to one MLflow tracking server and model registry described by a connection.
@@ -148,6 +150,25 @@ class MlflowHook(MlflowRunsMixin, BaseHook):
             if experiment is None:
                 raise
             return str(experiment.experiment_id)
+
+    def pipeline_record(
+        self, experiment: str, dag_id: str, run_id: str, known: PipelineRecord | None = None
+    ) -> PipelineRecord:
+        """This DAG run's experiment and pipeline run: ``known`` when it names them, else found (or made).
+
+        ``known`` comes with an upstream task's result (``PreparedDataset.record``); one for another
+        experiment or DAG run is ignored.
+        """
+        if known and (known["experiment"], known["dag_id"], known["run_id"]) == (experiment, dag_id, run_id):
+            return known
+        experiment_id = self.get_or_create_experiment(experiment)
+        return {
+            "experiment": experiment,
+            "experiment_id": experiment_id,
+            "pipeline_run_id": self.get_or_create_pipeline_run(experiment_id, dag_id, run_id),
+            "dag_id": dag_id,
+            "run_id": run_id,
+        }
 
     def alias_version(self, model_name: str, alias: str) -> ModelVersion | None:
         """The version an alias points at, or None if the model or alias does not exist yet."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from airflow_mlops.record import tag
@@ -93,18 +93,34 @@ class MlflowRunsMixin:
         client.set_tag(run_id, tag.FAILURE, tag.clip(reason))
         client.set_terminated(run_id, status="FAILED")
 
-    def close_abandoned_runs(self, experiment_id: str, tags: Mapping[str, str], reason: str) -> list[str]:
+    def find_runs(self, experiment_id: str, tags: Mapping[str, str], *, limit: int = 100) -> list[Run]:
+        """Every run carrying all ``tags``, newest first, whatever its status: a retry's earlier work in one search."""
+        return list(
+            self.get_client().search_runs(
+                [experiment_id],
+                filter_string=" and ".join(tag_clauses(tags)),
+                order_by=["attributes.start_time DESC"],
+                max_results=limit,
+            )
+        )
+
+    def close_abandoned_runs(
+        self, experiment_id: str, tags: Mapping[str, str], reason: str, *, found: Sequence[Run] | None = None
+    ) -> list[str]:
         """Mark runs with ``tags`` that are still RUNNING as KILLED, and say why.
 
         A task attempt that died (worker killed, MLflow gone mid-upload) leaves its run RUNNING
         forever. Airflow only starts another attempt once it has given the earlier one up, so
         when a retry begins, any unfinished run of the same task is abandoned: closing it keeps
-        the experiment honest about which run produced the model.
+        the experiment honest about which run produced the model. ``found``: the runs with ``tags``
+        the caller already searched for (:meth:`find_runs`), so this costs no second search.
         """
-        clauses = [*tag_clauses(tags), "attributes.status = 'RUNNING'"]
         client = self.get_client()
+        if found is None:
+            clauses = [*tag_clauses(tags), "attributes.status = 'RUNNING'"]
+            found = client.search_runs([experiment_id], filter_string=" and ".join(clauses), max_results=100)
         closed = []
-        for run in client.search_runs([experiment_id], filter_string=" and ".join(clauses), max_results=100):
+        for run in (r for r in found if r.info.status == "RUNNING"):
             client.set_tag(run.info.run_id, tag.ABANDONED, tag.clip(reason))
             client.set_terminated(run.info.run_id, status="KILLED")
             closed.append(str(run.info.run_id))
@@ -141,16 +157,27 @@ class MlflowRunsMixin:
         text = json.dumps(payload, indent=2, sort_keys=sort_keys, default=str)
         self.get_client().log_text(run_id, text, artifact_file)
 
-    def read_json(self, run_id: str, artifact_file: str) -> object | None:
-        """A JSON artifact ``log_json`` wrote, or None when it is missing or unreadable (deleted, edited)."""
+    def read_json(self, run_id: str, artifact_file: str, *, artifact_uri: str | None = None) -> object | None:
+        """A JSON artifact ``log_json`` wrote, or None when it is missing or unreadable (deleted, edited).
+
+        ``artifact_uri``: the run's ``info.artifact_uri`` when the caller already holds the run (a
+        search result). The read then goes straight to the artifact store: without it MLflow fetches
+        the run again to find its store, which was most of a cache look-up's time on a hit.
+        """
         import tempfile
         from pathlib import Path
 
         from mlflow.exceptions import MlflowException
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
+        client = self.get_client()
         with tempfile.TemporaryDirectory(prefix="mlops-") as tmp:
             try:
-                local = self.get_client().download_artifacts(run_id, artifact_file, tmp)
+                if artifact_uri is None:
+                    local = client.download_artifacts(run_id, artifact_file, tmp)
+                else:
+                    repository = get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
+                    local = repository.download_artifacts(artifact_file, tmp)
                 loaded: object = json.loads(Path(local).read_text())
             except (MlflowException, OSError, ValueError):
                 return None

@@ -67,11 +67,13 @@ class StepCache:
                 limit = _duration(max_age_seconds)
                 problems.append(f"the result of {_dag_run(run)} expired ({_duration(age)} old, expire_after {limit})")
                 continue
-            entry = self.hook.read_json(run.info.run_id, paths.cache_entry(key.step))
+            entry = self._entry(run, key.step)
             problem = _entry_problem(entry, digest, verify)
             if problem is None:
                 assert isinstance(entry, dict)
-                return CacheOutcome(step, True, "same key", digest, run.info.run_id, _dag_run(run), entry["result"])
+                return CacheOutcome(
+                    step, True, "same key", digest, run.info.run_id, _dag_run(run), entry["result"], source_run=run
+                )
             problems.append(f"the result of {_dag_run(run)} cannot be reused: {problem}")
         if problems:
             return CacheOutcome(step, False, problems[0], digest)
@@ -84,15 +86,18 @@ class StepCache:
         )
         self.hook.log_batch(run_id, tags={tag.cache_key(key.step): key.digest})
 
-    def note(self, pipeline_run_id: str, outcome: CacheOutcome) -> None:
-        """Say on this DAG run's pipeline run whether the step reused a result (the summary and the UI read it)."""
-        self.hook.log_batch(pipeline_run_id, tags={tag.cache_outcome(outcome.step): tag.clip(outcome.to_json())})
+    def note(self, pipeline_run_id: str, *outcomes: CacheOutcome) -> None:
+        """Say on this DAG run's pipeline run whether each step reused a result (the summary and the UI read it).
+
+        Several outcomes (evaluate's, one per model) go in one write.
+        """
+        self.hook.log_batch(pipeline_run_id, tags=outcome_tags(*outcomes))
 
     def _what_changed(self, key: StepKey, like: str | None = None) -> str:
         """Why no earlier result fits: the newest earlier key of this step (``like`` it), compared field by field."""
         clause = f"tags.`{tag.cache_key(key.step)}` LIKE '%'" + (f" and {like}" if like else "")
         for run in self._earlier_runs(clause, 1):
-            entry = self.hook.read_json(run.info.run_id, paths.cache_entry(key.step))
+            entry = self._entry(run, key.step)
             stored = entry.get("key") if isinstance(entry, dict) else None
             try:
                 earlier = StepKey.model_validate(stored)
@@ -100,6 +105,9 @@ class StepCache:
                 return f"the newest earlier result ({_dag_run(run)}) has no readable key"
             return f"since {_dag_run(run)}: {miss_reason(earlier, key)}"
         return "no earlier run of this pipeline computed it"
+
+    def _entry(self, run: Run, step: str) -> object | None:
+        return self.hook.read_json(run.info.run_id, paths.cache_entry(step), artifact_uri=run.info.artifact_uri)
 
     def _earlier_runs(self, clause: str, limit: int) -> list[Run]:
         clauses = [
@@ -115,6 +123,11 @@ class StepCache:
                 max_results=limit,
             )
         )
+
+
+def outcome_tags(*outcomes: CacheOutcome) -> dict[str, str]:
+    """The pipeline run's tags that say what each step's look-up found, for a step to write with its own record."""
+    return {tag.cache_outcome(outcome.step): tag.clip(outcome.to_json()) for outcome in outcomes}
 
 
 def model_intact(hook: MlflowHook) -> Verify:

@@ -315,11 +315,13 @@ def look_up(
     verify: Verify | None = None,
     label: str | None = None,
     like: str | None = None,
+    note: bool = True,
 ) -> tuple[StepCache, CacheOutcome]:
     """The earlier result under ``key`` (or why there is none), noted on the pipeline run.
 
     ``where`` is (experiment id, pipeline run id, dag id, run id). Call inside ``hook.session()``.
-    ``label`` and ``like``: see :meth:`StepCache.lookup`.
+    ``label`` and ``like``: see :meth:`StepCache.lookup`. With ``note=False`` the caller notes the
+    outcome itself (:meth:`StepCache.note`), with others in one write.
     """
     experiment_id, pipeline_run, dag_id, run_id = where
     cache = StepCache(hook, experiment_id, dag_id, run_id)
@@ -328,5 +330,6 @@ def look_up(
         outcome = CacheOutcome(label or key.step, False, reason, key.digest)
     else:
         outcome = cache.lookup(key, max_age_seconds=expire_after_seconds, verify=verify, label=label, like=like)
-    cache.note(pipeline_run, outcome)
+    if note:
+        cache.note(pipeline_run, outcome)
     return cache, outcome

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow_mlops import artifacts
 from airflow_mlops.errors import DataVersionError
 from airflow_mlops.hooks.snapshot import read_pinned
+from airflow_mlops.hooks.step_cache import outcome_tags
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.operators.base import MlflowBaseOperator, Upstream, look_up, run_identity, upstream
 from airflow_mlops.record.cache import StepKey
@@ -92,8 +93,8 @@ class PrepareDatasetOperator(MlflowBaseOperator):
             key = self.cache_key()
             if self.experiment is None or not self.cache:
                 return self._prepare(dag_id, run_id, reference, key)
-            experiment_id = hook.get_or_create_experiment(self.experiment)
-            parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
+            record = hook.pipeline_record(self.experiment, dag_id, run_id)
+            experiment_id, parent = record["experiment_id"], record["pipeline_run_id"]
             where = (experiment_id, parent, dag_id, run_id)
             cache, outcome = look_up(
                 hook,
@@ -102,14 +103,16 @@ class PrepareDatasetOperator(MlflowBaseOperator):
                 context=context,
                 expire_after_seconds=self.cache_expire_after_seconds,
                 verify=_fits(reference),
+                note=False,
             )
             if outcome.hit and outcome.result is not None:
-                return self._reuse(outcome, parent)
+                return {**self._reuse(outcome, parent), "record": record}
+            cache.note(parent, outcome)  # before the work, which may fail (a hit is noted with its record)
             self.log.info("Cache: %s", outcome.summary())
             result = self._prepare(dag_id, run_id, reference, key)
-            cache.store(parent, key, result)
+            cache.store(parent, key, result)  # without the record: a run that reuses the split has its own
             self.lineage_report = events.preparation(self.dvc_conn_id, result, outcome.record())
-        return result
+        return {**result, "record": record}
 
     def cache_key(self) -> StepKey:
         """The data's content, this step's settings and the code that splits.
@@ -150,9 +153,13 @@ class PrepareDatasetOperator(MlflowBaseOperator):
         # the same content under this run's own reference (a rev name, a source's row count may read differently)
         result = cast("PreparedDataset", {**earlier, "data": self.data, "reused_from": outcome.source_dag_run})
         hook = self.mlflow_hook
-        if outcome.source_run_id and (record := hook.read_json(outcome.source_run_id, paths.DATA_CONTRACT)) is not None:
+        source = outcome.source_run
+        record = None
+        if source is not None:
+            record = hook.read_json(source.info.run_id, paths.DATA_CONTRACT, artifact_uri=source.info.artifact_uri)
+        if record is not None:
             hook.log_json(parent, record, paths.DATA_CONTRACT)
-        hook.log_batch(parent, tags={tag.CONTRACT_PASSED: "true"})
+        hook.log_batch(parent, tags={tag.CONTRACT_PASSED: "true", **outcome_tags(outcome)})
         self.log.info("Cache: %s; splits %s and %s", outcome.summary(), result["train_uri"], result["test_uri"])
         self.lineage_report = events.preparation(self.dvc_conn_id, result, outcome.record())
         return result

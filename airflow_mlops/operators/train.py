@@ -51,10 +51,12 @@ class TrainCandidateOperator(CandidateOperator):
         name = self.candidate["name"]
         hook = self.mlflow_hook
         with hook.session():
-            experiment_id = hook.get_or_create_experiment(self.experiment)
-            parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
+            record = hook.pipeline_record(self.experiment, dag_id, run_id, self.dataset.get("record"))
+            experiment_id, parent = record["experiment_id"], record["pipeline_run_id"]
             tags = tag.identity(dag_id, run_id, tag.ROLE_CANDIDATE, name)
-            done = hook.find_run(experiment_id, tags, finished_only=True)
+            # one search for a retry's earlier work: its finished training, and the runs it abandoned
+            earlier = hook.find_runs(experiment_id, tags)
+            done = next((run for run in earlier if run.info.status == "FINISHED"), None)
             if done is not None and done.data.tags.get(tag.MODEL_URI):
                 self.log.info("Candidate %s already trained in MLflow run %s; reusing it", name, done.info.run_id)
                 cv = {k: v for k, v in done.data.metrics.items() if k.startswith("cv_")}
@@ -66,7 +68,7 @@ class TrainCandidateOperator(CandidateOperator):
                     result["reused_from"] = source
                 return result
             attempt = f"try {getattr(context.get('ti'), 'try_number', '?')}"
-            for abandoned in hook.close_abandoned_runs(experiment_id, tags, f"superseded by {attempt}"):
+            for abandoned in hook.close_abandoned_runs(experiment_id, tags, f"superseded by {attempt}", found=earlier):
                 self.log.warning("Closed MLflow run %s of %s, left unfinished by an earlier try", abandoned, name)
             key = self.cache_key()
             cache = None
@@ -99,7 +101,8 @@ class TrainCandidateOperator(CandidateOperator):
         logged model; evaluate, the gate and register then write to it, not to the earlier run.
         """
         hook = self.mlflow_hook
-        source = hook.get_client().get_run(str(outcome.source_run_id))
+        # the run the look-up found: its params, metrics and tags, without fetching it again
+        source = outcome.source_run or hook.get_client().get_run(str(outcome.source_run_id))
         earlier = cast("TrainedCandidate", outcome.result)
         data = self.dataset["data"]
         run_tags = {
@@ -114,9 +117,9 @@ class TrainCandidateOperator(CandidateOperator):
             tag.CACHE_SOURCE_RUN: str(outcome.source_run_id),
             tag.CACHE_SOURCE_DAG_RUN: str(outcome.source_dag_run),
         }
-        run_id = hook.create_run(experiment_id, run_tags, run_name=self.candidate["name"], params=source.data.params)
+        run_id = hook.create_run(experiment_id, run_tags, run_name=self.candidate["name"])
         kept = {k: v for k, v in source.data.metrics.items() if k.startswith(("train_", "cv_"))}
-        hook.log_batch(run_id, metrics=kept)
+        hook.log_batch(run_id, params=source.data.params, metrics=kept)
         hook.finish_run(run_id)
         self.log.info("Cache for %s: %s; model %s", self.candidate["name"], outcome.summary(), earlier["model_uri"])
         result: TrainedCandidate = {

@@ -56,8 +56,8 @@ class TuneTrialsOperator(CandidateOperator):
         task = f"tune_{name}[{self.worker}]"
         hook = self.mlflow_hook
         with hook.session():
-            experiment_id = hook.get_or_create_experiment(self.experiment)
-            parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
+            record = hook.pipeline_record(self.experiment, dag_id, run_id, self.dataset.get("record"))
+            experiment_id, parent = record["experiment_id"], record["pipeline_run_id"]
             identity = tag.identity(dag_id, run_id, tag.ROLE_CANDIDATE, name)
             reused = self._reused_model(context, hook, experiment_id, dag_id, run_id)
             if reused is not None:

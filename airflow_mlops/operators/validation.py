@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops.errors import DataValidationError
 from airflow_mlops.hooks.snapshot import read_pinned
+from airflow_mlops.hooks.step_cache import outcome_tags
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.links import MlflowRunLink, ValidationReportLink
 from airflow_mlops.observability import emit
@@ -71,10 +72,12 @@ class ValidateDataOperator(MlflowBaseOperator):
             parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
             result, rows, outcome = self._validate_or_reuse(context, (experiment_id, parent, dag_id, run_id))
             hook.log_json(parent, result, paths.VALIDATION_RESULT)
+            # a hit's outcome is noted with the record (a miss was noted before the work, which may fail)
+            noted = outcome_tags(outcome) if outcome is not None and outcome.hit else {}
             hook.log_batch(
                 parent,
                 params={f"data.{key}": self.data[key] for key in ("repo", "path", "rev", "commit", "md5")},
-                tags={tag.VALIDATION_SUCCESS: str(result["success"]).lower()},
+                tags={tag.VALIDATION_SUCCESS: str(result["success"]).lower(), **noted},
                 metrics={"validation_success_percent": float(result["statistics"]["success_percent"] or 0.0)},
             )
         # Reported on failure too: a failed expectation is what a lineage consumer most needs to see.
@@ -137,11 +140,12 @@ class ValidateDataOperator(MlflowBaseOperator):
         if self.cache:
             cache, outcome = look_up(
                 self.mlflow_hook, where, key, context=context, expire_after_seconds=self.cache_expire_after_seconds,
-                verify=_gx_result,
+                verify=_gx_result, note=False,
             )  # fmt: skip
             self.log.info("Cache: %s", outcome.summary())
             if outcome.hit and outcome.result is not None:
                 return dict(outcome.result["gx_result"]), int(outcome.result["rows"]), outcome
+            cache.note(parent, outcome)
         from airflow_mlops.hooks import gx
 
         frame = read_pinned(self.data, self.dvc_conn_id)

@@ -107,7 +107,9 @@ class CacheOutcome:
     """Whether a step reused an earlier result, and from where, or why not: what the run summary shows.
 
     ``source_run_id`` is the MLflow run holding the reused result and ``source_dag_run`` the Airflow
-    run that computed it; ``result`` is that step's return value as it was then.
+    run that computed it; ``result`` is that step's return value as it was then. ``source_run`` is
+    that MLflow run as the look-up found it (its params, metrics, tags and artifact URI), so a step
+    that copies from it on a hit fetches nothing again; it is not part of the record.
     """
 
     step: str
@@ -117,6 +119,7 @@ class CacheOutcome:
     source_run_id: str | None = None
     source_dag_run: str | None = None
     result: dict[str, Any] | None = field(default=None, compare=False)
+    source_run: Any = field(default=None, compare=False, repr=False)
 
     def record(self) -> dict[str, Any]:
         """The outcome as the record and lineage store it (without the result, which the step returns)."""

@@ -207,6 +207,7 @@ def test_editing_a_trainer_module_changes_the_key(
 def test_a_library_upgrade_changes_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib import metadata
 
+    from airflow_mlops.ml.code_versions import installed_version
     from airflow_mlops.operators.prepare import PrepareDatasetOperator
 
     data = {"repo": "r", "path": "p", "rev": "main", "commit": "c" * 40, "md5": "m" * 32}
@@ -214,7 +215,10 @@ def test_a_library_upgrade_changes_the_key(monkeypatch: pytest.MonkeyPatch) -> N
     before = op.cache_key()
     real = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "99.0" if name == "pandas" else real(name))
+    # Versions are read once per process (an upgrade reaches a running task only in a new process).
+    installed_version.cache_clear()
     after = op.cache_key()
+    installed_version.cache_clear()
     assert before.digest != after.digest
     assert json.dumps(after.versions["pandas"]) == '"99.0"'
 
