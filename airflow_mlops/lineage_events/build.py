@@ -173,13 +173,30 @@ def _model_version(model_name: str, version: str, facets: Facets | None = None) 
     return _at(names.model_uri(model_name), {names.VERSION_FACET: {"datasetVersion": str(version)}, **(facets or {})})
 
 
-def evaluation(result: Evaluation) -> LineageSpec:
-    """``evaluate``: the test split, and every candidate's model and the champion scored on it."""
-    models = [m for m in map(_logged_model, result["candidates"]) if m is not None]
+def evaluation(result: Evaluation, caches: Mapping[str, Mapping[str, Any]] | None = None) -> LineageSpec:
+    """``evaluate``: the test split, and every candidate's model and the champion scored on it.
+
+    ``caches``: each model's step cache outcome by its label (``evaluate.<candidate>``,
+    ``evaluate.champion``). Scores are reused model by model, so the outcome is an input facet of
+    that model's dataset (how this run read it), not a run facet.
+    """
+    caches = caches or {}
+    models = []
+    for candidate in result["candidates"]:
+        model = _logged_model(candidate)
+        if model is not None:
+            models.append(_read_with(model, caches.get(f"evaluate.{candidate['candidate']}")))
     champion = result["champion"]
     if champion is not None:
-        models.append(_model_version(result["model_name"], champion["version"]))
+        version = _model_version(result["model_name"], champion["version"])
+        models.append(_read_with(version, caches.get("evaluate.champion")))
     return LineageSpec(inputs=(_split(result["test_uri"]), *models))
+
+
+def _read_with(dataset: DatasetSpec, cache: Mapping[str, Any] | None) -> DatasetSpec:
+    if not cache:
+        return dataset
+    return DatasetSpec(dataset.namespace, dataset.name, dataset.facets, {**dataset.io_facets, **step_cache(cache)})
 
 
 # --- registry --------------------------------------------------------------------------------------

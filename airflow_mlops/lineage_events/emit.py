@@ -76,9 +76,9 @@ def _facet(key: str, payload: dict[str, Any], kind: str) -> BaseFacet:
 
 
 def _custom(key: str, payload: dict[str, Any], kind: str) -> BaseFacet:
-    from openlineage.client.facet_v2 import DatasetFacet, RunFacet
+    from openlineage.client.facet_v2 import DatasetFacet, InputDatasetFacet, RunFacet
 
-    base = RunFacet() if kind == "run" else DatasetFacet()
+    base = {"run": RunFacet, "input": InputDatasetFacet}.get(kind, DatasetFacet)()
     facet = base.with_additional_properties(**payload)
-    facet._schemaURL = names.schema_url(key)
+    facet._schemaURL = names.schema_url(key, kind)
     return facet

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_mlops import artifacts
 from airflow_mlops.errors import MlopsError
 from airflow_mlops.hooks.mlflow import logged_model_id
 from airflow_mlops.hooks.mlflow_runs import filter_literal
-from airflow_mlops.hooks.step_cache import model_intact
+from airflow_mlops.hooks.step_cache import StepCache, model_intact
 from airflow_mlops.lineage_events import build as events
 from airflow_mlops.observability import emit
 from airflow_mlops.operators.base import (
@@ -21,7 +22,7 @@ from airflow_mlops.operators.base import (
     upstream_each,
 )
 from airflow_mlops.record import paths, tag
-from airflow_mlops.record.cache import StepKey
+from airflow_mlops.record.cache import CacheOutcome, StepKey
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,6 +44,21 @@ SCORING_LIBRARIES = ("airflow-mlops", "scikit-learn", "numpy", "pandas", "scipy"
 #: registered from it share their scores. Outcomes are noted per model (``evaluate.<candidate>``,
 #: ``evaluate.champion``).
 SCORE_STEP = "evaluate"
+
+
+@dataclass
+class _Scoring:
+    """What every model scored in one ``execute`` shares: the record's ids, the run, the test rows.
+
+    ``where`` is (experiment id, pipeline run id, dag id, run id). ``outcomes`` collects each
+    model's cache outcome, noted on the pipeline run in one write when scoring ends.
+    """
+
+    where: tuple[str, str, str, str]
+    context: Context
+    features: Any
+    labels: Any
+    outcomes: list[CacheOutcome] = field(default_factory=list)
 
 
 class EvaluateCandidatesOperator(MlflowBaseOperator):
@@ -93,55 +109,21 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         self.cache_expire_after_seconds = cache_expire_after_seconds
 
     def execute(self, context: Context) -> Evaluation:
-        from airflow_mlops.gates.metrics import mlflow_metric_names
-        from airflow_mlops.ml.trust import verified_model_uri
-
         dag_id, run_id = run_identity(context)
         test = artifacts.read_parquet(self.dataset["test_uri"])
         target = self.dataset["target"]
-        features, labels = test.drop(columns=[target]), test[target]
-        columns = [spec["column"] for spec in self.slices]
         hook = self.mlflow_hook
-        candidates: list[EvaluatedCandidate] = []
-        dropped: list[DroppedCandidate] = []
-        too_small: dict[str, dict[str, int]] = {}
-        names: dict[str, str] = {}
         with hook.session():
-            client = hook.get_client()
-            experiment_id = hook.get_or_create_experiment(self.experiment)
-            parent = hook.get_or_create_pipeline_run(experiment_id, dag_id, run_id)
-            self._where = (experiment_id, parent, dag_id, run_id)
-            self._context = context
-            for trained in list(self.trained):
-                if trained.get("dropped"):
-                    error = str(trained.get("error") or "failed to train")
-                    self.log.warning("Candidate %s was dropped, not scored: %s", trained["candidate"], error)
-                    dropped.append(
-                        {"candidate": trained["candidate"], "error": error, "mlflow_run_id": trained["mlflow_run_id"]}
-                    )
-                    continue
-                uri = verified_model_uri(client, trained, dag_id, run_id)
-                label = f"{SCORE_STEP}.{trained['candidate']}"
-                like = f"tags.`{tag.CANDIDATE}` = {filter_literal(str(trained['candidate']))}"
-                scored = self._score((label, like), uri, trained["mlflow_run_id"], features, labels, predictions=True)
-                metrics, too_small, missing = scored["metrics"], scored["too_small"], scored["missing"]
-                # Slice keys such as recall[segment=n] are not valid MLflow metric names.
-                named = mlflow_metric_names([*metrics, *missing], columns)
-                hook.log_batch(
-                    trained["mlflow_run_id"],
-                    metrics={named[k]: v for k, v in metrics.items()},
-                    tags={tag.NOT_COMPUTABLE: tag.clip(not_computable_text(missing))} if missing else None,
-                )
-                names.update(named)
-                if scored.get("predictions") is not None:
-                    hook.log_json(trained["mlflow_run_id"], scored["predictions"], paths.OFFLINE_PREDICTIONS)
-                evaluated = cast("EvaluatedCandidate", {**trained, "metrics": metrics})
-                if missing:
-                    evaluated["not_computable"] = missing
-                    self.log.warning("Candidate %s: not computable: %s", trained["candidate"], missing)
-                candidates.append(evaluated)
-                self.log.info("Candidate %s on %d test rows: %s", trained["candidate"], len(test), metrics)
-            champion = self._score_champion(features, labels)
+            record = hook.pipeline_record(self.experiment, dag_id, run_id, self.dataset.get("record"))
+            experiment_id, parent = record["experiment_id"], record["pipeline_run_id"]
+            where = (experiment_id, parent, dag_id, run_id)
+            scoring = _Scoring(where, context, test.drop(columns=[target]), test[target])
+            try:
+                candidates, dropped, too_small, names = self._score_candidates(scoring)
+                champion = self._score_champion(scoring)
+            finally:
+                if scoring.outcomes:
+                    StepCache(hook, experiment_id, dag_id, run_id).note(parent, *scoring.outcomes)
             result: Evaluation = {
                 "n_test": len(test),
                 "test_uri": self.dataset["test_uri"],
@@ -159,12 +141,63 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
                 from airflow_mlops.ml.metrics import averaging_text, model_classes
 
                 result["average"] = self.average
-                result["averaging"] = averaging_text(model_classes(None, labels), self.average)
+                result["averaging"] = averaging_text(model_classes(None, scoring.labels), self.average)
             hook.log_json(parent, result, paths.EVALUATION_RESULT)
-        self.lineage_report = events.evaluation(result)
+        self.lineage_report = events.evaluation(result, {o.step: o.record() for o in scoring.outcomes})
         return result
 
-    def _score_champion(self, features: Any, labels: Any) -> ChampionScore | None:
+    def _score_candidates(
+        self, scoring: _Scoring
+    ) -> tuple[list[EvaluatedCandidate], list[DroppedCandidate], dict[str, dict[str, int]], dict[str, str]]:
+        """Each trained candidate scored (or listed as dropped), its metrics and predictions on its own run.
+
+        Also returns the slices too small to judge and the MLflow names of the metrics.
+        """
+        from airflow_mlops.gates.metrics import mlflow_metric_names
+        from airflow_mlops.ml.trust import verified_model_uri
+
+        hook = self.mlflow_hook
+        client = hook.get_client()
+        _, _, dag_id, run_id = scoring.where
+        columns = [spec["column"] for spec in self.slices]
+        candidates: list[EvaluatedCandidate] = []
+        dropped: list[DroppedCandidate] = []
+        too_small: dict[str, dict[str, int]] = {}
+        names: dict[str, str] = {}
+        for trained in list(self.trained):
+            if trained.get("dropped"):
+                error = str(trained.get("error") or "failed to train")
+                self.log.warning("Candidate %s was dropped, not scored: %s", trained["candidate"], error)
+                dropped.append(
+                    {"candidate": trained["candidate"], "error": error, "mlflow_run_id": trained["mlflow_run_id"]}
+                )
+                continue
+            uri = verified_model_uri(client, trained, dag_id, run_id)
+            scored = self._score(
+                scoring, uri, trained["mlflow_run_id"], predictions=True,
+                label=f"{SCORE_STEP}.{trained['candidate']}",
+                like=f"tags.`{tag.CANDIDATE}` = {filter_literal(str(trained['candidate']))}",
+            )  # fmt: skip
+            metrics, too_small, missing = scored["metrics"], scored["too_small"], scored["missing"]
+            # Slice keys such as recall[segment=n] are not valid MLflow metric names.
+            named = mlflow_metric_names([*metrics, *missing], columns)
+            hook.log_batch(
+                trained["mlflow_run_id"],
+                metrics={named[k]: v for k, v in metrics.items()},
+                tags={tag.NOT_COMPUTABLE: tag.clip(not_computable_text(missing))} if missing else None,
+            )
+            names.update(named)
+            if scored.get("predictions") is not None:
+                hook.log_json(trained["mlflow_run_id"], scored["predictions"], paths.OFFLINE_PREDICTIONS)
+            evaluated = cast("EvaluatedCandidate", {**trained, "metrics": metrics})
+            if missing:
+                evaluated["not_computable"] = missing
+                self.log.warning("Candidate %s: not computable: %s", trained["candidate"], missing)
+            candidates.append(evaluated)
+            self.log.info("Candidate %s on %d test rows: %s", trained["candidate"], len(scoring.labels), metrics)
+        return candidates, dropped, too_small, names
+
+    def _score_champion(self, scoring: _Scoring) -> ChampionScore | None:
         version = self.mlflow_hook.alias_version(self.model_name, self.alias)
         if version is None:
             self.log.info("No @%s for %s yet: this is the first run", self.alias, self.model_name)
@@ -175,9 +208,10 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         # the scores of that logged model are what the cache files.
         model_id = version.model_id or logged_model_id(str(version.source or ""))
         try:
-            like = f"tags.`{tag.ROLE}` = {filter_literal(tag.ROLE_PIPELINE)}"
-            label = (f"{SCORE_STEP}.champion", like)
-            scored = self._score(label, uri, self._where[1], features, labels, model_id=model_id)
+            scored = self._score(
+                scoring, uri, scoring.where[1], model_id=model_id, label=f"{SCORE_STEP}.champion",
+                like=f"tags.`{tag.ROLE}` = {filter_literal(tag.ROLE_PIPELINE)}",
+            )  # fmt: skip
         except Exception as err:
             # A champion that cannot score today's data (e.g. the schema changed) must be
             # looked at by a person; promoting over it silently would hide the break.
@@ -221,19 +255,19 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
 
     def _score(
         self,
-        label: tuple[str, str],
+        scoring: _Scoring,
         uri: str,
         file_on: str,
-        features: Any,
-        labels: Any,
         *,
+        label: str,
+        like: str,
         model_id: str | None = None,
         predictions: bool = False,
     ) -> dict[str, Any]:
         """``{metrics, too_small, missing, predictions}`` of the model at ``uri``: reused, or loaded and computed.
 
-        ``label`` is what the outcome is noted as and the filter of the earlier results a miss is
-        compared with (the same candidate's; the champions'). ``file_on`` is the MLflow run the
+        ``label`` is what the outcome is noted as, ``like`` the filter of the earlier results a miss
+        is compared with (the same candidate's; the champions'). ``file_on`` is the MLflow run the
         scores are filed on for later runs (the candidate's, or the pipeline run for the champion).
         The model is named by its logged model when it has one, so a version and the candidate it
         was registered from share their scores.
@@ -243,14 +277,15 @@ class EvaluateCandidatesOperator(MlflowBaseOperator):
         cache = None
         if key is not None:
             cache, outcome = look_up(
-                self.mlflow_hook, self._where, key, context=self._context,
+                self.mlflow_hook, scoring.where, key, context=scoring.context,
                 expire_after_seconds=self.cache_expire_after_seconds, verify=self._reusable(model),
-                label=label[0], like=label[1],
+                label=label, like=like, note=False,
             )  # fmt: skip
-            self.log.info("Cache for %s: %s", label[0], outcome.summary())
+            scoring.outcomes.append(outcome)
+            self.log.info("Cache for %s: %s", label, outcome.summary())
             if outcome.hit and outcome.result is not None:
                 return dict(outcome.result)
-        scored = self._compute(uri, features, labels, predictions and self.prediction_rows > 0)
+        scored = self._compute(uri, scoring.features, scoring.labels, predictions and self.prediction_rows > 0)
         if cache is not None and key is not None:
             cache.store(file_on, key, scored)
         return scored

@@ -90,6 +90,18 @@ CUSTOM_FACETS = {
 }
 
 
-def schema_url(facet: str) -> str:
-    """The ``_schemaURL`` of a custom facet: the schema file and a JSON pointer to its definition."""
-    return f"{SCHEMA_BASE}#/$defs/{CUSTOM_FACETS[facet]}"
+#: Custom facets that also ride on an input dataset, and that definition's name: evaluate's scores
+#: are reused model by model, so each model it read says whether its scores were.
+CUSTOM_INPUT_FACETS = {
+    STEP_CACHE_FACET: "MlopsStepCacheInputDatasetFacet",
+}
+
+
+def schema_url(facet: str, kind: str = "run") -> str:
+    """The ``_schemaURL`` of a custom facet: the schema file and a JSON pointer to its definition.
+
+    ``kind`` is where the facet rides (``run``, ``dataset``, ``input``); an input facet has its own
+    definition where :data:`CUSTOM_INPUT_FACETS` names one.
+    """
+    definition = CUSTOM_INPUT_FACETS.get(facet) if kind == "input" else None
+    return f"{SCHEMA_BASE}#/$defs/{definition or CUSTOM_FACETS[facet]}"

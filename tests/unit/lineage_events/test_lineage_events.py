@@ -75,6 +75,8 @@ def _custom_facets(event: dict[str, Any]) -> list[dict[str, Any]]:
     facets = [*event["run"].values()]
     for dataset in (*event["inputs"], *event["outputs"]):
         facets += dataset.get("facets", {}).values()
+        facets += dataset.get("inputFacets", {}).values()
+        facets += dataset.get("outputFacets", {}).values()
     return [f for f in facets if f["_schemaURL"].startswith(lineage_names.SCHEMA_BASE)]
 
 
@@ -93,6 +95,11 @@ KEY = "f" * 64
 HIT = {"step": "train.logreg", "hit": True, "reason": "same key", "key": KEY,
        "source_run_id": "r0", "source_dag_run": "manual__1"}  # fmt: skip
 MISS = {"step": "prepare_data", "hit": False, "reason": "since manual__1: inputs.data_md5: 'a' -> 'b'", "key": KEY}
+EVALUATION = {"n_test": 114, "test_uri": PREPARED["test_uri"], "candidates": [CANDIDATE], "model_name": "m",
+              "champion": {"version": "3", "run_id": "r9", "model_uri": "models:/m/3", "metrics": {"f1": 0.9}},
+              "mlflow_run_id": "p1"}  # fmt: skip
+SCORES_REUSED = {"evaluate.logreg": {**HIT, "step": "evaluate.logreg"},
+                 "evaluate.champion": {**MISS, "step": "evaluate.champion"}}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -102,6 +109,8 @@ MISS = {"step": "prepare_data", "hit": False, "reason": "since manual__1: inputs
         (build.training(CANDIDATE, PREPARED), 2),  # type: ignore[arg-type]
         (build.training(CANDIDATE, PREPARED, HIT), 3),  # type: ignore[arg-type]
         (build.preparation("dvc_default", PREPARED, MISS), 2),  # type: ignore[arg-type]
+        (build.evaluation(EVALUATION), 1),  # type: ignore[arg-type]
+        (build.evaluation(EVALUATION, SCORES_REUSED), 3),  # type: ignore[arg-type]
         (build.registration({"model_name": "m", "version": "2"}, _gate("1")), 2),  # type: ignore[arg-type, typeddict-item]
         (build.promotion({"model_name": "m", "alias": "champion", "version": "2", "previous": "1"}, _gate("1")), 2),  # type: ignore[arg-type]
     ],
@@ -216,6 +225,25 @@ def test_the_step_cache_facet_says_where_a_result_came_from_or_why_it_ran() -> N
     del ran["key"]
     with pytest.raises(jsonschema.ValidationError, match="key"):
         _validate(ran)
+
+
+def test_evaluate_says_per_model_read_whether_its_scores_were_reused() -> None:
+    event = _as_events(build.evaluation(EVALUATION, SCORES_REUSED))  # type: ignore[arg-type]
+    assert lineage_names.STEP_CACHE_FACET not in event["run"]
+    candidate = _dataset_named(event["inputs"], "m-abc")["inputFacets"][lineage_names.STEP_CACHE_FACET]
+    champion = _dataset_named(event["inputs"], "m")["inputFacets"][lineage_names.STEP_CACHE_FACET]
+    reused = (candidate["step"], candidate["hit"], candidate["reusedFromDagRun"])
+    assert reused == ("evaluate.logreg", True, "manual__1")
+    assert (champion["step"], champion["hit"], champion["reason"]) == ("evaluate.champion", False, MISS["reason"])
+    assert candidate["_schemaURL"].endswith("#/$defs/MlopsStepCacheInputDatasetFacet")
+    del champion["hit"]
+    with pytest.raises(jsonschema.ValidationError, match="hit"):
+        _validate(champion)
+
+
+def _dataset_named(datasets: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (found,) = [d for d in datasets if d["name"] == name]
+    return found
 
 
 def test_an_unchanged_verdict_validates() -> None:

@@ -41,13 +41,17 @@ def _evaluate(dataset: Any, trained: list[Any], experiment: str, run_id: str, **
     from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 
     params = kwargs.pop("params", None)
+    lineage = kwargs.pop("lineage", None)
     op = EvaluateCandidatesOperator(
         task_id="evaluate", dataset=dataset, trained=trained, experiment=experiment, model_name=f"{experiment}_m",
         mlflow_conn_id=MLFLOW_CONN, prediction_rows=5, **kwargs,
     )  # fmt: skip
     found = context("d", run_id)
     found["params"] = params or {}
-    return op.execute(found)
+    result = op.execute(found)
+    if lineage is not None:
+        lineage.append(op.lineage_report)
+    return result
 
 
 def _outcome(stack: Stack, experiment: str, run_id: str, step: str) -> CacheOutcome:
@@ -81,7 +85,8 @@ def test_a_second_run_reuses_every_score_and_records_them_as_its_own(stack: Stac
     assert [t["model_uri"] for t in adopted] == [t["model_uri"] for t in trained]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("airflow_mlops.ml.flavors.load_predictor", _unloadable)
-        again = _evaluate(dataset, adopted, "ecache_reuse", "s2")
+        lineage: list[Any] = []
+        again = _evaluate(dataset, adopted, "ecache_reuse", "s2", lineage=lineage)
     assert [c["metrics"] for c in again["candidates"]] == [c["metrics"] for c in first["candidates"]]
     client = stack.client()
     for before, now in zip(first["candidates"], again["candidates"], strict=True):
@@ -92,6 +97,10 @@ def test_a_second_run_reuses_every_score_and_records_them_as_its_own(stack: Stac
         predictions: Any = stack.hook.read_json(now["mlflow_run_id"], paths.OFFLINE_PREDICTIONS)
         assert predictions == stack.hook.read_json(before["mlflow_run_id"], paths.OFFLINE_PREDICTIONS)
         assert predictions["rows"] == 5
+        # Lineage: the model evaluate read says its scores were reused, and from which DAG run.
+        (model,) = [d for d in lineage[0].inputs if d.name == now["model_id"]]
+        facet = model.io_facets["mlops_stepCache"]
+        assert (facet["step"], facet["hit"], facet["reusedFromDagRun"]) == (f"evaluate.{now['candidate']}", True, "s1")
 
 
 def test_the_champion_is_scored_once_per_model_and_a_new_champion_is_scored_again(stack: Stack) -> None:
