@@ -32,16 +32,8 @@ class MlflowRunsMixin:
 
     def find_run(self, experiment_id: str, tags: Mapping[str, str], *, finished_only: bool = False) -> Run | None:
         """The newest run carrying all ``tags``: how a retried task finds its own earlier work."""
-        clauses = tag_clauses(tags)
-        if finished_only:
-            clauses.append("attributes.status = 'FINISHED'")
-        runs = self.get_client().search_runs(
-            [experiment_id],
-            filter_string=" and ".join(clauses),
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        return runs[0] if runs else None
+        found = self.find_runs(experiment_id, tags, finished_only=finished_only, limit=1)
+        return found[0] if found else None
 
     def create_run(
         self,
@@ -93,12 +85,17 @@ class MlflowRunsMixin:
         client.set_tag(run_id, tag.FAILURE, tag.clip(reason))
         client.set_terminated(run_id, status="FAILED")
 
-    def find_runs(self, experiment_id: str, tags: Mapping[str, str], *, limit: int = 100) -> list[Run]:
-        """Every run carrying all ``tags``, newest first, whatever its status: a retry's earlier work in one search."""
+    def find_runs(
+        self, experiment_id: str, tags: Mapping[str, str], *, finished_only: bool = False, limit: int = 100
+    ) -> list[Run]:
+        """Every run carrying all ``tags``, newest first (any status, or FINISHED only): one search."""
+        clauses = tag_clauses(tags)
+        if finished_only:
+            clauses.append("attributes.status = 'FINISHED'")
         return list(
             self.get_client().search_runs(
                 [experiment_id],
-                filter_string=" and ".join(tag_clauses(tags)),
+                filter_string=" and ".join(clauses),
                 order_by=["attributes.start_time DESC"],
                 max_results=limit,
             )
