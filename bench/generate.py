@@ -167,7 +167,7 @@ with DAG(
     default_args={default_args!r},
     tags={tags!r},
     doc_md={doc_md!r},
-    params={{"no_cache": Param(False, type="boolean", description={no_cache_doc!r})}},
+    params={{"no_cache": Param(False, description={no_cache_doc!r}, schema={no_cache_schema!r})}},
 ) as dag:
     resolve = ResolveDataVersionOperator(
         task_id="resolve_data", path={path!r}, rev={rev!r}, repo={repo!r}, dvc_conn_id={dvc!r}
@@ -315,6 +315,7 @@ def handwritten_source(yaml_path: Path, source: str) -> str:
         tags=kwargs["tags"],
         doc_md=kwargs["doc_md"],
         no_cache_doc=run_params()["no_cache"].description,
+        no_cache_schema=run_params()["no_cache"].schema,
         lineage=spec_lineage(spec, source),
         expectations=[e.model_dump() for e in spec.validation.expectations or []],
         candidates=[m.model_dump() for m in spec.models],

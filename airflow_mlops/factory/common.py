@@ -16,9 +16,7 @@ from airflow_mlops.operators.close_runs import CloseMlflowRunsOperator
 from airflow_mlops.operators.data import ResolveDataVersionOperator
 from airflow_mlops.operators.sla import CheckChampionAgeOperator
 from airflow_mlops.operators.snapshot import SnapshotSourceOperator
-from airflow_mlops.spec.models_across import PromotionPipelineSpec
 from airflow_mlops.spec.models_common import AssetTriggerSpec
-from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,9 +42,11 @@ def trigger_asset(spec: PipelineSpec, trigger: AssetTriggerSpec) -> Asset:
     """The asset behind one plain-words trigger; defaults come from the pipeline itself."""
     if trigger.on == "new_data_version":
         # An ingestion pipeline's own data is the file it writes; the others' is the data they read.
-        if isinstance(spec, IngestionPipelineSpec):
+        # By template name, not isinstance (mypy narrows on it too): this module is imported by every DAG
+        # file, and the ingestion and promotion models only by the files that use them (spec/templates.py).
+        if spec.template == "ingestion":
             path, conn_id = spec.output.path, spec.output.dvc_conn_id
-        elif isinstance(spec, PromotionPipelineSpec):  # pragma: no cover - validate refuses it (its own rule)
+        elif spec.template == "promotion":  # pragma: no cover - validate refuses it (its own rule)
             raise ValueError(f"{spec.pipeline}: a promotion pipeline reads no data")
         else:
             path, conn_id = spec.data.asset_path, spec.data.dvc_conn_id

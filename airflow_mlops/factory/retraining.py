@@ -31,7 +31,7 @@ from airflow_mlops.factory.common import (
 )
 from airflow_mlops.factory.resources import task_resources
 from airflow_mlops.gates.metrics import slice_specs
-from airflow_mlops.operators.base import NO_CACHE_PARAM
+from airflow_mlops.operators.base import NO_CACHE_PARAM, form_param
 from airflow_mlops.operators.deploy import DeployModelOperator
 from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
 from airflow_mlops.operators.gate import EvaluationGateOperator
@@ -62,7 +62,7 @@ def _cache_args(spec: RetrainingPipelineSpec, step: CacheableStep) -> dict[str, 
 def run_params() -> dict[str, Param]:
     """What a person may set when triggering a run by hand (the trigger form, or ``--conf``)."""
     return {
-        NO_CACHE_PARAM: Param(
+        NO_CACHE_PARAM: form_param(
             False,
             type="boolean",
             description="Compute every step afresh, reusing no earlier result (its results are still recorded "

@@ -10,15 +10,21 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops.operators.base import MlflowOperatorMixin, TranslatesErrors, Upstream, run_identity, upstream
+from airflow_mlops.operators.base import (
+    MlflowOperatorMixin,
+    TranslatesErrors,
+    Upstream,
+    form_param,
+    run_identity,
+    upstream,
+)
 from airflow_mlops.record import tag
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, Param
 
     from airflow_mlops.contracts import ApprovalRecord, GateResult
 
@@ -147,7 +153,7 @@ def form_params(kwargs: dict[str, Any]) -> ParamsDict:
 def reason_param() -> dict[str, Param]:
     """The one field an approver fills in besides the choice: why, kept with the model."""
     return {
-        "reason": Param(
+        "reason": form_param(
             "", type="string", title="Reason", description="Why you approve or reject; kept with the model."
         )
     }

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, cast
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Param
 
 from airflow_mlops import settings
 from airflow_mlops.errors.classify import is_transient
@@ -291,6 +291,21 @@ class CandidateOperator(MlflowBaseOperator):
             allowed_prefixes=allowed,
         )
         return lambda: fit_weighted(pipeline, features, labels, class_weight)
+
+
+# --- the fields a person fills in: the trigger form, the approval form --------------------------------
+
+#: The JSON Schema dialect of our Params. Airflow checks a Param's schema against its dialect's metaschema at
+#: every resolve, and a DAG resolves its params about thirty times when it is serialized (each task's copy,
+#: compared and dumped). Against the default dialect (2020-12) one check costs about 0.2 ms, against draft-07
+#: 0.05 ms: that was most of a factory DAG's serialization time. The keywords we use (type, title,
+#: description) mean the same in both.
+PARAM_DIALECT = "http://json-schema.org/draft-07/schema#"
+
+
+def form_param(default: Any, *, description: str, **schema: Any) -> Param:
+    """A Param for a form, with ``schema`` (``type``, ``title``...) checked in the cheaper dialect."""
+    return Param(default, description=description, schema={"$schema": PARAM_DIALECT, **schema})
 
 
 # --- step caching: the per-run override and the lookup every caching step makes ----------------------

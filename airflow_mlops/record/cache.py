@@ -30,7 +30,7 @@ VALUE_CHARS = 40
 class StepKey(BaseModel):
     """Everything a step's result depends on; ``digest`` is what an earlier result is found by."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     step: str
     inputs: dict[str, JsonValue] = {}

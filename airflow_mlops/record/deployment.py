@@ -20,7 +20,7 @@ from airflow_mlops.record.lineage import json_tag
 class DeploymentRecord(BaseModel):
     """One version's latest rollout: where, how, the smoke verdict, and what it decided."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     version: str
     decision: str

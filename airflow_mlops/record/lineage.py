@@ -13,13 +13,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_mlops.record import tag as t
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class DataLineage(_Record):
@@ -196,18 +196,18 @@ class VersionLineage(_Record):
 
     dag_id: str | None = None
     run_id: str | None = None
-    data: DataLineage = DataLineage()
-    contract: ContractLineage = ContractLineage()
-    validation: ValidationLineage = ValidationLineage()
+    data: DataLineage = Field(default_factory=DataLineage)
+    contract: ContractLineage = Field(default_factory=ContractLineage)
+    validation: ValidationLineage = Field(default_factory=ValidationLineage)
     code: dict[str, str] = {}
-    training: TrainingLineage = TrainingLineage()
+    training: TrainingLineage = Field(default_factory=TrainingLineage)
     metrics: Any = None
-    gate: GateLineage = GateLineage()
-    serving: ServingLineage = ServingLineage()
+    gate: GateLineage = Field(default_factory=GateLineage)
+    serving: ServingLineage = Field(default_factory=ServingLineage)
     approval: dict[str, str] = {}
-    promotion: PromotionLineage = PromotionLineage()
+    promotion: PromotionLineage = Field(default_factory=PromotionLineage)
     #: Written by the deploy step, not by register (so not part of :meth:`to_tags`).
-    deployment: DeploymentLineage = DeploymentLineage()
+    deployment: DeploymentLineage = Field(default_factory=DeploymentLineage)
 
     def to_tags(self) -> dict[str, str]:
         """The tags ``register`` writes: identity, data, validation, gate, training, metrics, code, approval.

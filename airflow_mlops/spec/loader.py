@@ -17,13 +17,14 @@ from airflow_mlops.errors import PipelineConfigError
 from airflow_mlops.spec.defaults import defaults_between, pipeline_folders, read_with_defaults
 from airflow_mlops.spec.diagnostics import check, validate
 from airflow_mlops.spec.document import LoadedYaml, issue_at, node_at, parse_yaml
-from airflow_mlops.spec.models import PipelineSpec, RetrainingPipelineSpec
+from airflow_mlops.spec.models import RetrainingPipelineSpec
 from airflow_mlops.spec.models_base import DEFAULT_ALLOWED_IMPORT_PREFIXES
 from airflow_mlops.spec.models_data import SuiteFileSpec, ValidationSpec
 from airflow_mlops.spec.templates import DEFAULT_TEMPLATE, TEMPLATES
 from airflow_mlops.spec.yaml_source import shared_build
 
 if TYPE_CHECKING:
+    from airflow_mlops.spec.models import PipelineSpec
     from airflow_mlops.spec.models_common import PipelineBase
     from airflow_mlops.spec.models_data import Expectation
 

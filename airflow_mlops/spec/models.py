@@ -10,19 +10,17 @@ annotations``): pydantic would otherwise compile each one from its string and ev
 at every import, and every DAG file that loads a pipeline imports this module.
 """
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from airflow_mlops.gates.metrics import METRICS_BY_PROBLEM, Average, Problem
-from airflow_mlops.spec.models_across import PromotionPipelineSpec
 from airflow_mlops.spec.models_base import SemanticIssue, StrictModel, cross_field_rule
 from airflow_mlops.spec.models_cache import CacheSpec
 from airflow_mlops.spec.models_card import CardSpec
 from airflow_mlops.spec.models_common import ModelRefSpec, PipelineBase
 from airflow_mlops.spec.models_data import DatasetRefSpec, DataSpec, ValidationSpec
 from airflow_mlops.spec.models_deployment import DeploymentSpec, endpoint_name_problem
-from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
 from airflow_mlops.spec.models_promotion import ApprovalSpec, GateSpec, RegistrySpec, ThresholdRuleSpec
 from airflow_mlops.spec.models_serving import ServingCheckSpec
 from airflow_mlops.spec.models_training import CandidateSpec, CandidatesSpec
@@ -43,16 +41,18 @@ class RetrainingPipelineSpec(PipelineBase):
     data: DataSpec
     validation: ValidationSpec
     models: list[CandidateSpec] = Field(..., min_length=1)
-    candidates: CandidatesSpec = CandidatesSpec()
+    candidates: CandidatesSpec = Field(default_factory=CandidatesSpec)
     cross_validation: CrossValidationSpec | None = None
     select_by: str
     gate: GateSpec
-    serving_check: ServingCheckSpec = ServingCheckSpec()
-    approval: ApprovalSpec = ApprovalSpec()
+    serving_check: ServingCheckSpec = Field(default_factory=ServingCheckSpec)
+    approval: ApprovalSpec = Field(default_factory=ApprovalSpec)
     registry: RegistrySpec
-    card: CardSpec = Field(CardSpec(), description="Intended use and owners, shown on each version's model card.")
+    card: CardSpec = Field(
+        default_factory=CardSpec, description="Intended use and owners, shown on each version's model card."
+    )
     cache: CacheSpec = Field(
-        CacheSpec(),
+        default_factory=CacheSpec,
         description="Reuse an earlier run's validation, split, trained models and scores when nothing they "
         "depend on changed (docs/caching.md).",
     )
@@ -246,7 +246,7 @@ class DriftMonitorPipelineSpec(PipelineBase):
     model: ModelRefSpec
     data: DatasetRefSpec
     features: list[str] | None = Field(None, description="Features to compare; default: the model's inputs.")
-    drift: DriftSpec = DriftSpec()
+    drift: DriftSpec = Field(default_factory=DriftSpec)
 
     def step_names(self) -> tuple[str, ...]:
         return ("resolve_data", "check_drift", "publish_drift", "close_runs")
@@ -255,5 +255,19 @@ class DriftMonitorPipelineSpec(PipelineBase):
 # The templates whose first step pins a ``data:`` section (resolve_data).
 DataPipelineSpec = RetrainingPipelineSpec | BatchScoringPipelineSpec | DriftMonitorPipelineSpec
 # Every template's spec, for type checking; spec/templates.py lists them with their builders (a test
-# checks that the two agree).
-PipelineSpec = DataPipelineSpec | IngestionPipelineSpec | PromotionPipelineSpec
+# checks that the two agree). At run time it is built on first use: a retraining DAG file does not import
+# the ingestion and promotion models.
+if TYPE_CHECKING:
+    from airflow_mlops.spec.models_across import PromotionPipelineSpec
+    from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
+
+    PipelineSpec = DataPipelineSpec | IngestionPipelineSpec | PromotionPipelineSpec
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name != "PipelineSpec":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from airflow_mlops.spec.models_across import PromotionPipelineSpec
+        from airflow_mlops.spec.models_ingestion import IngestionPipelineSpec
+
+        return DataPipelineSpec | IngestionPipelineSpec | PromotionPipelineSpec

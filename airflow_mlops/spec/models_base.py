@@ -51,7 +51,7 @@ class StrictModel(BaseModel):
     """The base of every spec model: unknown keys are errors, and specs never change once loaded."""
 
     # inf and nan are valid YAML floats but never a valid setting (a timedelta cannot hold them).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 _DOTTED = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+"

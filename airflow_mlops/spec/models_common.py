@@ -149,9 +149,11 @@ class PipelineBase(StrictModel):
     start_date: date = date(2024, 1, 1)
     mlflow_conn_id: str = "mlflow_default"
     experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name.")
-    retries: RetriesSpec = RetriesSpec()
-    notifications: NotificationsSpec = NotificationsSpec()
-    sla: SlaSpec = Field(SlaSpec(), description="A retraining SLA: alerts on an old champion or a late run.")
+    retries: RetriesSpec = Field(default_factory=RetriesSpec)
+    notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)
+    sla: SlaSpec = Field(
+        default_factory=SlaSpec, description="A retraining SLA: alerts on an old champion or a late run."
+    )
     timeouts: dict[str, Annotated[float, Field(gt=0, le=7 * 24 * 60)]] = Field(
         default_factory=dict,
         description="Minutes a step may run before Airflow fails it: {default: 60, train: 240}.",

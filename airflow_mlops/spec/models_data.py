@@ -156,7 +156,7 @@ class DataSpec(DatasetRefSpec):
         None,
         description="Feature columns, the complete list; default: every column but target and id_columns.",
     )
-    split: SplitSpec = SplitSpec()
+    split: SplitSpec = Field(default_factory=SplitSpec)
     columns: dict[str, LogicalType] | None = Field(
         None,
         description="Types the data must have, by column (any subset of the columns): "
@@ -184,7 +184,7 @@ class DataSpec(DatasetRefSpec):
         default_factory=list,
         description="Text columns to one-hot encode even though they have many distinct values.",
     )
-    checks: DataChecksSpec = DataChecksSpec()
+    checks: DataChecksSpec = Field(default_factory=DataChecksSpec)
 
     @field_validator("features")
     @classmethod

@@ -107,8 +107,8 @@ class DeploymentSpec(StrictModel):
         0, ge=0, le=86_400, description="How long the new version is watched after the switch (a canary beside "
         "the current version): error rate, latency and live predictions against the offline ones; a breach rolls back.",
     )  # fmt: skip
-    smoke: SmokeSpec = SmokeSpec()
-    rollback: RollbackSpec = RollbackSpec()
+    smoke: SmokeSpec = Field(default_factory=SmokeSpec)
+    rollback: RollbackSpec = Field(default_factory=RollbackSpec)
     startup_timeout_seconds: float = Field(
         120, gt=0, le=3600, description="How long the new version's server may take to answer."
     )

@@ -54,7 +54,7 @@ class EnvironmentSpec(StrictModel):
     holdout: HoldoutSpec | None = Field(
         None, description="Holdout data a model is re-gated on before it is promoted into this environment."
     )
-    policy: PolicySpec = PolicySpec()
+    policy: PolicySpec = Field(default_factory=PolicySpec)
 
 
 def environment_issues(environments: dict[str, EnvironmentSpec]) -> list[SemanticIssue]:

@@ -38,7 +38,7 @@ class ServingCheckSpec(StrictModel):
 
     enabled: bool = True
     rows: int = Field(200, ge=1, le=10_000, description="Test rows sent in one batch and compared with evaluate's.")
-    parity: ParitySpec = ParitySpec()
+    parity: ParitySpec = Field(default_factory=ParitySpec)
     max_p95_ms: float = Field(500, gt=0, le=600_000, description="p95 latency limit of single-row requests.")
     latency_requests: int = Field(30, ge=1, le=10_000, description="Single-row requests timed for the p95.")
     malformed_requests: list[MalformedRequest] = Field(

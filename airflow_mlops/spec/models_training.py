@@ -98,8 +98,8 @@ class CandidateSpec(StrictModel):
         "when the estimator is fitted (any estimator whose fit() takes sample_weight, XGBoost and LightGBM "
         "included); a trainer receives it as params['class_weight'].",
     )
-    preprocessing: PreprocessingSpec = PreprocessingSpec()
-    resources: ResourcesSpec = ResourcesSpec()
+    preprocessing: PreprocessingSpec = Field(default_factory=PreprocessingSpec)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     tuning: TuningSpec | None = Field(
         None, description="Search some params with Optuna before training; the best found train this candidate."
     )
