@@ -10,7 +10,7 @@ the pipeline trains can be cross-validated, not only scikit-learn estimators. Tu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.errors import ConfigurationError
@@ -66,10 +66,14 @@ def fold_scores(
     problem: Problem,
     splitter: Mapping[str, Any],
     average: Average = "macro",
+    metrics: Collection[str] | None = None,
 ) -> Iterator[dict[str, float]]:
-    """The metrics of each fold in turn, each from a model fitted afresh on the other folds."""
+    """The metrics of each fold in turn, each from a model fitted afresh on the other folds.
+
+    ``metrics``: only these (ml/metrics.measure_metrics ``only``), for a caller that reads one.
+    """
     for train_rows, test_rows in fold_rows(features, labels, splitter):
-        yield _score_fold(fit, features, labels, train_rows, test_rows, problem, average)
+        yield _score_fold(fit, features, labels, train_rows, test_rows, problem, average, metrics)
 
 
 def _score_fold(
@@ -80,13 +84,15 @@ def _score_fold(
     test_rows: Any,
     problem: Problem,
     average: Average,
+    metrics: Collection[str] | None = None,
 ) -> dict[str, float]:
     from airflow_mlops.ml.flavors import in_memory_predictor
     from airflow_mlops.ml.metrics import measure_metrics
 
     fold_x, fold_y = features.iloc[train_rows], labels.iloc[train_rows]
     model = in_memory_predictor(fit(fold_x, fold_y), fold_x, fold_y, problem)
-    return measure_metrics(model, features.iloc[test_rows], labels.iloc[test_rows], problem, average)[0]
+    test_x, test_y = features.iloc[test_rows], labels.iloc[test_rows]
+    return measure_metrics(model, test_x, test_y, problem, average, only=metrics)[0]
 
 
 def summarise(scores: list[dict[str, float]]) -> dict[str, float]:

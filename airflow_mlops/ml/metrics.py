@@ -9,7 +9,7 @@ MLflow stay valid JSON, and the gate can reject with the reason instead of a bar
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,12 +81,20 @@ class Scores:
         )
 
 
-def score_rows(model: Any, features: pd.DataFrame, problem: Problem) -> Scores:
-    """``predict`` (and for classification ``predict_proba``) once on ``features``."""
+#: The metrics read class probabilities; the others need only ``predict``.
+PROBABILITY_METRICS = frozenset({"roc_auc", "log_loss"})
+
+
+def score_rows(model: Any, features: pd.DataFrame, problem: Problem, *, proba: bool = True) -> Scores:
+    """``predict`` (and for classification ``predict_proba``, unless ``proba`` is false) once on ``features``.
+
+    ``proba=False`` is for a caller that reads no probability metric (a tuning fold scored on f1):
+    for a forest, ``predict_proba`` costs as much as ``predict`` again.
+    """
     import numpy as np
 
     predictions = np.asarray(model.predict(features))
-    if problem == "regression":
+    if problem == "regression" or not proba:
         return Scores(predictions)
     try:
         if not hasattr(model, "predict_proba"):
@@ -106,17 +114,21 @@ def measure_metrics(
     average: Average = "macro",
     *,
     scores: Scores | None = None,
+    only: Collection[str] | None = None,
 ) -> tuple[dict[str, float], NotComputable]:
     """Every metric the problem type knows: the finite ones, and the others with why they are missing.
 
     For more than two classes, ``average`` combines the per-class precision, recall, f1 and
     roc_auc (one-vs-rest); two classes score the positive class, the larger label. ``scores``,
     when given, are the model's answers on ``features`` already computed (the model is not asked again).
+    ``only`` names the metrics wanted when not all are (a tuning trial reads one per fold, and the
+    others would cost more than the fold's predictions); each is computed as it would be among all.
     """
     import numpy as np
     from sklearn import metrics as skm
 
-    answers = scores if scores is not None else score_rows(model, features, problem)
+    proba = only is None or not PROBABILITY_METRICS.isdisjoint(only)
+    answers = scores if scores is not None else score_rows(model, features, problem, proba=proba)
     predictions = answers.predictions
     if problem == "regression":
         formulas: dict[str, Callable[[], Any]] = {
@@ -126,6 +138,8 @@ def measure_metrics(
         }
     else:
         formulas = _classification_formulas(model, target, answers, average)
+    if only is not None:
+        formulas = {name: compute for name, compute in formulas.items() if name in only}
     values: dict[str, float] = {}
     missing: NotComputable = {}
     for name, compute in formulas.items():

@@ -135,7 +135,7 @@ def tune(
     recovered = fitting(log.recover(), dists)
     done = {r.number for r in recovered}
     owed = [n for n in range(int(tuning["n_trials"])) if n not in done]
-    ran = _search(score_folds, tuning, direction, seed, log, recovered, owed, refresh=False)
+    ran = _search(score_folds, tuning, direction, seed, log, recovered, owed, refresh="no")
     return summary([*recovered, *ran], direction, resumed=len(recovered))
 
 
@@ -163,7 +163,9 @@ def tune_share(
     """Run the trials numbered ``numbers`` (this worker's share) that are not recorded yet.
 
     Before each ask the study is rebuilt from every trial recorded so far, the other workers'
-    included, so the sampler and the pruner see the whole search. Nothing is decided here: the
+    included, so the sampler and the pruner see the whole search. A share that holds every trial
+    number has no other worker to hear from: it rebuilds from what it recovered and ran, the same
+    records, without reading the log again (a search per trial). Nothing is decided here: the
     train task picks the best of all recorded trials (:func:`summary`), and a share where every
     trial failed is not an error of its own (the other shares may have completed).
     """
@@ -171,7 +173,8 @@ def tune_share(
     recovered = fitting(log.recover(), dists)
     done = {r.number for r in recovered}
     owed = [n for n in numbers if n not in done]
-    ran = _search(score_folds, tuning, direction, seed, log, recovered, owed, refresh=True)
+    alone = set(range(int(tuning["n_trials"]))) <= set(numbers)
+    ran = _search(score_folds, tuning, direction, seed, log, recovered, owed, refresh="local" if alone else "log")
     return ShareResult(
         ran=[r.number for r in ran],
         complete=sum(r.state == "complete" for r in ran),
@@ -190,7 +193,7 @@ def _search(
     recovered: Sequence[TrialRecord],
     owed: Sequence[int],
     *,
-    refresh: bool,
+    refresh: Literal["no", "local", "log"],
 ) -> list[TrialRecord]:
     """Ask, run and tell trial ``n`` for each ``n`` in ``owed``, until the timeout; the records of those run.
 
@@ -198,13 +201,17 @@ def _search(
     the same point whichever worker or attempt runs it, given the same history. QMC in one
     process keeps one sampler, whose sequence advances with the study (offset by the trials
     recovered, so a retry does not draw their points again).
+
+    ``refresh``: before each ask after the first, rebuild the study (in number order) from the
+    log (``log``: other workers record trials too), from the records in hand (``local``), or not
+    at all (``no``: the told study, as the serial search always did).
     """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dists = distributions(tuning["space"])
     name, pruner_name = str(tuning.get("sampler", "tpe")), str(tuning.get("pruner", "median"))
-    per_trial = refresh or name != "qmc"
+    per_trial = refresh != "no" or name != "qmc"
     study = rebuild(recovered, dists, direction=direction, pruner_name=pruner_name)
     if not per_trial:
         study.sampler = sampler(name, seed + len(recovered))
@@ -214,8 +221,9 @@ def _search(
     for number in owed:
         if timeout is not None and time.monotonic() - started >= float(timeout):
             break
-        if refresh and ran:  # what the other workers finished meanwhile
-            study = rebuild(fitting(log.recorded(), dists), dists, direction=direction, pruner_name=pruner_name)
+        if refresh != "no" and ran:  # with the log: what the other workers finished meanwhile too
+            records = log.recorded() if refresh == "log" else [*recovered, *ran]
+            study = rebuild(fitting(records, dists), dists, direction=direction, pruner_name=pruner_name)
         if per_trial:
             study.sampler = sampler(name, trial_seed(seed, number))
         trial = study.ask(dict(dists))

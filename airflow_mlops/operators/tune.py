@@ -108,7 +108,11 @@ def search_seed(op: CandidateOperator) -> int:
 
 
 def score_folds(op: CandidateOperator, train: pd.DataFrame) -> Callable[[dict[str, Any]], Iterator[float]]:
-    """The objective: a trial's params (over the candidate's fixed ones) scored on each fold in turn."""
+    """The objective: a trial's params (over the candidate's fixed ones) scored on each fold in turn.
+
+    Each fold computes ``tuning.metric`` alone: the other metrics (and, for f1 or accuracy, the
+    class probabilities) would be thrown away, and on small folds they cost a good part of a trial.
+    """
     from airflow_mlops.ml.cross_validation import fold_scores
 
     tuning = op.candidate["tuning"]
@@ -127,6 +131,7 @@ def score_folds(op: CandidateOperator, train: pd.DataFrame) -> Callable[[dict[st
             problem=op.problem,
             splitter=splitter,
             average=op.average,
+            metrics=(metric,),
         ):
             if metric not in scores:
                 raise ConfigurationError(f"tuning.metric {metric} could not be computed on a fold")

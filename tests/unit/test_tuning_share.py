@@ -142,6 +142,33 @@ def test_a_retried_worker_runs_only_the_trials_of_its_share_not_recorded_yet() -
     assert log.reads == 2  # the study was rebuilt from the shared log before every ask but the first
 
 
+def test_a_share_of_the_whole_search_rebuilds_from_its_own_records_not_from_the_log() -> None:
+    # no other worker records trials, so reading the log per trial would bring back what is in hand;
+    # TPE past its 10 random startup trials reads the history: the same history, the same draws
+    block = _block(sampler="tpe", n_trials=14)
+    alone = SharedLog()
+    tune_share(objective, tuning=block, direction="higher", seed=7, log=alone, numbers=share(14, 1, 0))
+    assert alone.reads == 0
+    shared = SharedLog()  # the same 14 numbers as one share of 15: the study rebuilt from the log before each ask
+    tune_share(objective, tuning={**block, "n_trials": 15}, direction="higher", seed=7, log=shared,
+               numbers=list(range(14)))  # fmt: skip
+    assert shared.reads == 13
+    assert [(r.number, r.params, r.value) for r in alone.finished] == [
+        (r.number, r.params, r.value) for r in shared.finished
+    ]
+
+
+def test_a_retried_worker_alone_in_its_search_still_resumes() -> None:
+    block = _block()
+    done = _spread(1, block)
+    earlier = [r for r in done.finished if r.number not in (3, 5, 7)]
+    log = SharedLog(earlier)
+    result = tune_share(objective, tuning=block, direction="higher", seed=7, log=log, numbers=share(8, 1, 0))
+    assert result.ran == [3, 5, 7] and result.resumed == 5 and log.reads == 0
+    redone = {r.number: r.params for r in log.finished if r.number in (3, 5, 7)}
+    assert redone == {r.number: r.params for r in done.finished if r.number in (3, 5, 7)}
+
+
 def test_a_worker_whose_trials_all_fail_is_no_error_of_its_own() -> None:
     def broken(params: dict[str, Any]) -> Iterator[float]:
         raise ValueError("refused")

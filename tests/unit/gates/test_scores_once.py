@@ -82,3 +82,15 @@ def test_offline_predictions_are_the_first_rows_of_the_scored_ones() -> None:
     predictions = np.array([1, 0, 1, 1, 0])
     assert offline_predictions(predictions, 3) == {"rows": 3, "predictions": [1, 0, 1]}
     assert offline_predictions(predictions, 10) == {"rows": 5, "predictions": [1, 0, 1, 1, 0]}
+
+
+@pytest.mark.parametrize(("only", "probabilities"), [(("f1",), 0), (("accuracy", "recall"), 0), (("roc_auc",), 1)])
+def test_only_the_metrics_asked_for_and_probabilities_only_when_one_reads_them(
+    only: tuple[str, ...], probabilities: int
+) -> None:
+    # a tuning fold reads one metric: the rest, and a forest's predict_proba, would be thrown away
+    model = Counting()
+    values, missing = measure_metrics(model, FEATURES, LABELS, "classification", only=only)
+    everything, _ = measure_metrics(Counting(), FEATURES, LABELS, "classification")
+    assert values == {name: everything[name] for name in only} and not missing
+    assert model.calls == {"predict": 1, "predict_proba": probabilities}
