@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from airflow_mlops.data_contract.frames import FrameView, numeric_share
+from airflow_mlops.data_contract.frames import FrameView
 from airflow_mlops.data_contract.header import mangled_duplicates
 from airflow_mlops.data_contract.issues import ContractIssue
 from airflow_mlops.data_contract.model import ColumnContract, DataContract
@@ -183,10 +183,9 @@ def id_like_issues(
         named = bool(_ID_NAME.search(name) or _CAMEL_ID.search(name))
         if not (is_text(kind) or (kind == "integer" and named)):
             continue  # counting distinct values is the costly part; only these two cases use it
-        series = view.column(name)
-        if is_text(kind) and numeric_share(series)[0] >= settings.numeric_text_ratio:
+        if is_text(kind) and view.numeric_share(name)[0] >= settings.numeric_text_ratio:
             continue  # a number column with a few bad values: numeric_text says so
-        unique = int(series.nunique(dropna=True))
+        unique = int(view.column(name).nunique(dropna=True))
         many = unique / rows > settings.id_max_unique_ratio
         if is_text(kind) and many and (named or unique > settings.id_min_unique):
             message = f"{unique} distinct values in {rows} rows look like an identifier, not a category; {_DECLARE}"
@@ -212,8 +211,7 @@ def numeric_text_issues(
             continue
         if not is_text(kinds[name]):
             continue
-        series = view.column(name)
-        share, bad = numeric_share(series)
+        share, bad = view.numeric_share(name)
         if bad.empty or share < settings.numeric_text_ratio:
             continue
         examples = ", ".join(repr(str(v)) for v in bad.unique()[:3])

@@ -13,6 +13,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import BinaryIO
 
 from airflow_mlops.data_contract.issues import ContractIssue
 
@@ -39,16 +40,27 @@ def csv_header(data: bytes, encoding: str = "utf-8") -> list[str]:
     return next(reader, [])
 
 
-def parquet_header(data: bytes) -> list[str]:
+def parquet_header(data: bytes | BinaryIO) -> list[str]:
     """The column names stored in a Parquet file's schema, duplicates included (pyarrow reads the footer only)."""
     import pyarrow.parquet as pq
 
-    return list(pq.read_schema(io.BytesIO(data)).names)
+    return list(pq.read_schema(io.BytesIO(data) if isinstance(data, bytes) else data).names)
 
 
-def raw_header(data: bytes, path: str) -> list[str]:
-    """The header of a CSV or Parquet file, chosen by the path's suffix as the pipeline reads it."""
-    return parquet_header(data) if path.endswith(".parquet") else csv_header(data)
+def raw_header(data: bytes | BinaryIO, path: str) -> list[str]:
+    """The header of a CSV or Parquet file, chosen by the path's suffix as the pipeline reads it.
+
+    ``data`` is the file's bytes, or the file open for reading: then only its header is read, and
+    the file is left where it was for the parser.
+    """
+    parquet = path.endswith(".parquet")
+    if isinstance(data, bytes):
+        return parquet_header(data) if parquet else csv_header(data)
+    start = data.tell()
+    try:
+        return parquet_header(data) if parquet else csv_header(data.read(_CSV_HEADER_BYTES))
+    finally:
+        data.seek(start)
 
 
 def mangled_duplicates(columns: Iterable[str], declared: Iterable[str] = ()) -> dict[str, str]:

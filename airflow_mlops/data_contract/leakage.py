@@ -83,8 +83,12 @@ def leakage_issues(
 def _sample(view: FrameView, target: str, features: list[str], rows: int) -> FrameView:
     """The labelled rows (at most ``rows`` of them, drawn at random) with each column once."""
     frame = view.frame
-    if view.unique and len(frame) <= rows and bool(frame[target].notna().all()):
-        return view  # nothing to drop or draw: the columns are read in place, the other rules' reads reused
+    if view.unique and bool(frame[target].notna().all()):
+        if len(frame) <= rows:
+            return view  # nothing to drop or draw: the columns are read in place, the other rules' reads reused
+        # Which rows are drawn depends on the row count alone: drawn before the columns are picked, the
+        # same rows without copying the whole frame twice on the way (0.2 s and a frame's memory at 1M rows).
+        return FrameView(frame.sample(n=rows, random_state=_SEED)[[*features, target]])
     sample = frame[[*features, target]]
     sample = sample.loc[:, ~sample.columns.duplicated()]
     sample = sample[sample[target].notna()]

@@ -16,15 +16,16 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from airflow_mlops.artifacts import release_arrow_memory
 from airflow_mlops.errors import ConfigurationError, DataVersionError
 
 if TYPE_CHECKING:
@@ -250,38 +251,58 @@ class DvcHook(BaseHook):
         The md5 is re-checked so a remote object that was overwritten or truncated after
         pinning fails loudly instead of silently training on different data.
         """
+        with self._pinned_file(ref, in_memory=True) as handle:
+            return handle.read()  # an unread BytesIO hands back the bytes it was made of, uncopied
+
+    @contextmanager
+    def _pinned_file(self, ref: Mapping[str, Any], *, in_memory: bool = False) -> Iterator[BinaryIO]:
+        """The pinned file open at its start, its md5 checked: a local file as it is, anything else in memory.
+
+        A local object (the DVC cache, a folder remote) is hashed block by block and then parsed from
+        disk, so its bytes are never held whole beside the frame parsed from them (at 5M rows that was
+        the frame's size again, issue #22); a remote object is read once, into memory.
+        """
         os.environ.setdefault("DVC_NO_ANALYTICS", "1")
         from dvc.api import DVCFileSystem
 
         target = self._target_of(ref)
         expected = ref.get("md5")
-        with self._open_repo(target) as repo:
+        with self._open_repo(target) as repo, ExitStack() as opened:
             fs = DVCFileSystem(repo=repo, subrepos=True)
-            with self._storage_errors(target, ref.get("remote_url")), fs.open(target.path, mode="rb") as fobj:
-                data: bytes = fobj.read()
+            with self._storage_errors(target, ref.get("remote_url")):
+                handle: BinaryIO = opened.enter_context(fs.open(target.path, mode="rb"))
+                if in_memory or not isinstance(handle, io.BufferedReader):
+                    data = handle.read()
+                    actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
+                    handle = io.BytesIO(data)
+                else:
+                    actual = hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+                    handle.seek(0)
             # Bytes that hash to the md5 pinned at resolve time are the pinned DVC output itself,
             # so the DVC lookup (a few ms) is only made to explain a mismatch or an unpinned ref.
-            if not expected or hashlib.md5(data, usedforsecurity=False).hexdigest() != expected:
-                dvc_info = self._dvc_info(fs, target)
-                self._verify(data, expected, dvc_info, target)
-        return data
+            if not expected or actual != expected:
+                self._verify(actual, expected, self._dvc_info(fs, target), target)
+            yield handle
 
     @staticmethod
-    def _verify(data: bytes, expected: str | None, dvc_info: dict[str, Any], target: _Target) -> None:
+    def _verify(actual: str, expected: str | None, dvc_info: dict[str, Any], target: _Target) -> None:
         entry = dvc_info.get("entry")
         hash_name = getattr(getattr(entry, "hash_info", None), "name", "md5")
         # DVC 2 ("md5-dos2unix") hashes text with CRLF normalised, so a plain md5 of the
         # bytes cannot be compared; DVC 3 hashes the raw bytes.
         if not expected or hash_name != "md5":
             return
-        actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
         if actual != expected:
             raise target.error(
                 f"content md5 {actual} does not match the pinned md5 {expected}; the stored object is corrupt"
             )
 
-    def read_dataframe(self, ref: Mapping[str, Any]) -> pandas.DataFrame:
-        """Load the pinned file as a DataFrame, choosing the parser from the file extension."""
+    def read_dataframe(self, ref: Mapping[str, Any], columns: Sequence[str] | None = None) -> pandas.DataFrame:
+        """Load the pinned file as a DataFrame, choosing the parser from the file extension.
+
+        ``columns``: only those of them the file has, in the file's order (every column when it has
+        none of them): a Parquet file is then read column chunk by chunk, the rest never decoded.
+        """
         import pandas as pd
 
         target = self._target_of(ref)
@@ -289,17 +310,20 @@ class DvcHook(BaseHook):
         if suffix not in _CSV_SUFFIXES | _PARQUET_SUFFIXES:
             raise target.error(f"unsupported file type '{suffix or '(none)'}'; expected .csv or .parquet")
 
-        data = self.read_bytes(ref)
-        _refuse_duplicate_header(data, target)
-        buffer = io.BytesIO(data)
-        try:
-            if suffix in _CSV_SUFFIXES:
-                return pd.read_csv(buffer)
-            return pd.read_parquet(buffer)
-        except (ValueError, OSError, NotImplementedError) as exc:
-            # pandas/pyarrow parse errors (ParserError, EmptyDataError, ArrowInvalid,
-            # UnicodeDecodeError) all derive from these.
-            raise target.error(f"corrupt or unreadable file: {type(exc).__name__}: {exc}") from exc
+        with self._pinned_file(ref) as handle:
+            header = _refuse_duplicate_header(handle, target)
+            keep = set(columns or ())
+            wanted = [name for name in header or [] if name in keep] or None
+            try:
+                if suffix in _CSV_SUFFIXES:  # the names as pandas reads them, whatever the csv module made of them
+                    return pd.read_csv(handle, usecols=(lambda name: name in keep) if wanted else None)
+                frame = pd.read_parquet(handle, columns=wanted)
+            except (ValueError, OSError, NotImplementedError) as exc:
+                # pandas/pyarrow parse errors (ParserError, EmptyDataError, ArrowInvalid,
+                # UnicodeDecodeError) all derive from these.
+                raise target.error(f"corrupt or unreadable file: {type(exc).__name__}: {exc}") from exc
+        release_arrow_memory()
+        return frame
 
     @staticmethod
     def _target_of(ref: Mapping[str, Any]) -> _Target:
@@ -322,11 +346,12 @@ class DvcHook(BaseHook):
         )
 
 
-def _refuse_duplicate_header(data: bytes, target: _Target) -> None:
+def _refuse_duplicate_header(data: bytes | BinaryIO, target: _Target) -> list[str] | None:
     """Stop on a header that repeats a name, before pandas renames the copy (``target`` -> ``target.1``).
 
     The renamed copy would be a feature like any other, and a second label column holding the
     answer trains a model that scores perfectly and is promoted; no later check can tell.
+    Returns the header (None when it cannot be read); ``data`` is the file's bytes or the open file.
     """
     from airflow_mlops.data_contract.header import header_issues, raw_header
     from airflow_mlops.errors import DataContractError
@@ -334,10 +359,11 @@ def _refuse_duplicate_header(data: bytes, target: _Target) -> None:
     try:
         header = raw_header(data, target.path)
     except Exception:  # an unreadable file is reported by the parser below, with its error
-        return
+        return None
     issues = header_issues(header)
     if issues:
         names = ", ".join(repr(issue.column) for issue in issues)
         where = f"{target.path}@{(target.commit or target.rev)[:12]} in repo '{target.repo}'"
         details = "; ".join(str(issue) for issue in issues)
         raise DataContractError(f"data {where} repeats column name(s) {names} in its header: {details}")
+    return header

@@ -20,7 +20,7 @@ from airflow_mlops.data_contract.types import declared_schema_issues, logical_ty
 from airflow_mlops.errors import DataContractError, DataVersionError, SourceError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     import pandas
@@ -186,17 +186,31 @@ def copy_snapshot(ref: Mapping[str, Any], dest: Path) -> None:
         raise DataVersionError(f"snapshot '{uri}': content md5 {digest.hexdigest()} is not the pinned {ref.get('md5')}")
 
 
-def read_pinned(ref: Mapping[str, Any], dvc_conn_id: str = "dvc_default") -> pandas.DataFrame:
-    """The pinned data as a DataFrame: through DVC at its commit, or from its snapshot."""
+def read_pinned(
+    ref: Mapping[str, Any], dvc_conn_id: str = "dvc_default", columns: Sequence[str] | None = None
+) -> pandas.DataFrame:
+    """The pinned data as a DataFrame: through DVC at its commit, or from its snapshot.
+
+    ``columns``: only those of them the data has, in its order (every column when it has none).
+    """
     import io
 
     import pandas as pd
 
+    from airflow_mlops.artifacts import release_arrow_memory
     from airflow_mlops.hooks.dvc import DvcHook
 
     if ref.get("source", "dvc") == "dvc":
-        return DvcHook(dvc_conn_id=dvc_conn_id, repo=str(ref["repo"])).read_dataframe(ref)
-    return pd.read_parquet(io.BytesIO(read_snapshot(ref)))
+        hook = DvcHook(dvc_conn_id=dvc_conn_id, repo=str(ref["repo"]))
+        return hook.read_dataframe(ref) if columns is None else hook.read_dataframe(ref, columns=columns)
+    import pyarrow.parquet as pq
+
+    data = io.BytesIO(read_snapshot(ref))
+    keep = set(columns or ())
+    wanted = [name for name in pq.read_schema(data).names if name in keep] if keep else []
+    frame = pd.read_parquet(data, columns=wanted or None)
+    release_arrow_memory()
+    return frame
 
 
 def snapshot_ref(writer: SnapshotWriter, uri: str, md5: str, *, origin: str, source: str, **lineage: str) -> DataRef:

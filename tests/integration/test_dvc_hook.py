@@ -233,6 +233,21 @@ def test_read_dataframe_parquet(data_repo: DataRepo) -> None:
     pd.testing.assert_frame_equal(df, expected)
 
 
+def test_read_dataframe_reads_only_the_columns_asked_for_in_the_files_order(data_repo: DataRepo) -> None:
+    # What validate_data asks for (hooks/gx_columns.py): the columns its rules name, one the file lacks included.
+    whole = pd.DataFrame({"f1": [0.5, 1.5, 2.5], "name": ["a", "b", None], "label": [0, 1, 0]})
+    buffer = io.BytesIO()
+    whole.to_parquet(buffer, index=False)
+    commit_data_version(data_repo.root, "data/cols.parquet", buffer.getvalue(), "parquet", tag="cols-v1")
+    hook = DvcHook(repo=data_repo.url)
+    parquet, csv = hook.resolve("data/cols.parquet", "cols-v1"), hook.resolve(CSV_PATH, "data-v2")
+
+    pd.testing.assert_frame_equal(hook.read_dataframe(parquet, columns=["label", "nope", "f1"]), whole[["f1", "label"]])
+    pd.testing.assert_frame_equal(hook.read_dataframe(csv, columns=["y"]), hook.read_dataframe(csv)[["y"]])
+    # none of them in the file: every column, so a row count still counts the file's rows
+    pd.testing.assert_frame_equal(hook.read_dataframe(parquet, columns=["nope"]), whole)
+
+
 # -- failures ------------------------------------------------------------------------------
 
 
@@ -299,6 +314,18 @@ def test_tampered_remote_object_fails_md5_check(data_repo: DataRepo) -> None:
 
     with pytest.raises(DataVersionError, match=f"does not match the pinned md5 {ref['md5']}"):
         hook.read_bytes(ref)
+
+
+def test_a_tampered_cache_object_fails_the_md5_check_before_it_is_parsed(data_repo: DataRepo) -> None:
+    # A local object is hashed block by block and parsed from disk (DvcHook._pinned_file): the check still comes first.
+    hook = DvcHook(repo=data_repo.url)
+    ref = hook.resolve(CSV_PATH, "data-v1")
+    cached = data_repo.root / ".dvc" / "cache" / "files" / "md5" / ref["md5"][:2] / ref["md5"][2:]
+    os.chmod(cached, 0o644)
+    cached.write_bytes(b"x,y\n9,z\n")
+
+    with pytest.raises(DataVersionError, match=f"does not match the pinned md5 {ref['md5']}"):
+        hook.read_dataframe(ref)
 
 
 @pytest.mark.parametrize(

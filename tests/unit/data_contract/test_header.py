@@ -67,3 +67,18 @@ def test_mangled_duplicates_need_the_original_and_respect_declarations() -> None
 
     assert mangled_duplicates(columns) == {"target.1": "target", "f.2": "f"}
     assert mangled_duplicates(columns, declared=["f.2"]) == {"target.1": "target"}
+
+
+@pytest.mark.parametrize("parquet", [True, False])
+def test_the_header_of_an_open_file_is_read_and_the_file_left_where_it_was(parquet: bool) -> None:
+    # The DVC hook reads a local file from disk, not from bytes in memory: the parser then reads it from the start.
+    frame = pd.DataFrame({"x": [1, 2], "target": [0, 1]})
+    buffer = io.BytesIO()
+    if parquet:
+        frame.to_parquet(buffer, index=False)
+    else:
+        buffer.write(frame.to_csv(index=False).encode())
+    buffer.seek(0)
+
+    assert raw_header(buffer, "data/d.parquet" if parquet else "data/d.csv") == ["x", "target"]
+    assert buffer.tell() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from airflow_mlops import artifacts
@@ -25,6 +26,23 @@ def test_prepare_splits_the_pinned_data_once(stack: Stack) -> None:
     # The same seed on the same commit gives the same split.
     again = prepare(stack, ref, "prep", "r2")
     assert artifacts.read_parquet(again["test_uri"]).equals(test)
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+def test_the_splits_are_the_rows_train_test_split_picks_from_the_frame(stack: Stack, stratify: bool) -> None:
+    # prepare_data takes each split on its own, to hold less of the data at once (issue #22): the same rows,
+    # in the same order, as train_test_split(frame) returns them.
+    from sklearn.model_selection import train_test_split
+
+    run = f"r-split-{stratify}"
+    dataset = prepare(stack, resolve(stack, "prep", run), "prep", run, stratify=stratify)
+    frame = stack.frame.reset_index(drop=True)
+    labels = frame["target"] if stratify else None
+    train, test = train_test_split(frame, test_size=0.25, random_state=7, stratify=labels)
+
+    written = artifacts.read_parquet(dataset["train_uri"]), artifacts.read_parquet(dataset["test_uri"])
+    for read, expected in zip(written, (train, test), strict=True):
+        pd.testing.assert_frame_equal(read, expected.reset_index(drop=True))
 
 
 def test_prepare_keeps_only_the_listed_features(stack: Stack) -> None:
