@@ -273,6 +273,13 @@ def measure_validation(args: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": seconds, "rows": len(frame), "columns": frame.shape[1], "outcomes": outcomes}
 
 
+def measure_scale(args: dict[str, Any]) -> dict[str, Any]:
+    """Data at scale: the data and its refs (``mode=setup``), or one step of one variant (scale_bench.py)."""
+    import scale_bench
+
+    return scale_bench.child(args)
+
+
 KINDS = {
     "import": measure_import,
     "parse": measure_parse,
@@ -283,6 +290,7 @@ KINDS = {
     "logmodel": measure_logmodel,
     "mlflow_db": make_mlflow_db,
     "validation": measure_validation,
+    "scale": measure_scale,
 }
 
 

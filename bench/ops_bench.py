@@ -189,32 +189,16 @@ def run_operators(
     rollout need a model server, and an unchanged verdict skips them anyway. The cache never reuses
     a result of the same DAG run, so each run that should reuse one needs its own ``run_id``.
     """
-    from collections import defaultdict
-    from types import SimpleNamespace
-
     from airflow_mlops.assets import champion_asset
-    from airflow_mlops.factory.common import spec_lineage
-    from airflow_mlops.factory.retraining import _contract_args, _serving_check_args, _slices
-    from airflow_mlops.operators.base import NO_CACHE_PARAM
+    from airflow_mlops.factory.retraining import _serving_check_args
     from airflow_mlops.operators.data import ResolveDataVersionOperator
-    from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
     from airflow_mlops.operators.gate import EvaluationGateOperator
-    from airflow_mlops.operators.prepare import PrepareDatasetOperator
     from airflow_mlops.operators.registry import PromoteModelOperator, RegisterModelOperator
     from airflow_mlops.operators.serving_check import ServingCheckOperator
-    from airflow_mlops.operators.train import TrainCandidateOperator
-    from airflow_mlops.operators.validation import ValidateDataOperator
 
-    dag_id = spec.pipeline
-    context: Any = {
-        "dag_run": SimpleNamespace(dag_id=dag_id, run_id=run_id),
-        "ti": SimpleNamespace(dag_id=dag_id, run_id=run_id, map_index=-1, try_number=1),
-        "outlet_events": defaultdict(SimpleNamespace),
-        # what a scheduled run of a factory DAG carries (factory.retraining.run_params)
-        "params": {NO_CACHE_PARAM: False} if caching else {},
-    }
+    context = task_context(spec, run_id=run_id, caching=caching)
     mlflow = {"mlflow_conn_id": spec.mlflow_conn_id}
-    lineage = spec_lineage(spec, f"pipelines/{dag_id}.yaml")
+    lineage = spec_lineage_of(spec)
     timer = _Timer()
 
     resolve = ResolveDataVersionOperator(
@@ -222,32 +206,15 @@ def run_operators(
         dvc_conn_id=spec.data.dvc_conn_id,
     )  # fmt: skip
     ref = timer.run("resolve_data", resolve.execute, context)
-    validate = ValidateDataOperator(
-        task_id="validate_data", data=ref, expectations=[e.model_dump() for e in spec.validation.expectations],
-        experiment=spec.experiment_name, on_failure=spec.validation.on_failure, dvc_conn_id=spec.data.dvc_conn_id,
-        cache=caching, **mlflow,
-    )  # fmt: skip
-    validation = timer.run("validate_data", validate.execute, context)
-    prepare = PrepareDatasetOperator(
-        task_id="prepare_data", data=ref, target=spec.data.target, features=spec.data.features,
-        test_size=spec.data.split.test_size, seed=spec.data.split.seed, stratify=spec.data.split.stratify,
-        dvc_conn_id=spec.data.dvc_conn_id, **(_contract_args(spec) if caching else {}),
-    )  # fmt: skip
-    dataset = timer.run("prepare_data", prepare.execute, context)
-    trained = []
-    for candidate in spec.models:
-        # Without caching (the ops rows), no step looks up or files a result: the plain script has no
-        # cache, and what the cache costs and saves is what the cache rows measure.
-        train = TrainCandidateOperator(
-            task_id="train", dataset=dataset, candidate=candidate.model_dump(), experiment=spec.experiment_name,
-            problem=spec.problem, lineage=lineage, cache=caching, **mlflow,
-        )  # fmt: skip
-        trained.append(timer.run("train", train.execute, context))
-    evaluate = EvaluateCandidatesOperator(
-        task_id="evaluate", dataset=dataset, trained=trained, experiment=spec.experiment_name,
-        model_name=spec.registry.model_name, alias=spec.registry.alias, problem=spec.problem, slices=_slices(spec),
-        prediction_rows=spec.serving_check.rows, cache=caching, **mlflow,
-    )  # fmt: skip
+    validation = timer.run("validate_data", validate_operator(spec, ref, caching=caching).execute, context)
+    dataset = timer.run("prepare_data", prepare_operator(spec, ref, caching=caching).execute, context)
+    # Without caching (the ops rows), no step looks up or files a result: the plain script has no
+    # cache, and what the cache costs and saves is what the cache rows measure.
+    trained = [
+        timer.run("train", train_operator(spec, dataset, candidate.model_dump(), caching=caching).execute, context)
+        for candidate in spec.models
+    ]
+    evaluate = evaluate_operator(spec, dataset, trained, caching=caching)
     evaluation = timer.run("evaluate", evaluate.execute, context)
     gate_op = EvaluationGateOperator(
         task_id="gate", evaluation=evaluation, rules=[r.model_dump(exclude_none=True) for r in spec.gate.metrics],
@@ -295,6 +262,74 @@ def run_operators(
             "cache": cache_outcomes(stack, evaluation["mlflow_run_id"]),
         }
     return timer.steps, outcome
+
+
+def task_context(spec: Any, *, run_id: str = RUN_ID, caching: bool = False) -> Any:
+    """The context ``execute()`` gets: what a scheduled run of a factory DAG carries, and no more."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from airflow_mlops.operators.base import NO_CACHE_PARAM
+
+    dag_id = spec.pipeline
+    return {
+        "dag_run": SimpleNamespace(dag_id=dag_id, run_id=run_id),
+        "ti": SimpleNamespace(dag_id=dag_id, run_id=run_id, map_index=-1, try_number=1),
+        "outlet_events": defaultdict(SimpleNamespace),
+        # what a scheduled run of a factory DAG carries (factory.retraining.run_params)
+        "params": {NO_CACHE_PARAM: False} if caching else {},
+    }
+
+
+def spec_lineage_of(spec: Any) -> dict[str, str]:
+    from airflow_mlops.factory.common import spec_lineage
+
+    return spec_lineage(spec, f"pipelines/{spec.pipeline}.yaml")
+
+
+# Each operator built as factory/retraining.py builds it; run_operators and the scale bench
+# (scale_bench.py, one step per process) share these.
+
+
+def validate_operator(spec: Any, ref: Any, *, caching: bool = False) -> Any:
+    from airflow_mlops.operators.validation import ValidateDataOperator
+
+    return ValidateDataOperator(
+        task_id="validate_data", data=ref, expectations=[e.model_dump() for e in spec.validation.expectations],
+        experiment=spec.experiment_name, on_failure=spec.validation.on_failure, dvc_conn_id=spec.data.dvc_conn_id,
+        cache=caching, mlflow_conn_id=spec.mlflow_conn_id,
+    )  # fmt: skip
+
+
+def prepare_operator(spec: Any, ref: Any, *, caching: bool = False) -> Any:
+    from airflow_mlops.factory.retraining import _contract_args
+    from airflow_mlops.operators.prepare import PrepareDatasetOperator
+
+    return PrepareDatasetOperator(
+        task_id="prepare_data", data=ref, target=spec.data.target, features=spec.data.features,
+        test_size=spec.data.split.test_size, seed=spec.data.split.seed, stratify=spec.data.split.stratify,
+        dvc_conn_id=spec.data.dvc_conn_id, **(_contract_args(spec) if caching else {}),
+    )  # fmt: skip
+
+
+def train_operator(spec: Any, dataset: Any, candidate: dict[str, Any], *, caching: bool = False) -> Any:
+    from airflow_mlops.operators.train import TrainCandidateOperator
+
+    return TrainCandidateOperator(
+        task_id="train", dataset=dataset, candidate=candidate, experiment=spec.experiment_name,
+        problem=spec.problem, lineage=spec_lineage_of(spec), cache=caching, mlflow_conn_id=spec.mlflow_conn_id,
+    )  # fmt: skip
+
+
+def evaluate_operator(spec: Any, dataset: Any, trained: list[Any], *, caching: bool = False) -> Any:
+    from airflow_mlops.factory.retraining import _slices
+    from airflow_mlops.operators.evaluate import EvaluateCandidatesOperator
+
+    return EvaluateCandidatesOperator(
+        task_id="evaluate", dataset=dataset, trained=trained, experiment=spec.experiment_name,
+        model_name=spec.registry.model_name, alias=spec.registry.alias, problem=spec.problem, slices=_slices(spec),
+        prediction_rows=spec.serving_check.rows, cache=caching, mlflow_conn_id=spec.mlflow_conn_id,
+    )  # fmt: skip
 
 
 def cache_outcomes(stack: EmbeddedStack, pipeline_run_id: str) -> dict[str, dict[str, Any]]:
@@ -389,7 +424,8 @@ def _plain_read(ref: dict[str, Any]) -> Any:
     import dvc.api
     import pandas as pd
 
-    return pd.read_csv(io.BytesIO(dvc.api.read(ref["path"], repo=ref["repo"], rev=ref["commit"], mode="rb")))
+    data = io.BytesIO(dvc.api.read(ref["path"], repo=ref["repo"], rev=ref["commit"], mode="rb"))
+    return pd.read_parquet(data) if ref["path"].endswith(".parquet") else pd.read_csv(data)
 
 
 def _gx_class(type_name: str) -> str:
@@ -453,18 +489,29 @@ def _plain_prepare(stack: EmbeddedStack, ref: dict[str, Any], spec: Any) -> dict
     return {"train": str(folder / "train.parquet"), "test": str(folder / "test.parquet"), "target": spec.data.target}
 
 
-def _plain_pipeline(candidate: dict[str, Any], columns: list[str]) -> Any:
+def _plain_pipeline(candidate: dict[str, Any], columns: list[str], categorical: list[str] | None = None) -> Any:
+    """Numbers imputed (and scaled); text columns (``categorical``, the scale bench has some) one-hot encoded."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     module, _, name = candidate["estimator"].rpartition(".")
     estimator = getattr(importlib.import_module(module), name)(**candidate["params"])
-    steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    steps: list[tuple[str, Any]] = [
+        ("impute", SimpleImputer(strategy=candidate["preprocessing"].get("impute", "median")))
+    ]
     if candidate["preprocessing"].get("scale", "standard") == "standard":
         steps.append(("scale", StandardScaler()))
-    return Pipeline([("preprocess", ColumnTransformer([("numeric", Pipeline(steps), columns)])), ("model", estimator)])
+    text = categorical or []
+    numbers = [c for c in columns if c not in text]
+    transformers: list[tuple[str, Any, list[str]]] = [("numeric", Pipeline(steps), numbers)]
+    if text:
+        one_hot = OneHotEncoder(handle_unknown="ignore")
+        transformers.append(
+            ("categorical", Pipeline([("impute", SimpleImputer(strategy="most_frequent")), ("one_hot", one_hot)]), text)
+        )
+    return Pipeline([("preprocess", ColumnTransformer(transformers)), ("model", estimator)])
 
 
 def _plain_metrics(model: Any, features: Any, labels: Any) -> dict[str, float]:
@@ -500,7 +547,8 @@ def _plain_train(
 
     train = pd.read_parquet(prepared["train"])
     features, labels = train.drop(columns=[prepared["target"]]), train[prepared["target"]]
-    pipeline = _plain_pipeline(candidate, list(features.columns))
+    text = [c for c in features.columns if features[c].dtype.kind not in "biuf"]
+    pipeline = _plain_pipeline(candidate, list(features.columns), text)
     mlflow.set_tracking_uri(stack.tracking_uri)
     tags = {
         "mlops.dag_id": parent["dag_id"], "mlops.run_id": RUN_ID, "mlops.role": "candidate",
@@ -544,6 +592,7 @@ def _plain_evaluate(
 
     test = pd.read_parquet(prepared["test"])
     features, labels = test.drop(columns=[prepared["target"]]), test[prepared["target"]]
+    mlflow.set_tracking_uri(stack.tracking_uri)  # models:/m-<id> resolves there (set already when train ran here)
     client = MlflowClient(tracking_uri=stack.tracking_uri)
     scored = []
     for candidate in trained:

@@ -81,6 +81,24 @@ def _with_driver(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
+def shared_settings(root: Path, database: str, mlflow_url: str) -> dict[str, str]:
+    """What every Airflow component of a loopback deployment is given, whatever its executor.
+
+    The data repository is ``root / "data-repo"``; ``bench/executor_bench.py`` uses this too.
+    """
+    return {
+        "AIRFLOW_HOME": str(root / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _with_driver(f"{POSTGRES_URL}/{database}"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        # Only the runs a caller triggers; the example's cron schedule must not add one.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({"conn_type": "mlflow", "host": mlflow_url}),
+        "AIRFLOW_CONN_DVC_DEFAULT": json.dumps({"conn_type": "dvc", "extra": {"repo": str(root / "data-repo")}}),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
 def _admin(sql: str) -> None:
     import psycopg2
 
@@ -130,6 +148,9 @@ def _kill_tree(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
 class LoopbackStack(PipelineEnv):
     """A PipelineEnv whose Airflow runs on Postgres + Redis + CeleryExecutor instead of dag.test()."""
 
+    #: Whether stop() flushes the Redis database: a subclass without Celery (bench/executor_bench.py) leaves it alone.
+    uses_redis = True
+
     def __init__(self, root: Path, users: dict[str, str]) -> None:
         # Not PipelineEnv.__init__: that migrates a sqlite database for dag.test().
         self.root = root
@@ -172,26 +193,20 @@ class LoopbackStack(PipelineEnv):
 
         self.env = demo_environment(root, self.dags)
         db_url = f"{POSTGRES_URL}/{self.database}"
+        self.env.update(shared_settings(root, self.database, self.mlflow_url))
         self.env.update(
             {
-                "AIRFLOW_HOME": str(root / "airflow"),
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _with_driver(db_url),
                 "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{_with_driver(db_url)}",
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": QUEUE,
-                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-                "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-                # Only the run the test triggers; the example's cron schedule must not add one.
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__MLOPS__ARTIFACT_ROOT": self.artifact_root,
                 "AIRFLOW__CORE__XCOM_BACKEND": XCOM_BACKEND,
                 "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": self.xcom_root,
                 "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": "0",
-                "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({"conn_type": "mlflow", "host": self.mlflow_url}),
                 "AIRFLOW_CONN_MLFLOW_FAULTY": json.dumps({"conn_type": "mlflow", "host": self.fault_proxy.url}),
                 # MLflow's client retries a dead server 7 times over minutes by default; two quick
                 # retries make an outage outlast them, so that Airflow's retry is what recovers.
@@ -201,10 +216,6 @@ class LoopbackStack(PipelineEnv):
                 # A killed worker's task is declared dead after 45 s without a heartbeat (default 300 s).
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "45",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-                "AIRFLOW_CONN_DVC_DEFAULT": json.dumps(
-                    {"conn_type": "dvc", "extra": {"repo": str(root / "data-repo")}}
-                ),
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             }
         )
         Path(self.env["AIRFLOW_HOME"]).mkdir()
@@ -267,7 +278,8 @@ class LoopbackStack(PipelineEnv):
                 errors.append(f"drop {name}: {err}")
         self._databases.clear()
         try:
-            _flush_redis()
+            if self.uses_redis:
+                _flush_redis()
         except Exception as err:
             errors.append(f"flush redis: {err}")
         if errors:
