@@ -179,7 +179,7 @@ class _Timer:
 
 
 def run_operators(
-    stack: EmbeddedStack, spec: Any, *, run_id: str = RUN_ID, caching: bool = False
+    stack: EmbeddedStack, spec: Any, *, run_id: str = RUN_ID, caching: bool = False, serve: bool = True
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Every operator built as factory/retraining.py builds it, then ``execute()`` timed alone.
 
@@ -188,6 +188,7 @@ def run_operators(
     the context carries the DAG's params, and the chain ends at promote. The serving check and the
     rollout need a model server, and an unchanged verdict skips them anyway. The cache never reuses
     a result of the same DAG run, so each run that should reuse one needs its own ``run_id``.
+    ``serve=False`` leaves them out of an uncached chain too (the warm-up pass: see children.measure_ops).
     """
     from airflow_mlops.assets import champion_asset
     from airflow_mlops.factory.retraining import _serving_check_args
@@ -223,7 +224,8 @@ def run_operators(
     )  # fmt: skip
     gate = timer.run("gate", gate_op.execute, context)
     serving = None
-    if not caching:
+    serve = serve and not caching
+    if serve:
         # Timed as a step of its own: the plain script has no model server, so it is reported as the
         # seconds it adds to a run, outside the chain's ratio (run.py, SERVING_CHECK_STEP).
         serving_op = ServingCheckOperator(
@@ -245,7 +247,7 @@ def run_operators(
             on_conflict=spec.registry.on_conflict, outlets=[champion_asset(spec.registry.model_name)], **mlflow,
         )  # fmt: skip
         promoted = timer.run("promote", promote.execute, context)
-    if not caching:
+    if serve:
         # The rollout, timed alone like the serving check: the new champion served at a local endpoint.
         stack.endpoint_latency = timer.run("deploy", deploy_and_time_requests, stack, spec, dataset)
     outcome = {
