@@ -79,9 +79,11 @@ METHOD = """- **End to end on a real executor** (`bench/executor_bench.py`, issu
   run from the DAG run's start and end. One round (k = 1): a run takes about a minute and on a
   shared two-core machine one slow spell moves it by seconds. Five runs of this group at load
   2-10 gave ours / twin 1.35x, 1.09x, 1.13x (under `-X importtime`), 0.82x and 0.82x: a ratio is
-  no verdict within ±0.25 of the goal at k = 1. The twin's `register` took 6-10 s in every run
-  against ours' 1.4-2.6 s (`mlflow.register_model` on a `models:/m-...` URI; not traced further),
-  which flatters ours by about 5 s. `--smoke` skips the group.
+  no verdict within ±0.25 of the goal at k = 1. Two idle runs (at 1ad73ca and f97abc2) gave
+  1.09x and 1.14x; in both, ours' `validate_data`, `prepare_data`, `train` and `evaluate` each
+  took 0.3-1.0 s longer than the twin's, for the reasons below. The twin's `register` took 6-10 s in every run
+  under load and 2.6-2.8 s in the idle ones, against ours' 1.4-2.6 s (`mlflow.register_model` on a
+  `models:/m-...` URI; not traced further), which flatters ours by 1-5 s. `--smoke` skips the group.
   Where a task's time goes (`MLOPS_EXECUTOR_IMPORTTIME=1` puts every task process under
   `-X importtime`): imports, in ours and the twin alike. A `train` task spent about 20 of its
   24 s importing (the twin 15 of 18), `evaluate` 7 of 9, `validate_data` 6 of 7, while the work
