@@ -16,6 +16,8 @@ import pytest
 
 from tests.distributed.faults import FAULT_PIPELINES
 from tests.distributed.stack import LoopbackStack, exclusive_lock, services_reachable
+from tests.distributed.tuning_pipeline import DAG_ID as TUNING_DAG_ID
+from tests.distributed.tuning_pipeline import OVERRIDES as TUNING_OVERRIDES
 
 _SECTIONS = pytest.StashKey[list[str]]()
 
@@ -29,7 +31,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackStack]:
     with exclusive_lock(Path(tempfile.gettempdir()) / "airflow-mlops-distributed.lock"):
         deployment = LoopbackStack(tmp_path_factory.mktemp("distributed"), users={"admin": "admin-password"})
         # Written before the dag-processor starts: it lists the folder again only every 5 minutes.
-        for dag_id, overrides in FAULT_PIPELINES.items():
+        for dag_id, overrides in {**FAULT_PIPELINES, TUNING_DAG_ID: TUNING_OVERRIDES}.items():
             deployment.write_pipeline(dag_id, **overrides)
         try:
             deployment.start()
