@@ -10,36 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from tests.distributed.components import WORKERS
 from tests.distributed.stack import LoopbackStack
+from tests.distributed.timeline import assignment_table, label, ran_together
 
 DAG_ID = "breast_cancer_retrain"
 MODEL_NAME = "breast_cancer_classifier"
-
-
-def _label(ti: dict[str, Any]) -> str:
-    if ti["map_index"] < 0:
-        return str(ti["task_id"])
-    return f"{ti['task_id']}[{ti.get('rendered_map_index') or ti['map_index']}]"
-
-
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def assignment_table(tis: list[dict[str, Any]]) -> str:
-    rows = sorted(tis, key=lambda ti: (ti["start_date"] or "", ti["map_index"]))
-    t0 = min(_when(ti["start_date"]) for ti in rows if ti["start_date"])
-    lines = [f"{'task':<22} {'worker':<8} {'state':<15} {'start':>7} {'end':>7}"]
-    for ti in rows:
-        start = f"{(_when(ti['start_date']) - t0).total_seconds():7.1f}" if ti["start_date"] else "      -"
-        end = f"{(_when(ti['end_date']) - t0).total_seconds():7.1f}" if ti["end_date"] else "      -"
-        lines.append(f"{_label(ti):<22} {ti['hostname'] or '-':<8} {ti['state']:<15} {start} {end}")
-    return "\n".join(lines)
 
 
 def _files(folder: Path) -> list[str]:
@@ -67,14 +45,7 @@ def test_example_pipeline_on_celery_workers(
     train = [ti for ti in tis if ti["task_id"] == "train"]
     assert len(train) == 4, table
     assert {ti["hostname"] for ti in train} == set(WORKERS), table
-    overlapping = [
-        (a["map_index"], b["map_index"])
-        for a in train
-        for b in train
-        if a["hostname"] != b["hostname"]
-        and _when(a["start_date"]) < _when(b["end_date"])
-        and _when(b["start_date"]) < _when(a["end_date"])
-    ]
+    overlapping = [(a["map_index"], b["map_index"]) for a in train for b in train if ran_together(a, b)]
     assert overlapping, f"no two train instances ran at the same time on different workers\n{table}"
     assert {ti["hostname"] for ti in tis} == set(WORKERS), table
 
@@ -121,8 +92,8 @@ def test_example_pipeline_on_celery_workers(
     xcom_files = _files(Path(stack.xcom_root.removeprefix("file://")))
     for ti in tis:
         reference = stack.xcom_reference(DAG_ID, run["dag_run_id"], ti["task_id"], ti["map_index"])
-        assert isinstance(reference, str) and reference.startswith(stack.xcom_root + "/"), (_label(ti), reference)
-        assert reference.removeprefix(stack.xcom_root + "/") in xcom_files, (_label(ti), reference)
+        assert isinstance(reference, str) and reference.startswith(stack.xcom_root + "/"), (label(ti), reference)
+        assert reference.removeprefix(stack.xcom_root + "/") in xcom_files, (label(ti), reference)
     # The ML view reads the offloaded values through the same backend: its run summary comes from
     # XCom alone (the gate's decision, the registered and promoted versions).
     view = stack.call("GET", f"/mlops/api/dags/{DAG_ID}/runs/{run['dag_run_id']}")

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from tests.distributed.faults import FAULT_PIPELINES, RETRIES
 from tests.distributed.stack import LoopbackStack
-from tests.distributed.test_celery_postgres import assignment_table
+from tests.distributed.timeline import assignment_table, when
 
 T = TypeVar("T")
 
@@ -53,16 +52,12 @@ def versions(client: Any, model: str, run_id: str | None = None) -> list[Any]:
     return sorted(client.search_model_versions(query), key=lambda v: int(v.version))
 
 
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def check_backoff(stack: LoopbackStack, dag_id: str, run_id: str, ti: dict[str, Any]) -> list[float]:
     """Each retry started no sooner than Airflow's exponential backoff allows; returns the gaps."""
     tries = stack.tries(dag_id, run_id, ti["task_id"], ti["map_index"])
     gaps = []
     for k in range(1, len(tries)):
-        gap = (_when(tries[k]["start_date"]) - _when(tries[k - 1]["end_date"])).total_seconds()
+        gap = (when(tries[k]["start_date"]) - when(tries[k - 1]["end_date"])).total_seconds()
         # Airflow waits delay * multiplier ** (failed try - 1), plus a jitter of up to as much again.
         minimum = min(RETRIES["delay_seconds"] * RETRIES["backoff_multiplier"] ** (k - 1), RETRIES["max_delay_seconds"])
         assert gap >= minimum - 1, f"try {k + 1} started {gap:.1f}s after try {k} ended; backoff asks >= {minimum}s"
