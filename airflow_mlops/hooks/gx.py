@@ -104,11 +104,12 @@ def validate_dataframe(
         .add_batch_definition_whole_dataframe(_BATCH)
     )
     suite, index_by_id = _suite_of(gx, context, suite_name, built)
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{suite_name}__validation", data=batch_definition, suite=suite)
-    )
-    with gx_fast_paths.without_frame_fingerprint():  # the data is named by DVC's md5 instead
-        run = definition.run(batch_parameters={"dataframe": df}, result_format=result_format)
+    # Batch.validate rather than a ValidationDefinition: the definition's run() also saves
+    # itself and serializes the whole result into the context's result store, which an
+    # ephemeral context throws away (a third of a small validation's time).
+    with gx_fast_paths.for_one_validation():
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+        run = batch.validate(suite, result_format=result_format)
 
     ordered: list[dict[str, Any] | None] = [None] * len(specs)
     for gx_result in run.results:
@@ -177,6 +178,10 @@ def _ephemeral_context(gx: Any) -> Any:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    # An ephemeral context re-serializes its whole project config to YAML into an in-memory store
+    # at each data source, asset and batch definition added, and nothing reads that copy back
+    # (the context reads its live config); three dumps were a sixth of a small validation.
+    context._save_project_config = lambda: None
     # tqdm bars write carriage-return spam into Airflow task logs.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context

@@ -1,7 +1,7 @@
-"""Two places where Great Expectations 1.x spends more on a big pandas frame than its checks do.
+"""Where Great Expectations 1.x spends more on a validation than its checks do, and how we skip it.
 
-Profiled on 1M rows x 20 columns with 20 rules (``bench/validation_suite.py``), GX took 7x the
-same checks in plain pandas, and 80% of that was outside the checks:
+Profiled on 1M rows x 20 columns with 20 rules (``bench/validation_suite.py``), GX first took 7x
+the same checks in plain pandas. Two costs grew with the rows:
 
 - **A Python loop over every value of a numeric column.** Before ``column.mean``, ``.sum`` and
   ``.standard_deviation``, ``great_expectations.util.convert_pandas_series_decimal_to_float_dtype``
@@ -9,34 +9,65 @@ same checks in plain pandas, and 80% of that was outside the checks:
   value, one at a time: about 0.24 s per million values, for each such rule. A numpy array of a
   numeric dtype cannot hold a ``Decimal`` (only an ``object`` array can), so the answer for those
   is known from the dtype; :func:`_decimal_check` says so and leaves ``object`` arrays to GX's
-  own loop. The answer is the same for every array; only the time differs.
+  own loop.
 - **A fingerprint of the whole frame.** The pandas execution engine hashes every frame under
   1 GB in memory (``hash_pandas_object`` and md5; 0.14 s at 1M x 20) into the batch markers.
   Our record never reads it: the data is named by the md5 DVC stores for the file's bytes, and
   :func:`without_frame_fingerprint` skips the hash for the one validation it wraps.
 
-Neither changes a verdict, a count or an observed value (tests/unit/hooks/test_gx_fast_paths.py
-checks both against GX's own). Both are applied only to the GX version they were written
-against, found by the functions they replace; with another version, GX runs as it is.
+Three more were a fixed cost per validation, whatever the rows, which kept 1M rows above 2x pandas:
+
+- **The same configuration built over and over.** ``Expectation.configuration`` is a property that
+  dumps the pydantic model and builds a new ``ExpectationConfiguration`` at every read, and
+  building the metric graph reads it about 110 times per rule (each domain, success and runtime
+  kwarg reads it anew). :func:`one_configuration_per_expectation` builds it once per expectation
+  object for the validation it wraps; nothing in that validation changes an expectation.
+- **A class name converted to snake case by two regular expressions at each of those reads**:
+  ``camel_to_snake`` is a pure function of a class name, so it is memoized.
+- **Metric ids.** Every metric configuration names itself by md5 over JSON of its kwargs, first
+  passed through ``convert_to_json_serializable``, whose type ladder asks numpy about ``None``
+  four times before it returns it. Kwargs made of plain JSON values (str, int, finite float, bool,
+  None, lists and str-keyed dicts of them) come out of that ladder as they went in, so
+  :func:`_plain_json_first` returns them at once and sends anything else down GX's own ladder.
+
+None changes a verdict, a count, an observed value or an id (tests/unit/hooks/test_gx_fast_paths.py
+checks them against GX's own, on rules that pass and rules that fail). Each is applied only where
+the GX function it replaces is found; with another GX version, GX runs as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 _ORIGINAL_ATTRIBUTE = "__mlops_original__"
+# One validation at a time may hold the class-level replacements below; a second thread waits
+# rather than restoring GX's originals under the first one's feet.
+_VALIDATION_LOCK = threading.RLock()
 
 
 def install() -> None:
-    """Replace GX's per-value Decimal scan with one that answers numeric dtypes at once (idempotent)."""
+    """Replace GX functions whose answers we give faster, the same answers (idempotent)."""
     from great_expectations import util
+    from great_expectations.core import id_dict
+    from great_expectations.expectations import expectation
 
-    current = getattr(util, "does_ndarray_contain_decimal_dtype", None)
+    _wrap(util, "does_ndarray_contain_decimal_dtype", _decimal_check)
+    _wrap(expectation, "camel_to_snake", functools.lru_cache(maxsize=1024))
+    _wrap(id_dict, "convert_to_json_serializable", _plain_json_first)
+
+
+def _wrap(module: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    current = getattr(module, name, None)
     if current is None or hasattr(current, _ORIGINAL_ATTRIBUTE):
         return
-    util.does_ndarray_contain_decimal_dtype = _decimal_check(current)
+    replacement = make(current)
+    setattr(replacement, _ORIGINAL_ATTRIBUTE, current)
+    setattr(module, name, replacement)
 
 
 def _decimal_check(original: Callable[..., bool]) -> Callable[..., bool]:
@@ -46,8 +77,45 @@ def _decimal_check(original: Callable[..., bool]) -> Callable[..., bool]:
             return False
         return bool(original(data=data))
 
-    setattr(does_ndarray_contain_decimal_dtype, _ORIGINAL_ATTRIBUTE, original)
     return does_ndarray_contain_decimal_dtype
+
+
+class _NotPlain(Exception):
+    """A value GX's own conversion must see."""
+
+
+def _plain(value: Any) -> Any:
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise _NotPlain  # GX turns NaN into None
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
+    if kind is dict:
+        if not all(type(key) is str for key in value):
+            raise _NotPlain
+        return {key: _plain(item) for key, item in value.items()}
+    raise _NotPlain
+
+
+def _plain_json_first(original: Callable[..., Any]) -> Callable[..., Any]:
+    def convert_to_json_serializable(data: Any) -> Any:
+        try:
+            return _plain(data)  # new containers, as GX's own returns
+        except _NotPlain:
+            return original(data=data)
+
+    return convert_to_json_serializable
+
+
+@contextlib.contextmanager
+def for_one_validation() -> Iterator[None]:
+    """Both per-validation shortcuts below, one validation at a time per process."""
+    with _VALIDATION_LOCK, without_frame_fingerprint(), one_configuration_per_expectation():
+        yield
 
 
 @contextlib.contextmanager
@@ -64,3 +132,34 @@ def without_frame_fingerprint() -> Iterator[None]:
         yield
     finally:
         engine.HASH_THRESHOLD = threshold
+
+
+@contextlib.contextmanager
+def one_configuration_per_expectation() -> Iterator[None]:
+    """Within the block, each expectation object builds its ``configuration`` once.
+
+    The cache lives as long as the block and holds each object it saw, so an ``id()`` cannot be
+    reused by another object while its entry exists (GX's pydantic v1 models take no weak
+    references, and an attribute on them would show up in their ``.dict()``).
+    """
+    from great_expectations.expectations.expectation import Expectation
+
+    built = Expectation.__dict__.get("configuration")
+    if not isinstance(built, property) or built.fget is None:
+        yield
+        return
+    build = built.fget
+    seen: dict[int, tuple[Any, Any]] = {}
+
+    def configuration(self: Any) -> Any:
+        entry = seen.get(id(self))
+        if entry is None or entry[0] is not self:
+            entry = seen[id(self)] = (self, build(self))
+        return entry[1]
+
+    Expectation.configuration = property(configuration, doc=built.__doc__)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Expectation.configuration = built  # type: ignore[method-assign]
+        seen.clear()

@@ -1,8 +1,10 @@
-"""GX's two hot spots on big frames are skipped, and neither changes a verdict or a number."""
+"""GX's hot spots are skipped, and none of the shortcuts changes a verdict, a number or an id."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import math
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -80,14 +82,92 @@ def test_the_frame_is_not_fingerprinted_and_the_threshold_comes_back(monkeypatch
     assert before == engine.HASH_THRESHOLD
 
 
-def test_every_result_equals_what_gx_computes_without_the_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    util = _util()
-    frame = make_frame(3_000)
-    fast = gx.validate_dataframe(frame, EXPECTATIONS, suite_name="fast")
-    monkeypatch.setattr(
-        util, "does_ndarray_contain_decimal_dtype", util.does_ndarray_contain_decimal_dtype.__mlops_original__
-    )
+def test_plain_json_values_get_the_ids_gx_gives_them_and_the_rest_go_down_gx_own_ladder() -> None:
+    import numpy as np
+
+    gx._import_gx()
+    from great_expectations.core import id_dict
+
+    fast = id_dict.convert_to_json_serializable
+    original = fast.__mlops_original__
+    values: list[Any] = [
+        None,
+        "c18",
+        3,
+        True,
+        0.25,
+        {"column": "c10", "min_value": 0, "max_value": 99, "strict_min": False, "row_condition": None},
+        {"value_set": [0, 1, 2], "nested": {"a": (1, 2.5, None)}},
+        {"mostly": math.nan},
+        {1: "int key"},
+        {"x": np.int64(3), "y": np.float64(0.1), "z": np.array([1, 2])},
+        [math.inf, "a"],
+    ]
+    for value in values:
+        assert fast(data=value) == original(data=value), value
+    shared = {"value_set": [0, 1]}
+    assert fast(data=shared) is not shared and fast(data=shared)["value_set"] is not shared["value_set"]
+
+
+def test_each_expectation_builds_its_configuration_once_inside_a_validation_only() -> None:
+    gx._import_gx()
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.expectation import Expectation
+
+    built = Expectation.__dict__["configuration"]
+    rule = gxe.ExpectColumnValuesToBeBetween(column="c10", min_value=0, max_value=99)
+    other = gxe.ExpectColumnValuesToBeBetween(column="c11", min_value=0, max_value=99)
+    assert rule.configuration is not rule.configuration
+    with pytest.raises(RuntimeError), gx_fast_paths.one_configuration_per_expectation():
+        first = rule.configuration
+        assert rule.configuration is first and other.configuration is not first
+        assert first.to_json_dict() == built.fget(rule).to_json_dict()
+        raise RuntimeError("inside")
+    assert Expectation.__dict__["configuration"] is built
+    assert rule.configuration is not rule.configuration
+
+
+def _without_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GX as it ships: every replaced function back, no per-validation shortcut, the context saving."""
+    from great_expectations import util
+    from great_expectations.core import id_dict
+    from great_expectations.expectations import expectation
+
+    for module, name in (
+        (util, "does_ndarray_contain_decimal_dtype"),
+        (expectation, "camel_to_snake"),
+        (id_dict, "convert_to_json_serializable"),
+    ):
+        monkeypatch.setattr(module, name, getattr(module, name).__mlops_original__)
     monkeypatch.setattr(gx_fast_paths, "install", lambda: None)
-    slow = gx.validate_dataframe(frame, EXPECTATIONS, suite_name="fast")
+    monkeypatch.setattr(gx_fast_paths, "for_one_validation", contextlib.nullcontext)
+    ephemeral = gx._ephemeral_context
+
+    def saving_context(module: Any) -> Any:
+        context = ephemeral(module)
+        del context._save_project_config
+        return context
+
+    monkeypatch.setattr(gx, "_ephemeral_context", saving_context)
+
+
+def test_every_result_equals_what_gx_computes_without_the_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    _util()
+    frame = make_frame(3_000)
+    broken = frame.copy()
+    broken.loc[::100, "c10"] = 500  # out of range
+    broken.loc[::7, "c00"] = None  # nulls where none are allowed
+    broken.loc[5, "c18"] = broken.loc[6, "c18"]  # a duplicated id
+    fast = [gx.validate_dataframe(f, EXPECTATIONS, suite_name="fast") for f in (frame, broken)]
+    _without_fast_paths(monkeypatch)
+    slow = [gx.validate_dataframe(f, EXPECTATIONS, suite_name="fast") for f in (frame, broken)]
     assert fast == slow
-    assert [r["success"] for r in fast["results"]] == [True] * len(EXPECTATIONS)
+    assert [r["success"] for r in fast[0]["results"]] == [True] * len(EXPECTATIONS)
+    failed = {
+        (r["type"], r["kwargs"].get("column"), r["unexpected_count"]) for r in fast[1]["results"] if not r["success"]
+    }
+    assert failed == {
+        ("expect_column_values_to_be_between", "c10", 30),
+        ("expect_column_values_to_not_be_null", "c00", 429),
+        ("expect_column_values_to_be_unique", "c18", 2),
+    }
