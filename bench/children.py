@@ -302,6 +302,11 @@ KINDS = {
 
 def main() -> None:
     kind, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
+    if kind == "forkserver":  # runs the other kinds in forks of itself (forks.py)
+        import forks
+
+        forks.serve(json.loads(raw)["libraries"], KINDS)
+        os._exit(0)
     result = KINDS[kind](json.loads(raw))
     print("RESULT=" + json.dumps(result, default=str), flush=True)
     sys.stderr.flush()
