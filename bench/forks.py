@@ -109,7 +109,6 @@ class ForkServers:
         self._free: queue.Queue[_Server] = queue.Queue()
         for server in servers:
             self._free.put(server)
-        self._all = servers
 
     def run(self, kind: str, args: dict[str, Any]) -> tuple[int, str]:
         """The fork's exit code and everything it wrote (its ``RESULT=`` line among it)."""

@@ -183,14 +183,20 @@ class Bench:
             timeout=1800,
             check=False,
         )
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT=")]
+        result = self._result(kind, args, started, proc.returncode, proc.stdout, proc.stderr or proc.stdout)
+        result["_stderr"] = proc.stderr if env.get("PYTHONPROFILEIMPORTTIME") else ""
+        return result
+
+    def _result(
+        self, kind: str, args: dict[str, Any], started: float, code: int, out: str, tail: str
+    ) -> dict[str, Any]:
+        """The child's one ``RESULT=`` line in ``out``, or a ChildError with the end of ``tail``."""
+        lines = [line for line in out.splitlines() if line.startswith("RESULT=")]
         if self.verbose:
             self.log(f"  {kind} {json.dumps(args)[:100]}: {time.monotonic() - started:.1f} s")
-        if proc.returncode != 0 or len(lines) != 1:
-            tail = (proc.stderr or proc.stdout)[-1500:]
-            raise ChildError(f"{kind} {args} exited {proc.returncode}:\n{tail}")
+        if code != 0 or len(lines) != 1:
+            raise ChildError(f"{kind} {args} exited {code}:\n{tail[-1500:]}")
         result: dict[str, Any] = json.loads(lines[0].removeprefix("RESULT="))
-        result["_stderr"] = proc.stderr if env.get("PYTHONPROFILEIMPORTTIME") else ""
         return result
 
     def run_preimported(self, schedule: list[Job], libraries: tuple[str, ...]) -> dict[str, list[Any]]:
@@ -209,14 +215,7 @@ class Bench:
         """:meth:`child`, in a fork of a server that has imported the libraries already."""
         started = time.monotonic()
         code, output = servers.run(kind, args)
-        lines = [line for line in output.splitlines() if line.startswith("RESULT=")]
-        if self.verbose:
-            self.log(f"  {kind} (forked) {json.dumps(args)[:100]}: {time.monotonic() - started:.1f} s")
-        if code != 0 or len(lines) != 1:
-            raise ChildError(f"{kind} {args} exited {code}:\n{output[-1500:]}")
-        result: dict[str, Any] = json.loads(lines[0].removeprefix("RESULT="))
-        result["_stderr"] = ""
-        return result
+        return self._result(f"{kind} (forked)", args, started, code, output, output) | {"_stderr": ""}
 
     def repeat(self, jobs: list[Job], k: int) -> dict[str, list[Any]]:
         """Run each job k times, interleaved (A B C, A B C, ...)."""

@@ -153,7 +153,7 @@ def one_configuration_per_expectation() -> Iterator[None]:
 
     def configuration(self: Any) -> Any:
         entry = seen.get(id(self))
-        if entry is None or entry[0] is not self:
+        if entry is None:  # the entry keeps ``self`` alive, so no other object can take its id meanwhile
             entry = seen[id(self)] = (self, build(self))
         return entry[1]
 
