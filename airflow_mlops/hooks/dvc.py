@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from airflow_mlops.artifacts import release_arrow_memory
+from airflow_mlops.artifacts import local_file_md5, release_arrow_memory
 from airflow_mlops.errors import ConfigurationError, DataVersionError
 
 if TYPE_CHECKING:
@@ -256,33 +256,46 @@ class DvcHook(BaseHook):
 
     @contextmanager
     def _pinned_file(self, ref: Mapping[str, Any], *, in_memory: bool = False) -> Iterator[BinaryIO]:
-        """The pinned file open at its start, its md5 checked: a local file as it is, anything else in memory.
+        """The pinned file open at its start: a local file as it is, anything else in memory.
 
-        A local object (the DVC cache, a folder remote) is hashed block by block and then parsed from
-        disk, so its bytes are never held whole beside the frame parsed from them (at 5M rows that was
-        the frame's size again, issue #22); a remote object is read once, into memory.
+        A local object (the DVC cache, a folder remote) is hashed block by block on a second thread
+        while the caller parses it from disk, so its bytes are never held whole beside the frame
+        parsed from them (at 5M rows that was the frame's size again, issue #22); a remote object is
+        read once, into memory. Either way the md5 is checked before the caller's with-block ends, so
+        what it parsed from other bytes never leaves it, and a parse error on such bytes is reported
+        as the md5 mismatch that explains it.
         """
         os.environ.setdefault("DVC_NO_ANALYTICS", "1")
         from dvc.api import DVCFileSystem
 
         target = self._target_of(ref)
         expected = ref.get("md5")
+        remote_url = ref.get("remote_url")
         with self._open_repo(target) as repo, ExitStack() as opened:
             fs = DVCFileSystem(repo=repo, subrepos=True)
-            with self._storage_errors(target, ref.get("remote_url")):
+            with self._storage_errors(target, remote_url):
                 handle: BinaryIO = opened.enter_context(fs.open(target.path, mode="rb"))
                 if in_memory or not isinstance(handle, io.BufferedReader):
                     data = handle.read()
-                    actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
+                    digest = hashlib.md5(data, usedforsecurity=False).hexdigest
                     handle = io.BytesIO(data)
                 else:
-                    actual = hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
-                    handle.seek(0)
-            # Bytes that hash to the md5 pinned at resolve time are the pinned DVC output itself,
-            # so the DVC lookup (a few ms) is only made to explain a mismatch or an unpinned ref.
-            if not expected or actual != expected:
-                self._verify(actual, expected, self._dvc_info(fs, target), target)
-            yield handle
+                    digest = local_file_md5(handle.name).result
+
+            def verify() -> None:
+                with self._storage_errors(target, remote_url):
+                    actual = digest()
+                # Bytes that hash to the md5 pinned at resolve time are the pinned DVC output itself,
+                # so the DVC lookup (a few ms) is only made to explain a mismatch or an unpinned ref.
+                if not expected or actual != expected:
+                    self._verify(actual, expected, self._dvc_info(fs, target), target)
+
+            try:
+                yield handle
+            except Exception:
+                verify()
+                raise
+            verify()
 
     @staticmethod
     def _verify(actual: str, expected: str | None, dvc_info: dict[str, Any], target: _Target) -> None:

@@ -68,6 +68,29 @@ def train_with_function(
     return model
 
 
+def text_as_categories(features: pd.DataFrame) -> pd.DataFrame:
+    """``features`` with its text columns as pandas categories, to fit a Pipeline built here.
+
+    pandas keeps text in Arrow, and each scikit-learn pass over a text column (the imputer's fit
+    and transform, the encoder's) made a new Python string per row. From a category it reads a
+    pointer per row to a few shared strings: 750,000 rows with three text columns fitted in
+    3.8 s instead of 5.6 s (issue #22). The fitted Pipeline is the same, byte for byte, and still
+    scores text. Only the ``str`` dtype (missing values are NaN) is changed: an object column's
+    None would become NaN, which the imputer treats differently.
+    """
+    import numpy as np
+    import pandas as pd
+
+    text = [
+        name
+        for name, dtype in features.dtypes.items()
+        if isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan
+    ]
+    if not text:
+        return features
+    return features.astype(dict.fromkeys(text, "category"))
+
+
 def fit_weighted(model: Any, features: pd.DataFrame, labels: pd.Series, class_weight: Any) -> Any:
     """Fit ``model``; a candidate's ``class_weight`` becomes per-row sample weights.
 

@@ -271,7 +271,7 @@ class CandidateOperator(MlflowBaseOperator):
 
     def fitter(self, features: Any, labels: Any, params: Mapping[str, Any] | None = None) -> Any:
         """A zero-argument callable that fits the candidate with ``params`` (default: its own)."""
-        from airflow_mlops.ml.estimators import build_pipeline, fit_weighted, train_with_function
+        from airflow_mlops.ml.estimators import build_pipeline, fit_weighted, text_as_categories, train_with_function
 
         allowed = settings.allowed_import_prefixes()
         params = dict(self.candidate.get("params", {}) if params is None else params)
@@ -290,7 +290,7 @@ class CandidateOperator(MlflowBaseOperator):
             features=features,
             allowed_prefixes=allowed,
         )
-        return lambda: fit_weighted(pipeline, features, labels, class_weight)
+        return lambda: fit_weighted(pipeline, text_as_categories(features), labels, class_weight)
 
 
 # --- the fields a person fills in: the trigger form, the approval form --------------------------------

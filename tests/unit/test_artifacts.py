@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -49,3 +50,19 @@ def test_writing_again_replaces_the_split(tmp_path: Path) -> None:
     artifacts.write_parquet(_frame().head(2), uri)
 
     pd.testing.assert_frame_equal(artifacts.read_parquet(uri), _frame().head(2))
+
+
+def test_the_md5_hashed_beside_the_write_is_the_written_files(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": range(50_000), "text": ["a", "b"] * 25_000})
+    uri, md5 = artifacts.write_parquet_hashed(frame, str(tmp_path / "split" / "train.parquet"))
+    written = (tmp_path / "split" / "train.parquet").read_bytes()
+    assert md5 == hashlib.md5(written).hexdigest()
+    assert artifacts.file_md5(uri) == md5
+
+
+def test_a_local_file_hashed_in_the_background_is_its_md5_and_a_missing_one_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"pinned bytes" * 100_000)
+    assert artifacts.local_file_md5(str(path)).result() == hashlib.md5(path.read_bytes()).hexdigest()
+    with pytest.raises(FileNotFoundError):
+        artifacts.local_file_md5(str(tmp_path / "gone.bin")).result()

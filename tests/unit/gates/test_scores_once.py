@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import f1_score, log_loss, mean_absolute_error
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from airflow_mlops.ml.metrics import measure_metrics, score_rows
 from airflow_mlops.ml.scoring import gate_metrics
@@ -94,3 +96,26 @@ def test_only_the_metrics_asked_for_and_probabilities_only_when_one_reads_them(
     everything, _ = measure_metrics(Counting(), FEATURES, LABELS, "classification")
     assert values == {name: everything[name] for name in only} and not missing
     assert model.calls == {"predict": 1, "predict_proba": probabilities}
+
+
+class CountingScaler(StandardScaler):
+    """A scaler that counts its transforms: the preprocessing a Pipeline runs before each answer."""
+
+    transforms = 0
+
+    def transform(self, X: Any, copy: bool | None = None) -> Any:
+        type(self).transforms += 1
+        return super().transform(X, copy=copy)
+
+
+def test_a_pipeline_preprocesses_the_rows_once_for_both_answers() -> None:
+    frame = FEATURES[["x"]].assign(z=RNG.normal(size=240))
+    pipeline = Pipeline([("scale", CountingScaler()), ("model", LogisticRegression())]).fit(frame, LABELS)
+    CountingScaler.transforms = 0
+    scores = score_rows(pipeline, frame, "classification")
+    assert CountingScaler.transforms == 1
+    np.testing.assert_array_equal(scores.predictions, pipeline.predict(frame))
+    np.testing.assert_array_equal(scores.proba, pipeline.predict_proba(frame))
+    values, missing = measure_metrics(pipeline, frame, LABELS, "classification", scores=scores)
+    assert not missing
+    assert values["log_loss"] == log_loss(LABELS, pipeline.predict_proba(frame))
