@@ -103,6 +103,19 @@ def _preprocessed_once(model: Any, features: Any) -> tuple[Any, Any]:
     return final, model[:-1].transform(features)
 
 
+def _predicts_by_argmax(model: Any) -> bool:
+    """A scikit-learn forest classifier's ``predict`` is the argmax of its ``predict_proba`` (its own code).
+
+    So one pass over the trees gives both answers, where asking for each walked every tree twice.
+    A subclass that overrides ``predict`` is asked as usual.
+    """
+    ensemble = sys.modules.get("sklearn.ensemble")
+    if ensemble is None or not isinstance(model, ensemble.RandomForestClassifier | ensemble.ExtraTreesClassifier):
+        return False
+    forest_predict = ensemble.RandomForestClassifier.predict
+    return type(model).predict is forest_predict and getattr(model, "n_outputs_", 0) == 1
+
+
 def score_rows(model: Any, features: pd.DataFrame, problem: Problem, *, proba: bool = True) -> Scores:
     """``predict`` (and for classification ``predict_proba``, unless ``proba`` is false) once on ``features``.
 
@@ -112,6 +125,9 @@ def score_rows(model: Any, features: pd.DataFrame, problem: Problem, *, proba: b
     import numpy as np
 
     model, features = _preprocessed_once(model, features)
+    if problem != "regression" and proba and _predicts_by_argmax(model):
+        probabilities = np.asarray(model.predict_proba(features), dtype=float)
+        return Scores(model.classes_.take(np.argmax(probabilities, axis=1), axis=0), probabilities)
     predictions = np.asarray(model.predict(features))
     if problem == "regression" or not proba:
         return Scores(predictions)

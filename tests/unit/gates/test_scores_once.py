@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import f1_score, log_loss, mean_absolute_error
 from sklearn.pipeline import Pipeline
@@ -119,3 +120,35 @@ def test_a_pipeline_preprocesses_the_rows_once_for_both_answers() -> None:
     values, missing = measure_metrics(pipeline, frame, LABELS, "classification", scores=scores)
     assert not missing
     assert values["log_loss"] == log_loss(LABELS, pipeline.predict_proba(frame))
+
+
+def test_a_forest_walks_its_trees_once_for_both_answers() -> None:
+    frame = FEATURES[["x"]].assign(z=RNG.normal(size=240))
+    forest = RandomForestClassifier(n_estimators=15, random_state=0).fit(frame, LABELS)
+    expected = (forest.predict(frame), forest.predict_proba(frame))
+    asked = {"predict_proba": 0}
+    proba = forest.predict_proba
+
+    def counted(rows: Any) -> Any:
+        asked["predict_proba"] += 1
+        return proba(rows)
+
+    def refused(rows: Any) -> Any:
+        raise AssertionError("predict walked the trees again")
+
+    forest.predict_proba, forest.predict = counted, refused  # type: ignore[method-assign]
+    scores = score_rows(forest, frame, "classification")
+    assert asked == {"predict_proba": 1}
+    np.testing.assert_array_equal(scores.predictions, expected[0])
+    np.testing.assert_array_equal(scores.proba, expected[1])
+    assert scores.predictions.dtype == expected[0].dtype
+
+
+def test_a_forest_whose_predict_is_its_own_is_asked_for_it() -> None:
+    class Thresholded(RandomForestClassifier):
+        def predict(self, X: Any) -> Any:
+            return (self.predict_proba(X)[:, 1] > 0.8).astype(int)
+
+    frame = FEATURES[["x"]]
+    model = Thresholded(n_estimators=10, random_state=0).fit(frame, LABELS)
+    np.testing.assert_array_equal(score_rows(model, frame, "classification").predictions, model.predict(frame))
