@@ -275,7 +275,7 @@ class DvcHook(BaseHook):
             fs = DVCFileSystem(repo=repo, subrepos=True)
             with self._storage_errors(target, remote_url):
                 handle: BinaryIO = opened.enter_context(fs.open(target.path, mode="rb"))
-                if in_memory or not isinstance(handle, io.BufferedReader):
+                if in_memory or not isinstance(handle, io.BufferedReader) or not isinstance(handle.name, str):
                     data = handle.read()
                     digest = hashlib.md5(data, usedforsecurity=False).hexdigest
                     handle = io.BytesIO(data)
