@@ -48,7 +48,7 @@ def write_parquet_hashed(frame: pd.DataFrame, uri: str) -> tuple[str, str]:
     path = ObjectStoragePath(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
     with buffer.getbuffer() as encoded:  # the buffer's own bytes: getvalue() would copy the file once more
-        digest = in_background(lambda: hashlib.md5(encoded, usedforsecurity=False).hexdigest())
+        digest = _in_background(lambda: hashlib.md5(encoded, usedforsecurity=False).hexdigest())
         try:
             path.write_bytes(encoded)  # type: ignore[arg-type]  # takes any bytes-like object (memoryview(data))
         finally:
@@ -105,10 +105,10 @@ def local_file_md5(path: str) -> Future[str]:
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
-    return in_background(md5)
+    return _in_background(md5)
 
 
-def in_background(work: Callable[[], str]) -> Future[str]:
+def _in_background(work: Callable[[], str]) -> Future[str]:
     """``work`` on a thread of its own, which ends with it."""
     executor = ThreadPoolExecutor(1, thread_name_prefix="md5")
     try:

@@ -107,13 +107,12 @@ def _predicts_by_argmax(model: Any) -> bool:
     """A scikit-learn forest classifier's ``predict`` is the argmax of its ``predict_proba`` (its own code).
 
     So one pass over the trees gives both answers, where asking for each walked every tree twice.
-    A subclass that overrides ``predict`` is asked as usual.
+    Random forests and extra trees share that ``predict``; a subclass that overrides it is asked as usual.
     """
-    ensemble = sys.modules.get("sklearn.ensemble")
-    if ensemble is None or not isinstance(model, ensemble.RandomForestClassifier | ensemble.ExtraTreesClassifier):
+    ensemble = sys.modules.get("sklearn.ensemble")  # not imported: the model cannot be a forest
+    if ensemble is None or getattr(type(model), "predict", None) is not ensemble.RandomForestClassifier.predict:
         return False
-    forest_predict = ensemble.RandomForestClassifier.predict
-    return type(model).predict is forest_predict and getattr(model, "n_outputs_", 0) == 1
+    return getattr(model, "n_outputs_", 0) == 1
 
 
 def score_rows(model: Any, features: pd.DataFrame, problem: Problem, *, proba: bool = True) -> Scores:
