@@ -15,13 +15,21 @@ the same checks in plain pandas. Two costs grew with the rows:
   Our record never reads it: the data is named by the md5 DVC stores for the file's bytes, and
   :func:`without_frame_fingerprint` skips the hash for the one validation it wraps.
 
+- **Whole lists cut to their first 20.** Outside COMPLETE, a column rule's report keeps its first
+  ``partial_unexpected_count`` unexpected values and their row indices, yet GX gathered every
+  unexpected row first (the whole frame's rows, for the index list): 20 ms at 1M rows for one rule
+  with 5% missing. :func:`_first_unexpected_only` hands GX's two functions a condition with only
+  the first of those rows still marked, so they read no more than they keep.
+
 Three more were a fixed cost per validation, whatever the rows, which kept 1M rows above 2x pandas:
 
 - **The same configuration built over and over.** ``Expectation.configuration`` is a property that
   dumps the pydantic model and builds a new ``ExpectationConfiguration`` at every read, and
   building the metric graph reads it about 110 times per rule (each domain, success and runtime
-  kwarg reads it anew). :func:`one_configuration_per_expectation` builds it once per expectation
-  object for the validation it wraps; nothing in that validation changes an expectation.
+  kwarg reads it anew), and turns each of those configurations back into an expectation (a
+  pydantic validation) to read its kwargs. :func:`one_configuration_per_expectation` builds each
+  once per expectation object for the validation it wraps; nothing in that validation changes an
+  expectation, and GX copies a configuration before it changes one.
 - **A class name converted to snake case by two regular expressions at each of those reads**:
   ``camel_to_snake`` is a pure function of a class name, so it is memoized.
 - **Metric ids.** Every metric configuration names itself by md5 over JSON of its kwargs, first
@@ -54,11 +62,23 @@ def install() -> None:
     """Replace GX functions whose answers we give faster, the same answers (idempotent)."""
     from great_expectations import util
     from great_expectations.core import id_dict
-    from great_expectations.expectations import expectation
+    from great_expectations.expectations import expectation, registry
+    from great_expectations.expectations.metrics.map_metric_provider import map_metric_provider
 
     _wrap(util, "does_ndarray_contain_decimal_dtype", _decimal_check)
     _wrap(expectation, "camel_to_snake", functools.lru_cache(maxsize=1024))
     _wrap(id_dict, "convert_to_json_serializable", _plain_json_first)
+    for name in _PARTIAL_LIST_PROVIDERS:
+        # Later registrations (a user's own map metrics) take the module's name; the ones made at
+        # import hold the function itself, so the registry is walked too.
+        _wrap(map_metric_provider, name, _first_unexpected_only)
+        replacement = getattr(map_metric_provider, name)
+        original = getattr(replacement, _ORIGINAL_ATTRIBUTE, None)
+        for definition in registry._registered_metrics.values():
+            providers = definition.get("providers", {})
+            for engine, (metric_class, provider) in list(providers.items()):
+                if original is not None and provider is original:
+                    providers[engine] = (metric_class, replacement)
 
 
 def _wrap(module: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -111,6 +131,49 @@ def _plain_json_first(original: Callable[..., Any]) -> Callable[..., Any]:
     return convert_to_json_serializable
 
 
+# GX's pandas functions for a column rule's partial lists: its first unexpected values and their
+# row indices.
+_PARTIAL_LIST_PROVIDERS = ("_pandas_column_map_condition_values", "_pandas_map_condition_index")
+
+
+def _first_unexpected_only(original: Callable[..., Any]) -> Callable[..., Any]:
+    def provider(*args: Any, **kwargs: Any) -> Any:
+        metrics = kwargs.get("metrics")
+        result_format = (kwargs.get("metric_value_kwargs") or {}).get("result_format")
+        if not isinstance(result_format, dict) or not isinstance(metrics, dict):
+            return original(*args, **kwargs)
+        limit = result_format.get("partial_unexpected_count")
+        condition = metrics.get("unexpected_condition")
+        if result_format.get("result_format") == "COMPLETE" or type(limit) is not int or limit < 0:
+            return original(*args, **kwargs)
+        if isinstance(condition, tuple) and condition:
+            first = _first_true_only(condition[0], limit)
+            if first is not condition[0]:
+                kwargs["metrics"] = {**metrics, "unexpected_condition": (first, *condition[1:])}
+        return original(*args, **kwargs)
+
+    return provider
+
+
+def _first_true_only(mask: Any, limit: int) -> Any:
+    """``mask`` with every True after the first ``limit`` turned False, or ``mask`` itself.
+
+    Outside COMPLETE, GX keeps the first ``partial_unexpected_count`` entries of each list, in row
+    order, so the rows after them change nothing in the answer.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(mask, pd.Series) or mask.dtype != np.bool_:
+        return mask
+    values = mask.to_numpy()
+    if np.count_nonzero(values) <= limit:
+        return mask
+    first = values.copy()
+    first[np.flatnonzero(values)[limit] :] = False
+    return pd.Series(first, index=mask.index, name=mask.name)
+
+
 @contextlib.contextmanager
 def for_one_validation() -> Iterator[None]:
     """Both per-validation shortcuts below, one validation at a time per process."""
@@ -136,30 +199,47 @@ def without_frame_fingerprint() -> Iterator[None]:
 
 @contextlib.contextmanager
 def one_configuration_per_expectation() -> Iterator[None]:
-    """Within the block, each expectation object builds its ``configuration`` once.
+    """Within the block, each expectation object builds its ``configuration`` once, and that
+    configuration its expectation (``to_domain_obj``) once.
 
-    The cache lives as long as the block and holds each object it saw, so an ``id()`` cannot be
+    The caches live as long as the block and hold each object they saw, so an ``id()`` cannot be
     reused by another object while its entry exists (GX's pydantic v1 models take no weak
-    references, and an attribute on them would show up in their ``.dict()``).
+    references, and an attribute on them would show up in their ``.dict()``). Only the
+    configurations built here are answered from the cache: GX deep-copies one before it changes it.
     """
     from great_expectations.expectations.expectation import Expectation
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     built = Expectation.__dict__.get("configuration")
-    if not isinstance(built, property) or built.fget is None:
+    to_domain = ExpectationConfiguration.__dict__.get("to_domain_obj")
+    if not isinstance(built, property) or built.fget is None or not callable(to_domain):
         yield
         return
     build = built.fget
     seen: dict[int, tuple[Any, Any]] = {}
+    domains: dict[int, list[Any]] = {}
 
     def configuration(self: Any) -> Any:
         entry = seen.get(id(self))
         if entry is None:  # the entry keeps ``self`` alive, so no other object can take its id meanwhile
             entry = seen[id(self)] = (self, build(self))
+            domains[id(entry[1])] = [entry[1], None]
+        return entry[1]
+
+    def to_domain_obj(self: Any) -> Any:
+        entry = domains.get(id(self))
+        if entry is None:
+            return to_domain(self)
+        if entry[1] is None:
+            entry[1] = to_domain(self)
         return entry[1]
 
     Expectation.configuration = property(configuration, doc=built.__doc__)  # type: ignore[method-assign,assignment]
+    ExpectationConfiguration.to_domain_obj = to_domain_obj  # type: ignore[method-assign]
     try:
         yield
     finally:
         Expectation.configuration = built  # type: ignore[method-assign]
+        ExpectationConfiguration.to_domain_obj = to_domain  # type: ignore[method-assign]
         seen.clear()
+        domains.clear()

@@ -88,8 +88,10 @@ def test_failing_suite_identifies_failures_with_exact_counts(clean_df: pd.DataFr
     assert (not_null["success"], not_null["unexpected_count"]) == (False, 7)
     assert not_null["unexpected_percent"] == pytest.approx(3.5)
     assert not_null["partial_unexpected_list"] == [None] * 7  # NaN would not be valid JSON
+    assert not_null["partial_unexpected_index_list"] == [3, 17, 40, 41, 99, 150, 199]
     assert (between["success"], between["unexpected_count"]) == (False, 3)
-    assert sorted(between["partial_unexpected_list"]) == [-3.0, 150.0, 999.0]
+    assert between["partial_unexpected_list"] == [150.0, -3.0, 999.0]  # in row order, with their rows
+    assert between["partial_unexpected_index_list"] == [10, 20, 30]
     assert in_set["success"] is True
     assert (row_count["success"], row_count["observed_value"]) == (False, N_ROWS)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import math
 from decimal import Decimal
@@ -113,32 +114,57 @@ def test_each_expectation_builds_its_configuration_once_inside_a_validation_only
     gx._import_gx()
     import great_expectations.expectations as gxe
     from great_expectations.expectations.expectation import Expectation
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     built = Expectation.__dict__["configuration"]
     rule = gxe.ExpectColumnValuesToBeBetween(column="c10", min_value=0, max_value=99)
     other = gxe.ExpectColumnValuesToBeBetween(column="c11", min_value=0, max_value=99)
     assert rule.configuration is not rule.configuration
+    to_domain = ExpectationConfiguration.__dict__["to_domain_obj"]
     with pytest.raises(RuntimeError), gx_fast_paths.one_configuration_per_expectation():
         first = rule.configuration
         assert rule.configuration is first and other.configuration is not first
         assert first.to_json_dict() == built.fget(rule).to_json_dict()
+        domain = first.to_domain_obj()
+        assert first.to_domain_obj() is domain and domain.dict() == to_domain(first).dict()
+        copied = copy.deepcopy(first)  # GX copies a configuration before it changes one
+        assert copied.to_domain_obj() is not copied.to_domain_obj()
         raise RuntimeError("inside")
     assert Expectation.__dict__["configuration"] is built
+    assert ExpectationConfiguration.__dict__["to_domain_obj"] is to_domain
     assert rule.configuration is not rule.configuration
 
 
 def _without_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    """GX as it ships: every replaced function back, no per-validation shortcut, the context saving."""
+    """GX as it ships: every replaced function back, no per-validation shortcut, the context saving
+    the suite and its config, and the result format passed as its bare name."""
     from great_expectations import util
     from great_expectations.core import id_dict
-    from great_expectations.expectations import expectation
+    from great_expectations.expectations import expectation, registry
+    from great_expectations.expectations.metrics.map_metric_provider import map_metric_provider
 
     for module, name in (
         (util, "does_ndarray_contain_decimal_dtype"),
         (expectation, "camel_to_snake"),
         (id_dict, "convert_to_json_serializable"),
+        *[(map_metric_provider, name) for name in gx_fast_paths._PARTIAL_LIST_PROVIDERS],
     ):
         monkeypatch.setattr(module, name, getattr(module, name).__mlops_original__)
+    restored = 0
+    for definition in registry._registered_metrics.values():
+        providers = definition.get("providers", {})
+        for engine, (metric_class, provider) in list(providers.items()):
+            if hasattr(provider, "__mlops_original__"):
+                monkeypatch.setitem(providers, engine, (metric_class, provider.__mlops_original__))
+                restored += 1
+    assert restored >= 2 * 15  # every map metric's partial values and index list
+    monkeypatch.setattr(gx, "_gx_result_format", lambda name: name)
+
+    def stored_suite(module: Any, name: str, built: Any) -> tuple[Any, dict[str, int]]:
+        suite = module.get_context(mode="ephemeral").suites.add(module.ExpectationSuite(name=name, expectations=built))
+        return suite, {expectation.id: index for index, expectation in enumerate(suite.expectations)}
+
+    monkeypatch.setattr(gx, "_suite_of", stored_suite)
     monkeypatch.setattr(gx_fast_paths, "install", lambda: None)
     monkeypatch.setattr(gx_fast_paths, "for_one_validation", contextlib.nullcontext)
     ephemeral = gx._ephemeral_context
@@ -151,23 +177,54 @@ def _without_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gx, "_ephemeral_context", saving_context)
 
 
-def test_every_result_equals_what_gx_computes_without_the_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("result_format", ["SUMMARY", "COMPLETE"])
+def test_every_result_equals_what_gx_computes_without_the_fast_paths(
+    monkeypatch: pytest.MonkeyPatch, result_format: str
+) -> None:
     _util()
     frame = make_frame(3_000)
     broken = frame.copy()
-    broken.loc[::100, "c10"] = 500  # out of range
+    broken.loc[::100, "c10"] = 500  # out of range, more often than a partial list holds
     broken.loc[::7, "c00"] = None  # nulls where none are allowed
     broken.loc[5, "c18"] = broken.loc[6, "c18"]  # a duplicated id
-    fast = [gx.validate_dataframe(f, EXPECTATIONS, suite_name="fast") for f in (frame, broken)]
+    broken.loc[::9, "c11"] = None  # nulls GX leaves out of a range check, before and among ...
+    broken.loc[1::40, "c11"] = 500  # ... values out of range
+    frames = (frame, broken)
+    fast = [gx.validate_dataframe(f, EXPECTATIONS, suite_name="s", result_format=result_format) for f in frames]
     _without_fast_paths(monkeypatch)
-    slow = [gx.validate_dataframe(f, EXPECTATIONS, suite_name="fast") for f in (frame, broken)]
+    slow = [gx.validate_dataframe(f, EXPECTATIONS, suite_name="s", result_format=result_format) for f in frames]
     assert fast == slow
     assert [r["success"] for r in fast[0]["results"]] == [True] * len(EXPECTATIONS)
     failed = {
-        (r["type"], r["kwargs"].get("column"), r["unexpected_count"]) for r in fast[1]["results"] if not r["success"]
+        (r["type"], r["kwargs"].get("column"), r["unexpected_count"]): r["partial_unexpected_index_list"]
+        for r in fast[1]["results"]
+        if not r["success"]
     }
     assert failed == {
-        ("expect_column_values_to_be_between", "c10", 30),
-        ("expect_column_values_to_not_be_null", "c00", 429),
-        ("expect_column_values_to_be_unique", "c18", 2),
+        ("expect_column_values_to_be_between", "c10", 30): list(range(0, 2_000, 100)),
+        ("expect_column_values_to_be_between", "c11", 75): list(range(1, 800, 40)),
+        ("expect_column_values_to_not_be_null", "c00", 429): list(range(0, 140, 7)),
+        ("expect_column_values_to_be_unique", "c18", 2): [5, 6],
     }
+
+
+def test_gx_does_not_build_the_unexpected_index_query_the_report_would_drop(monkeypatch: pytest.MonkeyPatch) -> None:
+    _util()
+    from great_expectations.expectations import registry
+
+    built: list[Any] = []
+    providers = registry._registered_metrics["column_values.between.unexpected_index_query"]["providers"]
+    for engine, (metric_class, provider) in list(providers.items()):
+
+        def recording(provider: Any = provider, **kwargs: Any) -> Any:
+            built.append(provider(**kwargs))
+            return built[-1]
+
+        monkeypatch.setitem(providers, engine, (metric_class, recording))
+    broken = make_frame(500)
+    broken.loc[::50, "c10"] = 500
+    for result_format in sorted(gx.RESULT_FORMATS):
+        report = gx.validate_dataframe(broken, EXPECTATIONS, suite_name="no-query", result_format=result_format)
+        assert report["statistics"]["unsuccessful_expectations"] == 1, result_format
+    # GX asks for the query at SUMMARY and COMPLETE (5 range rules each); each answer is None.
+    assert built == [None] * 10
