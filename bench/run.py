@@ -1348,9 +1348,12 @@ running, start→end the rest (the task process parses the DAG file, runs the ta
   stage a new array (the imputed and the scaled float64 copies, the text columns as Python
   strings, the stacked matrix), in `fit` and again in `predict` and `predict_proba` for the
   training metrics. Changing that would change the fitted pipeline, so it stays. `prepare_data`
-  stays above 1.10x at 1M rows (1.35x and 1.17x in two idle runs; 1.09-1.11x at 5M): ours also
-  checks the data contract (column kinds, the leakage screen on its 50,000-row sample, the
-  declared policies) and hashes each split for the lineage record, which the plain script does not.
+  stays near or above 1.10x at 1M rows (1.35x, 1.17x, 1.02x and 1.19x in four runs; 0.91x-1.11x
+  at 5M): ours also checks the data contract (column kinds, the leakage screen on its 50,000-row
+  sample, the declared policies) and hashes each split for the lineage record, which the plain
+  script does not. Timed rule by rule at 1M rows (dbb2f0c): the leakage screen 0.12 s, numbers
+  stored as text 0.07 s, id-like columns 0.03 s, infinities 0.02 s, the target 0.01 s, 0.25 s of
+  the 0.3 s between ours and the plain script; reading and writing are level.
 
 ## How to run
 
