@@ -228,3 +228,24 @@ def test_gx_does_not_build_the_unexpected_index_query_the_report_would_drop(monk
         assert report["statistics"]["unsuccessful_expectations"] == 1, result_format
     # GX asks for the query at SUMMARY and COMPLETE (5 range rules each); each answer is None.
     assert built == [None] * 10
+
+
+def test_complete_still_lists_every_unexpected_value_and_row() -> None:
+    gx_module = gx._import_gx()
+    import great_expectations.expectations as gxe
+
+    frame = make_frame(3_000)
+    frame.loc[::100, "c10"] = 500
+    context = gx._ephemeral_context(gx_module)
+    batch = (
+        context.data_sources.add_pandas(name="complete")
+        .add_dataframe_asset(name="frame")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    rule = gxe.ExpectColumnValuesToBeBetween(column="c10", min_value=0, max_value=99)
+    complete = batch.validate(rule, result_format="COMPLETE").result
+    assert complete["unexpected_index_list"] == list(range(0, 3_000, 100))
+    assert complete["unexpected_list"] == [500] * 30
+    summary = batch.validate(rule, result_format="SUMMARY").result
+    assert summary["partial_unexpected_index_list"] == list(range(0, 2_000, 100))
