@@ -1,11 +1,10 @@
 """Great Expectations 1.x, called directly on an in-memory dataframe.
 
-The official GX Airflow provider pins an Airflow range that excludes 3.3, so this module is
-the whole integration. It stays thin on purpose: the pipeline spec keeps expectations as
-plain ``{"type": ..., "kwargs": ...}`` dicts, and the only GX objects that exist are the
-ones a single call builds and throws away. An ephemeral context per call is cheap
-(milliseconds) and guarantees that suites, assets and results of one dataset can never be
-seen by the validation of another.
+The official GX Airflow provider pins an Airflow range that excludes 3.3, so this module is the
+whole integration. It stays thin on purpose: the spec keeps expectations as plain ``{"type": ...,
+"kwargs": ...}`` dicts, and the only GX objects are the ones a single call builds and throws away.
+An ephemeral context per call is cheap (milliseconds) and guarantees that suites, assets and
+results of one dataset can never be seen by the validation of another.
 
 ``great_expectations`` takes about three seconds to import, so it is imported inside the
 functions that need it; importing this module costs nothing at DAG-parse time.
@@ -297,8 +296,7 @@ def _result_entry(type_name: str, kwargs: Mapping[str, Any], gx_result: Any) -> 
         "partial_unexpected_list": _jsonable(list(partial or [])[:MAX_PARTIAL_UNEXPECTED]),
         # Their rows' labels, for an auditor to find them in the pinned file.
         "partial_unexpected_index_list": _jsonable(list(rows or [])[:MAX_PARTIAL_UNEXPECTED]),
-        # Not an expectation outcome but a failure to evaluate (typically a missing column);
-        # GX reports it as success=False, so the reason must travel with the result.
+        # A failure to evaluate (typically a missing column), which GX reports as success=False: its reason travels too.
         "exception": _exception_message(gx_result.exception_info),
     }
 
@@ -388,6 +386,8 @@ def _failure_reason(entry: Mapping[str, Any]) -> str:
         examples = list(entry.get("partial_unexpected_list") or [])[:3]
         if examples:
             reason += f", e.g. {_short(repr(examples), 80)}"
+        if rows := list(entry.get("partial_unexpected_index_list") or [])[:3]:
+            reason += f" in rows {_short(', '.join(map(str, rows)), 60)}"
         return reason
     expected = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k not in _NON_EXPECTATION_KWARGS)
     observed = entry.get("observed_value")

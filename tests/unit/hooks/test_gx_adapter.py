@@ -291,6 +291,7 @@ def test_summarize_explains_real_failures_in_plain_words(clean_df: pd.DataFrame)
     not_null, row_count, exists = digest["failed"]
     assert not_null["column"] == "age"
     assert not_null["reason"].startswith("12 unexpected values (6.0%), at most 1.0% allowed")
+    assert not_null["reason"].endswith(" in rows 0, 1, 2")  # where to look in the pinned file
     assert (row_count["column"], row_count["reason"]) == (
         None,
         "observed 200, expected min_value=500, max_value=600",
