@@ -68,17 +68,19 @@ def install() -> None:
     _wrap(util, "does_ndarray_contain_decimal_dtype", _decimal_check)
     _wrap(expectation, "camel_to_snake", functools.lru_cache(maxsize=1024))
     _wrap(id_dict, "convert_to_json_serializable", _plain_json_first)
+    # Later registrations (a user's own map metrics) take the module's name; the ones made at import
+    # hold the function itself, so the registry is walked too.
+    replacements = {}
     for name in _PARTIAL_LIST_PROVIDERS:
-        # Later registrations (a user's own map metrics) take the module's name; the ones made at
-        # import hold the function itself, so the registry is walked too.
         _wrap(map_metric_provider, name, _first_unexpected_only)
-        replacement = getattr(map_metric_provider, name)
-        original = getattr(replacement, _ORIGINAL_ATTRIBUTE, None)
-        for definition in registry._registered_metrics.values():
-            providers = definition.get("providers", {})
-            for engine, (metric_class, provider) in list(providers.items()):
-                if original is not None and provider is original:
-                    providers[engine] = (metric_class, replacement)
+        replacement = getattr(map_metric_provider, name, None)
+        if hasattr(replacement, _ORIGINAL_ATTRIBUTE):  # absent from another GX version: left as it is
+            replacements[getattr(replacement, _ORIGINAL_ATTRIBUTE)] = replacement
+    for definition in registry._registered_metrics.values():
+        providers = definition.get("providers", {})
+        for engine, (metric_class, provider) in list(providers.items()):
+            if provider in replacements:
+                providers[engine] = (metric_class, replacements[provider])
 
 
 def _wrap(module: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -140,19 +142,23 @@ def _first_unexpected_only(original: Callable[..., Any]) -> Callable[..., Any]:
     def provider(*args: Any, **kwargs: Any) -> Any:
         metrics = kwargs.get("metrics")
         result_format = (kwargs.get("metric_value_kwargs") or {}).get("result_format")
-        if not isinstance(result_format, dict) or not isinstance(metrics, dict):
-            return original(*args, **kwargs)
-        limit = result_format.get("partial_unexpected_count")
-        condition = metrics.get("unexpected_condition")
-        if result_format.get("result_format") == "COMPLETE" or type(limit) is not int or limit < 0:
-            return original(*args, **kwargs)
-        if isinstance(condition, tuple) and condition:
-            first = _first_true_only(condition[0], limit)
-            if first is not condition[0]:
-                kwargs["metrics"] = {**metrics, "unexpected_condition": (first, *condition[1:])}
+        if isinstance(metrics, dict) and isinstance(result_format, dict):
+            kwargs["metrics"] = _first_unexpected_metrics(metrics, result_format)
         return original(*args, **kwargs)
 
     return provider
+
+
+def _first_unexpected_metrics(metrics: dict[str, Any], result_format: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with a condition marking only the rows a partial list keeps; as they are at COMPLETE."""
+    limit = result_format.get("partial_unexpected_count")
+    condition = metrics.get("unexpected_condition")
+    if result_format.get("result_format") == "COMPLETE" or type(limit) is not int or limit < 0:
+        return metrics
+    if not isinstance(condition, tuple) or not condition:
+        return metrics
+    first = _first_true_only(condition[0], limit)
+    return metrics if first is condition[0] else {**metrics, "unexpected_condition": (first, *condition[1:])}
 
 
 def _first_true_only(mask: Any, limit: int) -> Any:
