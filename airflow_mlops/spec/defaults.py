@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,9 +36,10 @@ def pipeline_folders(path: Path, root: Path | None) -> tuple[Path, Path]:
     pipeline's own folder. Resolving walks every component of a path on disk, so a load does
     it once here rather than wherever a folder is needed.
     """
-    folder = path.resolve().parent
+    # os.path.realpath, not Path.resolve: the same path without resolve's extra stat() of the result.
+    folder = Path(os.path.realpath(path)).parent
     if root is not None:
-        top = root.resolve()
+        top = Path(os.path.realpath(root))
         if folder.is_relative_to(top):
             return folder, top
     return folder, folder

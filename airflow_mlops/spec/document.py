@@ -13,7 +13,15 @@ from typing import Any
 import yaml
 
 from airflow_mlops.errors import ConfigIssue, PipelineConfigError
-from airflow_mlops.spec.tree_checks import MAX_DEPTH, Loc, duplicate_keys, secrets, shape_problem, tree_problem
+from airflow_mlops.spec.tree_checks import (
+    MAX_DEPTH,
+    Loc,
+    duplicate_keys,
+    may_hold_secrets,
+    secrets,
+    shape_problem,
+    tree_problem,
+)
 from airflow_mlops.spec.yaml_source import parse_document, read_text
 
 
@@ -125,7 +133,7 @@ def parse_yaml(path: Path, text: str) -> LoadedYaml:
             message,
             "store credentials in an Airflow connection or secrets backend and reference its conn_id",
         )
-        for loc, message in secrets(data)
+        for loc, message in (secrets(data) if may_hold_secrets(text) else [])
     ]
     if issues:
         raise PipelineConfigError(issues)

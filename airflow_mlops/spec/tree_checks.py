@@ -125,6 +125,27 @@ _ANY_SECRET_VALUE = re.compile(
 )
 
 
+# Every secret the two checks above find spells one of these in the file's text, case-folded (the
+# key check ignores case, and case-folding also turns the letters it matches, such as U+017F long s
+# and U+212A Kelvin sign, into ASCII). YAML decodes a value's characters as written, except for a
+# backslash escape in double quotes and line folding, which only turns a line break into a space
+# or a newline; none of these contains either.
+_SECRET_HINTS = ("passw", "secret", "token", "key", "://", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+                 "xox", "-----begin")  # fmt: skip
+
+
+def may_hold_secrets(text: str) -> bool:
+    """False when no value or key of the document ``text`` can be a secret: then ``secrets`` would find none.
+
+    One pass over the text instead of a regex search per key and value. Most pipeline files
+    spell none of these words.
+    """
+    if "\\" in text:
+        return True
+    folded = text.casefold()
+    return any(hint in folded for hint in _SECRET_HINTS)
+
+
 def _may_hold_secret(value: Any) -> bool:
     if isinstance(value, str):
         return _ANY_SECRET_VALUE.search(value) is not None

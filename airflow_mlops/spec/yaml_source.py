@@ -56,6 +56,30 @@ PipelineYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
+#: (node kind, value, implicit) -> tag, shared by both loaders: with their one set of resolvers, a
+#: tag is a function of those three, and a pipeline file's keys and short values repeat across
+#: files, so most scalars skip the resolver's regular expressions. Short values only, and bounded,
+#: so odd input cannot make it grow without limit.
+_TAGS: dict[tuple[Any, Any, Any], str] = {}
+_TAGS_MAX = 4096
+_pyyaml_resolve: Callable[[Any, Any, Any, Any], str] = yaml.resolver.BaseResolver.resolve
+
+
+def _resolve_known(loader: Any, kind: Any, value: Any, implicit: Any) -> str:
+    """PyYAML's ``resolve``, remembered; a loader with path resolvers (none of ours) is passed through."""
+    if loader.yaml_path_resolvers:
+        return _pyyaml_resolve(loader, kind, value, implicit)
+    key = (kind, value, implicit)
+    tag = _TAGS.get(key)
+    if tag is None:
+        tag = _pyyaml_resolve(loader, kind, value, implicit)
+        if len(_TAGS) < _TAGS_MAX and (value is None or len(value) <= 64):
+            _TAGS[key] = tag
+    return tag
+
+
+PipelineYamlLoader.resolve = _resolve_known  # type: ignore[method-assign]
+
 _FastLoader: type[yaml.CSafeLoader] | None = None
 if yaml.__with_libyaml__:
 
@@ -68,6 +92,7 @@ if yaml.__with_libyaml__:
 
     _CPipelineYamlLoader.yaml_implicit_resolvers = PipelineYamlLoader.yaml_implicit_resolvers
     _CPipelineYamlLoader.construct_object = _construct_with_position  # type: ignore[method-assign,assignment]
+    _CPipelineYamlLoader.resolve = _resolve_known  # type: ignore[method-assign]
     _FastLoader = _CPipelineYamlLoader
 
 

@@ -321,3 +321,62 @@ def test_a_value_pyyaml_cannot_build_is_still_reported_at_its_line() -> None:
 
     [issue] = err.value.issues
     assert (issue.line, issue.column) == (3, 10) and "cannot read this value as int" in issue.message
+
+
+# -- the resolver's memory and the one-pass secrets check --------------------------------------
+
+
+def _tree_with_pyyamls_resolver(text: str) -> Any:
+    class Plain(yaml_source.PipelineYamlLoader):
+        resolve = yaml.resolver.BaseResolver.resolve
+
+    return _tree(yaml.compose(text, Loader=Plain))
+
+
+RESOLVE_TEXTS = {**CONSTRUCT_TEXTS, "same_value_plain_and_quoted": "a: 1\nb: '1'\nc: \"true\"\nd: true\ne: [1, '1']\n"}
+
+
+@pytest.mark.parametrize("text", [*RESOLVE_TEXTS.values(), EXAMPLE.read_text()], ids=[*RESOLVE_TEXTS, "example"])
+def test_a_remembered_tag_is_the_one_pyyaml_resolves(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yaml_source, "_TAGS", {})
+    loader = yaml_source._FastLoader or yaml_source.PipelineYamlLoader
+
+    first = _tree(yaml.compose(text, Loader=loader))  # fills the memory
+    again = _tree(yaml.compose(text, Loader=loader))  # answered from it
+
+    assert yaml_source._TAGS, "the memory was not used"
+    assert first == again == _tree_with_pyyamls_resolver(text)
+
+
+# Secrets the one-pass text check must still let through to the walk: spelled with an escape, with
+# letters only case-folding makes ASCII (U+017F long s, U+212A Kelvin sign), or folded over two lines.
+HIDDEN_SECRETS = {
+    "escaped_key": '"pass\\x77ord": hunter2-hunter2\n',
+    "long_s_key": "pa\u017f\u017fword: hunter2-hunter2\n",
+    "kelvin_sign_key": "api_to\u212aen: hunter2-hunter2\n",
+    "upper_case_key": "DB_PASSWORD: hunter2-hunter2\n",
+    "escaped_url": 'uri: "https\\x3a//bob:hunter2@git.example.com/x"\n',
+    "folded_private_key": 'k: "-----BEGIN RSA\n  PRIVATE KEY-----abc"\n',
+}
+
+
+@pytest.mark.parametrize("text", HIDDEN_SECRETS.values(), ids=HIDDEN_SECRETS.keys())
+def test_the_one_pass_check_never_waves_a_secret_through(text: str) -> None:
+    _, data = yaml_source.parse_document(text, "p.yaml")
+    assert tree_checks.secrets(data), "the walk must find it, or this case proves nothing"
+
+    assert tree_checks.may_hold_secrets(text)
+    with pytest.raises(PipelineConfigError, match=r"looks like|must not be written in YAML"):
+        document.parse_yaml(Path("p.yaml"), text)
+
+
+@pytest.mark.parametrize("path", [p for p in YAML_FILES if p not in UNREADABLE], ids=lambda p: str(p.relative_to(REPO)))
+def test_every_file_the_one_pass_check_lets_by_has_no_secret(path: Path) -> None:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    _, data = yaml_source.parse_document(text, str(path))
+
+    assert tree_checks.may_hold_secrets(text) or not tree_checks.secrets(data)
+
+
+def test_the_example_pipeline_takes_the_one_pass_check() -> None:
+    assert not tree_checks.may_hold_secrets(EXAMPLE.read_text(encoding="utf-8"))
