@@ -76,12 +76,14 @@ METHOD = """- **End to end on a real executor** (`bench/executor_bench.py`, issu
   (PythonOperators calling `bench/ops_bench.py`'s plain step bodies, same tasks and edges, the
   edges checked through the REST API) and a floor of no-op PythonOperators. Queued→start and
   start→end come from the metadata database (`queued_dttm`, `start_date`, `end_date`), the whole
-  run from the DAG run's start and end. One round (k = 1): a run takes about a minute and on a
-  shared two-core machine one slow spell moves it by seconds. Five runs of this group at load
-  2-10 gave ours / twin 1.35x, 1.09x, 1.13x (under `-X importtime`), 0.82x and 0.82x: a ratio is
-  no verdict within ±0.25 of the goal at k = 1. Two idle runs (at 1ad73ca and f97abc2) gave
-  1.09x and 1.14x; in both, ours' `validate_data`, `prepare_data`, `train` and `evaluate` each
-  took 0.3-1.0 s longer than the twin's, for the reasons below. The twin's `register` took 6-10 s in every run
+  run from the DAG run's start and end. Two rounds (k = 2, `--quick` one), ours before the twin in
+  the first and after it in the second; the figures are their medians (means, with two): a run
+  takes about a minute and on a shared two-core machine one slow spell moves it by seconds. Five
+  one-round runs of this group at load 2-10 gave ours / twin 1.35x, 1.09x, 1.13x (under
+  `-X importtime`), 0.82x and 0.82x: under load a ratio is no verdict within ±0.25 of the goal.
+  Three idle one-round runs (at 1ad73ca, f97abc2 and dbb2f0c) gave 1.09x, 1.14x and 1.11x; in
+  each, ours' `validate_data`, `prepare_data`, `train` and `evaluate` took 0.2-1.0 s longer than
+  the twin's, for the reasons below. The twin's `register` took 6-10 s in every run
   under load and 2.6-2.8 s in the idle ones, against ours' 1.4-2.6 s (`mlflow.register_model` on a
   `models:/m-...` URI; not traced further), which flatters ours by 1-5 s. `--smoke` skips the group.
   Where a task's time goes (`MLOPS_EXECUTOR_IMPORTTIME=1` puts every task process under

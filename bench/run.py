@@ -76,6 +76,9 @@ OVERHEAD = 1.10
 CACHE_UNCHANGED_GOAL = 0.15
 #: The three runs of one cache round (children.measure_cache): A, B and C in the docs.
 CACHE_RUNS = {"full": "A, full run", "unchanged": "B, unchanged re-run", "one_changed": "C, one candidate changed"}
+#: Rounds of the executor group (ours, the twin and the floor each run once a round, their order
+#: alternating): one round moved the ratio by 0.05 between idle runs, and a round takes about a minute.
+EXECUTOR_ROUNDS = 2
 #: The groups of measures, in the order they run; ``--only NAME`` runs one.
 GROUPS = ("import", "parse", "taskparse", "runtime", "cache", "tuning", "ingest", "scale", "instructions", "executor")
 
@@ -549,7 +552,7 @@ class Bench:
             self.notes.append(f"The instruction counts took {time.monotonic() - started:.0f} s (two at once).")
         return [Row(r["measure"], r["ours"], r["baseline"], r["goal"], r["limit"], missing=r["missing"]) for r in rows]
 
-    def bench_executor(self, rounds: int = 1) -> list[Row]:
+    def bench_executor(self, rounds: int = EXECUTOR_ROUNDS) -> list[Row]:
         """The example pipeline, its hand-written twin and a no-op floor on LocalExecutor (executor_bench.py)."""
         if self.smoke:  # minutes of Postgres, scheduler and servers: too slow for a smoke run
             self.executor_results = {"missing": "skipped in --smoke (a scheduler, Postgres and servers take minutes)"}
@@ -1449,7 +1452,8 @@ def main(argv: list[str] | None = None) -> int:
                   "runtime": bench.bench_runtime, "cache": bench.bench_cache, "tuning": bench.bench_tuning,
                   "ingest": lambda: bench.bench_ingest(ingest_rows),
                   "scale": lambda: bench.bench_scale(scale_rows),
-                  "instructions": bench.bench_instructions, "executor": bench.bench_executor}  # fmt: skip
+                  "instructions": bench.bench_instructions,
+                  "executor": lambda: bench.bench_executor(1 if opts.quick else EXECUTOR_ROUNDS)}  # fmt: skip
         rows = [row for name, group in groups.items() if opts.only in (None, name) for row in group()]
         elapsed = time.monotonic() - started
         print(table(rows))
