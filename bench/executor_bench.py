@@ -6,7 +6,7 @@ One Airflow deployment on loopback: a Postgres metadata database, ``airflow db m
 server`` on its own Postgres database. Its building blocks are the distributed tier's
 (``tests/distributed/stack.py``): this is ``LoopbackStack`` without Celery, Redis or triggerer.
 
-Three DAGs of the same shape run there, one after the other, ``rounds`` times (one by default):
+Three DAGs of the same shape run there, one after the other, ``rounds`` times:
 
 - ours: the example retraining pipeline (``dags/pipelines/breast_cancer.yaml``) through its
   loader stub, with ``serving_check`` off (the plain script serves nothing; the operator
@@ -39,6 +39,21 @@ ROOT = HERE.parent
 CONFIG_ENV = "MLOPS_EXECUTOR_BENCH"
 VARIANTS = ("ours", "plain", "floor")
 DAG_IDS = {"ours": "breast_cancer_retrain", "plain": "bench_executor_plain", "floor": "bench_executor_floor"}
+
+
+def dag_id(variant: str, round_: int) -> str:
+    """Ours and the twin are DAGs of their own in each round (their own experiment, model and step cache).
+
+    So every round is a first run, as the first one is: nothing cached, no champion yet. A second
+    run of one DAG would reuse every step and register nothing, and time another workload.
+    """
+    return DAG_IDS[variant] if round_ == 0 or variant == "floor" else f"{DAG_IDS[variant]}_r{round_}"
+
+
+def dag_ids(rounds: int) -> list[str]:
+    return list(dict.fromkeys(dag_id(v, r) for r in range(rounds) for v in VARIANTS))
+
+
 GOAL = 1.10
 PARALLELISM = 2
 MAPPED = "train"  # the one mapped task: one instance per candidate
@@ -77,7 +92,9 @@ METHOD = """- **End to end on a real executor** (`bench/executor_bench.py`, issu
   edges checked through the REST API) and a floor of no-op PythonOperators. Queued→start and
   start→end come from the metadata database (`queued_dttm`, `start_date`, `end_date`), the whole
   run from the DAG run's start and end. Two rounds (k = 2, `--quick` one), ours before the twin in
-  the first and after it in the second; the figures are their medians (means, with two): a run
+  the first and after it in the second, each round's ours and twin DAGs of their own (their own
+  experiment, model and step cache), so that every round is a first run with nothing cached and
+  no champion; the figures are the rounds' medians (means, with two): a run
   takes about a minute and on a shared two-core machine one slow spell moves it by seconds. Five
   one-round runs of this group at load 2-10 gave ours / twin 1.35x, 1.09x, 1.13x (under
   `-X importtime`), 0.82x and 0.82x: under load a ratio is no verdict within ±0.25 of the goal.
@@ -113,7 +130,7 @@ METHOD = """- **End to end on a real executor** (`bench/executor_bench.py`, issu
 # -- the twin DAGs (built by the DAG files the bench writes, in the dag processor and every task) --
 
 
-def twin_dag(variant: str) -> Any:
+def twin_dag(variant: str, round_: int = 0) -> Any:
     """The hand-written twin (``plain``) or the no-op floor (``floor``): ours' tasks and edges."""
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG
@@ -124,7 +141,7 @@ def twin_dag(variant: str) -> Any:
     def op(task_id: str, **inputs: Any) -> Any:
         return PythonOperator(task_id=task_id, python_callable=fn, op_args=[task_id], op_kwargs=inputs)
 
-    with DAG(DAG_IDS[variant], schedule=None, catchup=False, tags=["bench"]) as dag:
+    with DAG(dag_id(variant, round_), schedule=None, catchup=False, tags=["bench"]) as dag:
         ref = op("resolve_data")
         validation = op("validate_data", ref=ref.output)
         prepared = op("prepare_data", ref=ref.output)
@@ -154,7 +171,7 @@ def _plain_step(step: str, candidate: dict[str, Any] | None = None, ti: Any = No
     from bench import ops_bench as plain
 
     config = json.loads(os.environ[CONFIG_ENV])
-    spec_path = Path(config["plain_spec"])
+    spec_path = Path(config["plain_specs"][ti.dag_id])
     spec = load_pipeline_spec(spec_path, defaults_root=spec_path.parent)
     # The server's own artifact store (mlflow-artifacts:/<experiment>), as ours uses.
     stack = SimpleNamespace(root=Path(config["root"]), repo=Path(config["repo"]),
@@ -192,7 +209,7 @@ def _plain_step(step: str, candidate: dict[str, Any] | None = None, ti: Any = No
 TWIN_FILE = """# Airflow DAG file written by bench/executor_bench.py: the {variant} twin of the example pipeline.
 from bench.executor_bench import twin_dag
 
-dag = twin_dag({variant!r})
+dag = twin_dag({variant!r}, {round_})
 """
 
 
@@ -207,8 +224,8 @@ def _repo_importable() -> None:
         sys.path.append(str(ROOT))
 
 
-def _write_dags(dags: Path, plain_folder: Path) -> tuple[Path, list[dict[str, Any]]]:
-    """Ours (the example, serving check off) and the twins' files; the plain spec on its own experiment and model."""
+def _write_dags(dags: Path, plain_folder: Path, rounds: int) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Ours (the example, serving check off) and the twins' files, a pair per round; the plain specs by DAG id."""
     import yaml
 
     from airflow_mlops.spec.loader import load_pipeline_spec
@@ -217,17 +234,24 @@ def _write_dags(dags: Path, plain_folder: Path) -> tuple[Path, list[dict[str, An
     for folder in (dags / "pipelines", plain_folder):
         (folder / "suites").mkdir(parents=True)
         shutil.copy(EXAMPLE_SUITE, folder / "suites" / EXAMPLE_SUITE.name)
-    spec = yaml.safe_load(EXAMPLE_PIPELINE.read_text())
-    spec["serving_check"] = {"enabled": False}
-    (dags / "pipelines" / EXAMPLE_PIPELINE.name).write_text(yaml.safe_dump(spec, sort_keys=False))
-    shutil.copy(EXAMPLE_PIPELINE.with_suffix(".py"), dags / "pipelines")
-    spec["pipeline"] = DAG_IDS["plain"]
-    spec["registry"]["model_name"] += "_plain"
-    plain_spec = plain_folder / "plain.yaml"
-    plain_spec.write_text(yaml.safe_dump(spec, sort_keys=False))
-    for variant in ("plain", "floor"):
-        (dags / f"bench_{variant}.py").write_text(TWIN_FILE.format(variant=variant))
-    return plain_spec, [m.model_dump() for m in load_pipeline_spec(plain_spec, defaults_root=plain_folder).models]
+    example = yaml.safe_load(EXAMPLE_PIPELINE.read_text())
+    example["serving_check"] = {"enabled": False}
+    plain_specs: dict[str, str] = {}
+    for r in range(rounds):
+        suffix = f"_r{r}" if r else ""
+        ours = {**example, "pipeline": dag_id("ours", r)}
+        ours["registry"] = {**example["registry"], "model_name": example["registry"]["model_name"] + suffix}
+        stem = EXAMPLE_PIPELINE.stem + suffix
+        (dags / "pipelines" / f"{stem}.yaml").write_text(yaml.safe_dump(ours, sort_keys=False))
+        shutil.copy(EXAMPLE_PIPELINE.with_suffix(".py"), dags / "pipelines" / f"{stem}.py")
+        plain = {**ours, "pipeline": dag_id("plain", r)}
+        plain["registry"] = {**ours["registry"], "model_name": example["registry"]["model_name"] + "_plain" + suffix}
+        plain_specs[dag_id("plain", r)] = str(plain_folder / f"plain{suffix}.yaml")
+        Path(plain_specs[dag_id("plain", r)]).write_text(yaml.safe_dump(plain, sort_keys=False))
+        (dags / f"bench_plain{suffix}.py").write_text(TWIN_FILE.format(variant="plain", round_=r))
+    (dags / "bench_floor.py").write_text(TWIN_FILE.format(variant="floor", round_=0))
+    first = Path(plain_specs[dag_id("plain", 0)])
+    return plain_specs, [m.model_dump() for m in load_pipeline_spec(first, defaults_root=plain_folder).models]
 
 
 def _stack_class() -> Any:
@@ -241,7 +265,7 @@ def _stack_class() -> Any:
 
         uses_redis = False
 
-        def __init__(self, root: Path) -> None:  # not LoopbackStack.__init__: that one is Celery's
+        def __init__(self, root: Path, rounds: int = 1) -> None:  # not LoopbackStack.__init__: that one is Celery's
             from airflow_mlops.demo.data_repo import commit_data_version, create_data_repo
             from airflow_mlops.demo.datasets import data_versions, to_csv_bytes
             from airflow_mlops.demo.runner import demo_environment
@@ -258,7 +282,8 @@ def _stack_class() -> Any:
             self.fault_proxy = None  # stop() tolerates its absence
             self.wait_http = wait_http
             self.logs.mkdir(parents=True)
-            plain_spec, candidates = _write_dags(self.dags, root / "plain-spec")
+            self.rounds = rounds
+            plain_specs, candidates = _write_dags(self.dags, root / "plain-spec", rounds)
             repo = create_data_repo(root / "data-repo", root / "dvc-remote")
             commit_data_version(repo, "data/breast_cancer.csv", to_csv_bytes(data_versions()[0]), "data v1")
 
@@ -271,7 +296,7 @@ def _stack_class() -> Any:
                     "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
                     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                     CONFIG_ENV: json.dumps({"root": str(root), "repo": str(repo), "tracking_uri": self.mlflow_url,
-                                            "plain_spec": str(plain_spec), "candidates": candidates}),
+                                            "plain_specs": plain_specs, "candidates": candidates}),
                 }
             )  # fmt: skip
             Path(self.env["AIRFLOW_HOME"]).mkdir()
@@ -294,8 +319,8 @@ def _stack_class() -> Any:
             for component in ("scheduler", "dag-processor"):
                 self._airflow(component)
             self.wait_http(f"{self.mlflow_url}/health", self.processes["mlflow"], self.logs / "mlflow.log", 180)
-            for dag_id in DAG_IDS.values():
-                self.wait_for_dag(dag_id, timeout=300)
+            for each in dag_ids(self.rounds):
+                self.wait_for_dag(each, timeout=300)
             return self
 
         def edges(self, dag_id: str) -> set[tuple[str, str]]:
@@ -383,14 +408,14 @@ def postgres_missing() -> str:
 
 def measure(work: Path, rounds: int, log: Callable[[str], None]) -> dict[str, Any]:
     """Every variant ``rounds`` times on one deployment; the order alternates between rounds."""
-    stack = _stack_class()(work / "executor")
+    stack = _stack_class()(work / "executor", rounds)
     found: dict[str, Any] = {"runs": {v: [] for v in VARIANTS}, "notes": []}
     try:
         started = time.monotonic()
         stack.start()
         found["setup_s"] = time.monotonic() - started
         log(f"  executor stack up in {found['setup_s']:.0f} s (db migrate, api-server, scheduler, mlflow server)")
-        shapes = {v: stack.edges(DAG_IDS[v]) for v in VARIANTS}
+        shapes = {v: stack.edges(dag_id(v, 0)) for v in VARIANTS}
         if not shapes["ours"] == shapes["plain"] == shapes["floor"]:
             found["notes"].append(f"the twins' edges differ from ours: {shapes}")
         # The deployment's first run pays one-off costs (first forks, first API calls, caches): untimed.
@@ -398,16 +423,17 @@ def measure(work: Path, rounds: int, log: Callable[[str], None]) -> dict[str, An
         for i in range(rounds):
             order = ("floor", "ours", "plain") if i % 2 == 0 else ("floor", "plain", "ours")
             for variant in order:
-                dag_id = DAG_IDS[variant]
+                each = dag_id(variant, i)
                 t0 = time.monotonic()
-                run_id = stack.trigger(dag_id)
-                stack.wait_run(dag_id, run_id, timeout=900)
-                result = timings(stack, dag_id, run_id)
-                log(f"  {variant}: {result['state']} in {result['wall']:.1f} s (waited {time.monotonic() - t0:.0f} s)")
+                run_id = stack.trigger(each)
+                stack.wait_run(each, run_id, timeout=900)
+                result = timings(stack, each, run_id)
+                waited = time.monotonic() - t0
+                log(f"  {variant} ({each}): {result['state']} in {result['wall']:.1f} s (waited {waited:.0f} s)")
                 for task_id in result["failed"]:
-                    log(f"  {variant} {task_id} failed:\n{task_log(stack, dag_id, task_id)}")
+                    log(f"  {variant} {task_id} failed:\n{task_log(stack, each, task_id)}")
                 if os.environ.get(IMPORTTIME_ENV):
-                    result["imports"] = imports(stack, dag_id)
+                    result["imports"] = imports(stack, each)
                 found["runs"][variant].append(result)
     except Exception as err:  # the rest of `make bench` still gets written; the rows say why
         log(f"  executor group failed: {err}; logs in {stack.logs}")
@@ -431,6 +457,11 @@ def _median(runs: list[dict[str, Any]], pick: Callable[[dict[str, Any]], float])
 def _task(task_id: str, key: str) -> Callable[[dict[str, Any]], float]:
     """A task's mean over its instances (the candidates, for the mapped one)."""
     return lambda r: statistics.fmean(t[key] for t in r["tasks"] if t["task_id"] == task_id)
+
+
+def _with_task(runs: list[dict[str, Any]], task_id: str) -> list[dict[str, Any]]:
+    """The runs in which ``task_id`` ran (a skipped task has no start): the others have no time for it."""
+    return [r for r in runs if any(t["task_id"] == task_id for t in r["tasks"])]
 
 
 def _busy(r: dict[str, Any]) -> float:
@@ -475,7 +506,7 @@ def detail(found: dict[str, Any]) -> str:
     ]
     for task_id in task_ids(found):
         cells = {
-            (v, key): _median(runs[v], _task(task_id, key)) if runs[v] else None
+            (v, key): _median(_with_task(runs[v], task_id), _task(task_id, key))
             for v in VARIANTS
             for key in ("queue_to_start", "start_to_finish")
         }
