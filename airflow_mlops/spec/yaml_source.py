@@ -9,6 +9,7 @@ are parsed once per process and reused while their text stays the same.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import typing
@@ -56,26 +57,25 @@ PipelineYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
-#: (node kind, value, implicit) -> tag, shared by both loaders: with their one set of resolvers, a
-#: tag is a function of those three, and a pipeline file's keys and short values repeat across
-#: files, so most scalars skip the resolver's regular expressions. Short values only, and bounded,
-#: so odd input cannot make it grow without limit.
-_TAGS: dict[tuple[Any, Any, Any], str] = {}
-_TAGS_MAX = 4096
 _pyyaml_resolve: Callable[[Any, Any, Any, Any], str] = yaml.resolver.BaseResolver.resolve
 
 
+@functools.lru_cache(maxsize=4096)
+def _known_tag(kind: Any, value: Any, implicit: Any) -> str:
+    """The tag both loaders resolve (kind, value, implicit) to; their resolvers are class attributes."""
+    return _pyyaml_resolve(PipelineYamlLoader, kind, value, implicit)
+
+
 def _resolve_known(loader: Any, kind: Any, value: Any, implicit: Any) -> str:
-    """PyYAML's ``resolve``, remembered; a loader with path resolvers (none of ours) is passed through."""
-    if loader.yaml_path_resolvers:
+    """PyYAML's ``resolve``, remembered for short values.
+
+    A pipeline file's keys and short values repeat across files, so most scalars skip the
+    resolver's regular expressions. A long value, or a loader with path resolvers (none of ours),
+    is resolved afresh.
+    """
+    if loader.yaml_path_resolvers or (value is not None and len(value) > 64):
         return _pyyaml_resolve(loader, kind, value, implicit)
-    key = (kind, value, implicit)
-    tag = _TAGS.get(key)
-    if tag is None:
-        tag = _pyyaml_resolve(loader, kind, value, implicit)
-        if len(_TAGS) < _TAGS_MAX and (value is None or len(value) <= 64):
-            _TAGS[key] = tag
-    return tag
+    return _known_tag(kind, value, implicit)
 
 
 PipelineYamlLoader.resolve = _resolve_known  # type: ignore[method-assign]

@@ -337,14 +337,14 @@ RESOLVE_TEXTS = {**CONSTRUCT_TEXTS, "same_value_plain_and_quoted": "a: 1\nb: '1'
 
 
 @pytest.mark.parametrize("text", [*RESOLVE_TEXTS.values(), EXAMPLE.read_text()], ids=[*RESOLVE_TEXTS, "example"])
-def test_a_remembered_tag_is_the_one_pyyaml_resolves(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yaml_source, "_TAGS", {})
+def test_a_remembered_tag_is_the_one_pyyaml_resolves(text: str) -> None:
+    yaml_source._known_tag.cache_clear()
     loader = yaml_source._FastLoader or yaml_source.PipelineYamlLoader
 
     first = _tree(yaml.compose(text, Loader=loader))  # fills the memory
     again = _tree(yaml.compose(text, Loader=loader))  # answered from it
 
-    assert yaml_source._TAGS, "the memory was not used"
+    assert yaml_source._known_tag.cache_info().hits, "the memory was not used"
     assert first == again == _tree_with_pyyamls_resolver(text)
 
 
